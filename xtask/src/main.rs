@@ -1,0 +1,171 @@
+//! `cargo xtask`: the workbench's set-up, build, run and test commands.
+//!
+//! Every command first runs the idempotent set-up (tools, Pyodide assets, wheelhouse), so a
+//! newcomer needs only `cargo xtask run` or `cargo xtask test`. Slow things are cached under
+//! one folder (`WORKBENCH_CACHE_DIR`, default `~/.cache/pyodide-workbench`) and skipped when
+//! already right, so a second run makes no network requests.
+
+mod assets;
+mod lock;
+mod manifest;
+mod step;
+mod tools;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+use crate::step::{Command, step};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Set up, build, run and test the Pyodide Workbench"
+)]
+struct Cli {
+    /// Where downloads and built tools are cached between runs.
+    #[arg(long, env = "WORKBENCH_CACHE_DIR", global = true)]
+    cache_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Install the tools and fetch, verify and lay out the Pyodide assets and wheelhouse.
+    Setup,
+    /// Set up, then build the frontend with Trunk into `dist/`.
+    Build,
+    /// Set up, build, and serve the workbench (extra arguments go to the server).
+    Run {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        server_args: Vec<String>,
+    },
+    /// Set up (including Chromium), check formatting and lints, build, and run every test.
+    Test {
+        /// Extra arguments for `cargo test` (for example a test name filter).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        cargo_test_args: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("\nerror: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let root = workspace_root();
+    let cache = match cli.cache_dir {
+        Some(cache) => cache,
+        None => default_cache_dir()?,
+    };
+    let started = std::time::Instant::now();
+    match cli.command {
+        Task::Setup => {
+            setup(&root, &cache)?;
+        }
+        Task::Build => {
+            let tools = setup(&root, &cache)?;
+            build_frontend(&root, &tools)?;
+        }
+        Task::Run { server_args } => {
+            let tools = setup(&root, &cache)?;
+            build_frontend(&root, &tools)?;
+            println!("==> starting the server (Ctrl-C stops it)");
+            Command::new("cargo")
+                .args(["run", "--quiet", "--release", "--package", "backend", "--"])
+                .args(server_args)
+                .current_dir(&root)
+                .run()?;
+        }
+        Task::Test { cargo_test_args } => {
+            let tools = setup(&root, &cache)?;
+            step(
+                "Chromium and ChromeDriver from Debian",
+                tools::ensure_chromium,
+            )?;
+            step("cargo fmt --check", || {
+                Command::new("cargo")
+                    .args(["fmt", "--all", "--check"])
+                    .current_dir(&root)
+                    .run()
+            })?;
+            step("cargo clippy", || {
+                Command::new("cargo")
+                    .args([
+                        "clippy",
+                        "--workspace",
+                        "--all-targets",
+                        "--",
+                        "-D",
+                        "warnings",
+                    ])
+                    .current_dir(&root)
+                    .run()
+            })?;
+            build_frontend(&root, &tools)?;
+            step("cargo test", || {
+                Command::new("cargo")
+                    .args(["test", "--workspace"])
+                    .args(&cargo_test_args)
+                    .current_dir(&root)
+                    .run()
+            })?;
+        }
+    }
+    println!("==> all done in {:.1}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Everything the other commands need: tools on PATH and the assets in `public/`.
+fn setup(root: &Path, cache: &Path) -> Result<tools::Tools> {
+    let manifest = manifest::Manifest::load(root)?;
+    println!("==> set-up (cache: {})", cache.display());
+    let tools = tools::ensure_all(root, cache)?;
+    assets::ensure_pyodide(root, cache, &manifest)?;
+    assets::ensure_wheelhouse(root, cache, &manifest)?;
+    Ok(tools)
+}
+
+fn build_frontend(root: &Path, tools: &tools::Tools) -> Result<()> {
+    // Trunk runs cargo offline (Trunk.toml), so fetch the crates first on a fresh machine.
+    step("cargo fetch", || {
+        Command::new("cargo")
+            .args(["fetch", "--locked"])
+            .current_dir(root)
+            .quiet()
+            .run()
+    })?;
+    step("trunk build --release", || {
+        Command::new(tools.trunk())
+            .args(["build", "--release"])
+            .env("PATH", tools.path_env())
+            .current_dir(root)
+            .run()
+    })
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn default_cache_dir() -> Result<PathBuf> {
+    if let Some(xdg) = std::env::var_os("XDG_CACHE_HOME").filter(|value| !value.is_empty()) {
+        return Ok(PathBuf::from(xdg).join("pyodide-workbench"));
+    }
+    let home = std::env::var_os("HOME")
+        .context("neither WORKBENCH_CACHE_DIR, XDG_CACHE_HOME nor HOME is set: pass --cache-dir")?;
+    Ok(PathBuf::from(home).join(".cache").join("pyodide-workbench"))
+}
