@@ -49,7 +49,7 @@ pub fn ensure_pyodide(root: &Path, cache: &Path, manifest: &Manifest) -> Result<
                 &manifest.core.sha256,
                 |dir| {
                     Command::new("npm")
-                .args(["pack", "--silent", &manifest.core.npm_package, "--pack-destination"])
+                .args(["pack", &manifest.core.npm_package, "--pack-destination"])
                 .args([dir.as_os_str()])
                 .quiet()
                 .run()
