@@ -1,44 +1,85 @@
-"""The workbench harness: runs the user's code inside Pyodide and answers with the
-execution contract (success, result, stdout, stderr, error, timestamp, ...) as JSON.
+"""The workbench harness: the Python side of the worker.
 
-It is sent to the worker by pyodide-loader and runs in its own namespace; the user's code
-runs in `user_globals`, which persists between runs.
+pyodide-loader sends this file to the worker, which runs it in a namespace of its own and
+then calls `setup_runtime()` once and `run`, `describe_file`, `install` and `reset` as the
+page asks. User code runs in `user_globals`, which persists between runs. Every answer is a
+JSON string shaped like the original service's contract (see pyodide-loader/src/message.rs).
+
+Only the standard library is imported at the top, so the pure parts (JSON-safe conversion,
+traceback trimming, output capture) are tested with plain CPython: pyodide-loader/tests/.
 """
 
+import base64
+import importlib
 import io
 import json
 import linecache
 import math
+import os
 import sys
 import time
 import traceback
 from datetime import datetime, timezone
 
-from pyodide.code import eval_code_async
-
 USER_FILENAME = "<cell>"
+# Files the user loads live here; it is on sys.path so a loaded .py file is importable.
+DATA_DIR = "/home/pyodide/data"
+# Each stream keeps and shows at most this many characters per run.
+MAX_OUTPUT_CHARS = 1_000_000
+# A DataFrame result shows at most this many rows.
+MAX_TABLE_ROWS = 100
+MAX_TEXT_CHARS = 100_000
+SAMPLE_ROWS = 3
+MATPLOTLIB_BACKEND = "workbench_matplotlib_backend"
+MATPLOTLIB_BACKEND_SOURCE = '''\
+"""Agg rendering for the workbench: figures are collected after each run, so show() does
+nothing and never blocks."""
+from matplotlib.backends.backend_agg import FigureCanvasAgg as FigureCanvas
+
+
+def show(*args, **kwargs):
+    pass
+'''
 
 user_globals = {"__name__": "__main__", "__builtins__": __builtins__}
 
 
 class StreamingOutput(io.TextIOBase):
-    """A text stream that keeps everything written and hands each finished line to `emit`
-    at once, so output appears in the page while the code is still running."""
+    """A text stream that keeps what is written and hands each finished line to `emit` at
+    once, so output appears in the page while the code still runs. Past `limit` characters
+    it keeps counting but stores and sends nothing more."""
 
-    def __init__(self, name, emit):
+    def __init__(self, name, emit, limit=MAX_OUTPUT_CHARS):
         super().__init__()
         self.name = name
         self._emit = emit
+        self._limit = limit
         self._parts = []
+        self._kept = 0
+        self._dropped = 0
         self._unsent = ""
 
     def writable(self):
         return True
 
+    def isatty(self):
+        return False
+
+    @property
+    def encoding(self):
+        return "utf-8"
+
     def write(self, text):
         text = str(text)
-        self._parts.append(text)
-        self._unsent += text
+        room = self._limit - self._kept
+        if room <= 0:
+            self._dropped += len(text)
+            return len(text)
+        kept = text[:room]
+        self._dropped += len(text) - len(kept)
+        self._kept += len(kept)
+        self._parts.append(kept)
+        self._unsent += kept
         last_newline = self._unsent.rfind("\n")
         if last_newline >= 0:
             self._emit(self.name, self._unsent[: last_newline + 1])
@@ -50,13 +91,26 @@ class StreamingOutput(io.TextIOBase):
             self._emit(self.name, self._unsent)
             self._unsent = ""
 
+    def finish(self):
+        """Flushes, and adds a notice if output was cut."""
+        if self._dropped:
+            notice = (
+                f"\n[output truncated: {self._dropped:,} more characters on {self.name} were not "
+                f"shown; the limit is {self._limit:,} per run]\n"
+            )
+            self._parts.append(notice)
+            self._unsent += notice
+        self.flush()
+
     def text(self):
         return "".join(self._parts)
 
 
 def make_json_safe(value):
-    """The original service's conversion, so old clients see the same shapes. NaN and
-    infinities become null, as in JavaScript's JSON.stringify."""
+    """The original service's conversion, so old clients see the same shapes: None, bool,
+    int, float and str as they are; list and tuple as lists; dicts with str keys; objects
+    with to_dict() (pandas) or tolist() (numpy) through those; anything else as str().
+    NaN and infinities become None (JSON null), as JavaScript's JSON.stringify does."""
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
@@ -82,35 +136,191 @@ def user_traceback(error):
         for frame in traceback.extract_tb(error.__traceback__)
         if frame.filename == USER_FILENAME
     ]
-    lines = traceback.format_list(frames)
-    lines += traceback.format_exception_only(type(error), error)
+    lines = traceback.format_list(frames) + traceback.format_exception_only(type(error), error)
     return "Traceback (most recent call last):\n" + "".join(lines)
 
 
+def describe_error(error):
+    message = str(error)
+    name = type(error).__name__
+    return f"{name}: {message}" if message else name
+
+
+def rich_outputs(value):
+    """The result as a table (pandas) or text, then every open matplotlib figure as a PNG."""
+    outputs = []
+    table = table_output(value)
+    if table is not None:
+        outputs.append(table)
+    elif value is not None:
+        text = repr(value)
+        if len(text) > MAX_TEXT_CHARS:
+            text = text[:MAX_TEXT_CHARS] + f"… [{len(text) - MAX_TEXT_CHARS:,} more characters]"
+        outputs.append({"type": "text", "text": text})
+    outputs.extend(figure_outputs())
+    return outputs
+
+
+def table_output(value):
+    pandas = sys.modules.get("pandas")
+    if pandas is None:
+        return None
+    if isinstance(value, pandas.Series):
+        value = value.to_frame(name=value.name if value.name is not None else "value")
+    if not isinstance(value, pandas.DataFrame):
+        return None
+    shown = value.head(MAX_TABLE_ROWS)
+    return {
+        "type": "table",
+        "columns": [str(column) for column in value.columns],
+        "dtypes": [str(dtype) for dtype in value.dtypes],
+        "index": make_json_safe(list(shown.index)),
+        "rows": make_json_safe(shown.values.tolist()),
+        "totalRows": len(value),
+        "truncated": len(value) > MAX_TABLE_ROWS,
+    }
+
+
+def figure_outputs():
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is None:
+        return []
+    outputs = []
+    for number in pyplot.get_fignums():
+        buffer = io.BytesIO()
+        pyplot.figure(number).savefig(buffer, format="png", bbox_inches="tight")
+        outputs.append(
+            {
+                "type": "image",
+                "mime": "image/png",
+                "data": base64.b64encode(buffer.getvalue()).decode("ascii"),
+            }
+        )
+    pyplot.close("all")
+    return outputs
+
+
+def setup_runtime():
+    """Once, in the worker: the data folder, and matplotlib rendering to PNG (the browser
+    backend needs a DOM, which a worker does not have)."""
+    os.makedirs(DATA_DIR, exist_ok=True)
+    if DATA_DIR not in sys.path:
+        sys.path.insert(0, DATA_DIR)
+    backend_dir = "/home/pyodide/.workbench"
+    os.makedirs(backend_dir, exist_ok=True)
+    with open(os.path.join(backend_dir, MATPLOTLIB_BACKEND + ".py"), "w") as backend:
+        backend.write(MATPLOTLIB_BACKEND_SOURCE)
+    if backend_dir not in sys.path:
+        sys.path.append(backend_dir)
+    os.environ["MPLBACKEND"] = "module://" + MATPLOTLIB_BACKEND
+
+
 async def run(code, context_json, emit):
+    from pyodide.code import eval_code_async
+
     started = time.perf_counter()
     stdout = StreamingOutput("stdout", emit)
     stderr = StreamingOutput("stderr", emit)
-    answer = {"success": True, "result": None}
+    answer = {"success": True, "result": None, "outputs": []}
     # Registering the source lets tracebacks show the user's lines.
     linecache.cache[USER_FILENAME] = (len(code), None, code.splitlines(True), USER_FILENAME)
     saved = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = stdout, stderr
+    value = None
     try:
         user_globals.update(json.loads(context_json))
         value = await eval_code_async(code, user_globals, filename=USER_FILENAME)
         answer["result"] = make_json_safe(value)
-    except BaseException as error:  # noqa: BLE001 - user code may raise anything, even SystemExit
+    except BaseException as error:  # user code may raise anything, even SystemExit
         answer["success"] = False
-        answer["error"] = f"{type(error).__name__}: {error}"
+        answer["error"] = describe_error(error)
         answer["errorType"] = type(error).__name__
         answer["traceback"] = user_traceback(error)
     finally:
-        stdout.flush()
-        stderr.flush()
         sys.stdout, sys.stderr = saved
+    try:
+        answer["outputs"] = rich_outputs(value)
+    except Exception as error:
+        stderr.write(f"[could not show the result: {describe_error(error)}]\n")
+    stdout.finish()
+    stderr.finish()
     answer["stdout"] = stdout.text()
     answer["stderr"] = stderr.text()
-    answer["timestamp"] = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    answer["timestamp"] = now_iso()
     answer["durationMs"] = (time.perf_counter() - started) * 1000
     return json.dumps(answer, allow_nan=False)
+
+
+def describe_file(path):
+    """The answer to loading a file; for CSV the original's shape, columns and 3-row sample."""
+    filename = os.path.basename(path)
+    answer = {"success": True, "filename": filename, "path": path, "bytes": os.path.getsize(path)}
+    extension = os.path.splitext(filename)[1].lower()
+    if extension == ".py":
+        # A changed module must be imported afresh, not taken from the import cache.
+        importlib.invalidate_caches()
+        sys.modules.pop(os.path.splitext(filename)[0], None)
+    if extension not in (".csv", ".tsv"):
+        return json.dumps(answer)
+    import pandas
+
+    try:
+        frame = pandas.read_csv(path, sep="\t" if extension == ".tsv" else ",")
+    except Exception as error:
+        answer["success"] = False
+        answer["error"] = f"could not read {filename} as CSV: {describe_error(error)}"
+        return json.dumps(answer)
+    answer["shape"] = list(frame.shape)
+    answer["columns"] = [str(column) for column in frame.columns]
+    answer["dtypes"] = [str(dtype) for dtype in frame.dtypes]
+    answer["sample"] = make_json_safe(frame.head(SAMPLE_ROWS).to_dict("records"))
+    return json.dumps(answer, allow_nan=False)
+
+
+async def install(requirement, index_url):
+    import micropip
+
+    if index_url:
+        micropip.set_index_urls([index_url])
+    try:
+        await micropip.install(requirement)
+    except BaseException as error:
+        return json.dumps(
+            {
+                "success": False,
+                "package": requirement,
+                "error": f"could not install {requirement}: {describe_error(error)}",
+            }
+        )
+    wanted = normalize_name(requirement.split("=")[0].split("<")[0].split(">")[0].strip())
+    version = next(
+        (
+            package.version
+            for package in micropip.list().values()
+            if normalize_name(package.name) == wanted
+        ),
+        None,
+    )
+    return json.dumps({"success": True, "package": requirement, "version": version})
+
+
+def reset():
+    """Removes the user's variables; the names Python itself sets (dunders) stay."""
+    removable = [name for name in user_globals if not (name.startswith("__") and name.endswith("__"))]
+    for name in removable:
+        del user_globals[name]
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close("all")
+    return json.dumps({"success": True, "removed": len(removable)})
+
+
+def normalize_name(name):
+    """PEP 503: lowercase, runs of -, _ and . become one -."""
+    import re
+
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def now_iso():
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -7,6 +7,7 @@
 
 mod config;
 mod error;
+pub mod package_index;
 mod static_files;
 
 use std::future::Future;
@@ -22,6 +23,7 @@ use tokio::net::TcpListener;
 
 pub use crate::config::Config;
 use crate::error::AppError;
+use crate::package_index::PackageIndex;
 
 /// State shared by all handlers; cheap to clone.
 #[derive(Debug, Clone)]
@@ -35,16 +37,29 @@ struct Shared {
     started: Instant,
     /// The configuration, for the folders the static routes serve.
     config: Config,
+    /// The wheelhouse as micropip's package index; read once at start.
+    index: PackageIndex,
 }
 
 impl AppState {
-    pub fn new(config: Config) -> Self {
-        Self {
+    /// Reads what the server serves from disk (the wheelhouse index) once.
+    pub fn new(config: Config) -> Result<Self> {
+        let index = PackageIndex::load(&config.public_dir)?;
+        Ok(Self {
             inner: Arc::new(Shared {
                 started: Instant::now(),
                 config,
+                index,
             }),
-        }
+        })
+    }
+
+    fn index(&self) -> &PackageIndex {
+        &self.inner.index
+    }
+
+    fn listen_addr(&self) -> SocketAddr {
+        self.inner.config.addr
     }
 }
 
@@ -53,7 +68,10 @@ pub fn app(state: AppState) -> Router {
     let config = &state.inner.config;
     let api = Router::new()
         .route("/health", get(health))
+        .route("/pypi/simple/{name}/", get(package_index::project))
+        .route("/pypi/simple/{name}", get(package_index::project))
         .route("/api/{*rest}", any(api_not_found))
+        .route("/pypi/{*rest}", any(api_not_found))
         .with_state(state.clone());
     static_files::wrap(static_files::routes(config).merge(api))
 }
@@ -67,7 +85,7 @@ async fn health(State(state): State<AppState>) -> Json<protocol::Health> {
 }
 
 async fn api_not_found(uri: axum::http::Uri) -> AppError {
-    AppError::NotFound(format!("no API endpoint at {}", uri.path()))
+    AppError::NotFound(format!("nothing at {}", uri.path()))
 }
 
 /// A bound server, ready to run.
@@ -89,7 +107,12 @@ impl Application {
         let listener = TcpListener::bind(config.addr)
             .await
             .with_context(|| format!("could not listen on {}", config.addr))?;
-        let router = app(AppState::new(config));
+        let state = AppState::new(config)?;
+        tracing::info!(
+            "package index: {} projects from the wheelhouse",
+            state.index().len()
+        );
+        let router = app(state);
         Ok(Self { listener, router })
     }
 

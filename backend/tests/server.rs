@@ -4,7 +4,10 @@
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode};
 use backend::{AppState, Config, app};
+use sha2::Digest;
 use tower::ServiceExt;
+
+const SEABORN_WHEEL: &[u8] = b"pretend wheel bytes";
 
 struct Site {
     _folder: tempfile::TempDir,
@@ -28,7 +31,15 @@ fn site() -> Site {
     write("public/pyodide/v0.27.7/pyodide.mjs", b"export const x = 1;");
     write(
         "public/pyodide/v0.27.7/pyodide-lock.json",
-        b"{\"packages\": {}}",
+        br#"{"packages": {"numpy": {"name": "numpy"}}}"#,
+    );
+    write(
+        "public/wheelhouse/seaborn-0.13.2-py3-none-any.whl",
+        SEABORN_WHEEL,
+    );
+    write(
+        "public/wheelhouse/numpy-2.0.0-py3-none-any.whl",
+        b"not pyodide's numpy",
     );
     let config = Config {
         addr: "127.0.0.1:0".parse().expect("address"),
@@ -36,7 +47,7 @@ fn site() -> Site {
         public_dir: folder.path().join("public"),
     };
     Site {
-        router: app(AppState::new(config)),
+        router: app(AppState::new(config).expect("state")),
         _folder: folder,
     }
 }
@@ -44,7 +55,12 @@ fn site() -> Site {
 async fn get(site: &Site, path: &str) -> Response<Body> {
     site.router
         .clone()
-        .oneshot(Request::get(path).body(Body::empty()).expect("request"))
+        .oneshot(
+            Request::get(path)
+                .header("host", "workbench.test:8080")
+                .body(Body::empty())
+                .expect("request"),
+        )
         .await
         .expect("the router answers")
 }
@@ -147,7 +163,7 @@ async fn app_routes_get_the_html_shell_and_unknown_api_paths_a_json_404() {
         serde_json::from_str(&body_text(api).await).expect("JSON error body");
     assert_eq!(body["success"], false);
     assert_eq!(body["code"], "not_found");
-    assert_eq!(body["error"], "no API endpoint at /api/nothing-here");
+    assert_eq!(body["error"], "nothing at /api/nothing-here");
 }
 
 #[tokio::test]
@@ -184,4 +200,75 @@ async fn health_answers_over_a_real_socket() {
 
     stop.send(()).expect("the server is running");
     server.await.expect("joins").expect("shuts down cleanly");
+}
+
+#[tokio::test]
+async fn the_package_index_serves_wheelhouse_projects_as_pep_691_json() {
+    let site = site();
+    for path in [
+        "/pypi/simple/seaborn/",
+        "/pypi/simple/Seaborn",
+        "/pypi/simple/seaborn",
+    ] {
+        let response = get(&site, path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(
+            header(&response, "content-type"),
+            "application/vnd.pypi.simple.v1+json",
+            "micropip needs the exact content type"
+        );
+        let page: serde_json::Value =
+            serde_json::from_str(&body_text(response).await).expect("JSON");
+        assert_eq!(page["name"], "seaborn");
+        assert_eq!(page["versions"], serde_json::json!(["0.13.2"]));
+        let file = &page["files"][0];
+        assert_eq!(file["filename"], "seaborn-0.13.2-py3-none-any.whl");
+        assert_eq!(
+            file["url"],
+            "http://workbench.test:8080/wheelhouse/seaborn-0.13.2-py3-none-any.whl"
+        );
+        let expected: String = sha2::Sha256::digest(SEABORN_WHEEL)
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        assert_eq!(file["hashes"]["sha256"], expected);
+    }
+    let wheel = get(&site, "/wheelhouse/seaborn-0.13.2-py3-none-any.whl").await;
+    assert_eq!(wheel.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_package_index_answers_404_for_lock_packages_and_unknown_names() {
+    let site = site();
+    for (path, mentions) in [
+        ("/pypi/simple/numpy/", "numpy"),
+        ("/pypi/simple/no-such-package-xyz/", "no-such-package-xyz"),
+    ] {
+        let response = get(&site, path).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        let body: serde_json::Value =
+            serde_json::from_str(&body_text(response).await).expect("JSON");
+        assert_eq!(body["code"], "not_found");
+        assert!(
+            body["error"].as_str().expect("message").contains(mentions),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_package_index_refuses_names_that_are_not_package_names() {
+    let site = site();
+    let long = format!("/pypi/simple/{}/", "a".repeat(101));
+    for path in [
+        "/pypi/simple/..%2F..%2Fetc/",
+        "/pypi/simple/-x/",
+        long.as_str(),
+    ] {
+        let response = get(&site, path).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
+        let body: serde_json::Value =
+            serde_json::from_str(&body_text(response).await).expect("JSON");
+        assert_eq!(body["code"], "bad_request");
+    }
 }

@@ -1,12 +1,17 @@
-//! The workbench page: an editor, a Run button, a status line and the output, with Python
+//! The workbench page: an editor, Run and Stop, a status line and the output, with Python
 //! running in a Web Worker through `pyodide-loader`.
 //!
 //! The page starts the runtime as soon as it mounts, so Python loads while the user types;
-//! a Run pressed before Python is ready waits in the worker and runs when it is.
+//! a Run pressed before Python is ready waits in the worker and runs when it is. The same
+//! runtime is offered to page scripts as `window.workbench`.
+
+mod output;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use pyodide_loader::{ExecResult, ExecuteRequest, Runtime, RuntimeEvent, Stream};
+
+use crate::output::{OutputKind, OutputLog, OutputView};
 
 const STARTER_CODE: &str = "print(1 + 1)\n";
 
@@ -28,49 +33,41 @@ impl RuntimeStatus {
     }
 }
 
-/// One piece of the output area, styled by where it came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OutputKind {
-    Stdout,
-    Stderr,
-    Result,
-    Error,
-}
-
-impl OutputKind {
-    fn class(self) -> &'static str {
-        match self {
-            Self::Stdout => "stdout",
-            Self::Stderr => "stderr",
-            Self::Result => "result",
-            Self::Error => "error",
-        }
-    }
-}
-
 #[component]
 pub fn App() -> impl IntoView {
     let status = RwSignal::new(RuntimeStatus::Loading("starting the worker".to_owned()));
-    let output = RwSignal::new(Vec::<(OutputKind, String)>::new());
+    let packages = RwSignal::new(String::new());
+    let log = OutputLog::new();
     let code = RwSignal::new(STARTER_CODE.to_owned());
     let running = RwSignal::new(false);
 
-    let append =
-        move |kind: OutputKind, text: String| output.update(|pieces| pieces.push((kind, text)));
     let runtime = Runtime::start(move |event| match event {
         RuntimeEvent::Progress(step) => status.set(RuntimeStatus::Loading(step)),
         RuntimeEvent::Ready { version } => status.set(RuntimeStatus::Ready { version }),
+        RuntimeEvent::Packages(news) => packages.set(news),
         RuntimeEvent::Output { stream, text } => {
             let kind = match stream {
                 Stream::Stdout => OutputKind::Stdout,
                 Stream::Stderr => OutputKind::Stderr,
             };
-            append(kind, text);
+            log.push_text(kind, text);
+        }
+        RuntimeEvent::Restarted { reason } => {
+            status.set(RuntimeStatus::Loading("restarting".to_owned()));
+            log.push_text(
+                OutputKind::Info,
+                format!("Python was restarted: {reason}\n"),
+            );
         }
         RuntimeEvent::Failed(message) => status.set(RuntimeStatus::Failed(message)),
     });
     let runtime = match runtime {
-        Ok(runtime) => Some(runtime),
+        Ok(runtime) => {
+            if let Err(error) = pyodide_loader::expose_on_window(&runtime) {
+                leptos::logging::warn!("window.workbench is unavailable: {error:?}");
+            }
+            Some(runtime)
+        }
         Err(error) => {
             status.set(RuntimeStatus::Failed(error.to_string()));
             None
@@ -86,37 +83,50 @@ pub fn App() -> impl IntoView {
             return;
         };
         running.set(true);
-        output.set(Vec::new());
+        log.clear();
         let request = ExecuteRequest::new(code.get_untracked());
         spawn_local(async move {
             match runtime.execute(request).await {
-                Ok(result) => show_result(result, append),
-                Err(error) => append(OutputKind::Error, format!("{error}\n")),
+                Ok(result) => show_result(result, log),
+                Err(error) => log.push_text(OutputKind::Error, format!("{error}\n")),
             }
             running.set(false);
         });
+    };
+    let stop = move || {
+        if let Some(runtime) = runtime.get_value() {
+            runtime.stop();
+        }
     };
 
     let on_key = move |event: web_sys::KeyboardEvent| {
         if event.key() == "Enter" && (event.ctrl_key() || event.meta_key()) {
             event.prevent_default();
             run();
+        } else if event.key() == "Escape" && running.get_untracked() {
+            event.prevent_default();
+            stop();
         }
     };
 
     view! {
-        <main class="workbench">
+        <main class="workbench" on:keydown=on_key>
             <header>
                 <h1>"Pyodide Workbench"</h1>
-                <p
-                    class="status"
-                    class:failed=move || matches!(status.get(), RuntimeStatus::Failed(_))
-                    data-testid="status"
-                    role="status"
-                    aria-live="polite"
-                >
-                    {move || status.get().label()}
-                </p>
+                <div class="statuses">
+                    <p
+                        class="status"
+                        class:failed=move || matches!(status.get(), RuntimeStatus::Failed(_))
+                        data-testid="status"
+                        role="status"
+                        aria-live="polite"
+                    >
+                        {move || status.get().label()}
+                    </p>
+                    <p class="packages" data-testid="packages" aria-live="polite">
+                        {move || packages.get()}
+                    </p>
+                </div>
             </header>
             <textarea
                 data-testid="editor"
@@ -124,38 +134,44 @@ pub fn App() -> impl IntoView {
                 spellcheck="false"
                 prop:value=move || code.get()
                 on:input=move |event| code.set(event_target_value(&event))
-                on:keydown=on_key
             ></textarea>
             <div class="toolbar">
                 <button data-testid="run" on:click=move |_| run() disabled=move || running.get()>
                     {move || if running.get() { "Running…" } else { "Run" }}
                 </button>
-                <span>"Ctrl+Enter runs"</span>
+                <button
+                    class="secondary"
+                    data-testid="stop"
+                    on:click=move |_| stop()
+                    disabled=move || !running.get()
+                >
+                    "Stop"
+                </button>
+                <span>"Ctrl+Enter runs · Escape stops"</span>
             </div>
-            <pre class="output" data-testid="output" aria-label="Output" aria-live="polite">
-                {move || {
-                    output
-                        .get()
-                        .into_iter()
-                        .map(|(kind, text)| view! { <span class=kind.class()>{text}</span> })
-                        .collect_view()
-                }}
-            </pre>
+            <OutputView log=log />
         </main>
     }
 }
 
-/// Adds what a finished run adds to the output: its value, or its error and traceback.
-fn show_result(result: ExecResult, append: impl Fn(OutputKind, String)) {
-    if result.success {
-        if !result.result.is_null() {
-            append(OutputKind::Result, format!("→ {}\n", result.result));
-        }
-    } else {
-        let message = result
+/// Adds what a finished run adds to the output: its rich results, or its error and traceback.
+fn show_result(result: ExecResult, log: OutputLog) {
+    if !result.success {
+        let mut message = result
             .traceback
-            .or(result.error)
+            .or(result.error.clone())
             .unwrap_or_else(|| "the code failed".to_owned());
-        append(OutputKind::Error, message);
+        if result.error_type.as_deref() == Some("TimeoutError")
+            && let Some(error) = result.error
+        {
+            message = error;
+        }
+        if !message.ends_with('\n') {
+            message.push('\n');
+        }
+        log.push_text(OutputKind::Error, message);
+    }
+    for output in result.outputs {
+        log.push_rich(output);
     }
 }

@@ -28,6 +28,35 @@ pub struct ApiError {
     pub code: String,
 }
 
+/// A project page of the package index, in PEP 691's JSON form
+/// (`application/vnd.pypi.simple.v1+json`), as micropip reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimpleProject {
+    pub meta: SimpleMeta,
+    /// The project's normalised name.
+    pub name: String,
+    /// Every version with a file here (PEP 700).
+    pub versions: Vec<String>,
+    pub files: Vec<SimpleFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimpleMeta {
+    #[serde(rename = "api-version")]
+    pub api_version: String,
+}
+
+/// One wheel of a project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimpleFile {
+    pub filename: String,
+    /// Absolute: micropip does not resolve relative wheel URLs from a JSON index.
+    pub url: String,
+    /// `{"sha256": "…"}`; micropip checks the download against it.
+    pub hashes: std::collections::BTreeMap<String, String>,
+    pub size: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,31 +1,52 @@
 //! A typed Rust handle on Pyodide running in a dedicated Web Worker.
 //!
 //! [`Runtime::start`] starts the worker (`/pyodide-worker.js`, copied into the build by
-//! Trunk), which loads Pyodide from this server and runs the Python harness
-//! (`harness.py`, embedded here and sent with the first message). The page never blocks on
-//! Python: requests go out as [`message::ToWorker`], answers come back as
-//! [`message::FromWorker`], and callers see only typed values — no raw `JsValue` leaves
-//! this crate.
+//! Trunk), which loads Pyodide from this server and runs the Python harness (`harness.py`,
+//! embedded here and sent with the first message). The page never blocks on Python:
+//! requests go out as [`message::ToWorker`], answers come back as [`message::FromWorker`],
+//! and callers see only typed values — no raw `JsValue` leaves this crate.
+//!
+//! Stop writes SIGINT into a `SharedArrayBuffer` the worker handed to Pyodide, which raises
+//! `KeyboardInterrupt` in the running code within milliseconds. A run that passes its
+//! timeout is interrupted the same way; if it still has not stopped after a grace period
+//! (stuck in C code, or swallowing `KeyboardInterrupt`), the worker is replaced.
 
 pub mod message;
+mod window_api;
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use futures_channel::oneshot;
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 
-pub use crate::message::{ExecResult, ExecuteRequest, Stream};
+pub use crate::message::{
+    ExecResult, ExecuteRequest, FileLoad, InstallResult, ResetResult, RichOutput, Status, Stream,
+};
 use crate::message::{FromWorker, ToWorker};
+pub use crate::window_api::expose_on_window;
 
 /// The Pyodide version this build serves and expects; `manifest.json` names the same one.
 pub const PYODIDE_VERSION: &str = "0.27.7";
 /// Where Trunk puts the worker script.
 pub const WORKER_URL: &str = "/pyodide-worker.js";
+/// The server's package index for micropip (over the wheelhouse).
+pub const PACKAGE_INDEX_URL: &str = "/pypi/simple/{package_name}/";
+/// How long code may run when the request names no timeout, as in the original service.
+pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
+/// How long an interrupted run may take to stop before its worker is replaced.
+pub const STUCK_GRACE_MS: u64 = 2_000;
+/// Where loaded files live inside Python (the harness's `DATA_DIR`).
+pub const DATA_DIR: &str = "/home/pyodide/data";
+/// Packages loaded in the background once Python is ready: the original service's preloads.
+pub const PRELOAD: &[&str] = &["numpy", "pandas", "matplotlib", "micropip"];
 /// The Python side of the worker: runs user code and shapes the answers.
 const HARNESS: &str = include_str!("../harness.py");
 
@@ -43,8 +64,10 @@ pub enum LoaderError {
     RuntimeFailed(String),
     #[error("the Python worker sent a message this page does not understand: {0}")]
     Protocol(String),
-    #[error("the Python runtime was stopped before the code finished")]
-    Stopped,
+    #[error("the request failed inside the Python worker: {0}")]
+    Request(String),
+    #[error("the Python runtime was restarted before this finished")]
+    Restarted,
 }
 
 /// What the runtime reports while it starts and runs code.
@@ -54,13 +77,17 @@ pub enum RuntimeEvent {
     Progress(String),
     /// Python is ready.
     Ready { version: String },
+    /// News about packages loading (preloads, or imports of the code being run).
+    Packages(String),
     /// Output of the running code, as it is printed.
     Output { stream: Stream, text: String },
+    /// The worker was replaced by a fresh one (variables and imports are gone).
+    Restarted { reason: String },
     /// The runtime cannot be used any more.
     Failed(String),
 }
 
-type Reply = oneshot::Sender<Result<ExecResult, LoaderError>>;
+type Reply = oneshot::Sender<Result<Value, LoaderError>>;
 
 /// A handle on one Python runtime; clones share it. The worker ends when the last clone drops.
 #[derive(Clone)]
@@ -69,100 +96,283 @@ pub struct Runtime {
 }
 
 struct Inner {
-    worker: Worker,
+    /// Replaced when a stuck run forces a restart.
+    worker: RefCell<Worker>,
     shared: Rc<Shared>,
     /// Ids pair each request with its answer.
     next_id: Cell<u64>,
-    /// Kept alive as long as the worker: the browser calls them.
-    _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_error: Closure<dyn FnMut(ErrorEvent)>,
+    /// The interrupt buffer (a `SharedArrayBuffer`) and a view on it; `None` when the page is
+    /// not cross-origin isolated, and Stop then has to restart the worker.
+    interrupt: Option<(JsValue, Uint8Array)>,
+    /// Called by the browser for every worker message; reused by replacement workers.
+    on_message: Closure<dyn FnMut(MessageEvent)>,
+    on_error: Closure<dyn FnMut(ErrorEvent)>,
 }
 
 /// What the worker's callbacks need to reach.
 struct Shared {
-    /// Executions sent and not yet answered.
-    pending: RefCell<HashMap<u64, Reply>>,
+    /// Requests sent and not yet answered.
+    pending: RefCell<HashMap<u64, Pending>>,
+    /// Executions the watchdog interrupted for running past their timeout.
+    timed_out: RefCell<HashSet<u64>>,
+    /// The Pyodide version once Python is ready; `None` while loading.
+    ready_version: RefCell<Option<String>>,
     on_event: Box<dyn Fn(RuntimeEvent)>,
+}
+
+/// A request in flight.
+struct Pending {
+    reply: Reply,
+    /// For executions: the timeout, and the output so far, so a run whose worker had to be
+    /// replaced still answers with what it printed.
+    timeout_ms: Option<u64>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Bytes that go with a message.
+enum Payload {
+    /// Shared with the worker (the interrupt buffer).
+    Shared(JsValue),
+    /// Moved to the worker without a copy (a file's contents).
+    Transfer(js_sys::ArrayBuffer),
 }
 
 impl Runtime {
     /// Starts the worker and begins loading Pyodide at once; `on_event` hears progress,
-    /// readiness, streamed output and failure. Code sent before Python is ready waits in the
-    /// worker and runs as soon as it is.
+    /// readiness, streamed output and failure. Requests sent before Python is ready wait in
+    /// the worker and run as soon as it is.
     pub fn start(on_event: impl Fn(RuntimeEvent) + 'static) -> Result<Self, LoaderError> {
-        let worker =
-            Worker::new(WORKER_URL).map_err(|error| LoaderError::WorkerStart(describe(&error)))?;
         let shared = Rc::new(Shared {
             pending: RefCell::new(HashMap::new()),
+            timed_out: RefCell::new(HashSet::new()),
+            ready_version: RefCell::new(None),
             on_event: Box::new(on_event),
         });
-
         let on_message = {
             let shared = Rc::clone(&shared);
             Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
                 shared.receive(event.data().as_string().unwrap_or_default());
             })
         };
-        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         let on_error = {
             let shared = Rc::clone(&shared);
             Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
                 shared.fail(format!("the worker script failed: {}", event.message()));
             })
         };
-        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-
-        let runtime = Self {
-            inner: Rc::new(Inner {
-                worker,
-                shared,
-                next_id: Cell::new(1),
-                _on_message: on_message,
-                _on_error: on_error,
-            }),
+        let worker = spawn_worker(&on_message, &on_error)?;
+        let inner = Inner {
+            worker: RefCell::new(worker),
+            shared,
+            next_id: Cell::new(1),
+            interrupt: interrupt_buffer(),
+            on_message,
+            on_error,
         };
-        runtime.send(&ToWorker::Init {
-            index_url: index_url(),
-            harness: HARNESS.to_owned(),
-        })?;
-        Ok(runtime)
+        inner.send_init()?;
+        Ok(Self {
+            inner: Rc::new(inner),
+        })
     }
 
-    /// Runs code and resolves with the execution result once it has finished.
+    /// Runs code and resolves with the execution result once it has finished, failed, been
+    /// stopped or timed out.
     pub async fn execute(&self, request: ExecuteRequest) -> Result<ExecResult, LoaderError> {
-        let id = self.inner.next_id.get();
-        self.inner.next_id.set(id + 1);
-        let (reply, answer) = oneshot::channel();
-        self.inner.shared.pending.borrow_mut().insert(id, reply);
-        if let Err(error) = self.send(&ToWorker::Execute { id, request }) {
-            self.inner.shared.pending.borrow_mut().remove(&id);
-            return Err(error);
+        let timeout_ms = request.timeout.unwrap_or(DEFAULT_TIMEOUT_MS);
+        let (id, answer) = self.inner.request(
+            |id| ToWorker::Execute { id, request },
+            None,
+            Some(timeout_ms),
+        )?;
+        let watchdog = Rc::downgrade(&self.inner);
+        wasm_bindgen_futures::spawn_local(watch(watchdog, id, timeout_ms));
+        let body = answer.await.unwrap_or(Err(LoaderError::Restarted))?;
+        let mut result: ExecResult = decode(body)?;
+        let timed_out = self.inner.shared.timed_out.borrow_mut().remove(&id);
+        if timed_out && result.state_lost.is_none() {
+            mark_timed_out(&mut result, timeout_ms, false);
         }
-        answer.await.unwrap_or(Err(LoaderError::Stopped))
+        Ok(result)
     }
 
-    fn send(&self, message: &ToWorker) -> Result<(), LoaderError> {
-        let json = serde_json::to_string(message)
-            .map_err(|error| LoaderError::Protocol(error.to_string()))?;
-        self.inner
-            .worker
-            .post_message(&JsValue::from_str(&json))
-            .map_err(|error| LoaderError::RuntimeFailed(describe(&error)))
+    /// Writes a file into [`DATA_DIR`] and describes it (for CSV: shape, columns, sample).
+    pub async fn load_file(&self, name: &str, bytes: &[u8]) -> Result<FileLoad, LoaderError> {
+        if let Err(reason) = validate_file_name(name) {
+            return Ok(FileLoad::refused(name, reason));
+        }
+        let buffer = Uint8Array::from(bytes).buffer();
+        let name = name.to_owned();
+        let (_, answer) = self.inner.request(
+            |id| ToWorker::LoadFile { id, name },
+            Some(Payload::Transfer(buffer)),
+            None,
+        )?;
+        decode(answer.await.unwrap_or(Err(LoaderError::Restarted))?)
+    }
+
+    /// Installs a package with micropip: from the Pyodide lock, or the server's index.
+    pub async fn install(&self, package: &str) -> Result<InstallResult, LoaderError> {
+        let package = package.trim().to_owned();
+        if package.is_empty() || package.len() > 200 || package.chars().any(char::is_control) {
+            return Ok(InstallResult {
+                success: false,
+                error: Some(
+                    "give a package name (at most 200 characters), e.g. seaborn".to_owned(),
+                ),
+                package,
+                version: None,
+            });
+        }
+        let (_, answer) = self
+            .inner
+            .request(|id| ToWorker::Install { id, package }, None, None)?;
+        decode(answer.await.unwrap_or(Err(LoaderError::Restarted))?)
+    }
+
+    /// Removes the user's variables; the runtime and its loaded packages stay.
+    pub async fn reset(&self) -> Result<ResetResult, LoaderError> {
+        let (_, answer) = self
+            .inner
+            .request(|id| ToWorker::Reset { id }, None, None)?;
+        decode(answer.await.unwrap_or(Err(LoaderError::Restarted))?)
+    }
+
+    /// The original service's status.
+    pub fn status(&self) -> Status {
+        let ready = self.inner.shared.ready_version.borrow().clone();
+        Status {
+            is_ready: ready.is_some(),
+            initialized: ready.is_some(),
+            execution_timeout: DEFAULT_TIMEOUT_MS,
+            version: ready.unwrap_or_else(|| PYODIDE_VERSION.to_owned()),
+            timestamp: String::from(js_sys::Date::new_0().to_iso_string()),
+        }
+    }
+
+    /// Whether Python is ready to run code now.
+    pub fn is_ready(&self) -> bool {
+        self.inner.shared.ready_version.borrow().is_some()
+    }
+
+    /// Stops the running code with `KeyboardInterrupt`; variables stay. Without cross-origin
+    /// isolation there is no interrupt buffer, and the worker is restarted instead.
+    pub fn stop(&self) {
+        self.inner.interrupt_or_replace(
+            "stopped (this page cannot interrupt Python, so it restarted it)",
+        );
+    }
+
+    /// Replaces the runtime with a fresh one: variables, imports and installs are gone.
+    pub fn restart(&self) {
+        self.inner.replace_worker("restarted on request");
     }
 }
+
+/// The signal number Pyodide reads from the interrupt buffer.
+const SIGINT: u8 = 2;
 
 impl fmt::Debug for Runtime {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter
             .debug_struct("Runtime")
             .field("pending", &self.inner.shared.pending.borrow().len())
+            .field("ready", &self.inner.shared.ready_version.borrow())
             .finish_non_exhaustive()
+    }
+}
+
+impl Inner {
+    fn send_init(&self) -> Result<(), LoaderError> {
+        let init = ToWorker::Init {
+            index_url: index_url(),
+            harness: HARNESS.to_owned(),
+            package_index_url: PACKAGE_INDEX_URL.to_owned(),
+            preload: PRELOAD.iter().map(|name| (*name).to_owned()).collect(),
+        };
+        let payload = self
+            .interrupt
+            .as_ref()
+            .map(|(buffer, _)| Payload::Shared(buffer.clone()));
+        post(&self.worker.borrow(), &init, payload)
+    }
+
+    fn request(
+        &self,
+        make: impl FnOnce(u64) -> ToWorker,
+        payload: Option<Payload>,
+        timeout_ms: Option<u64>,
+    ) -> Result<(u64, oneshot::Receiver<Result<Value, LoaderError>>), LoaderError> {
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        let (reply, answer) = oneshot::channel();
+        self.shared.pending.borrow_mut().insert(
+            id,
+            Pending {
+                reply,
+                timeout_ms,
+                stdout: String::new(),
+                stderr: String::new(),
+            },
+        );
+        if let Err(error) = post(&self.worker.borrow(), &make(id), payload) {
+            self.shared.pending.borrow_mut().remove(&id);
+            return Err(error);
+        }
+        Ok((id, answer))
+    }
+
+    fn interrupt_or_replace(&self, reason: &str) {
+        match &self.interrupt {
+            Some((_, view)) => view.set_index(0, SIGINT),
+            None => self.replace_worker(reason),
+        }
+    }
+
+    /// Ends the current worker and starts a fresh one. Requests in flight are answered: a
+    /// timed-out execution with a `TimeoutError` result that says state was lost, the rest
+    /// with [`LoaderError::Restarted`].
+    fn replace_worker(&self, reason: &str) {
+        {
+            let old = self.worker.borrow();
+            old.set_onmessage(None);
+            old.set_onerror(None);
+            old.terminate();
+        }
+        *self.shared.ready_version.borrow_mut() = None;
+        let in_flight: Vec<(u64, Pending)> = self.shared.pending.borrow_mut().drain().collect();
+        for (id, pending) in in_flight {
+            let timed_out = self.shared.timed_out.borrow_mut().remove(&id);
+            let answer = match pending.timeout_ms {
+                Some(timeout_ms) if timed_out => {
+                    let mut result = ExecResult::lost(pending.stdout, pending.stderr);
+                    mark_timed_out(&mut result, timeout_ms, true);
+                    serde_json::to_value(result)
+                        .map_err(|error| LoaderError::Protocol(error.to_string()))
+                }
+                _ => Err(LoaderError::Restarted),
+            };
+            // The caller may have stopped waiting; then nobody needs the answer.
+            let _ = pending.reply.send(answer);
+        }
+        (self.shared.on_event)(RuntimeEvent::Restarted {
+            reason: reason.to_owned(),
+        });
+        match spawn_worker(&self.on_message, &self.on_error) {
+            Ok(worker) => {
+                *self.worker.borrow_mut() = worker;
+                if let Err(error) = self.send_init() {
+                    self.shared.fail(error.to_string());
+                }
+            }
+            Err(error) => self.shared.fail(error.to_string()),
+        }
     }
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.worker.terminate();
+        self.worker.borrow().terminate();
     }
 }
 
@@ -171,41 +381,195 @@ impl Shared {
         let message = match serde_json::from_str::<FromWorker>(&json) {
             Ok(message) => message,
             Err(error) => {
-                (self.on_event)(RuntimeEvent::Failed(
-                    LoaderError::Protocol(error.to_string()).to_string(),
-                ));
+                let error = LoaderError::Protocol(error.to_string());
+                (self.on_event)(RuntimeEvent::Failed(error.to_string()));
                 return;
             }
         };
         match message {
             FromWorker::Progress { message } => (self.on_event)(RuntimeEvent::Progress(message)),
-            FromWorker::Ready { version } => (self.on_event)(RuntimeEvent::Ready { version }),
-            FromWorker::Output { stream, text, .. } => {
-                (self.on_event)(RuntimeEvent::Output { stream, text })
+            FromWorker::Ready { version } => {
+                *self.ready_version.borrow_mut() = Some(version.clone());
+                (self.on_event)(RuntimeEvent::Ready { version });
             }
-            FromWorker::Result { id, result } => {
-                if let Some(reply) = self.pending.borrow_mut().remove(&id) {
-                    // The caller may have stopped waiting; then nobody needs the answer.
-                    let _ = reply.send(Ok(result));
+            FromWorker::Packages { message } => (self.on_event)(RuntimeEvent::Packages(message)),
+            FromWorker::Output { id, stream, text } => {
+                if let Some(pending) = self.pending.borrow_mut().get_mut(&id) {
+                    match stream {
+                        Stream::Stdout => pending.stdout.push_str(&text),
+                        Stream::Stderr => pending.stderr.push_str(&text),
+                    }
                 }
+                (self.on_event)(RuntimeEvent::Output { stream, text });
+            }
+            FromWorker::Reply { id, body } => self.answer(id, Ok(body)),
+            FromWorker::Failed { id, message } => {
+                self.answer(id, Err(LoaderError::Request(message)))
             }
             FromWorker::Fatal { message } => self.fail(message),
         }
     }
 
-    /// The runtime is unusable: every waiting execution gets the error, then the page hears it.
+    fn answer(&self, id: u64, answer: Result<Value, LoaderError>) {
+        let pending = self.pending.borrow_mut().remove(&id);
+        if let Some(pending) = pending {
+            let _ = pending.reply.send(answer);
+        }
+    }
+
+    /// The runtime is unusable: every waiting request gets the error, then the page hears it.
     fn fail(&self, message: String) {
-        let waiting: Vec<Reply> = self
+        *self.ready_version.borrow_mut() = None;
+        let waiting: Vec<Pending> = self
             .pending
             .borrow_mut()
             .drain()
-            .map(|(_, reply)| reply)
+            .map(|(_, pending)| pending)
             .collect();
-        for reply in waiting {
-            let _ = reply.send(Err(LoaderError::RuntimeFailed(message.clone())));
+        for pending in waiting {
+            let _ = pending
+                .reply
+                .send(Err(LoaderError::RuntimeFailed(message.clone())));
         }
         (self.on_event)(RuntimeEvent::Failed(message));
     }
+}
+
+/// Interrupts a run that passes its timeout, and replaces the worker if it does not stop.
+async fn watch(inner: Weak<Inner>, id: u64, timeout_ms: u64) {
+    sleep(timeout_ms).await;
+    {
+        let Some(inner) = inner.upgrade() else { return };
+        if !inner.shared.pending.borrow().contains_key(&id) {
+            return;
+        }
+        inner.shared.timed_out.borrow_mut().insert(id);
+        inner.interrupt_or_replace("the code ran past its timeout");
+    }
+    sleep(STUCK_GRACE_MS).await;
+    let Some(inner) = inner.upgrade() else { return };
+    if inner.shared.pending.borrow().contains_key(&id) {
+        inner.replace_worker("the code ran past its timeout and did not stop when interrupted");
+    }
+}
+
+fn mark_timed_out(result: &mut ExecResult, timeout_ms: u64, state_lost: bool) {
+    result.success = false;
+    result.error_type = Some("TimeoutError".to_owned());
+    result.error = Some(if state_lost {
+        format!(
+            "TimeoutError: the code ran longer than {timeout_ms} ms and did not stop when interrupted, \
+             so Python was restarted: variables and imports were lost"
+        )
+    } else {
+        format!("TimeoutError: the code ran longer than {timeout_ms} ms and was stopped")
+    });
+    result.state_lost = Some(state_lost);
+}
+
+impl ExecResult {
+    /// The answer for a run whose worker was replaced before it could answer.
+    fn lost(stdout: String, stderr: String) -> Self {
+        Self {
+            success: false,
+            result: Value::Null,
+            stdout,
+            stderr,
+            error: None,
+            timestamp: String::from(js_sys::Date::new_0().to_iso_string()),
+            duration_ms: 0.0,
+            error_type: None,
+            traceback: None,
+            outputs: Vec::new(),
+            state_lost: None,
+        }
+    }
+}
+
+impl FileLoad {
+    fn refused(name: &str, reason: String) -> Self {
+        Self {
+            success: false,
+            filename: name.to_owned(),
+            path: None,
+            bytes: None,
+            shape: None,
+            columns: None,
+            dtypes: None,
+            sample: None,
+            error: Some(reason),
+        }
+    }
+}
+
+/// A loaded file keeps its own name inside [`DATA_DIR`], so the name must be a plain file name.
+pub fn validate_file_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 255 {
+        return Err("a file name must have 1 to 255 bytes".to_owned());
+    }
+    if name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
+        return Err(format!("{name:?} is not a plain file name"));
+    }
+    Ok(())
+}
+
+fn spawn_worker(
+    on_message: &Closure<dyn FnMut(MessageEvent)>,
+    on_error: &Closure<dyn FnMut(ErrorEvent)>,
+) -> Result<Worker, LoaderError> {
+    let worker =
+        Worker::new(WORKER_URL).map_err(|error| LoaderError::WorkerStart(describe(&error)))?;
+    worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    Ok(worker)
+}
+
+fn post(worker: &Worker, message: &ToWorker, payload: Option<Payload>) -> Result<(), LoaderError> {
+    let json =
+        serde_json::to_string(message).map_err(|error| LoaderError::Protocol(error.to_string()))?;
+    let posted = match payload {
+        None => worker.post_message(&JsValue::from_str(&json)),
+        Some(payload) => {
+            let envelope = Object::new();
+            let (value, transfer) = match payload {
+                Payload::Shared(buffer) => (buffer, Array::new()),
+                Payload::Transfer(buffer) => (buffer.clone().into(), Array::of1(&buffer)),
+            };
+            Reflect::set(&envelope, &"json".into(), &JsValue::from_str(&json))
+                .and_then(|_| Reflect::set(&envelope, &"payload".into(), &value))
+                .and_then(|_| worker.post_message_with_transfer(&envelope, &transfer))
+        }
+    };
+    posted.map_err(|error| LoaderError::RuntimeFailed(describe(&error)))
+}
+
+/// A `SharedArrayBuffer` of one byte, if this page may have one (cross-origin isolated).
+fn interrupt_buffer() -> Option<(JsValue, Uint8Array)> {
+    let isolated = Reflect::get(&js_sys::global(), &"crossOriginIsolated".into())
+        .ok()?
+        .as_bool()
+        .unwrap_or(false);
+    if !isolated {
+        return None;
+    }
+    let buffer = js_sys::SharedArrayBuffer::new(1);
+    let view = Uint8Array::new(&buffer);
+    Some((buffer.into(), view))
+}
+
+async fn sleep(milliseconds: u64) {
+    let milliseconds = i32::try_from(milliseconds).unwrap_or(i32::MAX);
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        if let Some(window) = web_sys::window() {
+            let _ = window
+                .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, milliseconds);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+fn decode<T: DeserializeOwned>(body: Value) -> Result<T, LoaderError> {
+    serde_json::from_value(body).map_err(|error| LoaderError::Protocol(error.to_string()))
 }
 
 fn describe(error: &JsValue) -> String {
@@ -218,10 +582,36 @@ fn describe(error: &JsValue) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn the_version_matches_the_asset_manifest() {
-        let manifest: serde_json::Value =
+        let manifest: Value =
             serde_json::from_str(include_str!("../manifest.json")).expect("manifest.json is JSON");
-        assert_eq!(manifest["pyodideVersion"], super::PYODIDE_VERSION);
+        assert_eq!(manifest["pyodideVersion"], PYODIDE_VERSION);
+    }
+
+    #[test]
+    fn file_names_must_be_plain_names() {
+        for good in ["sales.csv", "my data (1).json", "ünïcode.txt", ".hidden.py"] {
+            assert_eq!(validate_file_name(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../etc/passwd",
+            "a/b.csv",
+            "a\\b.csv",
+            "nul\0.csv",
+        ] {
+            assert!(validate_file_name(bad).is_err(), "{bad:?} must be refused");
+        }
+        assert!(validate_file_name(&"x".repeat(256)).is_err());
+    }
+
+    #[test]
+    fn the_harness_data_folder_matches_the_documented_one() {
+        assert!(HARNESS.contains(&format!("DATA_DIR = \"{DATA_DIR}\"")));
     }
 }

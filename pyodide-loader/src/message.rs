@@ -1,6 +1,9 @@
-//! The messages between the page and the Pyodide worker (`pyodide-worker.js`), as JSON
-//! strings. This is the seam later features plug into: a new capability is a new variant
-//! on both enums here and a new case in the worker.
+//! The messages between the page and the Pyodide worker (`pyodide-worker.js`), and the
+//! answers the runtime gives its callers.
+//!
+//! Messages travel as JSON strings; a message that carries bytes (the interrupt buffer, a
+//! file's contents) travels as `{json, payload}`. A new capability is a new variant on both
+//! enums here and a new case in the worker.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -13,10 +16,22 @@ use serde_json::{Map, Value};
     rename_all_fields = "camelCase"
 )]
 pub enum ToWorker {
-    /// Load Pyodide from `index_url` and run the harness source.
-    Init { index_url: String, harness: String },
-    /// Run code; the worker answers with `Output` messages and one `Result`.
+    /// Load Pyodide from `index_url`, run the harness source, then load `preload` in the
+    /// background. The payload, if any, is the interrupt buffer.
+    Init {
+        index_url: String,
+        harness: String,
+        package_index_url: String,
+        preload: Vec<String>,
+    },
+    /// Run code; the worker answers with `Output` messages and one `Reply`.
     Execute { id: u64, request: ExecuteRequest },
+    /// Write a file (the payload) into the data folder and describe it.
+    LoadFile { id: u64, name: String },
+    /// Install a package with micropip.
+    Install { id: u64, package: String },
+    /// Remove the user's variables.
+    Reset { id: u64 },
 }
 
 /// What the worker tells the page.
@@ -31,14 +46,18 @@ pub enum FromWorker {
     Progress { message: String },
     /// Python is ready to run code.
     Ready { version: String },
+    /// Package loading news (preloads, imports that load packages).
+    Packages { message: String },
     /// Text the running code printed, as it is printed.
     Output {
         id: u64,
         stream: Stream,
         text: String,
     },
-    /// An execution finished.
-    Result { id: u64, result: ExecResult },
+    /// The answer to request `id`; its shape depends on the request.
+    Reply { id: u64, body: Value },
+    /// Request `id` could not be answered (the harness itself failed).
+    Failed { id: u64, message: String },
     /// The worker cannot go on (for example Pyodide failed to load).
     Fatal { message: String },
 }
@@ -58,7 +77,7 @@ pub struct ExecuteRequest {
     /// Each key becomes a Python global before the code runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<Map<String, Value>>,
-    /// Milliseconds the code may run.
+    /// Milliseconds the code may run (default [`crate::DEFAULT_TIMEOUT_MS`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<u64>,
 }
@@ -90,12 +109,99 @@ pub struct ExecResult {
     pub timestamp: String,
     /// How long the code ran, in milliseconds.
     pub duration_ms: f64,
-    /// On failure: the Python exception class, e.g. `ZeroDivisionError`.
+    /// On failure: the Python exception class, e.g. `ZeroDivisionError`, or `TimeoutError`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_type: Option<String>,
     /// On failure: the traceback through the user's own code only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traceback: Option<String>,
+    /// Rich results: the value as text or a table, and figures the run drew.
+    #[serde(default)]
+    pub outputs: Vec<RichOutput>,
+    /// After a timeout: whether the runtime had to be replaced, losing variables and imports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_lost: Option<bool>,
+}
+
+/// One rich result of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum RichOutput {
+    /// The `repr` of the result value.
+    Text { text: String },
+    /// A pandas DataFrame or Series, at most the first rows.
+    Table {
+        columns: Vec<String>,
+        dtypes: Vec<String>,
+        index: Vec<Value>,
+        rows: Vec<Vec<Value>>,
+        total_rows: u64,
+        truncated: bool,
+    },
+    /// A figure, base64-encoded.
+    Image { mime: String, data: String },
+}
+
+/// The answer to loading a file: the original `{success, filename, shape, columns, sample}`
+/// plus where the file is and, for CSV, the column types.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileLoad {
+    pub success: bool,
+    pub filename: String,
+    /// The file's path inside Python, e.g. `/home/pyodide/data/sales.csv`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    /// CSV only: `[rows, columns]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape: Option<Vec<u64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dtypes: Option<Vec<String>>,
+    /// CSV only: the first three rows as records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<Vec<Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The answer to a package install.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstallResult {
+    pub success: bool,
+    pub package: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The answer to a reset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResetResult {
+    pub success: bool,
+    /// How many variables were removed.
+    pub removed: u64,
+}
+
+/// The original service's status: `{isReady, initialized, executionTimeout, version, timestamp}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    pub is_ready: bool,
+    pub initialized: bool,
+    pub execution_timeout: u64,
+    pub version: String,
+    pub timestamp: String,
 }
 
 #[cfg(test)]
@@ -108,10 +214,13 @@ mod tests {
         let init = ToWorker::Init {
             index_url: "/pyodide/v0.27.7/".into(),
             harness: "pass".into(),
+            package_index_url: "/pypi/simple/{package_name}/".into(),
+            preload: vec!["numpy".into()],
         };
         assert_eq!(
             serde_json::to_value(init).expect("serialize"),
-            json!({"type": "init", "indexUrl": "/pyodide/v0.27.7/", "harness": "pass"})
+            json!({"type": "init", "indexUrl": "/pyodide/v0.27.7/", "harness": "pass",
+                   "packageIndexUrl": "/pypi/simple/{package_name}/", "preload": ["numpy"]})
         );
         let execute = ToWorker::Execute {
             id: 3,
@@ -121,22 +230,52 @@ mod tests {
             serde_json::to_value(execute).expect("serialize"),
             json!({"type": "execute", "id": 3, "request": {"code": "1+1"}})
         );
+        let load = ToWorker::LoadFile {
+            id: 4,
+            name: "a.csv".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(load).expect("serialize"),
+            json!({"type": "loadFile", "id": 4, "name": "a.csv"})
+        );
     }
 
     #[test]
     fn a_failed_result_from_the_worker_parses_with_its_error_fields() {
-        let message = r#"{"type": "result", "id": 7, "result": {
+        let message = r#"{"type": "reply", "id": 7, "body": {
             "success": false, "result": null, "stdout": "a\n", "stderr": "",
             "error": "ZeroDivisionError: division by zero", "timestamp": "2026-11-27T10:00:00Z",
-            "durationMs": 1.5, "errorType": "ZeroDivisionError",
+            "durationMs": 1.5, "errorType": "ZeroDivisionError", "outputs": [],
             "traceback": "Traceback (most recent call last):\n  File \"<cell>\", line 2\n"}}"#;
-        let FromWorker::Result { id, result } = serde_json::from_str(message).expect("parse")
-        else {
-            panic!("expected a result message");
+        let FromWorker::Reply { id, body } = serde_json::from_str(message).expect("parse") else {
+            panic!("expected a reply");
         };
         assert_eq!(id, 7);
+        let result: ExecResult = serde_json::from_value(body).expect("an execution result");
         assert!(!result.success);
         assert_eq!(result.stdout, "a\n");
         assert_eq!(result.error_type.as_deref(), Some("ZeroDivisionError"));
+    }
+
+    #[test]
+    fn rich_outputs_are_tagged_by_type() {
+        let outputs: Vec<RichOutput> = serde_json::from_value(json!([
+            {"type": "text", "text": "{1, 2}"},
+            {"type": "image", "mime": "image/png", "data": "iVBORw0KGgo="},
+            {"type": "table", "columns": ["a"], "dtypes": ["int64"], "index": [0],
+             "rows": [[1]], "totalRows": 1, "truncated": false},
+        ]))
+        .expect("parse");
+        assert_eq!(
+            outputs[0],
+            RichOutput::Text {
+                text: "{1, 2}".into()
+            }
+        );
+        assert!(matches!(&outputs[1], RichOutput::Image { mime, .. } if mime == "image/png"));
+        assert!(matches!(
+            &outputs[2],
+            RichOutput::Table { total_rows: 1, .. }
+        ));
     }
 }

@@ -1,0 +1,112 @@
+//! `window.workbench`: the runtime's operations for page scripts, embedding, automation and
+//! tests. Each function returns a Promise of the same JSON the original service answered
+//! with: `execute(code | {code, context?, timeout?})`, `loadFile(name, bytes | text)`,
+//! `install(name)`, `reset()`, `status()`, plus `stop()`.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use crate::{ExecuteRequest, Runtime};
+
+/// Puts `window.workbench` on the page, bound to `runtime`.
+pub fn expose_on_window(runtime: &Runtime) -> Result<(), JsValue> {
+    let api = js_sys::Object::new();
+    let set = |name: &str, function: JsValue| js_sys::Reflect::set(&api, &name.into(), &function);
+
+    let execute = runtime.clone();
+    set(
+        "execute",
+        Closure::<dyn Fn(JsValue) -> js_sys::Promise>::new(move |input: JsValue| {
+            let runtime = execute.clone();
+            future_to_promise(async move {
+                let request = match input.as_string() {
+                    Some(code) => ExecuteRequest::new(code),
+                    None => from_js(&input)?,
+                };
+                to_js(&runtime.execute(request).await.map_err(error)?)
+            })
+        })
+        .into_js_value(),
+    )?;
+
+    let load = runtime.clone();
+    set(
+        "loadFile",
+        Closure::<dyn Fn(JsValue, JsValue) -> js_sys::Promise>::new(move |name: JsValue, data: JsValue| {
+            let runtime = load.clone();
+            future_to_promise(async move {
+                let name = name.as_string().ok_or_else(|| error("loadFile needs a file name"))?;
+                let bytes = match data.as_string() {
+                    Some(text) => text.into_bytes(),
+                    None if data.is_instance_of::<js_sys::ArrayBuffer>() => {
+                        js_sys::Uint8Array::new(&data).to_vec()
+                    }
+                    None if data.is_instance_of::<js_sys::Uint8Array>() => {
+                        data.unchecked_into::<js_sys::Uint8Array>().to_vec()
+                    }
+                    None => return Err(error("loadFile needs the contents as a string, ArrayBuffer or Uint8Array")),
+                };
+                to_js(&runtime.load_file(&name, &bytes).await.map_err(error)?)
+            })
+        })
+        .into_js_value(),
+    )?;
+
+    let install = runtime.clone();
+    set(
+        "install",
+        Closure::<dyn Fn(JsValue) -> js_sys::Promise>::new(move |package: JsValue| {
+            let runtime = install.clone();
+            future_to_promise(async move {
+                let package = package.as_string().unwrap_or_default();
+                to_js(&runtime.install(&package).await.map_err(error)?)
+            })
+        })
+        .into_js_value(),
+    )?;
+
+    let reset = runtime.clone();
+    set(
+        "reset",
+        Closure::<dyn Fn() -> js_sys::Promise>::new(move || {
+            let runtime = reset.clone();
+            future_to_promise(async move { to_js(&runtime.reset().await.map_err(error)?) })
+        })
+        .into_js_value(),
+    )?;
+
+    let status = runtime.clone();
+    set(
+        "status",
+        Closure::<dyn Fn() -> js_sys::Promise>::new(move || match to_js(&status.status()) {
+            Ok(value) => js_sys::Promise::resolve(&value),
+            Err(error) => js_sys::Promise::reject(&error),
+        })
+        .into_js_value(),
+    )?;
+
+    let stop = runtime.clone();
+    set(
+        "stop",
+        Closure::<dyn Fn()>::new(move || stop.stop()).into_js_value(),
+    )?;
+
+    js_sys::Reflect::set(&js_sys::global(), &"workbench".into(), &api)?;
+    Ok(())
+}
+
+fn to_js(value: &impl Serialize) -> Result<JsValue, JsValue> {
+    let json = serde_json::to_string(value).map_err(error)?;
+    js_sys::JSON::parse(&json)
+}
+
+fn from_js<T: DeserializeOwned>(value: &JsValue) -> Result<T, JsValue> {
+    let json: String = js_sys::JSON::stringify(value)?.into();
+    serde_json::from_str(&json).map_err(|problem| error(format!("invalid request: {problem}")))
+}
+
+fn error(message: impl ToString) -> JsValue {
+    js_sys::Error::new(&message.to_string()).into()
+}

@@ -1,0 +1,128 @@
+"""The harness's pure-Python parts, checked with the machine's CPython (no browser needed).
+
+`cargo xtask test` runs these with pytest; the browser tests cover the parts that need Pyodide.
+"""
+
+import json
+import math
+import pathlib
+import sys
+
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+
+import harness  # noqa: E402
+
+
+class WithToDict:
+    def to_dict(self):
+        return {1: "a", "b": (2, float("nan"))}
+
+
+class WithToList:
+    def tolist(self):
+        return [[1, 2], [3, 4]]
+
+
+class BrokenToDict:
+    def to_dict(self):
+        raise RuntimeError("no")
+
+    def __str__(self):
+        return "broken"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        (True, True),
+        (7, 7),
+        (1.5, 1.5),
+        ("text", "text"),
+        ((1, 2), [1, 2]),
+        ([1, (2, 3)], [1, [2, 3]]),
+        ({1: "one", (2, 3): [4]}, {"1": "one", "(2, 3)": [4]}),
+        ({1, 2, 3}, "{1, 2, 3}"),
+        (float("nan"), None),
+        (float("inf"), None),
+        (-math.inf, None),
+        (WithToDict(), {"1": "a", "b": [2, None]}),
+        (WithToList(), [[1, 2], [3, 4]]),
+        (BrokenToDict(), "broken"),
+        (complex(1, 2), "(1+2j)"),
+    ],
+)
+def test_make_json_safe_follows_the_original_rules(value, expected):
+    converted = harness.make_json_safe(value)
+    assert converted == expected
+    json.dumps(converted, allow_nan=False)
+
+
+def test_streaming_output_sends_each_finished_line_at_once():
+    sent = []
+    stream = harness.StreamingOutput("stdout", lambda name, text: sent.append((name, text)))
+    stream.write("first")
+    assert sent == []
+    stream.write(" line\nsecond ")
+    assert sent == [("stdout", "first line\n")]
+    stream.write("line\n")
+    assert sent[-1] == ("stdout", "second line\n")
+    stream.write("tail")
+    stream.finish()
+    assert sent[-1] == ("stdout", "tail")
+    assert stream.text() == "first line\nsecond line\ntail"
+
+
+def test_streaming_output_caps_what_it_keeps_and_says_so():
+    sent = []
+    stream = harness.StreamingOutput("stdout", lambda name, text: sent.append(text), limit=10)
+    for _ in range(5):
+        stream.write("abcdef\n")
+    stream.finish()
+    text = stream.text()
+    assert text.startswith("abcdef\nabc")
+    assert "[output truncated: 25 more characters on stdout were not shown; the limit is 10 per run]" in text
+    assert "".join(sent) == text
+
+
+def test_tracebacks_show_only_the_users_frames_and_lines():
+    code = "x = 1\n\ndef f():\n    return 1 / 0\n\nf()\n"
+    harness.linecache.cache[harness.USER_FILENAME] = (
+        len(code), None, code.splitlines(True), harness.USER_FILENAME,
+    )
+    try:
+        exec(compile(code, harness.USER_FILENAME, "exec"), {})
+    except ZeroDivisionError as error:
+        text = harness.user_traceback(error)
+    assert text.startswith("Traceback (most recent call last):\n")
+    assert 'File "<cell>", line 6, in <module>' in text
+    assert 'File "<cell>", line 4, in f' in text
+    assert "return 1 / 0" in text
+    assert text.rstrip().endswith("ZeroDivisionError: division by zero")
+    assert "test_harness.py" not in text
+
+
+def test_reset_removes_user_names_and_keeps_system_names():
+    harness.user_globals.update({"answer": 42, "_private": 1})
+    result = json.loads(harness.reset())
+    assert result["success"] is True
+    assert result["removed"] >= 2
+    assert "answer" not in harness.user_globals
+    assert "_private" not in harness.user_globals
+    assert harness.user_globals["__name__"] == "__main__"
+    assert "__builtins__" in harness.user_globals
+
+
+@pytest.mark.parametrize(
+    ("name", "normalized"),
+    [("prompt_toolkit", "prompt-toolkit"), ("Flask.SQLAlchemy", "flask-sqlalchemy"), ("a__-b", "a-b")],
+)
+def test_package_names_are_normalized_as_pep_503_says(name, normalized):
+    assert harness.normalize_name(name) == normalized
+
+
+def test_error_descriptions_name_the_exception_type():
+    assert harness.describe_error(ValueError("bad value")) == "ValueError: bad value"
+    assert harness.describe_error(KeyboardInterrupt()) == "KeyboardInterrupt"
