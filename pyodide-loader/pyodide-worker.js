@@ -101,8 +101,10 @@ async function execute({ id, request }) {
   } catch (error) {
     packagesNews(`could not load the packages this code imports: ${describe(error)}`);
   }
-  if (interruptBuffer) {
-    interruptBuffer[0] = 0;
+  // Byte 1 says Stop was pressed for this run; re-arm Pyodide's byte 0 in case loading
+  // packages already used it up, so the run stops at its first instruction.
+  if (interruptBuffer && interruptBuffer[1]) {
+    interruptBuffer[0] = 2;
   }
   const emit = (stream, text) => post({ type: "output", id, stream, text });
   const context = JSON.stringify(request.context ?? {});

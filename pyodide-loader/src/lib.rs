@@ -180,6 +180,10 @@ impl Runtime {
     /// stopped or timed out.
     pub async fn execute(&self, request: ExecuteRequest) -> Result<ExecResult, LoaderError> {
         let timeout_ms = request.timeout.unwrap_or(DEFAULT_TIMEOUT_MS);
+        // A Stop pressed while nothing ran must not stop this run.
+        if let Some((_, view)) = &self.inner.interrupt {
+            view.fill(0, 0, INTERRUPT_BUFFER_LEN);
+        }
         let (id, answer) = self.inner.request(
             |id| ToWorker::Execute { id, request },
             None,
@@ -269,8 +273,12 @@ impl Runtime {
     }
 }
 
-/// The signal number Pyodide reads from the interrupt buffer.
+/// The signal number Pyodide reads from the interrupt buffer's first byte.
 const SIGINT: u8 = 2;
+/// Byte 0 is Pyodide's (it clears it when it raises); byte 1 is ours and stays set until the
+/// next run is sent, so a Stop that Pyodide spent while loading the run's packages still
+/// stops the run.
+const INTERRUPT_BUFFER_LEN: u32 = 2;
 
 impl fmt::Debug for Runtime {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -324,7 +332,10 @@ impl Inner {
 
     fn interrupt_or_replace(&self, reason: &str) {
         match &self.interrupt {
-            Some((_, view)) => view.set_index(0, SIGINT),
+            Some((_, view)) => {
+                view.set_index(1, 1);
+                view.set_index(0, SIGINT);
+            }
             None => self.replace_worker(reason),
         }
     }
@@ -543,7 +554,7 @@ fn post(worker: &Worker, message: &ToWorker, payload: Option<Payload>) -> Result
     posted.map_err(|error| LoaderError::RuntimeFailed(describe(&error)))
 }
 
-/// A `SharedArrayBuffer` of one byte, if this page may have one (cross-origin isolated).
+/// The interrupt buffer, if this page may have a `SharedArrayBuffer` (cross-origin isolated).
 fn interrupt_buffer() -> Option<(JsValue, Uint8Array)> {
     let isolated = Reflect::get(&js_sys::global(), &"crossOriginIsolated".into())
         .ok()?
@@ -552,7 +563,7 @@ fn interrupt_buffer() -> Option<(JsValue, Uint8Array)> {
     if !isolated {
         return None;
     }
-    let buffer = js_sys::SharedArrayBuffer::new(1);
+    let buffer = js_sys::SharedArrayBuffer::new(INTERRUPT_BUFFER_LEN);
     let view = Uint8Array::new(&buffer);
     Some((buffer.into(), view))
 }

@@ -10,8 +10,10 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use fantoccini::elements::Element;
+use fantoccini::wd::TimeoutConfiguration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::Value;
 use tokio::sync::oneshot;
 
 /// How long a page may take to load Python; cold Pyodide start-up on two cores is ~10 s.
@@ -124,7 +126,16 @@ impl Browser {
             .capabilities(capabilities)
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
-            .expect("a ChromeDriver session starts");
+            .unwrap_or_else(|error| panic!("no ChromeDriver session: {error}"));
+        // Scripts may await slow work (loading pandas, a run that times out).
+        client
+            .update_timeouts(TimeoutConfiguration::new(
+                Some(PYTHON_LOAD_TIMEOUT),
+                Some(PYTHON_LOAD_TIMEOUT),
+                None,
+            ))
+            .await
+            .expect("timeouts are accepted");
         Browser {
             client,
             driver,
@@ -171,12 +182,41 @@ impl Browser {
         panic!("after {timeout:?}, [data-testid={test_id}] still says {last:?}");
     }
 
-    /// Runs a script in the page and returns its JSON value.
-    pub async fn eval(&self, script: &str) -> serde_json::Value {
+    /// Runs a script in the page and returns its JSON value (a returned Promise is awaited).
+    pub async fn eval(&self, script: &str) -> Value {
+        self.eval_with(script, Vec::new()).await
+    }
+
+    /// Like [`Browser::eval`], with `arguments[0..]` set to `args`.
+    pub async fn eval_with(&self, script: &str, args: Vec<Value>) -> Value {
         self.client
-            .execute(script, Vec::new())
+            .execute(script, args)
             .await
             .unwrap_or_else(|error| panic!("script {script:?} failed: {error}"))
+    }
+
+    /// Opens the workbench and waits until `window.workbench` is there and Python is ready.
+    pub async fn open_workbench(&self, app: &TestApp) {
+        self.client
+            .goto(&app.url("/"))
+            .await
+            .expect("the page opens");
+        let status = self
+            .wait_for_text("status", PYTHON_LOAD_TIMEOUT, |text| {
+                text.contains("ready") || text.contains("failed")
+            })
+            .await;
+        assert!(status.contains("Python ready"), "status line: {status}");
+        assert_eq!(self.eval("return typeof window.workbench").await, "object");
+    }
+
+    /// `window.workbench.execute(request)`: the execution result as JSON.
+    pub async fn execute(&self, request: Value) -> Value {
+        self.eval_with(
+            "return window.workbench.execute(arguments[0])",
+            vec![request],
+        )
+        .await
     }
 }
 

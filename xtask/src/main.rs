@@ -93,6 +93,7 @@ fn run(cli: Cli) -> Result<()> {
                 "Chromium and ChromeDriver from Debian",
                 tools::ensure_chromium,
             )?;
+            step("pytest (PyPI)", tools::ensure_pytest)?;
             step("cargo fmt --check", || {
                 Command::new("cargo")
                     .args(["fmt", "--all", "--check"])
@@ -109,6 +110,20 @@ fn run(cli: Cli) -> Result<()> {
                         "-D",
                         "warnings",
                     ])
+                    .current_dir(&root)
+                    .run()
+            })?;
+            step("pytest: the Python harness", || {
+                Command::new("python3")
+                    .args([
+                        "-m",
+                        "pytest",
+                        "-q",
+                        "-p",
+                        "no:cacheprovider",
+                        "pyodide-loader/tests",
+                    ])
+                    .env("PYTHONDONTWRITEBYTECODE", "1")
                     .current_dir(&root)
                     .run()
             })?;

@@ -140,6 +140,34 @@ fn ensure_wasm_opt(tools: &Path) -> Result<PathBuf> {
     Ok(bin_dir)
 }
 
+/// pytest for the harness's pure-Python tests, from PyPI into the machine's python3.
+pub fn ensure_pytest() -> Result<()> {
+    let installed = Command::new("python3")
+        .args(["-m", "pytest", "--version"])
+        .output_if_ok()
+        .is_some();
+    if installed {
+        println!("    already installed");
+        return Ok(());
+    }
+    Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            PYTEST,
+        ])
+        .quiet()
+        .run()
+        .context(
+            "could not install pytest (needs python3 with pip and network access to PyPI once)",
+        )
+}
+
+const PYTEST: &str = "pytest==9.2.0";
+
 /// Debian's Chromium and ChromeDriver, which the end-to-end tests drive.
 pub fn ensure_chromium() -> Result<()> {
     let wanted = ["/usr/bin/chromium", "/usr/bin/chromedriver"];

@@ -1,0 +1,386 @@
+//! The execution engine through `window.workbench` and the page, in a real headless
+//! Chromium against the real server and build: the original service's contract, and what
+//! the engine does better (streaming, Stop, real timeouts, rich output, local installs).
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tests::{Browser, PYTHON_LOAD_TIMEOUT, TestApp, spawn_app};
+
+async fn workbench() -> (TestApp, Browser) {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+    browser.open_workbench(&app).await;
+    (app, browser)
+}
+
+fn text(value: &Value) -> &str {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("expected a string, got {value}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn context_values_become_python_globals() {
+    let (_app, browser) = workbench().await;
+    let result = browser
+        .execute(json!({
+            "code": "print(f'Hello {name}! Your value is {value}')",
+            "context": {"name": "Alice", "value": 42},
+        }))
+        .await;
+    assert_eq!(result["success"], true, "{result}");
+    assert_eq!(result["stdout"], "Hello Alice! Your value is 42\n");
+    assert_eq!(result["stderr"], "");
+    assert!(
+        result["timestamp"]
+            .as_str()
+            .is_some_and(|time| time.ends_with('Z'))
+    );
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn results_are_made_json_safe_as_the_original_service_did() {
+    let (_app, browser) = workbench().await;
+    for (code, expected) in [
+        (
+            "import numpy as np\nnp.arange(6).reshape(2, 3)",
+            json!([[0, 1, 2], [3, 4, 5]]),
+        ),
+        (
+            "import pandas as pd\npd.DataFrame({'city': ['Oslo', 'Rome'], 'n': [1, 2]})",
+            json!({"city": {"0": "Oslo", "1": "Rome"}, "n": {"0": 1, "1": 2}}),
+        ),
+        ("(1, 'two', 3.5)", json!([1, "two", 3.5])),
+        ("{1: 'one', 2: [3, 4]}", json!({"1": "one", "2": [3, 4]})),
+        ("{7}", json!("{7}")),
+        ("float('nan')", Value::Null),
+    ] {
+        let result = browser.execute(json!({ "code": code })).await;
+        assert_eq!(result["success"], true, "{code}: {result}");
+        assert_eq!(result["result"], expected, "{code}");
+    }
+    let table = browser
+        .execute(json!({"code": "import pandas as pd\npd.DataFrame({'n': range(250)})"}))
+        .await;
+    let output = &table["outputs"][0];
+    assert_eq!(output["type"], "table", "{table}");
+    assert_eq!(output["totalRows"], 250);
+    assert_eq!(output["truncated"], true);
+    assert_eq!(output["dtypes"], json!(["int64"]));
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_run_names_the_exception_and_the_users_line_and_keeps_earlier_output() {
+    let (_app, browser) = workbench().await;
+    let result = browser
+        .execute(json!({"code": "print('before')\n\ndef divide():\n    return 1/0\n\ndivide()"}))
+        .await;
+    assert_eq!(result["success"], false);
+    assert_eq!(result["errorType"], "ZeroDivisionError");
+    assert_eq!(result["error"], "ZeroDivisionError: division by zero");
+    assert_eq!(result["stdout"], "before\n");
+    let traceback = text(&result["traceback"]);
+    assert!(
+        traceback.contains("File \"<cell>\", line 6, in <module>"),
+        "{traceback}"
+    );
+    assert!(
+        traceback.contains("line 4, in divide\n    return 1/0"),
+        "{traceback}"
+    );
+    assert!(
+        !traceback.contains("harness"),
+        "harness frames leak: {traceback}"
+    );
+
+    // The page shows the same: the earlier output, then the error.
+    let editor = browser.find("editor").await;
+    editor.clear().await.expect("clear");
+    editor.send_keys("print('shown')\n1/0").await.expect("type");
+    browser.find("run").await.click().await.expect("run");
+    let shown = browser
+        .wait_for_text("output", PYTHON_LOAD_TIMEOUT, |text| {
+            text.contains("ZeroDivisionError")
+        })
+        .await;
+    assert!(shown.starts_with("shown\n"), "{shown}");
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn output_appears_while_the_code_is_still_running() {
+    let (_app, browser) = workbench().await;
+    browser
+        .eval(
+            "window.finished = false;
+             window.workbench.execute('import time\\nprint(\"first\", flush=True)\\ntime.sleep(4)\\nprint(\"second\")')
+                 .then(() => { window.finished = true; });",
+        )
+        .await;
+    browser
+        .wait_for_text("output", Duration::from_secs(20), |text| {
+            text.contains("first")
+        })
+        .await;
+    assert_eq!(
+        browser.eval("return window.finished").await,
+        false,
+        "the first line must be on the page before the run ends"
+    );
+    browser
+        .wait_for_text("output", Duration::from_secs(20), |text| {
+            text.contains("second")
+        })
+        .await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stop_ends_an_endless_loop_and_keeps_earlier_variables() {
+    let (_app, browser) = workbench().await;
+    browser.execute(json!({"code": "kept = 41"})).await;
+    let editor = browser.find("editor").await;
+    editor.clear().await.expect("clear");
+    editor.send_keys("while True: pass").await.expect("type");
+    browser.find("run").await.click().await.expect("run");
+    browser
+        .wait_for_text("run", Duration::from_secs(10), |text| {
+            text.contains("Running")
+        })
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    browser.find("stop").await.click().await.expect("stop");
+    let stopped = browser
+        .eval(
+            "const started = performance.now();
+             return new Promise((resolve) => {
+               const check = () => document.querySelector('[data-testid=run]').disabled
+                 ? setTimeout(check, 10)
+                 : resolve(performance.now() - started);
+               check();
+             });",
+        )
+        .await;
+    let waited_ms = stopped.as_f64().expect("milliseconds");
+    assert!(waited_ms < 1000.0, "Stop took {waited_ms} ms");
+    let output = browser
+        .wait_for_text("output", Duration::from_secs(5), |text| {
+            text.contains("KeyboardInterrupt")
+        })
+        .await;
+    assert!(output.contains("KeyboardInterrupt"));
+    let after = browser.execute(json!({"code": "kept + 1"})).await;
+    assert_eq!(after["result"], 42, "{after}");
+    assert_eq!(browser.eval("return self.crossOriginIsolated").await, true);
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_timeout_interrupts_the_run_and_the_runtime_keeps_working() {
+    let (_app, browser) = workbench().await;
+    browser
+        .execute(json!({"code": "kept = 'still here'"}))
+        .await;
+    let timed = browser
+        .eval(
+            "const started = performance.now();
+             const result = await window.workbench.execute({code: 'while True: pass', timeout: 2000});
+             return {result, elapsed: performance.now() - started};",
+        )
+        .await;
+    let result = &timed["result"];
+    assert_eq!(result["success"], false);
+    assert_eq!(result["errorType"], "TimeoutError", "{result}");
+    assert_eq!(result["stateLost"], false);
+    let elapsed = timed["elapsed"].as_f64().expect("ms");
+    assert!(elapsed < 5000.0, "a 2 s timeout took {elapsed} ms");
+    let after = browser.execute(json!({"code": "kept"})).await;
+    assert_eq!(after["result"], "still here");
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn code_that_ignores_the_interrupt_is_ended_by_replacing_the_runtime() {
+    let (_app, browser) = workbench().await;
+    let result = browser
+        .execute(json!({
+            "code": "import signal\nlost = 1\nsignal.signal(signal.SIGINT, lambda *args: None)\nprint('ignoring')\nwhile True: pass",
+            "timeout": 1000,
+        }))
+        .await;
+    assert_eq!(result["errorType"], "TimeoutError", "{result}");
+    assert_eq!(result["stateLost"], true);
+    assert_eq!(
+        result["stdout"], "ignoring\n",
+        "output printed before the restart is kept"
+    );
+    assert!(text(&result["error"]).contains("restarted"), "{result}");
+    let after = browser
+        .execute(json!({"code": "'lost' in globals(), 2 + 2"}))
+        .await;
+    assert_eq!(after["result"], json!([false, 4]), "{after}");
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_loaded_csv_is_described_and_pandas_can_use_it() {
+    let (_app, browser) = workbench().await;
+    let answer = browser
+        .eval_with(
+            "return window.workbench.loadFile('sales.csv', arguments[0])",
+            vec![json!("city,amount\nOslo,3\nBergen,5\nOslo,7\nRome,1\n")],
+        )
+        .await;
+    assert_eq!(answer["success"], true, "{answer}");
+    assert_eq!(answer["filename"], "sales.csv");
+    assert_eq!(answer["shape"], json!([4, 2]));
+    assert_eq!(answer["columns"], json!(["city", "amount"]));
+    assert_eq!(
+        answer["sample"],
+        json!([{"city": "Oslo", "amount": 3}, {"city": "Bergen", "amount": 5}, {"city": "Oslo", "amount": 7}])
+    );
+    let path = text(&answer["path"]).to_owned();
+    assert_eq!(path, "/home/pyodide/data/sales.csv");
+    let totals = browser
+        .execute(json!({"code": format!(
+            "import pandas as pd\npd.read_csv('{path}').groupby('city')['amount'].sum().to_dict()"
+        )}))
+        .await;
+    assert_eq!(
+        totals["result"],
+        json!({"Bergen": 5, "Oslo": 10, "Rome": 1})
+    );
+
+    let broken = browser
+        .eval("return window.workbench.loadFile('broken.csv', 'a,b\\n1,2\\n\"never closed')")
+        .await;
+    assert_eq!(broken["success"], false);
+    let error = text(&broken["error"]);
+    assert!(
+        error.starts_with("could not read broken.csv as CSV: ParserError"),
+        "{error}"
+    );
+
+    let module = browser
+        .eval("return window.workbench.loadFile('helpers.py', 'def double(x):\\n    return 2 * x\\n')")
+        .await;
+    assert_eq!(module["success"], true);
+    let imported = browser
+        .execute(json!({"code": "import helpers\nhelpers.double(21)"}))
+        .await;
+    assert_eq!(imported["result"], 42, "{imported}");
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_matplotlib_figure_comes_back_as_a_png() {
+    let (_app, browser) = workbench().await;
+    let result = browser
+        .execute(json!({"code": "import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.title('trend')\nplt.show()"}))
+        .await;
+    assert_eq!(result["success"], true, "{result}");
+    let images: Vec<&Value> = result["outputs"]
+        .as_array()
+        .expect("outputs")
+        .iter()
+        .filter(|output| output["type"] == "image")
+        .collect();
+    assert_eq!(images.len(), 1, "{result}");
+    assert_eq!(images[0]["mime"], "image/png");
+    // Base64 of the PNG signature.
+    assert!(text(&images[0]["data"]).starts_with("iVBORw0KGgo"));
+    let next = browser.execute(json!({"code": "1"})).await;
+    assert_eq!(
+        next["outputs"],
+        json!([{"type": "text", "text": "1"}]),
+        "figures are not shown twice"
+    );
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reset_removes_user_variables_and_the_runtime_keeps_working() {
+    let (_app, browser) = workbench().await;
+    browser.execute(json!({"code": "answer = 42"})).await;
+    let reset = browser.eval("return window.workbench.reset()").await;
+    assert_eq!(reset["success"], true);
+    let gone = browser.execute(json!({"code": "answer"})).await;
+    assert_eq!(gone["errorType"], "NameError");
+    let works = browser.execute(json!({"code": "__name__, 6 * 7"})).await;
+    assert_eq!(works["result"], json!(["__main__", 42]));
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn packages_install_from_the_local_index_and_unknown_ones_fail_clearly() {
+    let (_app, browser) = workbench().await;
+    let installed = browser
+        .eval("return window.workbench.install('seaborn')")
+        .await;
+    assert_eq!(installed["success"], true, "{installed}");
+    assert_eq!(installed["version"], "0.13.2");
+    let imported = browser
+        .execute(json!({"code": "import seaborn\nseaborn.__version__"}))
+        .await;
+    assert_eq!(imported["result"], "0.13.2", "{imported}");
+
+    let requests = browser
+        .eval("return window.workbench.install('requests')")
+        .await;
+    assert_eq!(requests["success"], true, "{requests}");
+
+    let missing = browser
+        .eval("return window.workbench.install('no-such-package-xyz')")
+        .await;
+    assert_eq!(missing["success"], false);
+    let error = text(&missing["error"]);
+    assert!(
+        error.starts_with("could not install no-such-package-xyz"),
+        "{error}"
+    );
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_reports_ready_and_the_pyodide_version() {
+    let (_app, browser) = workbench().await;
+    let status = browser.eval("return window.workbench.status()").await;
+    assert_eq!(status["isReady"], true);
+    assert_eq!(status["initialized"], true);
+    assert_eq!(status["version"], "0.27.7");
+    assert_eq!(status["executionTimeout"], 30000);
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn endless_output_is_capped_and_the_page_stays_responsive() {
+    let (_app, browser) = workbench().await;
+    // 100 MB of output in 1,000 lines.
+    let result = browser
+        .execute(json!({"code": "for _ in range(1000):\n    print('x' * 100_000)"}))
+        .await;
+    assert_eq!(result["success"], true);
+    let stdout = text(&result["stdout"]);
+    assert!(
+        stdout.len() < 1_100_000,
+        "stdout kept {} bytes",
+        stdout.len()
+    );
+    assert!(
+        stdout.contains("[output truncated: 99,"),
+        "{}",
+        &stdout[stdout.len() - 200..]
+    );
+    let shown = browser
+        .wait_for_text("output", Duration::from_secs(20), |text| {
+            text.contains("[output truncated")
+        })
+        .await;
+    assert!(shown.len() < 1_100_000);
+    let after = browser.execute(json!({"code": "'still answering'"})).await;
+    assert_eq!(after["result"], "still answering");
+    browser.close().await;
+}
