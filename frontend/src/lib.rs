@@ -123,7 +123,12 @@ pub fn App() -> impl IntoView {
                     >
                         {move || status.get().label()}
                     </p>
-                    <p class="packages" data-testid="packages" aria-live="polite">
+                    <p
+                        class="packages"
+                        data-testid="packages"
+                        aria-live="polite"
+                        title=move || packages.get()
+                    >
                         {move || packages.get()}
                     </p>
                 </div>
