@@ -1,12 +1,12 @@
 //! The server's configuration: every setting is a `--flag` with a `WORKBENCH_*` environment
 //! variable and a default that works on a laptop.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::Parser;
 
-#[derive(Debug, Clone, Parser)]
+#[derive(Clone, Parser)]
 #[command(name = "backend", about = "Serves the Pyodide Workbench", version)]
 pub struct Config {
     /// Address and port to listen on.
@@ -18,4 +18,51 @@ pub struct Config {
     /// Static assets made by set-up: `pyodide/` and `wheelhouse/` are served from here.
     #[arg(long, env = "WORKBENCH_PUBLIC_DIR", default_value = "public")]
     pub public_dir: PathBuf,
+    /// Where events, secrets and the audit log are kept.
+    #[arg(long, env = "WORKBENCH_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// The admin token; without one, a token is made on first start and kept in the data
+    /// directory (`admin-token`, readable only by its owner).
+    #[arg(long, env = "WORKBENCH_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Keep full client addresses (an audit trail) instead of /24 and /48 prefixes.
+    #[arg(long, env = "WORKBENCH_STORE_FULL_IP")]
+    pub store_full_ip: bool,
+    /// Proxies whose `X-Forwarded-For` is believed (comma-separated addresses).
+    #[arg(long, env = "WORKBENCH_TRUSTED_PROXY", value_delimiter = ',')]
+    pub trusted_proxy: Vec<IpAddr>,
+    /// Events older than this many days are deleted.
+    #[arg(long, env = "WORKBENCH_RETENTION_DAYS", default_value_t = 90)]
+    pub retention_days: u32,
+    /// Telemetry requests per second each client may send, on average.
+    #[arg(long, env = "WORKBENCH_INGEST_RATE", default_value_t = 5.0)]
+    pub ingest_rate: f64,
+    /// Telemetry requests a client may send at once before the rate applies.
+    #[arg(long, env = "WORKBENCH_INGEST_BURST", default_value_t = 50.0)]
+    pub ingest_burst: f64,
+}
+
+impl Config {
+    /// The defaults, for tests and embedding: as if started with no flags and no environment.
+    pub fn with_defaults() -> Self {
+        Self::parse_from(["backend"])
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Config")
+            .field("addr", &self.addr)
+            .field("dist_dir", &self.dist_dir)
+            .field("public_dir", &self.public_dir)
+            .field("data_dir", &self.data_dir)
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "(set)"))
+            .field("store_full_ip", &self.store_full_ip)
+            .field("trusted_proxy", &self.trusted_proxy)
+            .field("retention_days", &self.retention_days)
+            .field("ingest_rate", &self.ingest_rate)
+            .field("ingest_burst", &self.ingest_burst)
+            .finish()
+    }
 }

@@ -1,8 +1,11 @@
 //! The one error type of the API: it becomes `{success: false, error, code}` with the right
 //! status. Details of server-side failures are logged, never sent.
 
+use std::time::Duration;
+
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 #[derive(Debug, thiserror::Error)]
@@ -11,6 +14,15 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("too many requests: try again in {} s", retry_after.as_secs().max(1))]
+    TooManyRequests { retry_after: Duration },
+    /// A request axum's extractors refused (wrong content type, malformed JSON, …).
+    #[error("{message}")]
+    Rejected { status: StatusCode, message: String },
     /// A failure on our side; the details are logged, the client gets a generic message.
     #[error("internal error")]
     Internal(String),
@@ -21,6 +33,10 @@ impl AppError {
         match self {
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Self::Rejected { status, .. } => (*status, "bad_request"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -37,6 +53,12 @@ impl IntoResponse for AppError {
             error: self.to_string(),
             code: code.to_owned(),
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Self::TooManyRequests { retry_after } = &self
+            && let Ok(seconds) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string())
+        {
+            response.headers_mut().insert(RETRY_AFTER, seconds);
+        }
+        response
     }
 }

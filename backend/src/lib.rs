@@ -1,57 +1,117 @@
 //! The workbench server. It serves the frontend build and the Pyodide files with the headers
-//! a cross-origin isolated page needs, answers `/health`, and will hold the telemetry and
-//! statistics API. It never runs Python: Python runs in the visitor's browser.
+//! a cross-origin isolated page needs, micropip's package index, and the telemetry pipeline:
+//! hashed events in, durable storage, statistics out, admin-only details. It never runs
+//! Python: Python runs in the visitor's browser.
 //!
 //! `Application::build` binds the listener (port 0 picks a free one, for tests), and
 //! [`app`] builds the router so tests can also call it in-process.
 
+mod admin;
+mod clock;
 mod config;
 mod error;
+mod json;
 pub mod package_index;
+mod privacy;
 mod static_files;
+mod stats;
+pub mod storage;
+mod telemetry;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use axum::extract::State;
-use axum::routing::{any, get};
+use axum::extract::{DefaultBodyLimit, FromRef, State};
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use tokio::net::TcpListener;
+use tokio::sync::broadcast;
 
+use crate::admin::AdminToken;
+pub use crate::clock::now_ms;
 pub use crate::config::Config;
 use crate::error::AppError;
 use crate::package_index::PackageIndex;
+use crate::privacy::{CodeKeyer, DailySalt};
+pub use crate::storage::{EventStore, NewEvent, SqliteStore};
+use crate::telemetry::RateLimiter;
 
 /// State shared by all handlers; cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AppState {
     inner: Arc<Shared>,
 }
 
-#[derive(Debug)]
 struct Shared {
-    /// When the server started, for the uptime in `/health` (and later `/api/stats`).
+    /// When the server started, for the uptime in `/health` and the statistics.
     started: Instant,
-    /// The configuration, for the folders the static routes serve.
+    /// The configuration, for the folders served and the privacy settings.
     config: Config,
     /// The wheelhouse as micropip's package index; read once at start.
     index: PackageIndex,
+    /// Whether a Pyodide distribution is laid out to serve (the legacy `pyodideReady`).
+    serves_pyodide: bool,
+    /// Where events are kept.
+    store: Arc<dyn EventStore>,
+    /// Keys code hashes, so a leaked database cannot be matched against known snippets.
+    keyer: CodeKeyer,
+    /// Gives visitor ids that cannot be linked across days.
+    salt: DailySalt,
+    /// Per-client limit on telemetry requests.
+    limiter: RateLimiter,
+    /// The token admin endpoints require.
+    admin_token: AdminToken,
+    /// Tells live dashboards that new events arrived.
+    changes: broadcast::Sender<()>,
 }
 
 impl AppState {
-    /// Reads what the server serves from disk (the wheelhouse index) once.
-    pub fn new(config: Config) -> Result<Self> {
+    /// Opens the store and reads what the server serves from disk, once. Returns the state
+    /// and, when the admin token was just made, that token (to be shown once).
+    pub fn new(config: Config) -> Result<(Self, Option<String>)> {
         let index = PackageIndex::load(&config.public_dir)?;
-        Ok(Self {
+        let store = SqliteStore::open(&config.data_dir).with_context(|| {
+            format!(
+                "could not open the event store in {}",
+                config.data_dir.display()
+            )
+        })?;
+        let keyer = CodeKeyer::load_or_create(&config.data_dir)?;
+        let (token, new_token) = match &config.admin_token {
+            Some(token) if !token.trim().is_empty() => (token.trim().to_owned(), None),
+            _ => {
+                let (token, created) =
+                    privacy::read_or_create(&config.data_dir.join("admin-token"))?;
+                let shown = created.then(|| token.clone());
+                (token, shown)
+            }
+        };
+        let serves_pyodide = serves_pyodide(&config.public_dir);
+        let limiter = RateLimiter::new(config.ingest_rate, config.ingest_burst);
+        let (changes, _) = broadcast::channel(16);
+        let state = Self {
             inner: Arc::new(Shared {
                 started: Instant::now(),
-                config,
                 index,
+                serves_pyodide,
+                store: Arc::new(store),
+                keyer,
+                salt: DailySalt::new()?,
+                limiter,
+                admin_token: AdminToken(token.into()),
+                changes,
+                config,
             }),
-        })
+        };
+        Ok((state, new_token))
+    }
+
+    fn config(&self) -> &Config {
+        &self.inner.config
     }
 
     fn index(&self) -> &PackageIndex {
@@ -61,6 +121,50 @@ impl AppState {
     fn listen_addr(&self) -> SocketAddr {
         self.inner.config.addr
     }
+
+    fn store(&self) -> &Arc<dyn EventStore> {
+        &self.inner.store
+    }
+
+    fn keyer(&self) -> &CodeKeyer {
+        &self.inner.keyer
+    }
+
+    fn salt(&self) -> &DailySalt {
+        &self.inner.salt
+    }
+
+    fn limiter(&self) -> &RateLimiter {
+        &self.inner.limiter
+    }
+
+    fn uptime(&self) -> Duration {
+        self.inner.started.elapsed()
+    }
+
+    fn serves_pyodide(&self) -> bool {
+        self.inner.serves_pyodide
+    }
+
+    fn notify_change(&self) {
+        // Nobody listening is fine.
+        let _ = self.inner.changes.send(());
+    }
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("AppState")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FromRef<AppState> for AdminToken {
+    fn from_ref(state: &AppState) -> Self {
+        state.inner.admin_token.clone()
+    }
 }
 
 /// The whole HTTP surface of the server.
@@ -68,10 +172,21 @@ pub fn app(state: AppState) -> Router {
     let config = &state.inner.config;
     let api = Router::new()
         .route("/health", get(health))
+        .route(
+            "/api/telemetry",
+            post(telemetry::ingest)
+                .layer(DefaultBodyLimit::max(protocol::telemetry::MAX_BATCH_BYTES)),
+        )
+        .route("/api/stats", get(stats::legacy))
+        .route("/api/dashboard/stats", get(stats::dashboard))
+        .route("/api/dashboard/lookup", post(stats::lookup))
+        .route("/api/admin/login", post(admin::login))
+        .route("/api/admin/logout", post(admin::logout))
         .route("/pypi/simple/{name}/", get(package_index::project))
         .route("/pypi/simple/{name}", get(package_index::project))
-        .route("/api/{*rest}", any(api_not_found))
-        .route("/pypi/{*rest}", any(api_not_found))
+        .route("/api/{*rest}", any(not_found))
+        .route("/pypi/{*rest}", any(not_found))
+        .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(state.clone());
     static_files::wrap(static_files::routes(config).merge(api))
 }
@@ -80,23 +195,39 @@ async fn health(State(state): State<AppState>) -> Json<protocol::Health> {
     Json(protocol::Health {
         status: "ok".to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
-        uptime_seconds: state.inner.started.elapsed().as_secs(),
+        uptime_seconds: state.uptime().as_secs(),
     })
 }
 
-async fn api_not_found(uri: axum::http::Uri) -> AppError {
+async fn not_found(uri: axum::http::Uri) -> AppError {
     AppError::NotFound(format!("nothing at {}", uri.path()))
 }
 
+fn serves_pyodide(public_dir: &Path) -> bool {
+    std::fs::read_dir(public_dir.join("pyodide")).is_ok_and(|versions| {
+        versions
+            .filter_map(Result::ok)
+            .any(|version| version.path().join("pyodide.js").exists())
+    })
+}
+
 /// A bound server, ready to run.
-#[derive(Debug)]
 pub struct Application {
     listener: TcpListener,
-    router: Router,
+    state: AppState,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Application")
+            .field("listener", &self.listener)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Application {
-    /// Binds the configured address and builds the router.
+    /// Binds the configured address, opens the store and builds the router.
     pub async fn build(config: Config) -> Result<Self> {
         if !config.dist_dir.join("index.html").exists() {
             tracing::warn!(
@@ -107,13 +238,19 @@ impl Application {
         let listener = TcpListener::bind(config.addr)
             .await
             .with_context(|| format!("could not listen on {}", config.addr))?;
-        let state = AppState::new(config)?;
+        let data_dir = config.data_dir.clone();
+        let (state, new_token) = AppState::new(config)?;
+        if let Some(token) = new_token {
+            println!(
+                "Admin token (shown once; kept in {}): {token}",
+                data_dir.join("admin-token").display()
+            );
+        }
         tracing::info!(
             "package index: {} projects from the wheelhouse",
             state.index().len()
         );
-        let router = app(state);
-        Ok(Self { listener, router })
+        Ok(Self { listener, state })
     }
 
     /// The address actually bound (useful when the configured port was 0).
@@ -123,14 +260,38 @@ impl Application {
             .expect("a bound TCP listener has a local address")
     }
 
-    /// Serves until `shutdown` resolves, then finishes the requests in flight.
+    /// Serves until `shutdown` resolves, then finishes the requests in flight. Old events
+    /// are purged at start and every hour.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("the server failed")
+        let retention = tokio::spawn(purge_old_events(self.state.clone()));
+        let router = app(self.state);
+        let served = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("the server failed");
+        retention.abort();
+        served
+    }
+}
+
+async fn purge_old_events(state: AppState) {
+    let keep = i64::from(state.config().retention_days) * clock::DAY_MS;
+    let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every_hour.tick().await;
+        match state.store().purge_before(now_ms() - keep).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(
+                "purged {purged} events older than {} days",
+                state.config().retention_days
+            ),
+            Err(error) => tracing::error!("could not purge old events: {error}"),
+        }
     }
 }

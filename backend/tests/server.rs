@@ -45,9 +45,11 @@ fn site() -> Site {
         addr: "127.0.0.1:0".parse().expect("address"),
         dist_dir: folder.path().join("dist"),
         public_dir: folder.path().join("public"),
+        data_dir: folder.path().join("data"),
+        ..Config::with_defaults()
     };
     Site {
-        router: app(AppState::new(config).expect("state")),
+        router: app(AppState::new(config).expect("state").0),
         _folder: folder,
     }
 }
@@ -173,6 +175,8 @@ async fn health_answers_over_a_real_socket() {
         addr: "127.0.0.1:0".parse().expect("address"),
         dist_dir: folder.path().join("dist"),
         public_dir: folder.path().join("public"),
+        data_dir: folder.path().join("data"),
+        ..Config::with_defaults()
     };
     let application = backend::Application::build(config).await.expect("binds");
     let address = application.local_addr();

@@ -3,6 +3,9 @@
 //!
 //! Field names are camelCase on the wire, as the original service's clients expect.
 
+pub mod stats;
+pub mod telemetry;
+
 use serde::{Deserialize, Serialize};
 
 /// The answer of `GET /health`: the server is up and serving.

@@ -16,6 +16,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+/// The admin token the test server accepts.
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
 /// How long a page may take to load Python; cold Pyodide start-up on two cores is ~10 s.
 pub const PYTHON_LOAD_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -26,6 +29,8 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 #[derive(Debug)]
 pub struct TestApp {
     pub address: SocketAddr,
+    /// The server's data directory (events, secrets, audit log).
+    pub data: tempfile::TempDir,
     _shutdown: oneshot::Sender<()>,
 }
 
@@ -56,10 +61,14 @@ pub async fn spawn_app() -> TestApp {
             "{needed} is missing: run the tests with `cargo xtask test`, which builds and lays it out first"
         );
     }
+    let data = tempfile::tempdir().expect("a temporary data directory");
     let config = backend::Config {
         addr: "127.0.0.1:0".parse().expect("a valid address"),
         dist_dir: root.join("dist"),
         public_dir: root.join("public"),
+        data_dir: data.path().to_path_buf(),
+        admin_token: Some(ADMIN_TOKEN.to_owned()),
+        ..backend::Config::with_defaults()
     };
     let application = backend::Application::build(config)
         .await
@@ -71,6 +80,7 @@ pub async fn spawn_app() -> TestApp {
     }));
     TestApp {
         address,
+        data,
         _shutdown: shutdown,
     }
 }

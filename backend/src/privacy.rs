@@ -1,0 +1,210 @@
+//! What the server keeps about a visitor, and how little: truncated addresses, a visitor id
+//! from a daily salt that never touches disk, and code hashes keyed with a server secret.
+
+use std::fs;
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Mutex;
+
+use anyhow::{Context, Result};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+use crate::clock;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The address as stored: `203.0.113.0/24`, `2001:db8:1::/48`, or in full when configured.
+pub fn stored_address(address: IpAddr, full: bool) -> String {
+    if full {
+        return address.to_string();
+    }
+    match address {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            format!("{a}.{b}.{c}.0/24")
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => stored_address(IpAddr::V4(v4), false),
+            None => {
+                let segments = v6.segments();
+                format!("{:x}:{:x}:{:x}::/48", segments[0], segments[1], segments[2])
+            }
+        },
+    }
+}
+
+/// A random salt that changes every UTC day and lives only in memory, so visitor ids from
+/// different days cannot be linked, even by someone holding the database.
+#[derive(Debug)]
+pub struct DailySalt {
+    current: Mutex<(i64, [u8; 32])>,
+}
+
+impl DailySalt {
+    pub fn new() -> Result<Self> {
+        Ok(Self {
+            current: Mutex::new((day_of(clock::now_ms()), random_bytes()?)),
+        })
+    }
+
+    /// A 16-hex-digit id for this address and user agent, stable within one UTC day.
+    pub fn visitor_id(&self, address: IpAddr, user_agent: &str, now_ms: i64) -> String {
+        let salt = {
+            let mut current = self
+                .current
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if current.0 != day_of(now_ms) {
+                // Without randomness, hash with the old salt rather than fail the request.
+                if let Ok(fresh) = random_bytes() {
+                    *current = (day_of(now_ms), fresh);
+                }
+            }
+            current.1
+        };
+        let mut mac = HmacSha256::new_from_slice(&salt).expect("HMAC takes any key length");
+        mac.update(address.to_string().as_bytes());
+        mac.update(b"\n");
+        mac.update(user_agent.as_bytes());
+        hex(&mac.finalize().into_bytes())[..16].to_owned()
+    }
+}
+
+fn day_of(ms: i64) -> i64 {
+    ms.div_euclid(clock::DAY_MS)
+}
+
+/// The server secret that keys code hashes; made once, kept in the data directory (0600).
+#[derive(Debug, Clone)]
+pub struct CodeKeyer {
+    secret: [u8; 32],
+}
+
+impl CodeKeyer {
+    pub fn load_or_create(data_dir: &Path) -> Result<Self> {
+        let (secret, _) = read_or_create(&data_dir.join("code-key.secret"))?;
+        let bytes: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+        Ok(Self { secret: bytes })
+    }
+
+    /// HMAC-SHA256 of the browser's SHA-256 (hex) under the server secret, as hex.
+    pub fn key(&self, code_sha256: &str) -> String {
+        let mut mac = HmacSha256::new_from_slice(&self.secret).expect("HMAC takes any key length");
+        mac.update(code_sha256.as_bytes());
+        hex(&mac.finalize().into_bytes())
+    }
+}
+
+/// The secret in `path`, or a new random one written there with owner-only permissions.
+/// Returns the secret and whether it was just made.
+pub fn read_or_create(path: &Path) -> Result<(String, bool)> {
+    if let Ok(existing) = fs::read_to_string(path) {
+        let existing = existing.trim().to_owned();
+        if !existing.is_empty() {
+            return Ok((existing, false));
+        }
+    }
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)
+            .with_context(|| format!("could not create {}", parent.display()))?;
+    }
+    let secret = hex(&random_bytes()?);
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("could not write {}", path.display()))?;
+    file.write_all(secret.as_bytes())?;
+    file.sync_all()?;
+    Ok((secret, true))
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn random_bytes() -> Result<[u8; 32]> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|error| anyhow::anyhow!("no randomness available: {error}"))?;
+    Ok(bytes)
+}
+
+/// Equal-time comparison of two secrets (their SHA-256, so lengths do not leak either).
+pub fn secrets_match(given: &str, expected: &str) -> bool {
+    let given = Sha256::digest(given.as_bytes());
+    let expected = Sha256::digest(expected.as_bytes());
+    given
+        .iter()
+        .zip(expected.iter())
+        .fold(0u8, |difference, (a, b)| difference | (a ^ b))
+        == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_truncated_unless_full_ones_are_wanted() {
+        let v4: IpAddr = "203.0.113.77".parse().expect("ip");
+        let v6: IpAddr = "2001:db8:1:2:3::9".parse().expect("ip");
+        let mapped: IpAddr = "::ffff:198.51.100.4".parse().expect("ip");
+        assert_eq!(stored_address(v4, false), "203.0.113.0/24");
+        assert_eq!(stored_address(v6, false), "2001:db8:1::/48");
+        assert_eq!(stored_address(mapped, false), "198.51.100.0/24");
+        assert_eq!(stored_address(v4, true), "203.0.113.77");
+    }
+
+    #[test]
+    fn visitor_ids_are_stable_within_a_day_and_change_with_the_salt() {
+        let salt = DailySalt::new().expect("salt");
+        let address: IpAddr = "203.0.113.77".parse().expect("ip");
+        let now = clock::now_ms();
+        let first = salt.visitor_id(address, "Firefox", now);
+        assert_eq!(first, salt.visitor_id(address, "Firefox", now + 1000));
+        assert_ne!(first, salt.visitor_id(address, "Chrome", now));
+        let tomorrow = salt.visitor_id(address, "Firefox", now + clock::DAY_MS);
+        assert_ne!(first, tomorrow, "a new day brings a new salt");
+    }
+
+    #[test]
+    fn code_keys_depend_on_the_server_secret() {
+        let folder = tempfile::tempdir().expect("dir");
+        let other = tempfile::tempdir().expect("dir");
+        let keyer = CodeKeyer::load_or_create(folder.path()).expect("keyer");
+        let again = CodeKeyer::load_or_create(folder.path()).expect("keyer");
+        let stranger = CodeKeyer::load_or_create(other.path()).expect("keyer");
+        let hash = sha256_hex(b"print(1)");
+        assert_eq!(keyer.key(&hash), again.key(&hash), "the secret is kept");
+        assert_ne!(keyer.key(&hash), stranger.key(&hash));
+        assert_ne!(keyer.key(&hash), hash);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(folder.path().join("code-key.secret"))
+                .expect("file")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn secrets_match_only_when_equal() {
+        assert!(secrets_match("token", "token"));
+        assert!(!secrets_match("token", "tokem"));
+        assert!(!secrets_match("", "token"));
+    }
+}

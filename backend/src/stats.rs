@@ -1,0 +1,258 @@
+//! Statistics: the public legacy `GET /api/stats` (no addresses), and the admin-only
+//! dashboard numbers and code look-up.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::Json;
+use axum::extract::{Query, State};
+use protocol::stats::{
+    Dashboard, DashboardStats, LegacyExecutionStats, LegacyStats, Overview, RangeInfo, Recent,
+    TrendBucket,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+use crate::admin::Admin;
+use crate::clock::{self, DAY_MS, HOUR_MS};
+use crate::error::AppError;
+use crate::privacy;
+
+/// `GET /api/stats`: all-time totals in the original service's shape.
+pub async fn legacy(State(state): State<AppState>) -> Result<Json<LegacyStats>, AppError> {
+    let now = clock::now_ms();
+    let store = state.store();
+    let totals = store.aggregates(0, now + 1).await.map_err(internal)?;
+    let hourly_trend = store
+        .hour_of_day_counts(now - DAY_MS)
+        .await
+        .map_err(internal)?;
+    Ok(Json(LegacyStats {
+        uptime: state.uptime().as_secs_f64(),
+        pyodide_ready: state.serves_pyodide(),
+        execution_stats: LegacyExecutionStats {
+            total_executions: totals.executions,
+            success_rate: ratio(totals.successes, totals.executions),
+            average_execution_time: totals.mean_duration_ms,
+            error_categories: totals
+                .error_types
+                .into_iter()
+                .map(|entry| (entry.name, entry.count))
+                .collect::<BTreeMap<_, _>>(),
+            hourly_trend,
+        },
+    }))
+}
+
+/// `GET /api/dashboard/stats?range=1h|24h|7d|30d|all` or `?from=…&to=…` (unix ms).
+pub async fn dashboard(
+    _admin: Admin,
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<DashboardStats>, AppError> {
+    let now = clock::now_ms();
+    let range = resolve_range(&query, now)?;
+    let store = state.store();
+    let numbers = store
+        .aggregates(range.from, range.to)
+        .await
+        .map_err(internal)?;
+    let hourly_trend = store
+        .hour_of_day_counts(now - DAY_MS)
+        .await
+        .map_err(internal)?;
+    let last_hour = store
+        .aggregates(now - HOUR_MS, now + 1)
+        .await
+        .map_err(internal)?;
+    let uptime = state.uptime().as_secs();
+    let bucket_ms = (range.to - range.from) / 24;
+    let trend = numbers
+        .trend
+        .iter()
+        .enumerate()
+        .map(|(index, (successes, failures))| TrendBucket {
+            start: range.from + bucket_ms * index as i64,
+            successes: *successes,
+            failures: *failures,
+        })
+        .collect();
+    Ok(Json(DashboardStats {
+        success: true,
+        stats: Dashboard {
+            overview: Overview {
+                total_executions: numbers.executions,
+                successful_executions: numbers.successes,
+                failed_executions: numbers.failures,
+                success_rate: format!(
+                    "{:.1}",
+                    ratio(numbers.successes, numbers.executions) * 100.0
+                ),
+                average_execution_time: numbers.mean_duration_ms.round() as u64,
+                p50_duration_ms: numbers.p50_duration_ms,
+                p95_duration_ms: numbers.p95_duration_ms,
+                p99_duration_ms: numbers.p99_duration_ms,
+                unique_visitors: numbers.unique_visitors,
+                sessions: numbers.sessions,
+                last_execution_time: numbers.last_execution_at.map(clock::iso),
+                uptime_seconds: uptime,
+                uptime_human: human_duration(uptime),
+            },
+            recent: Recent {
+                last_hour_executions: last_hour.executions,
+                packages_installed: numbers.installs,
+                files_uploaded: numbers.file_loads,
+            },
+            top_ips: numbers.client_addrs,
+            top_errors: numbers.error_types,
+            user_agents: numbers.user_agents,
+            hourly_trend,
+            trend,
+            packages: numbers.packages,
+            top_code_hashes: numbers.code_keys,
+        },
+        range,
+        timestamp: clock::iso(now),
+    }))
+}
+
+/// `POST /api/dashboard/lookup {code} | {sha256}`: how often and when a piece of code ran.
+#[derive(Debug, Deserialize)]
+pub struct Lookup {
+    code: Option<String>,
+    sha256: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LookupAnswer {
+    success: bool,
+    sha256: String,
+    executions: u64,
+    first_seen: Option<String>,
+    last_seen: Option<String>,
+}
+
+pub async fn lookup(
+    _admin: Admin,
+    State(state): State<AppState>,
+    crate::json::Json(lookup): crate::json::Json<Lookup>,
+) -> Result<Json<LookupAnswer>, AppError> {
+    let sha256 = match (lookup.code, lookup.sha256) {
+        (Some(code), _) => privacy::sha256_hex(code.as_bytes()),
+        (None, Some(hash)) => {
+            let hash = hash.trim().to_ascii_lowercase();
+            if !protocol::telemetry::is_sha256_hex(&hash) {
+                return Err(AppError::BadRequest("sha256 must be 64 hex digits".into()));
+            }
+            hash
+        }
+        (None, None) => return Err(AppError::BadRequest("give the code or its sha256".into())),
+    };
+    let runs = state
+        .store()
+        .code_runs(state.keyer().key(&sha256))
+        .await
+        .map_err(internal)?;
+    Ok(Json(LookupAnswer {
+        success: true,
+        sha256,
+        executions: runs.executions,
+        first_seen: runs.first_at.map(clock::iso),
+        last_seen: runs.last_at.map(clock::iso),
+    }))
+}
+
+/// The named ranges, or an explicit `from`/`to` in unix milliseconds.
+fn resolve_range(query: &HashMap<String, String>, now: i64) -> Result<RangeInfo, AppError> {
+    let number = |name: &str| -> Result<Option<i64>, AppError> {
+        query
+            .get(name)
+            .map(|value| {
+                value.parse::<i64>().map_err(|_| {
+                    AppError::BadRequest(format!("{name} must be a time in unix milliseconds"))
+                })
+            })
+            .transpose()
+    };
+    if let (Some(from), Some(to)) = (number("from")?, number("to")?) {
+        if from >= to {
+            return Err(AppError::BadRequest("from must be before to".into()));
+        }
+        return Ok(RangeInfo {
+            label: "custom".into(),
+            from,
+            to,
+        });
+    }
+    let label = query.get("range").map_or("24h", String::as_str);
+    let span = match label {
+        "1h" => HOUR_MS,
+        "24h" => DAY_MS,
+        "7d" => 7 * DAY_MS,
+        "30d" => 30 * DAY_MS,
+        "all" => now,
+        other => {
+            return Err(AppError::BadRequest(format!(
+                "range must be 1h, 24h, 7d, 30d or all, or give from and to; not {other:?}"
+            )));
+        }
+    };
+    Ok(RangeInfo {
+        label: label.to_owned(),
+        from: now - span,
+        to: now + 1,
+    })
+}
+
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+fn human_duration(seconds: u64) -> String {
+    let (days, hours, minutes) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60);
+    match (days, hours) {
+        (0, 0) => format!("{minutes}m {}s", seconds % 60),
+        (0, _) => format!("{hours}h {minutes}m"),
+        _ => format!("{days}d {hours}h {minutes}m"),
+    }
+}
+
+fn internal(error: impl std::fmt::Display) -> AppError {
+    AppError::Internal(error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_named_or_explicit() {
+        let now = 10 * DAY_MS;
+        let query = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let day = resolve_range(&query(&[]), now).expect("default");
+        assert_eq!((day.label.as_str(), day.from), ("24h", now - DAY_MS));
+        let week = resolve_range(&query(&[("range", "7d")]), now).expect("7d");
+        assert_eq!(week.from, now - 7 * DAY_MS);
+        let custom = resolve_range(&query(&[("from", "5"), ("to", "9")]), now).expect("custom");
+        assert_eq!((custom.from, custom.to), (5, 9));
+        assert!(resolve_range(&query(&[("range", "1y")]), now).is_err());
+        assert!(resolve_range(&query(&[("from", "9"), ("to", "5")]), now).is_err());
+        assert!(resolve_range(&query(&[("from", "x"), ("to", "5")]), now).is_err());
+    }
+
+    #[test]
+    fn uptime_reads_like_a_person_would_say_it() {
+        assert_eq!(human_duration(59), "0m 59s");
+        assert_eq!(human_duration(3 * 3600 + 120), "3h 2m");
+        assert_eq!(human_duration(2 * 86_400 + 3600), "2d 1h 0m");
+    }
+}

@@ -1,0 +1,86 @@
+//! Durable storage of telemetry events behind a small trait, so a server database can
+//! replace the embedded SQLite when one machine is not enough.
+//!
+//! `insert` resolves only once the events are on disk: the ingest endpoint answers 202 after
+//! it, so an acknowledged event survives a crash.
+
+mod sqlite;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use protocol::stats::Entry;
+use protocol::telemetry::TelemetryEvent;
+
+pub use self::sqlite::SqliteStore;
+
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// An event with what the server adds to it.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub event: TelemetryEvent,
+    /// Unix milliseconds the server received it.
+    pub received_at: i64,
+    /// Truncated to /24 (IPv4) or /48 (IPv6) unless full addresses are configured.
+    pub client_addr: String,
+    /// A daily-salted hash of address and user agent, for unique-visitor counts.
+    pub visitor_id: String,
+    pub user_agent: Option<String>,
+    /// HMAC-SHA256 of the browser's code hash under the server secret.
+    pub code_key: Option<String>,
+}
+
+/// Everything the statistics endpoints show for a time range `[from, to)` (unix ms).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Aggregates {
+    pub executions: u64,
+    pub successes: u64,
+    pub failures: u64,
+    pub mean_duration_ms: f64,
+    pub p50_duration_ms: f64,
+    pub p95_duration_ms: f64,
+    pub p99_duration_ms: f64,
+    pub last_execution_at: Option<i64>,
+    pub unique_visitors: u64,
+    pub sessions: u64,
+    pub installs: u64,
+    pub file_loads: u64,
+    pub error_types: Vec<Entry>,
+    pub client_addrs: Vec<Entry>,
+    pub user_agents: Vec<Entry>,
+    pub packages: Vec<Entry>,
+    pub code_keys: Vec<Entry>,
+    /// 24 equal buckets over the range: (successes, failures).
+    pub trend: Vec<(u64, u64)>,
+}
+
+/// How often one piece of code ran.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CodeRuns {
+    pub executions: u64,
+    pub first_at: Option<i64>,
+    pub last_at: Option<i64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage failed: {0}")]
+    Database(String),
+    #[error("the storage writer has stopped")]
+    WriterGone,
+}
+
+/// Where events live.
+pub trait EventStore: Send + Sync + 'static {
+    /// Stores events durably, each at most once by `eventId`; for each, `true` if it was new.
+    fn insert(&self, events: Vec<NewEvent>) -> BoxFuture<Result<Vec<bool>, StoreError>>;
+    /// The aggregates over `[from, to)`.
+    fn aggregates(&self, from: i64, to: i64) -> BoxFuture<Result<Aggregates, StoreError>>;
+    /// Executions since `since` by UTC hour of day (24 numbers).
+    fn hour_of_day_counts(&self, since: i64) -> BoxFuture<Result<Vec<u64>, StoreError>>;
+    /// How often code with this key ran.
+    fn code_runs(&self, code_key: String) -> BoxFuture<Result<CodeRuns, StoreError>>;
+    /// Deletes events received before `cutoff`; returns how many.
+    fn purge_before(&self, cutoff: i64) -> BoxFuture<Result<u64, StoreError>>;
+}
