@@ -175,7 +175,7 @@ async fn invalid_events_are_rejected_with_a_reason_and_nothing_is_stored() {
         ),
         (
             with("code", json!("print('secret')")),
-            "unknown field `code`",
+            "code: unknown field `code`",
         ),
         (with("eventId", json!("")), "eventId must be 1 to 64"),
     ] {
