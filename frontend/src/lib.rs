@@ -6,6 +6,7 @@
 //! runtime is offered to page scripts as `window.workbench`.
 
 mod output;
+mod telemetry;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -40,6 +41,7 @@ pub fn App() -> impl IntoView {
     let log = OutputLog::new();
     let code = RwSignal::new(STARTER_CODE.to_owned());
     let running = RwSignal::new(false);
+    let telemetry = telemetry::start();
 
     let runtime = Runtime::start(move |event| match event {
         RuntimeEvent::Progress(step) => status.set(RuntimeStatus::Loading(step)),
@@ -60,6 +62,7 @@ pub fn App() -> impl IntoView {
             );
         }
         RuntimeEvent::Failed(message) => status.set(RuntimeStatus::Failed(message)),
+        RuntimeEvent::Activity(activity) => telemetry::record(telemetry, activity),
     });
     let runtime = match runtime {
         Ok(runtime) => {
@@ -155,6 +158,29 @@ pub fn App() -> impl IntoView {
                 <span>"Ctrl+Enter runs · Escape stops"</span>
             </div>
             <OutputView log=log />
+            <footer class="footer">
+                <label>
+                    <input
+                        type="checkbox"
+                        data-testid="telemetry-toggle"
+                        prop:checked=move || telemetry.enabled.get()
+                        on:change=move |event| telemetry::set_enabled(telemetry, event_target_checked(&event))
+                    />
+                    " Send usage statistics (a hash of the code, never the code itself)"
+                </label>
+                <span data-testid="telemetry-status" aria-live="polite">
+                    {move || match (telemetry.enabled.get(), telemetry.pending.get()) {
+                        (false, _) => "telemetry off".to_owned(),
+                        (true, 0) => "all sent".to_owned(),
+                        (true, waiting) => format!("{waiting} waiting to be sent"),
+                    }}
+                </span>
+                <Show when=move || { telemetry.dropped.get() > 0 }>
+                    <span class="warning" data-testid="telemetry-dropped">
+                        {move || format!("{} events dropped: the queue was full", telemetry.dropped.get())}
+                    </span>
+                </Show>
+            </footer>
         </main>
     }
 }

@@ -85,6 +85,37 @@ pub enum RuntimeEvent {
     Restarted { reason: String },
     /// The runtime cannot be used any more.
     Failed(String),
+    /// Something finished that usage statistics count (the telemetry client listens).
+    Activity(Activity),
+}
+
+/// A finished operation, for usage statistics. The code is here so the page can hash it;
+/// it must never leave the browser.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Activity {
+    pub kind: ActivityKind,
+    pub code: Option<String>,
+    pub duration_ms: Option<f64>,
+    pub success: Option<bool>,
+    /// The Python exception class, `TimeoutError`, or `Interrupted` for Stop.
+    pub error_type: Option<String>,
+    pub stdout_bytes: Option<u64>,
+    pub stderr_bytes: Option<u64>,
+    pub package: Option<String>,
+    pub version: Option<String>,
+    /// The loaded file's extension, lowercased (never its name).
+    pub file_ext: Option<String>,
+    pub file_bytes: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ActivityKind {
+    #[default]
+    Execution,
+    Install,
+    FileLoad,
+    Reset,
+    Restart,
 }
 
 type Reply = oneshot::Sender<Result<Value, LoaderError>>;
@@ -180,6 +211,7 @@ impl Runtime {
     /// stopped or timed out.
     pub async fn execute(&self, request: ExecuteRequest) -> Result<ExecResult, LoaderError> {
         let timeout_ms = request.timeout.unwrap_or(DEFAULT_TIMEOUT_MS);
+        let code = request.code.clone();
         // A Stop pressed while nothing ran must not stop this run.
         if let Some((_, view)) = &self.inner.interrupt {
             view.fill(0, 0, INTERRUPT_BUFFER_LEN);
@@ -197,6 +229,22 @@ impl Runtime {
         if timed_out && result.state_lost.is_none() {
             mark_timed_out(&mut result, timeout_ms, false);
         }
+        self.inner.shared.record(Activity {
+            kind: ActivityKind::Execution,
+            code: Some(code),
+            duration_ms: Some(result.duration_ms),
+            success: Some(result.success),
+            error_type: result
+                .error_type
+                .as_deref()
+                .map(|error_type| match error_type {
+                    "KeyboardInterrupt" => "Interrupted".to_owned(),
+                    other => other.to_owned(),
+                }),
+            stdout_bytes: Some(result.stdout.len() as u64),
+            stderr_bytes: Some(result.stderr.len() as u64),
+            ..Activity::default()
+        });
         Ok(result)
     }
 
@@ -206,13 +254,29 @@ impl Runtime {
             return Ok(FileLoad::refused(name, reason));
         }
         let buffer = Uint8Array::from(bytes).buffer();
+        let file_ext = name
+            .rsplit_once('.')
+            .map(|(_, extension)| extension.to_ascii_lowercase())
+            .filter(|extension| {
+                !extension.is_empty()
+                    && extension.len() <= 16
+                    && extension.chars().all(|c| c.is_ascii_alphanumeric())
+            });
         let name = name.to_owned();
         let (_, answer) = self.inner.request(
             |id| ToWorker::LoadFile { id, name },
             Some(Payload::Transfer(buffer)),
             None,
         )?;
-        decode(answer.await.unwrap_or(Err(LoaderError::Restarted))?)
+        let answer: FileLoad = decode(answer.await.unwrap_or(Err(LoaderError::Restarted))?)?;
+        self.inner.shared.record(Activity {
+            kind: ActivityKind::FileLoad,
+            success: Some(answer.success),
+            file_ext,
+            file_bytes: Some(bytes.len() as u64),
+            ..Activity::default()
+        });
+        Ok(answer)
     }
 
     /// Installs a package with micropip: from the Pyodide lock, or the server's index.
@@ -228,10 +292,21 @@ impl Runtime {
                 version: None,
             });
         }
+        let started = js_sys::Date::now();
+        let requested = package.clone();
         let (_, answer) = self
             .inner
             .request(|id| ToWorker::Install { id, package }, None, None)?;
-        decode(answer.await.unwrap_or(Err(LoaderError::Restarted))?)
+        let answer: InstallResult = decode(answer.await.unwrap_or(Err(LoaderError::Restarted))?)?;
+        self.inner.shared.record(Activity {
+            kind: ActivityKind::Install,
+            success: Some(answer.success),
+            duration_ms: Some(js_sys::Date::now() - started),
+            package: Some(requested),
+            version: answer.version.clone(),
+            ..Activity::default()
+        });
+        Ok(answer)
     }
 
     /// Removes the user's variables; the runtime and its loaded packages stay.
@@ -239,7 +314,13 @@ impl Runtime {
         let (_, answer) = self
             .inner
             .request(|id| ToWorker::Reset { id }, None, None)?;
-        decode(answer.await.unwrap_or(Err(LoaderError::Restarted))?)
+        let answer: ResetResult = decode(answer.await.unwrap_or(Err(LoaderError::Restarted))?)?;
+        self.inner.shared.record(Activity {
+            kind: ActivityKind::Reset,
+            success: Some(answer.success),
+            ..Activity::default()
+        });
+        Ok(answer)
     }
 
     /// The original service's status.
@@ -369,6 +450,10 @@ impl Inner {
         (self.shared.on_event)(RuntimeEvent::Restarted {
             reason: reason.to_owned(),
         });
+        self.shared.record(Activity {
+            kind: ActivityKind::Restart,
+            ..Activity::default()
+        });
         match spawn_worker(&self.on_message, &self.on_error) {
             Ok(worker) => {
                 *self.worker.borrow_mut() = worker;
@@ -419,6 +504,10 @@ impl Shared {
             }
             FromWorker::Fatal { message } => self.fail(message),
         }
+    }
+
+    fn record(&self, activity: Activity) {
+        (self.on_event)(RuntimeEvent::Activity(activity));
     }
 
     fn answer(&self, id: u64, answer: Result<Value, LoaderError>) {

@@ -1,0 +1,316 @@
+//! The telemetry client: after each run, install, file load, reset and restart, one event
+//! with the SHA-256 of the code — never the code, never file names or contents — goes into a
+//! queue that survives reloads (localStorage) and is sent in batches.
+//!
+//! Batches go out every few seconds or when [`BATCH_SIZE`] events wait, and on `pagehide`
+//! with `navigator.sendBeacon`. Failures retry with exponential backoff and jitter; the
+//! server deduplicates by `eventId`, so sending twice is harmless. The queue is bounded;
+//! if it ever overflows, the page says how many events were dropped.
+
+use std::cell::RefCell;
+use std::collections::{HashSet, VecDeque};
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use protocol::telemetry::{EventKind, IngestResponse, TelemetryBatch, TelemetryEvent};
+use pyodide_loader::{Activity, ActivityKind, PYODIDE_VERSION};
+use sha2::{Digest, Sha256};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+const ENDPOINT: &str = "/api/telemetry";
+const QUEUE_KEY: &str = "workbench.telemetry.queue";
+const ENABLED_KEY: &str = "workbench.telemetry.enabled";
+const SESSION_KEY: &str = "workbench.telemetry.session";
+/// A batch goes out when this many events wait.
+pub const BATCH_SIZE: usize = 20;
+/// Otherwise waiting events go out this often.
+const FLUSH_EVERY: Duration = Duration::from_secs(3);
+/// The queue never holds more; beyond it the oldest events are dropped, visibly.
+const MAX_QUEUE: usize = 1000;
+const MAX_BACKOFF_MS: f64 = 60_000.0;
+
+/// What the page shows about telemetry.
+#[derive(Debug, Clone, Copy)]
+pub struct TelemetryStatus {
+    pub enabled: RwSignal<bool>,
+    /// Events waiting to be sent.
+    pub pending: RwSignal<usize>,
+    /// Events dropped because the queue was full.
+    pub dropped: RwSignal<u64>,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    events: VecDeque<TelemetryEvent>,
+    session_id: String,
+    sending: bool,
+    failures: u32,
+    /// `Date.now()` before which no retry is made.
+    retry_at: f64,
+}
+
+thread_local! {
+    static QUEUE: RefCell<Queue> = RefCell::new(Queue::default());
+}
+
+/// Loads the queue left by earlier visits and starts sending.
+pub fn start() -> TelemetryStatus {
+    let enabled = local_storage()
+        .and_then(|storage| storage.get_item(ENABLED_KEY).ok().flatten())
+        .is_none_or(|value| value != "off");
+    let stored: Vec<TelemetryEvent> = local_storage()
+        .and_then(|storage| storage.get_item(QUEUE_KEY).ok().flatten())
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default();
+    let status = TelemetryStatus {
+        enabled: RwSignal::new(enabled),
+        pending: RwSignal::new(stored.len()),
+        dropped: RwSignal::new(0),
+    };
+    QUEUE.with_borrow_mut(|queue| {
+        queue.events = stored.into();
+        queue.session_id = session_id();
+    });
+    let _ = set_interval_with_handle(move || flush(status, false), FLUSH_EVERY);
+    let on_pagehide = Closure::<dyn Fn()>::new(move || send_beacon(status));
+    if let Some(window) = web_sys::window() {
+        let _ = window
+            .add_event_listener_with_callback("pagehide", on_pagehide.as_ref().unchecked_ref());
+    }
+    on_pagehide.forget();
+    status
+}
+
+/// Turns telemetry on or off; off also empties the queue.
+pub fn set_enabled(status: TelemetryStatus, enabled: bool) {
+    status.enabled.set(enabled);
+    if let Some(storage) = local_storage() {
+        let _ = storage.set_item(ENABLED_KEY, if enabled { "on" } else { "off" });
+    }
+    if !enabled {
+        QUEUE.with_borrow_mut(|queue| queue.events.clear());
+        persist(status);
+    }
+}
+
+/// Queues the event for one finished activity.
+pub fn record(status: TelemetryStatus, activity: Activity) {
+    if !status.enabled.get_untracked() {
+        return;
+    }
+    let full = QUEUE.with_borrow_mut(|queue| {
+        let event = event_for(activity, &queue.session_id);
+        queue.events.push_back(event);
+        let mut dropped = 0;
+        while queue.events.len() > MAX_QUEUE {
+            queue.events.pop_front();
+            dropped += 1;
+        }
+        if dropped > 0 {
+            status.dropped.update(|total| *total += dropped);
+        }
+        queue.events.len() >= BATCH_SIZE
+    });
+    persist(status);
+    if full {
+        flush(status, true);
+    }
+}
+
+fn event_for(activity: Activity, session_id: &str) -> TelemetryEvent {
+    let code_sha256 = activity.code.as_deref().map(sha256_hex);
+    let code_bytes = activity.code.as_ref().map(|code| code.len() as u64);
+    TelemetryEvent {
+        event_id: random_id(),
+        session_id: session_id.to_owned(),
+        kind: match activity.kind {
+            ActivityKind::Execution => EventKind::Execution,
+            ActivityKind::Install => EventKind::Install,
+            ActivityKind::FileLoad => EventKind::FileLoad,
+            ActivityKind::Reset => EventKind::Reset,
+            ActivityKind::Restart => EventKind::Restart,
+        },
+        code_sha256,
+        code_bytes,
+        duration_ms: activity
+            .duration_ms
+            .map(|duration| duration.clamp(0.0, protocol::telemetry::MAX_DURATION_MS)),
+        success: activity.success,
+        error_type: activity.error_type.map(|text| truncate(&text)),
+        stdout_bytes: activity.stdout_bytes,
+        stderr_bytes: activity.stderr_bytes,
+        package: activity.package.map(|text| truncate(&text)),
+        version: activity.version.map(|text| truncate(&text)),
+        file_ext: activity.file_ext,
+        file_bytes: activity.file_bytes,
+        pyodide_version: Some(PYODIDE_VERSION.to_owned()),
+        client_time: Some(String::from(js_sys::Date::new_0().to_iso_string())),
+    }
+}
+
+/// Sends the oldest waiting events, unless a send is running or a retry is not yet due.
+fn flush(status: TelemetryStatus, only_if_full: bool) {
+    let batch: Vec<TelemetryEvent> = QUEUE.with_borrow_mut(|queue| {
+        let due = js_sys::Date::now() >= queue.retry_at;
+        let wanted = !only_if_full || queue.events.len() >= BATCH_SIZE;
+        if queue.sending || !due || !wanted || queue.events.is_empty() {
+            return Vec::new();
+        }
+        queue.sending = true;
+        queue.events.iter().take(BATCH_SIZE).cloned().collect()
+    });
+    if batch.is_empty() {
+        return;
+    }
+    spawn_local(async move {
+        let sent: HashSet<String> = batch.iter().map(|event| event.event_id.clone()).collect();
+        let outcome = post(TelemetryBatch { events: batch }).await;
+        QUEUE.with_borrow_mut(|queue| {
+            queue.sending = false;
+            match outcome {
+                // Every event got an answer (stored, duplicate, or refused for good).
+                Ok(()) => {
+                    queue.events.retain(|event| !sent.contains(&event.event_id));
+                    queue.failures = 0;
+                    queue.retry_at = 0.0;
+                }
+                Err(reason) => {
+                    queue.failures += 1;
+                    let backoff =
+                        (1000.0 * 2f64.powi(queue.failures.min(16) as i32)).min(MAX_BACKOFF_MS);
+                    let jitter = 0.5 + js_sys::Math::random();
+                    queue.retry_at = js_sys::Date::now() + backoff * jitter;
+                    leptos::logging::warn!("telemetry will be retried: {reason}");
+                }
+            }
+        });
+        persist(status);
+    });
+}
+
+/// POSTs a batch; `Ok` when the server answered for every event.
+async fn post(batch: TelemetryBatch) -> Result<(), String> {
+    let body = serde_json::to_string(&batch).map_err(|error| error.to_string())?;
+    let window = web_sys::window().ok_or("no window")?;
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&JsValue::from_str(&body));
+    let headers = web_sys::Headers::new().map_err(describe)?;
+    headers
+        .set("Content-Type", "application/json")
+        .map_err(describe)?;
+    init.set_headers(&headers);
+    let response: web_sys::Response =
+        JsFuture::from(window.fetch_with_str_and_init(ENDPOINT, &init))
+            .await
+            .map_err(describe)?
+            .dyn_into()
+            .map_err(describe)?;
+    let status = response.status();
+    if status == 429 || status >= 500 {
+        return Err(format!("the server answered {status}"));
+    }
+    if status != 202 {
+        // A request the server will never accept: drop it rather than retry forever.
+        leptos::logging::warn!("telemetry batch refused with status {status}");
+        return Ok(());
+    }
+    let text = JsFuture::from(response.text().map_err(describe)?)
+        .await
+        .map_err(describe)?;
+    let answer: IngestResponse = serde_json::from_str(&text.as_string().unwrap_or_default())
+        .map_err(|error| error.to_string())?;
+    if answer.rejected > 0 {
+        leptos::logging::warn!("{} telemetry events were refused", answer.rejected);
+    }
+    Ok(())
+}
+
+/// On `pagehide`, hands the waiting events to the browser, which sends them even as the page
+/// goes away. They stay queued: if the beacon was lost, the next visit sends them again.
+fn send_beacon(status: TelemetryStatus) {
+    if !status.enabled.get_untracked() {
+        return;
+    }
+    let events: Vec<TelemetryEvent> =
+        QUEUE.with_borrow(|queue| queue.events.iter().take(BATCH_SIZE).cloned().collect());
+    if events.is_empty() {
+        return;
+    }
+    let Ok(body) = serde_json::to_string(&TelemetryBatch { events }) else {
+        return;
+    };
+    if let Some(window) = web_sys::window() {
+        let _ = window
+            .navigator()
+            .send_beacon_with_opt_str(ENDPOINT, Some(&body));
+    }
+}
+
+fn persist(status: TelemetryStatus) {
+    let (json, pending) = QUEUE.with_borrow(|queue| {
+        (
+            serde_json::to_string(&queue.events).unwrap_or_else(|_| "[]".into()),
+            queue.events.len(),
+        )
+    });
+    if let Some(storage) = local_storage() {
+        let _ = storage.set_item(QUEUE_KEY, &json);
+    }
+    status.pending.set(pending);
+}
+
+fn session_id() -> String {
+    let storage = web_sys::window().and_then(|window| window.session_storage().ok().flatten());
+    if let Some(existing) = storage
+        .as_ref()
+        .and_then(|storage| storage.get_item(SESSION_KEY).ok().flatten())
+    {
+        return existing;
+    }
+    let fresh = random_id();
+    if let Some(storage) = storage {
+        let _ = storage.set_item(SESSION_KEY, &fresh);
+    }
+    fresh
+}
+
+fn random_id() -> String {
+    web_sys::window()
+        .and_then(|window| window.crypto().ok())
+        .map(|crypto| crypto.random_uuid())
+        .unwrap_or_else(|| {
+            format!(
+                "{:x}-{:x}",
+                js_sys::Date::now() as u64,
+                (js_sys::Math::random() * 1e15) as u64
+            )
+        })
+}
+
+fn sha256_hex(code: &str) -> String {
+    Sha256::digest(code.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+fn truncate(text: &str) -> String {
+    text.chars()
+        .take(protocol::telemetry::MAX_TEXT_LEN)
+        .collect()
+}
+
+fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window().and_then(|window| window.local_storage().ok().flatten())
+}
+
+fn describe(error: JsValue) -> String {
+    error
+        .dyn_ref::<js_sys::Error>()
+        .map(|error| String::from(error.message()))
+        .unwrap_or_else(|| format!("{error:?}"))
+}

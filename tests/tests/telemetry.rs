@@ -1,0 +1,107 @@
+//! Usage statistics from a real page: a run in the browser reaches the server's statistics
+//! as a hash, and no request the page sends carries the code.
+
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tests::{Browser, spawn_app};
+
+/// Records the body of every `fetch` and `sendBeacon` the page makes from now on.
+const RECORD_REQUEST_BODIES: &str = "
+    window.sentBodies = [];
+    const originalFetch = window.fetch.bind(window);
+    window.fetch = (input, init) => {
+        if (init && typeof init.body === 'string') window.sentBodies.push(init.body);
+        return originalFetch(input, init);
+    };
+    const originalBeacon = navigator.sendBeacon.bind(navigator);
+    navigator.sendBeacon = (url, data) => {
+        window.sentBodies.push(String(data));
+        return originalBeacon(url, data);
+    };";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_reaches_the_statistics_as_a_hash_and_never_as_code() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+    browser.open_workbench(&app).await;
+    browser.eval(RECORD_REQUEST_BODIES).await;
+
+    let code = "secret_marker = 'do-not-send-7f3a'\nprint(secret_marker)";
+    let editor = browser.find("editor").await;
+    editor.clear().await.expect("clear");
+    editor.send_keys(code).await.expect("type");
+    browser.find("run").await.click().await.expect("run");
+    browser
+        .wait_for_text("output", Duration::from_secs(30), |text| {
+            text.contains("do-not-send-7f3a")
+        })
+        .await;
+    browser
+        .wait_for_text("telemetry-status", Duration::from_secs(30), |text| {
+            text == "all sent"
+        })
+        .await;
+
+    let bodies: Vec<String> =
+        serde_json::from_value(browser.eval("return window.sentBodies").await).expect("bodies");
+    assert!(!bodies.is_empty(), "the page sent its telemetry");
+    let hash: String = Sha256::digest(code.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert!(
+        bodies.iter().any(|body| body.contains(&hash)),
+        "the code's SHA-256 was sent: {bodies:?}"
+    );
+    for body in &bodies {
+        assert!(
+            !body.contains("do-not-send-7f3a"),
+            "code text left the browser: {body}"
+        );
+        assert!(
+            !body.contains("secret_marker"),
+            "code text left the browser: {body}"
+        );
+    }
+
+    let stats = browser
+        .eval("return fetch('/api/stats').then((answer) => answer.json())")
+        .await;
+    assert_eq!(stats["executionStats"]["totalExecutions"], 1, "{stats}");
+    assert_eq!(stats["executionStats"]["successRate"], 1.0);
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn turning_telemetry_off_sends_nothing() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+    browser.open_workbench(&app).await;
+    browser
+        .find("telemetry-toggle")
+        .await
+        .click()
+        .await
+        .expect("toggle");
+    browser
+        .wait_for_text("telemetry-status", Duration::from_secs(5), |text| {
+            text == "telemetry off"
+        })
+        .await;
+    browser.eval(RECORD_REQUEST_BODIES).await;
+    let result = browser.execute(serde_json::json!({"code": "6 * 7"})).await;
+    assert_eq!(result["result"], 42);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let bodies = browser.eval("return window.sentBodies").await;
+    assert_eq!(
+        bodies,
+        serde_json::json!([]),
+        "nothing is sent while telemetry is off"
+    );
+    let stats = browser
+        .eval("return fetch('/api/stats').then((answer) => answer.json())")
+        .await;
+    assert_eq!(stats["executionStats"]["totalExecutions"], 0);
+    browser.close().await;
+}
