@@ -11,6 +11,7 @@ mod clock;
 mod config;
 mod error;
 mod json;
+mod metrics;
 pub mod package_index;
 mod privacy;
 mod static_files;
@@ -67,6 +68,8 @@ struct Shared {
     admin_token: AdminToken,
     /// Tells live dashboards that new events arrived.
     changes: broadcast::Sender<()>,
+    /// Counts for `/metrics`.
+    counters: metrics::Counters,
 }
 
 impl AppState {
@@ -104,6 +107,7 @@ impl AppState {
                 limiter,
                 admin_token: AdminToken(token.into()),
                 changes,
+                counters: metrics::Counters::default(),
                 config,
             }),
         };
@@ -146,6 +150,14 @@ impl AppState {
         self.inner.serves_pyodide
     }
 
+    fn counters(&self) -> &metrics::Counters {
+        &self.inner.counters
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<()> {
+        self.inner.changes.subscribe()
+    }
+
     fn notify_change(&self) {
         // Nobody listening is fine.
         let _ = self.inner.changes.send(());
@@ -172,6 +184,7 @@ pub fn app(state: AppState) -> Router {
     let config = &state.inner.config;
     let api = Router::new()
         .route("/health", get(health))
+        .route("/metrics", get(metrics::metrics))
         .route(
             "/api/telemetry",
             post(telemetry::ingest)
@@ -180,6 +193,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/stats", get(stats::legacy))
         .route("/api/dashboard/stats", get(stats::dashboard))
         .route("/api/dashboard/lookup", post(stats::lookup))
+        .route("/api/dashboard/live", get(stats::live))
+        .route("/api/dashboard/export", get(stats::export))
         .route("/api/admin/login", post(admin::login))
         .route("/api/admin/logout", post(admin::logout))
         .route("/pypi/simple/{name}/", get(package_index::project))

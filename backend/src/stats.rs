@@ -2,20 +2,29 @@
 //! dashboard numbers and code look-up.
 
 use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Query, State};
+use axum::http::HeaderValue;
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::Stream;
 use protocol::stats::{
     Dashboard, DashboardStats, LegacyExecutionStats, LegacyStats, Overview, RangeInfo, Recent,
     TrendBucket,
 };
 use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast::error::RecvError;
 
 use crate::AppState;
 use crate::admin::Admin;
 use crate::clock::{self, DAY_MS, HOUR_MS};
 use crate::error::AppError;
 use crate::privacy;
+use crate::storage::ExportRow;
 
 /// `GET /api/stats`: all-time totals in the original service's shape.
 pub async fn legacy(State(state): State<AppState>) -> Result<Json<LegacyStats>, AppError> {
@@ -49,6 +58,120 @@ pub async fn dashboard(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<DashboardStats>, AppError> {
+    dashboard_stats(&state, &query).await.map(Json)
+}
+
+/// `GET /api/dashboard/live?range=…`: server-sent events, one `stats` event at once and one
+/// after each change (bursts are merged over a quarter second).
+pub async fn live(
+    _admin: Admin,
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
+    resolve_range(&query, clock::now_ms())?;
+    let changes = state.subscribe();
+    let stream = futures_util::stream::unfold(
+        (state, changes, query, true),
+        |(state, mut changes, query, first)| async move {
+            if !first {
+                match changes.recv().await {
+                    Ok(()) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return None,
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                while changes.try_recv().is_ok() {}
+            }
+            let event = match dashboard_stats(&state, &query).await {
+                Ok(stats) => Event::default()
+                    .event("stats")
+                    .json_data(stats)
+                    .unwrap_or_else(|error| {
+                        Event::default().event("error").data(error.to_string())
+                    }),
+                Err(error) => Event::default().event("error").data(error.to_string()),
+            };
+            Some((Ok(event), (state, changes, query, false)))
+        },
+    );
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// `GET /api/dashboard/export?format=csv|json&range=…`: the range's events, as stored.
+pub async fn export(
+    _admin: Admin,
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, AppError> {
+    let range = resolve_range(&query, clock::now_ms())?;
+    let rows = state
+        .store()
+        .export(range.from, range.to)
+        .await
+        .map_err(internal)?;
+    let name = format!("workbench-events-{}", range.label);
+    match query.get("format").map_or("csv", String::as_str) {
+        "json" => {
+            let body = serde_json::to_vec(&rows).map_err(internal)?;
+            Ok(download(&format!("{name}.json"), "application/json", body))
+        }
+        "csv" => Ok(download(
+            &format!("{name}.csv"),
+            "text/csv; charset=utf-8",
+            to_csv(&rows).into_bytes(),
+        )),
+        other => Err(AppError::BadRequest(format!(
+            "format must be csv or json, not {other:?}"
+        ))),
+    }
+}
+
+fn download(file_name: &str, content_type: &'static str, body: Vec<u8>) -> Response {
+    let disposition = format!("attachment; filename=\"{file_name}\"");
+    (
+        [
+            (CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (
+                CONTENT_DISPOSITION,
+                HeaderValue::from_str(&disposition)
+                    .unwrap_or(HeaderValue::from_static("attachment")),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// CSV with a header row. Cells that a spreadsheet would read as a formula are prefixed
+/// with `'`: user agents and error types come from clients and may be hostile.
+pub fn to_csv(rows: &[ExportRow]) -> String {
+    let mut csv = String::from(ExportRow::CSV_HEADER);
+    csv.push('\n');
+    for row in rows {
+        let cells = row.csv_cells();
+        let line: Vec<String> = cells.iter().map(|cell| csv_cell(cell)).collect();
+        csv.push_str(&line.join(","));
+        csv.push('\n');
+    }
+    csv
+}
+
+fn csv_cell(value: &str) -> String {
+    let guarded = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
+    if guarded.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", guarded.replace('"', "\"\""))
+    } else {
+        guarded
+    }
+}
+
+async fn dashboard_stats(
+    state: &AppState,
+    query: &HashMap<String, String>,
+) -> Result<DashboardStats, AppError> {
     let now = clock::now_ms();
     let range = resolve_range(&query, now)?;
     let store = state.store();
@@ -76,7 +199,7 @@ pub async fn dashboard(
             failures: *failures,
         })
         .collect();
-    Ok(Json(DashboardStats {
+    Ok(DashboardStats {
         success: true,
         stats: Dashboard {
             overview: Overview {
@@ -112,7 +235,7 @@ pub async fn dashboard(
         },
         range,
         timestamp: clock::iso(now),
-    }))
+    })
 }
 
 /// `POST /api/dashboard/lookup {code} | {sha256}`: how often and when a piece of code ran.
@@ -247,6 +370,15 @@ mod tests {
         assert!(resolve_range(&query(&[("range", "1y")]), now).is_err());
         assert!(resolve_range(&query(&[("from", "9"), ("to", "5")]), now).is_err());
         assert!(resolve_range(&query(&[("from", "x"), ("to", "5")]), now).is_err());
+    }
+
+    #[test]
+    fn csv_cells_are_quoted_and_cannot_become_formulas() {
+        assert_eq!(csv_cell("plain"), "plain");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
     }
 
     #[test]

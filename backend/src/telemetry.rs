@@ -23,6 +23,7 @@ use crate::AppState;
 use crate::clock;
 use crate::error::AppError;
 use crate::json::Body;
+use crate::metrics::Counters;
 use crate::privacy;
 use crate::storage::NewEvent;
 
@@ -121,7 +122,10 @@ pub async fn ingest(
 ) -> Result<(StatusCode, Json<IngestResponse>), AppError> {
     let config = state.config();
     let client = client_ip(peer, &headers, &config.trusted_proxy);
-    state.limiter().check(client)?;
+    if let Err(limited) = state.limiter().check(client) {
+        Counters::add(&state.counters().rate_limited, 1);
+        return Err(limited);
+    }
 
     let batch: Value = serde_json::from_slice(&body)
         .map_err(|error| AppError::BadRequest(format!("the body is not valid JSON: {error}")))?;
@@ -213,6 +217,10 @@ pub async fn ingest(
         rejected: count(EventStatus::Rejected),
         results,
     };
+    let counters = state.counters();
+    Counters::add(&counters.accepted, u64::from(response.accepted));
+    Counters::add(&counters.duplicates, u64::from(response.duplicates));
+    Counters::add(&counters.rejected, u64::from(response.rejected));
     if response.accepted > 0 {
         state.notify_change();
     }

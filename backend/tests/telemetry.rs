@@ -535,3 +535,149 @@ async fn retention_purges_old_events() {
     let left = store.aggregates(0, now + 1).await.expect("aggregates");
     assert_eq!(left.executions, 2);
 }
+
+#[tokio::test]
+async fn live_dashboards_hear_new_events_within_two_seconds() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app().await;
+    let mut stream = tokio::net::TcpStream::connect(app.address)
+        .await
+        .expect("connects");
+    let request = format!(
+        "GET /api/dashboard/live?range=1h HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.expect("sends");
+    let mut seen = String::new();
+    read_until(&mut stream, &mut seen, "\"totalExecutions\":0").await;
+    assert!(seen.contains("text/event-stream"), "{seen}");
+    app.client()
+        .post_json(
+            "/api/telemetry",
+            &batch(vec![execution("s", &sha("x"), true, 4.0)]),
+        )
+        .await;
+    tokio::time::timeout(
+        Duration::from_secs(2),
+        read_until(&mut stream, &mut seen, "\"totalExecutions\":1"),
+    )
+    .await
+    .expect("the new total arrives within 2 s");
+    assert_eq!(
+        app.client().get("/api/dashboard/live").await.status,
+        401,
+        "live needs admin"
+    );
+}
+
+async fn read_until(stream: &mut tokio::net::TcpStream, seen: &mut String, needle: &str) {
+    use tokio::io::AsyncReadExt;
+    let mut buffer = [0u8; 4096];
+    while !seen.contains(needle) {
+        let read = stream.read(&mut buffer).await.expect("reads");
+        assert!(read > 0, "the stream ended: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buffer[..read]));
+    }
+}
+
+#[tokio::test]
+async fn exports_match_the_stored_events_and_defuse_spreadsheet_formulas() {
+    let app = spawn_app().await;
+    let client = app.client();
+    let events = vec![
+        execution("s", &sha("a"), true, 4.0),
+        execution("s", &sha("b"), false, 9.0),
+    ];
+    let ids: Vec<String> = events
+        .iter()
+        .map(|e| e["eventId"].as_str().expect("id").to_owned())
+        .collect();
+    client
+        .send(
+            "POST",
+            "/api/telemetry",
+            &[
+                ("Content-Type", "application/json"),
+                ("User-Agent", "=cmd|' /C calc'!A0"),
+            ],
+            batch(events).to_string().as_bytes(),
+        )
+        .await;
+
+    let json = client
+        .get_as_admin("/api/dashboard/export?format=json&range=1h")
+        .await;
+    assert_eq!(json.status, 200);
+    assert!(
+        json.header("content-disposition")
+            .is_some_and(|value| value.contains("attachment"))
+    );
+    let rows = json.json();
+    let exported: Vec<&str> = rows
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|row| row["eventId"].as_str().expect("id"))
+        .collect();
+    assert_eq!(exported, ids);
+    assert_eq!(rows[1]["errorType"], "ZeroDivisionError");
+
+    let csv = client
+        .get_as_admin("/api/dashboard/export?format=csv&range=1h")
+        .await;
+    assert_eq!(csv.status, 200);
+    assert!(
+        csv.header("content-type")
+            .is_some_and(|value| value.starts_with("text/csv"))
+    );
+    let lines: Vec<&str> = csv.body.lines().collect();
+    assert_eq!(
+        lines.len(),
+        3,
+        "a header and one line per event: {}",
+        csv.body
+    );
+    assert!(lines[0].starts_with("receivedAt,eventId,"));
+    for (line, id) in lines[1..].iter().zip(&ids) {
+        assert!(line.contains(id.as_str()), "{line}");
+        assert!(
+            line.ends_with("'=cmd|' /C calc'!A0"),
+            "the agent cannot run as a formula: {line}"
+        );
+    }
+    assert_eq!(client.get("/api/dashboard/export").await.status, 401);
+    assert_eq!(
+        client
+            .get_as_admin("/api/dashboard/export?format=xml")
+            .await
+            .status,
+        400
+    );
+}
+
+#[tokio::test]
+async fn metrics_count_events_in_prometheus_format() {
+    let app = spawn_app().await;
+    let client = app.client();
+    let good = execution("s", &sha("x"), true, 4.0);
+    let mut bad = execution("s", &sha("x"), true, 4.0);
+    bad["durationMs"] = json!(-1);
+    client
+        .post_json("/api/telemetry", &batch(vec![good.clone(), good, bad]))
+        .await;
+    let metrics = client.get("/metrics").await;
+    assert_eq!(metrics.status, 200);
+    for line in [
+        "workbench_telemetry_events_total{outcome=\"accepted\"} 1",
+        "workbench_telemetry_events_total{outcome=\"duplicate\"} 1",
+        "workbench_telemetry_events_total{outcome=\"rejected\"} 1",
+        "workbench_stored_executions{outcome=\"success\"} 1",
+        "# TYPE workbench_uptime_seconds gauge",
+    ] {
+        assert!(
+            metrics.body.lines().any(|l| l == line),
+            "missing {line:?} in\n{}",
+            metrics.body
+        );
+    }
+    assert!(!metrics.body.contains("127.0.0"), "no addresses in metrics");
+}

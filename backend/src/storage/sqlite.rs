@@ -15,7 +15,7 @@ use protocol::stats::Entry;
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
-use super::{Aggregates, BoxFuture, CodeRuns, EventStore, NewEvent, StoreError};
+use super::{Aggregates, BoxFuture, CodeRuns, EventStore, ExportRow, NewEvent, StoreError};
 use crate::clock;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -151,6 +151,41 @@ impl EventStore for SqliteStore {
                     })
                 },
             )
+        })
+    }
+
+    fn export(&self, from: i64, to: i64) -> BoxFuture<Result<Vec<ExportRow>, StoreError>> {
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT received_at, event_id, session_id, kind, success, duration_ms, error_type,
+                        code_key, code_bytes, stdout_bytes, stderr_bytes, package, version, file_ext,
+                        file_bytes, pyodide_version, client_time, client_addr, user_agent
+                 FROM events WHERE received_at >= ?1 AND received_at < ?2 ORDER BY received_at, id",
+            )?;
+            let rows = statement.query_map([from, to], |row| {
+                Ok(ExportRow {
+                    received_at: clock::iso(row.get(0)?),
+                    event_id: row.get(1)?,
+                    session_id: row.get(2)?,
+                    kind: row.get(3)?,
+                    success: row.get(4)?,
+                    duration_ms: row.get(5)?,
+                    error_type: row.get(6)?,
+                    code_key: row.get(7)?,
+                    code_bytes: row.get(8)?,
+                    stdout_bytes: row.get(9)?,
+                    stderr_bytes: row.get(10)?,
+                    package: row.get(11)?,
+                    version: row.get(12)?,
+                    file_ext: row.get(13)?,
+                    file_bytes: row.get(14)?,
+                    pyodide_version: row.get(15)?,
+                    client_time: row.get(16)?,
+                    client_addr: row.get(17)?,
+                    user_agent: row.get(18)?,
+                })
+            })?;
+            rows.collect()
         })
     }
 

@@ -1,0 +1,102 @@
+//! `GET /metrics` in Prometheus' text format: counters since start and stored totals.
+//! It holds counts only — no addresses, agents or hashes.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::State;
+use axum::http::HeaderValue;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+
+use crate::AppState;
+use crate::clock;
+use crate::error::AppError;
+
+/// What the server counts as it runs.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub accepted: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub rejected: AtomicU64,
+    pub rate_limited: AtomicU64,
+}
+
+impl Counters {
+    pub fn add(counter: &AtomicU64, amount: u64) {
+        counter.fetch_add(amount, Ordering::Relaxed);
+    }
+}
+
+pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, AppError> {
+    let stored = state
+        .store()
+        .aggregates(0, clock::now_ms() + 1)
+        .await
+        .map_err(|error| AppError::Internal(error.to_string()))?;
+    let counters = state.counters();
+    let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+    let mut text = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, u64)]| {
+        let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (labels, value) in samples {
+            let _ = writeln!(text, "{name}{labels} {value}");
+        }
+    };
+    metric(
+        "workbench_uptime_seconds",
+        "gauge",
+        "Seconds since the server started.",
+        &[("", state.uptime().as_secs())],
+    );
+    metric(
+        "workbench_telemetry_events_total",
+        "counter",
+        "Telemetry events received since start, by outcome.",
+        &[
+            ("{outcome=\"accepted\"}", read(&counters.accepted)),
+            ("{outcome=\"duplicate\"}", read(&counters.duplicates)),
+            ("{outcome=\"rejected\"}", read(&counters.rejected)),
+        ],
+    );
+    metric(
+        "workbench_telemetry_rate_limited_total",
+        "counter",
+        "Telemetry requests refused with 429 since start.",
+        &[("", read(&counters.rate_limited))],
+    );
+    metric(
+        "workbench_stored_executions",
+        "gauge",
+        "Executions stored, by outcome (within the retention period).",
+        &[
+            ("{outcome=\"success\"}", stored.successes),
+            ("{outcome=\"failure\"}", stored.failures),
+        ],
+    );
+    metric(
+        "workbench_stored_installs",
+        "gauge",
+        "Successful package installs stored.",
+        &[("", stored.installs)],
+    );
+    metric(
+        "workbench_stored_file_loads",
+        "gauge",
+        "File loads stored.",
+        &[("", stored.file_loads)],
+    );
+    metric(
+        "workbench_package_index_projects",
+        "gauge",
+        "Projects the local package index serves.",
+        &[("", state.index().len() as u64)],
+    );
+    Ok((
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        text,
+    ))
+}
