@@ -173,7 +173,7 @@ async fn dashboard_stats(
     query: &HashMap<String, String>,
 ) -> Result<DashboardStats, AppError> {
     let now = clock::now_ms();
-    let range = resolve_range(&query, now)?;
+    let range = resolve_range(query, now)?;
     let store = state.store();
     let numbers = store
         .aggregates(range.from, range.to)
