@@ -5,6 +5,7 @@
 //! a Run pressed before Python is ready waits in the worker and runs when it is. The same
 //! runtime is offered to page scripts as `window.workbench`.
 
+mod idb;
 mod output;
 mod telemetry;
 

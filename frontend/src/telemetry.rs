@@ -1,6 +1,6 @@
 //! The telemetry client: after each run, install, file load, reset and restart, one event
 //! with the SHA-256 of the code — never the code, never file names or contents — goes into a
-//! queue that survives reloads (localStorage) and is sent in batches.
+//! queue that survives reloads and offline periods (IndexedDB) and is sent in batches.
 //!
 //! Batches go out every few seconds or when [`BATCH_SIZE`] events wait, and on `pagehide`
 //! with `navigator.sendBeacon`. Failures retry with exponential backoff and jitter; the
@@ -20,8 +20,11 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
+use crate::idb::KeyValueStore;
+
 const ENDPOINT: &str = "/api/telemetry";
-const QUEUE_KEY: &str = "workbench.telemetry.queue";
+const DATABASE: &str = "pyodide-workbench";
+const QUEUE_STORE: &str = "telemetry-queue";
 const ENABLED_KEY: &str = "workbench.telemetry.enabled";
 const SESSION_KEY: &str = "workbench.telemetry.session";
 /// A batch goes out when this many events wait.
@@ -45,6 +48,9 @@ pub struct TelemetryStatus {
 #[derive(Debug, Default)]
 struct Queue {
     events: VecDeque<TelemetryEvent>,
+    /// Where the queue is kept; `None` until it is open (or if IndexedDB is unavailable,
+    /// when the queue lives in memory only).
+    store: Option<KeyValueStore>,
     session_id: String,
     sending: bool,
     failures: u32,
@@ -61,19 +67,13 @@ pub fn start() -> TelemetryStatus {
     let enabled = local_storage()
         .and_then(|storage| storage.get_item(ENABLED_KEY).ok().flatten())
         .is_none_or(|value| value != "off");
-    let stored: Vec<TelemetryEvent> = local_storage()
-        .and_then(|storage| storage.get_item(QUEUE_KEY).ok().flatten())
-        .and_then(|json| serde_json::from_str(&json).ok())
-        .unwrap_or_default();
     let status = TelemetryStatus {
         enabled: RwSignal::new(enabled),
-        pending: RwSignal::new(stored.len()),
+        pending: RwSignal::new(0),
         dropped: RwSignal::new(0),
     };
-    QUEUE.with_borrow_mut(|queue| {
-        queue.events = stored.into();
-        queue.session_id = session_id();
-    });
+    QUEUE.with_borrow_mut(|queue| queue.session_id = session_id());
+    spawn_local(open_queue(status));
     let _ = set_interval_with_handle(move || flush(status, false), FLUSH_EVERY);
     let on_pagehide = Closure::<dyn Fn()>::new(move || send_beacon(status));
     if let Some(window) = web_sys::window() {
@@ -84,6 +84,51 @@ pub fn start() -> TelemetryStatus {
     status
 }
 
+/// Opens the stored queue: events left by earlier visits go first, and events recorded while
+/// it opened are stored too.
+async fn open_queue(status: TelemetryStatus) {
+    let store = match KeyValueStore::open(DATABASE, QUEUE_STORE).await {
+        Ok(store) => store,
+        Err(error) => {
+            leptos::logging::warn!("the telemetry queue is kept in memory only: {error}");
+            return;
+        }
+    };
+    let stored: Vec<TelemetryEvent> = store
+        .values()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|json| serde_json::from_str(json).ok())
+        .collect();
+    QUEUE.with_borrow_mut(|queue| {
+        for event in &queue.events {
+            save(&store, event);
+        }
+        let recorded: HashSet<String> = queue
+            .events
+            .iter()
+            .map(|event| event.event_id.clone())
+            .collect();
+        let mut events: VecDeque<TelemetryEvent> = stored
+            .into_iter()
+            .filter(|event| !recorded.contains(&event.event_id))
+            .collect();
+        events.extend(queue.events.drain(..));
+        queue.events = events;
+        queue.store = Some(store);
+    });
+    update_pending(status);
+}
+
+fn save(store: &KeyValueStore, event: &TelemetryEvent) {
+    if let Ok(json) = serde_json::to_string(event)
+        && let Err(error) = store.put(&event.event_id, &json)
+    {
+        leptos::logging::warn!("could not keep a telemetry event: {error}");
+    }
+}
+
 /// Turns telemetry on or off; off also empties the queue.
 pub fn set_enabled(status: TelemetryStatus, enabled: bool) {
     status.enabled.set(enabled);
@@ -91,8 +136,13 @@ pub fn set_enabled(status: TelemetryStatus, enabled: bool) {
         let _ = storage.set_item(ENABLED_KEY, if enabled { "on" } else { "off" });
     }
     if !enabled {
-        QUEUE.with_borrow_mut(|queue| queue.events.clear());
-        persist(status);
+        QUEUE.with_borrow_mut(|queue| {
+            queue.events.clear();
+            if let Some(store) = &queue.store {
+                let _ = store.clear();
+            }
+        });
+        update_pending(status);
     }
 }
 
@@ -103,10 +153,15 @@ pub fn record(status: TelemetryStatus, activity: Activity) {
     }
     let full = QUEUE.with_borrow_mut(|queue| {
         let event = event_for(activity, &queue.session_id);
+        if let Some(store) = &queue.store {
+            save(store, &event);
+        }
         queue.events.push_back(event);
         let mut dropped = 0;
         while queue.events.len() > MAX_QUEUE {
-            queue.events.pop_front();
+            if let (Some(oldest), Some(store)) = (queue.events.pop_front(), &queue.store) {
+                let _ = store.delete(&oldest.event_id);
+            }
             dropped += 1;
         }
         if dropped > 0 {
@@ -114,7 +169,7 @@ pub fn record(status: TelemetryStatus, activity: Activity) {
         }
         queue.events.len() >= BATCH_SIZE
     });
-    persist(status);
+    update_pending(status);
     if full {
         flush(status, true);
     }
@@ -174,6 +229,11 @@ fn flush(status: TelemetryStatus, only_if_full: bool) {
                 // Every event got an answer (stored, duplicate, or refused for good).
                 Ok(()) => {
                     queue.events.retain(|event| !sent.contains(&event.event_id));
+                    if let Some(store) = &queue.store {
+                        for id in &sent {
+                            let _ = store.delete(id);
+                        }
+                    }
                     queue.failures = 0;
                     queue.retry_at = 0.0;
                 }
@@ -187,7 +247,7 @@ fn flush(status: TelemetryStatus, only_if_full: bool) {
                 }
             }
         });
-        persist(status);
+        update_pending(status);
     });
 }
 
@@ -250,17 +310,10 @@ fn send_beacon(status: TelemetryStatus) {
     }
 }
 
-fn persist(status: TelemetryStatus) {
-    let (json, pending) = QUEUE.with_borrow(|queue| {
-        (
-            serde_json::to_string(&queue.events).unwrap_or_else(|_| "[]".into()),
-            queue.events.len(),
-        )
-    });
-    if let Some(storage) = local_storage() {
-        let _ = storage.set_item(QUEUE_KEY, &json);
-    }
-    status.pending.set(pending);
+fn update_pending(status: TelemetryStatus) {
+    status
+        .pending
+        .set(QUEUE.with_borrow(|queue| queue.events.len()));
 }
 
 fn session_id() -> String {

@@ -105,3 +105,52 @@ async fn turning_telemetry_off_sends_nothing() {
     assert_eq!(stats["executionStats"]["totalExecutions"], 0);
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn events_that_could_not_be_sent_survive_a_reload() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+    browser.open_workbench(&app).await;
+    // The server is unreachable for telemetry, as if offline, and beacons are lost too.
+    browser
+        .eval(
+            "const originalFetch = window.fetch.bind(window);
+             window.fetch = (input, init) => String(input).includes('/api/telemetry')
+                 ? Promise.reject(new TypeError('offline'))
+                 : originalFetch(input, init);
+             navigator.sendBeacon = () => false;",
+        )
+        .await;
+    let result = browser
+        .execute(serde_json::json!({"code": "'queued while offline'"}))
+        .await;
+    assert_eq!(result["success"], true);
+    browser
+        .wait_for_text("telemetry-status", Duration::from_secs(10), |text| {
+            text == "1 waiting to be sent"
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let stats = browser
+        .eval("return fetch('/api/stats').then((answer) => answer.json())")
+        .await;
+    assert_eq!(
+        stats["executionStats"]["totalExecutions"], 0,
+        "nothing got through yet"
+    );
+
+    browser.client.refresh().await.expect("reload");
+    browser
+        .wait_for_text("telemetry-status", Duration::from_secs(30), |text| {
+            text == "all sent"
+        })
+        .await;
+    let stats = browser
+        .eval("return fetch('/api/stats').then((answer) => answer.json())")
+        .await;
+    assert_eq!(
+        stats["executionStats"]["totalExecutions"], 1,
+        "the queued event arrived once"
+    );
+    browser.close().await;
+}
