@@ -43,6 +43,16 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         server_args: Vec<String>,
     },
+    /// Benchmark the server: ingest throughput and latency next to `/health`, and dashboard
+    /// query time over a seeded store (release build).
+    BenchServer {
+        /// Seconds of load for each of `/health` and ingest.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Events to seed for the dashboard query timing (0 skips it).
+        #[arg(long, default_value_t = 1_000_000)]
+        seed_events: usize,
+    },
     /// Set up (including Chromium), check formatting and lints, build, and run every test.
     Test {
         /// Extra arguments for `cargo test` (for example a test name filter).
@@ -86,6 +96,34 @@ fn run(cli: Cli) -> Result<()> {
                 .args(server_args)
                 .current_dir(&root)
                 .run()?;
+        }
+        Task::BenchServer {
+            seconds,
+            seed_events,
+        } => {
+            step("build the server and the benchmark (release)", || {
+                Command::new("cargo")
+                    .args([
+                        "build",
+                        "--release",
+                        "--package",
+                        "backend",
+                        "--bin",
+                        "backend",
+                        "--example",
+                        "bench",
+                    ])
+                    .current_dir(&root)
+                    .run()
+            })?;
+            let release = root.join("target").join("release");
+            step("benchmark", || {
+                Command::new(release.join("examples").join("bench"))
+                    .args([release.join("backend").as_os_str()])
+                    .args([seconds.to_string(), seed_events.to_string()])
+                    .current_dir(&root)
+                    .run()
+            })?;
         }
         Task::Test { cargo_test_args } => {
             let tools = setup(&root, &cache)?;

@@ -1,0 +1,299 @@
+//! Server benchmark (not a test): telemetry ingest throughput and latency under concurrent
+//! batched load, next to `/health` measured the same way in the same run, then the
+//! dashboard query time over a store seeded with many events.
+//!
+//! `cargo xtask bench-server` builds in release mode and runs this against the release
+//! server binary. Figures are machine-dependent; compare the ratios.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use backend::{EventStore, NewEvent, SqliteStore};
+use protocol::telemetry::{EventKind, TelemetryEvent};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+const TOKEN: &str = "bench-admin-token";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let server_binary = PathBuf::from(
+        args.next()
+            .expect("usage: bench SERVER_BINARY [SECONDS] [SEED_EVENTS]"),
+    );
+    let seconds: u64 = args.next().map_or(Ok(5), |value| value.parse())?;
+    let seed_events: usize = args.next().map_or(Ok(1_000_000), |value| value.parse())?;
+    let concurrency = 32;
+
+    let data = tempfile::tempdir()?;
+    let (mut server, address) = start_server(&server_binary, data.path()).await?;
+    let health = load(
+        address,
+        concurrency,
+        Duration::from_secs(seconds),
+        |_, _| "GET /health HTTP/1.1\r\nHost: bench\r\n\r\n".to_owned(),
+    )
+    .await?;
+    let ingest = load(address, concurrency, Duration::from_secs(seconds), |worker, round| {
+        let events: Vec<TelemetryEvent> = (0..20).map(|n| event(&format!("w{worker}-r{round}-{n}"))).collect();
+        let body = serde_json::json!({ "events": events }).to_string();
+        format!(
+            "POST /api/telemetry HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    })
+    .await?;
+    let rss_kib = rss_kib(server.id());
+    server.kill().await?;
+
+    println!("concurrency {concurrency}, {seconds} s each, batches of 20 events");
+    println!(
+        "/health:          {:>9.0} requests/s   p50 {:>6.2} ms   p99 {:>6.2} ms",
+        health.per_second(),
+        health.percentile(0.50),
+        health.percentile(0.99)
+    );
+    println!(
+        "POST /api/telemetry: {:>6.0} requests/s = {:.0} events/s   p50 {:>6.2} ms   p99 {:>6.2} ms   (errors {})",
+        ingest.per_second(),
+        ingest.per_second() * 20.0,
+        ingest.percentile(0.50),
+        ingest.percentile(0.99),
+        ingest.errors
+    );
+    println!(
+        "ratio ingest requests/s ÷ health requests/s: {:.2}",
+        ingest.per_second() / health.per_second()
+    );
+    if let Some(rss) = rss_kib {
+        println!(
+            "server RSS after the ingest load: {:.1} MiB",
+            rss as f64 / 1024.0
+        );
+    }
+
+    if seed_events > 0 {
+        let seeded = tempfile::tempdir()?;
+        let started = Instant::now();
+        seed(seeded.path(), seed_events).await?;
+        println!(
+            "seeded {seed_events} events in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        let (mut server, address) = start_server(&server_binary, seeded.path()).await?;
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            let started = Instant::now();
+            let mut connection = Connection::open(address).await?;
+            let status = connection
+                .request(&format!(
+                    "GET /api/dashboard/stats?range=30d HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
+                ))
+                .await?;
+            anyhow::ensure!(status == 200, "the dashboard answered {status}");
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "GET /api/dashboard/stats?range=30d over {seed_events} events: median {:.0} ms (of 5)",
+            times[2]
+        );
+        server.kill().await?;
+    }
+    Ok(())
+}
+
+fn event(id: &str) -> TelemetryEvent {
+    TelemetryEvent {
+        event_id: id.to_owned(),
+        session_id: "bench".into(),
+        kind: EventKind::Execution,
+        code_sha256: Some("ab".repeat(32)),
+        code_bytes: Some(42),
+        duration_ms: Some(12.5),
+        success: Some(true),
+        error_type: None,
+        stdout_bytes: Some(10),
+        stderr_bytes: Some(0),
+        package: None,
+        version: None,
+        file_ext: None,
+        file_bytes: None,
+        pyodide_version: Some("0.27.7".into()),
+        client_time: Some("2026-11-27T10:00:00.000Z".into()),
+    }
+}
+
+/// Fills a store with `count` events spread over 30 days, straight through the store.
+async fn seed(data: &std::path::Path, count: usize) -> anyhow::Result<()> {
+    let store = SqliteStore::open(data)?;
+    let now = backend::now_ms();
+    let span = 30 * 24 * 3_600_000_i64;
+    let errors = ["ZeroDivisionError", "NameError", "TypeError", "KeyError"];
+    for chunk in 0..count.div_ceil(5000) {
+        let events: Vec<NewEvent> = (0..5000.min(count - chunk * 5000))
+            .map(|n| {
+                let index = chunk * 5000 + n;
+                let mut event = event(&format!("seed-{index}"));
+                event.success = Some(index % 7 != 0);
+                event.error_type = (index % 7 == 0).then(|| errors[index % 4].to_owned());
+                event.duration_ms = Some((index % 1000) as f64);
+                event.session_id = format!("s{}", index % 5000);
+                NewEvent {
+                    event,
+                    received_at: now - (index as i64 * 7919) % span,
+                    client_addr: format!("203.0.{}.0/24", index % 200),
+                    visitor_id: format!("v{}", index % 3000),
+                    user_agent: Some(format!("Agent/{}", index % 50)),
+                    code_key: Some(format!("{:064x}", index % 10_000)),
+                }
+            })
+            .collect();
+        store.insert(events).await?;
+    }
+    Ok(())
+}
+
+async fn start_server(
+    binary: &std::path::Path,
+    data: &std::path::Path,
+) -> anyhow::Result<(tokio::process::Child, SocketAddr)> {
+    use tokio::io::AsyncBufReadExt;
+    let mut server = tokio::process::Command::new(binary)
+        .args([
+            "--addr",
+            "127.0.0.1:0",
+            "--ingest-rate",
+            "1000000000",
+            "--ingest-burst",
+            "1000000000",
+        ])
+        .arg("--data-dir")
+        .arg(data)
+        .env("WORKBENCH_ADMIN_TOKEN", TOKEN)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdout = server.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    while let Some(line) = lines.next_line().await? {
+        if let Some(rest) = line.split("http://").nth(1) {
+            return Ok((server, rest.trim_end_matches('/').parse()?));
+        }
+    }
+    anyhow::bail!("the server did not start")
+}
+
+#[derive(Debug, Default)]
+struct Load {
+    latencies_ms: Vec<f64>,
+    elapsed: Duration,
+    errors: u64,
+}
+
+impl Load {
+    fn per_second(&self) -> f64 {
+        self.latencies_ms.len() as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile(&self, fraction: f64) -> f64 {
+        let mut sorted = self.latencies_ms.clone();
+        sorted.sort_by(f64::total_cmp);
+        let rank = ((fraction * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len().max(1));
+        sorted.get(rank - 1).copied().unwrap_or(0.0)
+    }
+}
+
+/// `concurrency` keep-alive connections sending `request(worker, round)` for `duration`.
+async fn load(
+    address: SocketAddr,
+    concurrency: usize,
+    duration: Duration,
+    request: fn(usize, usize) -> String,
+) -> anyhow::Result<Load> {
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for worker in 0..concurrency {
+        workers.push(tokio::spawn(async move {
+            let mut load = Load::default();
+            let Ok(mut connection) = Connection::open(address).await else {
+                load.errors += 1;
+                return load;
+            };
+            let mut round = 0;
+            while started.elapsed() < duration {
+                let text = request(worker, round);
+                round += 1;
+                let sent = Instant::now();
+                match connection.request(&text).await {
+                    Ok(200 | 202) => load
+                        .latencies_ms
+                        .push(sent.elapsed().as_secs_f64() * 1000.0),
+                    _ => load.errors += 1,
+                }
+            }
+            load
+        }));
+    }
+    let mut total = Load::default();
+    for worker in workers {
+        let load = worker.await?;
+        total.latencies_ms.extend(load.latencies_ms);
+        total.errors += load.errors;
+    }
+    total.elapsed = started.elapsed();
+    Ok(total)
+}
+
+/// One keep-alive HTTP/1.1 connection that reads `Content-Length` answers.
+struct Connection {
+    stream: BufReader<TcpStream>,
+}
+
+impl Connection {
+    async fn open(address: SocketAddr) -> anyhow::Result<Self> {
+        Ok(Self {
+            stream: BufReader::new(TcpStream::connect(address).await?),
+        })
+    }
+
+    async fn request(&mut self, text: &str) -> anyhow::Result<u16> {
+        self.stream.get_mut().write_all(text.as_bytes()).await?;
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let byte = self.stream.read_u8().await?;
+            head.push(byte);
+        }
+        let head = String::from_utf8_lossy(&head);
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or(0);
+        let length: usize = head
+            .lines()
+            .find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse().ok())?
+            })
+            .unwrap_or(0);
+        let mut body = vec![0u8; length];
+        self.stream.read_exact(&mut body).await?;
+        Ok(status)
+    }
+}
+
+fn rss_kib(pid: Option<u32>) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
