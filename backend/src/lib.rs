@@ -195,6 +195,11 @@ pub fn app(state: AppState) -> Router {
         .route("/api/dashboard/lookup", post(stats::lookup))
         .route("/api/dashboard/live", get(stats::live))
         .route("/api/dashboard/export", get(stats::export))
+        .route(
+            "/api/dashboard/import",
+            post(telemetry::import)
+                .layer(DefaultBodyLimit::max(protocol::telemetry::MAX_BATCH_BYTES)),
+        )
         .route("/api/admin/login", post(admin::login))
         .route("/api/admin/logout", post(admin::logout))
         .route("/pypi/simple/{name}/", get(package_index::project))

@@ -13,8 +13,8 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
 use protocol::stats::{
-    Dashboard, DashboardStats, LegacyExecutionStats, LegacyStats, Overview, RangeInfo, Recent,
-    TrendBucket,
+    Dashboard, DashboardStats, Entry, LegacyExecutionStats, LegacyStats, Overview, RangeInfo,
+    Recent, TrendBucket,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
@@ -24,7 +24,7 @@ use crate::admin::Admin;
 use crate::clock::{self, DAY_MS, HOUR_MS};
 use crate::error::AppError;
 use crate::privacy;
-use crate::storage::ExportRow;
+use crate::storage::{DURATION_BUCKETS, ExportRow};
 
 /// `GET /api/stats`: all-time totals in the original service's shape.
 pub async fn legacy(State(state): State<AppState>) -> Result<Json<LegacyStats>, AppError> {
@@ -232,6 +232,14 @@ async fn dashboard_stats(
             trend,
             packages: numbers.packages,
             top_code_hashes: numbers.code_keys,
+            duration_histogram: DURATION_BUCKETS
+                .iter()
+                .zip(numbers.duration_histogram)
+                .map(|((label, _), count)| Entry {
+                    name: (*label).to_owned(),
+                    count,
+                })
+                .collect(),
         },
         range,
         timestamp: clock::iso(now),

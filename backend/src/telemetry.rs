@@ -14,12 +14,14 @@ use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::header::USER_AGENT;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
+use protocol::stats::ImportedEvent;
 use protocol::telemetry::{
     EventOutcome, EventStatus, IngestResponse, MAX_BATCH_EVENTS, TelemetryEvent,
 };
 use serde_json::Value;
 
 use crate::AppState;
+use crate::admin::Admin;
 use crate::clock;
 use crate::error::AppError;
 use crate::json::Body;
@@ -127,18 +129,7 @@ pub async fn ingest(
         return Err(limited);
     }
 
-    let batch: Value = serde_json::from_slice(&body)
-        .map_err(|error| AppError::BadRequest(format!("the body is not valid JSON: {error}")))?;
-    let events = batch
-        .get("events")
-        .and_then(Value::as_array)
-        .ok_or_else(|| AppError::BadRequest("the body must be {\"events\": [ ... ]}".into()))?;
-    if events.len() > MAX_BATCH_EVENTS {
-        return Err(AppError::PayloadTooLarge(format!(
-            "a batch holds at most {MAX_BATCH_EVENTS} events; this one has {}",
-            events.len()
-        )));
-    }
+    let events = batch_events(&body)?;
 
     let received_at = clock::now_ms();
     let user_agent = headers
@@ -146,14 +137,15 @@ pub async fn ingest(
         .and_then(|value| value.to_str().ok())
         .map(|agent| agent.chars().take(MAX_USER_AGENT_LEN).collect::<String>());
     let client_addr = privacy::stored_address(client, config.store_full_ip);
-    let visitor_id =
-        state
-            .salt()
-            .visitor_id(client, user_agent.as_deref().unwrap_or(""), received_at);
+    let visitor_id = state.salt().visitor_id(
+        &client.to_string(),
+        user_agent.as_deref().unwrap_or(""),
+        received_at,
+    );
 
     let mut results = Vec::with_capacity(events.len());
     let mut to_store = Vec::new();
-    for raw in events {
+    for raw in &events {
         let event_id = raw
             .get("eventId")
             .and_then(Value::as_str)
@@ -186,6 +178,16 @@ pub async fn ingest(
         }
     }
 
+    let response = store_and_answer(&state, results, to_store).await?;
+    Ok((StatusCode::ACCEPTED, Json(response)))
+}
+
+/// Stores the accepted events, marks the duplicates, counts, and tells live dashboards.
+async fn store_and_answer(
+    state: &AppState,
+    mut results: Vec<EventOutcome>,
+    to_store: Vec<NewEvent>,
+) -> Result<IngestResponse, AppError> {
     let inserted = if to_store.is_empty() {
         Vec::new()
     } else {
@@ -224,21 +226,119 @@ pub async fn ingest(
     if response.accepted > 0 {
         state.notify_change();
     }
+    Ok(response)
+}
+
+/// `POST /api/dashboard/import` (admin): events with their original receive time and origin.
+pub async fn import(
+    _admin: Admin,
+    State(state): State<AppState>,
+    Body(body): Body,
+) -> Result<(StatusCode, Json<IngestResponse>), AppError> {
+    let events = batch_events(&body)?;
+    let latest = clock::now_ms() + 60_000;
+    let mut results = Vec::with_capacity(events.len());
+    let mut to_store = Vec::new();
+    for raw in &events {
+        let event_id = raw
+            .pointer("/event/eventId")
+            .and_then(Value::as_str)
+            .map(|id| id.chars().take(protocol::telemetry::MAX_ID_LEN).collect());
+        let parsed = parse::<ImportedEvent>(raw).and_then(|imported| {
+            imported
+                .event
+                .validate()
+                .map_err(|error| format!("event.{error}"))?;
+            if !(0..=latest).contains(&imported.received_at) {
+                return Err("receivedAt must be a past time in unix milliseconds".to_owned());
+            }
+            if imported
+                .client_addr
+                .as_ref()
+                .is_some_and(|addr| addr.len() > 64)
+            {
+                return Err("clientAddr must be at most 64 characters".to_owned());
+            }
+            Ok(imported)
+        });
+        match parsed {
+            Ok(imported) => {
+                let client_addr = imported
+                    .client_addr
+                    .unwrap_or_else(|| "imported".to_owned());
+                let user_agent = imported
+                    .user_agent
+                    .map(|agent| agent.chars().take(MAX_USER_AGENT_LEN).collect::<String>());
+                let visitor_id = state.salt().visitor_id(
+                    &client_addr,
+                    user_agent.as_deref().unwrap_or(""),
+                    imported.received_at,
+                );
+                let code_key = imported
+                    .event
+                    .code_sha256
+                    .as_deref()
+                    .map(|hash| state.keyer().key(hash));
+                to_store.push(NewEvent {
+                    event: imported.event,
+                    received_at: imported.received_at,
+                    client_addr,
+                    visitor_id,
+                    user_agent,
+                    code_key,
+                });
+                results.push(EventOutcome {
+                    event_id,
+                    status: EventStatus::Accepted,
+                    reason: None,
+                });
+            }
+            Err(reason) => results.push(EventOutcome {
+                event_id,
+                status: EventStatus::Rejected,
+                reason: Some(reason),
+            }),
+        }
+    }
+    let response = store_and_answer(&state, results, to_store).await?;
     Ok((StatusCode::ACCEPTED, Json(response)))
+}
+
+/// The `events` array of a batch body, within the batch limits.
+fn batch_events(body: &[u8]) -> Result<Vec<Value>, AppError> {
+    let mut batch: Value = serde_json::from_slice(body)
+        .map_err(|error| AppError::BadRequest(format!("the body is not valid JSON: {error}")))?;
+    let Some(Value::Array(events)) = batch.get_mut("events").map(Value::take) else {
+        return Err(AppError::BadRequest(
+            "the body must be {\"events\": [ ... ]}".into(),
+        ));
+    };
+    if events.len() > MAX_BATCH_EVENTS {
+        return Err(AppError::PayloadTooLarge(format!(
+            "a batch holds at most {MAX_BATCH_EVENTS} events; this one has {}",
+            events.len()
+        )));
+    }
+    Ok(events)
 }
 
 /// One event, typed and validated; the message names the field at fault.
 fn parse_event(raw: &Value) -> Result<TelemetryEvent, String> {
-    let event: TelemetryEvent = serde_path_to_error::deserialize(raw).map_err(|error| {
+    let event: TelemetryEvent = parse(raw)?;
+    event.validate().map_err(|error| error.to_string())?;
+    Ok(event)
+}
+
+/// Typed, with errors that name the field (`durationMs: invalid type: …`).
+fn parse<T: serde::de::DeserializeOwned>(raw: &Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(raw).map_err(|error| {
         let path = error.path().to_string();
         if path == "." {
             format!("{}", error.inner())
         } else {
             format!("{path}: {}", error.inner())
         }
-    })?;
-    event.validate().map_err(|error| error.to_string())?;
-    Ok(event)
+    })
 }
 
 #[cfg(test)]

@@ -681,3 +681,78 @@ async fn metrics_count_events_in_prometheus_format() {
     }
     assert!(!metrics.body.contains("127.0.0"), "no addresses in metrics");
 }
+
+#[tokio::test]
+async fn imported_events_keep_their_times_and_ranges_select_them() {
+    let app = spawn_app().await;
+    let client = app.client();
+    let now = backend::now_ms();
+    let hour = 3_600_000;
+    let imported = |age_ms: i64, duration: f64| {
+        json!({
+            "receivedAt": now - age_ms,
+            "event": execution("s", &sha("x"), true, duration),
+            "clientAddr": "198.51.100.0/24",
+            "userAgent": "Importer/1.0",
+        })
+    };
+    let body = json!({"events": [imported(hour / 2, 5.0), imported(3 * 24 * hour, 2500.0), imported(-10 * hour, 1.0)]});
+    let bearer = format!("Bearer {ADMIN_TOKEN}");
+    let answer = client
+        .send(
+            "POST",
+            "/api/dashboard/import",
+            &[("Authorization", &bearer)],
+            body.to_string().as_bytes(),
+        )
+        .await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    let outcome = answer.json();
+    assert_eq!(
+        (outcome["accepted"].as_u64(), outcome["rejected"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(
+        outcome["results"][2]["reason"],
+        "receivedAt must be a past time in unix milliseconds"
+    );
+
+    let day = client
+        .get_as_admin("/api/dashboard/stats?range=24h")
+        .await
+        .json();
+    assert_eq!(day["stats"]["overview"]["totalExecutions"], 1);
+    let week = client
+        .get_as_admin("/api/dashboard/stats?range=7d")
+        .await
+        .json();
+    assert_eq!(week["stats"]["overview"]["totalExecutions"], 2);
+    assert_eq!(
+        week["stats"]["topIPs"],
+        json!([{"name": "198.51.100.0/24", "count": 2}])
+    );
+    let histogram = &week["stats"]["durationHistogram"];
+    assert_eq!(
+        histogram,
+        &json!([
+            {"name": "< 10 ms", "count": 1},
+            {"name": "10–100 ms", "count": 0},
+            {"name": "0.1–1 s", "count": 0},
+            {"name": "1–10 s", "count": 1},
+            {"name": "≥ 10 s", "count": 0},
+        ])
+    );
+    let custom = client
+        .get_as_admin(&format!(
+            "/api/dashboard/stats?from={}&to={}",
+            now - 4 * 24 * hour,
+            now - 2 * 24 * hour
+        ))
+        .await
+        .json();
+    assert_eq!(custom["stats"]["overview"]["totalExecutions"], 1);
+    assert_eq!(custom["range"]["label"], "custom");
+
+    let anonymous = client.post_json("/api/dashboard/import", &body).await;
+    assert_eq!(anonymous.status, 401, "importing is for admins");
+}

@@ -74,6 +74,8 @@ pub struct Dashboard {
     pub packages: Vec<Entry>,
     /// Executions per keyed code hash (HMAC of the browser's SHA-256), most frequent first.
     pub top_code_hashes: Vec<Entry>,
+    /// Executions by duration, shortest bucket first (every bucket, even when empty).
+    pub duration_histogram: Vec<Entry>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,4 +113,24 @@ pub struct TrendBucket {
     pub start: i64,
     pub successes: u64,
     pub failures: u64,
+}
+
+/// `POST /api/dashboard/import` (admin): events with the times and origins they had, for
+/// moving data from another installation or seeding a demonstration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportBatch {
+    pub events: Vec<ImportedEvent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImportedEvent {
+    /// When the event was received, in unix milliseconds.
+    pub received_at: i64,
+    pub event: crate::telemetry::TelemetryEvent,
+    /// The address as it should be stored (already truncated, if it should be).
+    #[serde(default)]
+    pub client_addr: Option<String>,
+    #[serde(default)]
+    pub user_agent: Option<String>,
 }

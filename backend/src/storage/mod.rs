@@ -53,7 +53,18 @@ pub struct Aggregates {
     pub code_keys: Vec<Entry>,
     /// 24 equal buckets over the range: (successes, failures).
     pub trend: Vec<(u64, u64)>,
+    /// Executions by duration, in [`DURATION_BUCKETS`] order.
+    pub duration_histogram: Vec<u64>,
 }
+
+/// The duration histogram's buckets: a label and the upper bound in milliseconds.
+pub const DURATION_BUCKETS: [(&str, f64); 5] = [
+    ("< 10 ms", 10.0),
+    ("10–100 ms", 100.0),
+    ("0.1–1 s", 1000.0),
+    ("1–10 s", 10_000.0),
+    ("≥ 10 s", f64::INFINITY),
+];
 
 /// One stored event as exported: everything the server keeps, the keyed code hash instead
 /// of the browser's.

@@ -15,7 +15,9 @@ use protocol::stats::Entry;
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
-use super::{Aggregates, BoxFuture, CodeRuns, EventStore, ExportRow, NewEvent, StoreError};
+use super::{
+    Aggregates, BoxFuture, CodeRuns, DURATION_BUCKETS, EventStore, ExportRow, NewEvent, StoreError,
+};
 use crate::clock;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -394,6 +396,28 @@ fn aggregates(connection: &Connection, from: i64, to: i64) -> rusqlite::Result<A
     aggregates.packages = top("package", "kind = 'install' AND success IS NOT 0")?;
     aggregates.code_keys = top("code_key", "kind = 'execution'")?;
 
+    aggregates.duration_histogram = vec![0; DURATION_BUCKETS.len()];
+    {
+        let mut statement = connection.prepare_cached(
+            "SELECT CASE WHEN duration_ms < 10 THEN 0 WHEN duration_ms < 100 THEN 1
+                         WHEN duration_ms < 1000 THEN 2 WHEN duration_ms < 10000 THEN 3 ELSE 4 END,
+                    COUNT(*)
+             FROM events WHERE kind = 'execution' AND duration_ms IS NOT NULL
+             AND received_at >= ?1 AND received_at < ?2 GROUP BY 1",
+        )?;
+        let rows = statement.query_map([from, to], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
+        })?;
+        for row in rows {
+            let (bucket, count) = row?;
+            if let Some(slot) = usize::try_from(bucket)
+                .ok()
+                .and_then(|bucket| aggregates.duration_histogram.get_mut(bucket))
+            {
+                *slot = count.unsigned_abs();
+            }
+        }
+    }
     aggregates.trend = vec![(0, 0); 24];
     if to > from {
         let mut statement = connection.prepare_cached(
