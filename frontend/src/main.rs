@@ -1,5 +1,5 @@
-//! Mounts the workbench page; the components live in the library.
+//! Mounts the page; the components live in the library.
 
 fn main() {
-    leptos::mount::mount_to_body(frontend::App);
+    frontend::mount();
 }

@@ -2,7 +2,7 @@
 //! with the SHA-256 of the code — never the code, never file names or contents — goes into a
 //! queue that survives reloads and offline periods (IndexedDB) and is sent in batches.
 //!
-//! Batches go out every few seconds or when [`BATCH_SIZE`] events wait, and on `pagehide`
+//! Batches go out every second or when [`BATCH_SIZE`] events wait, and on `pagehide`
 //! with `navigator.sendBeacon`. Failures retry with exponential backoff and jitter; the
 //! server deduplicates by `eventId`, so sending twice is harmless. The queue is bounded;
 //! if it ever overflows, the page says how many events were dropped.
@@ -29,8 +29,9 @@ const ENABLED_KEY: &str = "workbench.telemetry.enabled";
 const SESSION_KEY: &str = "workbench.telemetry.session";
 /// A batch goes out when this many events wait.
 pub const BATCH_SIZE: usize = 20;
-/// Otherwise waiting events go out this often.
-const FLUSH_EVERY: Duration = Duration::from_secs(3);
+/// Otherwise waiting events go out this often: often enough that a live dashboard shows a
+/// run within about a second, rarely enough that bursts still share a request.
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// The queue never holds more; beyond it the oldest events are dropped, visibly.
 const MAX_QUEUE: usize = 1000;
 const MAX_BACKOFF_MS: f64 = 60_000.0;
