@@ -78,7 +78,7 @@ async function init({ indexUrl, harness: source, packageIndexUrl: index, preload
   if (preload.length > 0) {
     pyodide
       .loadPackage(preload, { messageCallback: packagesNews, errorCallback: packagesNews })
-      .then(() => packagesNews(`ready: ${preload.join(", ")}`))
+      .then(() => packagesNews(""))
       .catch((error) => packagesNews(`could not preload packages: ${describe(error)}`));
   }
 }
@@ -98,6 +98,7 @@ async function execute({ id, request }) {
       messageCallback: packagesNews,
       errorCallback: packagesNews,
     });
+    packagesNews("");
   } catch (error) {
     packagesNews(`could not load the packages this code imports: ${describe(error)}`);
   }

@@ -44,6 +44,15 @@ impl KeyValueStore {
         Ok(Self { database, store })
     }
 
+    /// The value under `key`, if any.
+    pub async fn get(&self, key: &str) -> Result<Option<String>, String> {
+        let request = self
+            .object_store(IdbTransactionMode::Readonly)?
+            .get(&JsValue::from_str(key))
+            .map_err(describe)?;
+        Ok(settle(&request).await?.as_string())
+    }
+
     /// Every value, in key order.
     pub async fn values(&self) -> Result<Vec<String>, String> {
         let request = self

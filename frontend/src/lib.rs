@@ -3,9 +3,11 @@
 //! and the workbench never loads dashboard data.
 
 mod dashboard;
+mod editor;
 mod http;
 mod idb;
 mod output;
+mod saved_state;
 mod telemetry;
 mod workbench;
 

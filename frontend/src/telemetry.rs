@@ -23,8 +23,8 @@ use wasm_bindgen_futures::JsFuture;
 use crate::idb::KeyValueStore;
 
 const ENDPOINT: &str = "/api/telemetry";
-const DATABASE: &str = "pyodide-workbench";
-const QUEUE_STORE: &str = "telemetry-queue";
+const DATABASE: &str = "pyodide-workbench-telemetry";
+const QUEUE_STORE: &str = "queue";
 const ENABLED_KEY: &str = "workbench.telemetry.enabled";
 const SESSION_KEY: &str = "workbench.telemetry.session";
 /// A batch goes out when this many events wait.

@@ -9,7 +9,9 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use pyodide_loader::{ExecResult, ExecuteRequest, Runtime, RuntimeEvent, Stream};
 
+use crate::editor::EditorHandle;
 use crate::output::{OutputKind, OutputLog, OutputView};
+use crate::saved_state;
 use crate::telemetry;
 
 const STARTER_CODE: &str = "print(1 + 1)\n";
@@ -100,7 +102,53 @@ pub fn Workbench() -> impl IntoView {
         }
     };
 
+    // The editor: mounted once its box exists, then filled with the code kept from the last
+    // visit (unless the user already typed).
+    let editor_box = NodeRef::<leptos::html::Div>::new();
+    let editor = StoredValue::new_local(None::<EditorHandle>);
+    let edited = StoredValue::new(false);
+    Effect::new(move |_| {
+        let Some(element) = editor_box.get() else {
+            return;
+        };
+        if editor.with_value(Option::is_some) {
+            return;
+        }
+        let on_change = move |text: String| {
+            edited.set_value(true);
+            code.set(text.clone());
+            saved_state::save_code(&text);
+        };
+        let on_stop = move || {
+            let stopping = running.get_untracked();
+            if stopping {
+                stop();
+            }
+            stopping
+        };
+        match crate::editor::mount(&element, STARTER_CODE, on_change, run, on_stop) {
+            Ok(handle) => {
+                handle.focus();
+                editor.set_value(Some(handle));
+                spawn_local(async move {
+                    if let Some(saved) = saved_state::load_code().await
+                        && !edited.get_value()
+                    {
+                        if let Some(handle) = editor.get_value() {
+                            handle.set_value(&saved);
+                        }
+                        code.set(saved);
+                    }
+                });
+            }
+            Err(message) => status.set(RuntimeStatus::Failed(message)),
+        }
+    });
+
     let on_key = move |event: web_sys::KeyboardEvent| {
+        if event.default_prevented() {
+            return;
+        }
         if event.key() == "Enter" && (event.ctrl_key() || event.meta_key()) {
             event.prevent_default();
             run();
@@ -134,13 +182,7 @@ pub fn Workbench() -> impl IntoView {
                     </p>
                 </div>
             </header>
-            <textarea
-                data-testid="editor"
-                aria-label="Python code"
-                spellcheck="false"
-                prop:value=move || code.get()
-                on:input=move |event| code.set(event_target_value(&event))
-            ></textarea>
+            <div class="editor-box" node_ref=editor_box data-testid="editor-box"></div>
             <div class="toolbar">
                 <button data-testid="run" on:click=move |_| run() disabled=move || running.get()>
                     {move || if running.get() { "Running…" } else { "Run" }}

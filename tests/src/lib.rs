@@ -167,6 +167,20 @@ impl Browser {
             .unwrap_or_else(|error| panic!("no element with data-testid {test_id}: {error}"))
     }
 
+    /// Replaces the editor's code by typing, as a person would (select all, delete, type).
+    /// The editor closes brackets and quotes as they are typed and overtypes them when
+    /// the closing one is typed, so typed code arrives as written — except indentation
+    /// after a colon, which the editor adds itself.
+    pub async fn type_code(&self, code: &str) {
+        let editor = self.find("editor").await;
+        editor.click().await.expect("the editor takes focus");
+        editor
+            .send_keys("\u{e009}a\u{e000}\u{e003}")
+            .await
+            .expect("select all and delete");
+        editor.send_keys(code).await.expect("typing works");
+    }
+
     /// Waits until the element's text satisfies `accept`, and returns that text.
     pub async fn wait_for_text(
         &self,

@@ -97,9 +97,7 @@ async fn a_failing_run_names_the_exception_and_the_users_line_and_keeps_earlier_
     );
 
     // The page shows the same: the earlier output, then the error.
-    let editor = browser.find("editor").await;
-    editor.clear().await.expect("clear");
-    editor.send_keys("print('shown')\n1/0").await.expect("type");
+    browser.type_code("print('shown')\n1/0").await;
     browser.find("run").await.click().await.expect("run");
     let shown = browser
         .wait_for_text("output", PYTHON_LOAD_TIMEOUT, |text| {
@@ -142,9 +140,7 @@ async fn output_appears_while_the_code_is_still_running() {
 async fn stop_ends_an_endless_loop_and_keeps_earlier_variables() {
     let (_app, browser) = workbench().await;
     browser.execute(json!({"code": "kept = 41"})).await;
-    let editor = browser.find("editor").await;
-    editor.clear().await.expect("clear");
-    editor.send_keys("while True: pass").await.expect("type");
+    browser.type_code("while True: pass").await;
     browser.find("run").await.click().await.expect("run");
     browser
         .wait_for_text("run", Duration::from_secs(10), |text| {

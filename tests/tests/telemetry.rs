@@ -28,9 +28,7 @@ async fn a_run_reaches_the_statistics_as_a_hash_and_never_as_code() {
     browser.eval(RECORD_REQUEST_BODIES).await;
 
     let code = "secret_marker = 'do-not-send-7f3a'\nprint(secret_marker)";
-    let editor = browser.find("editor").await;
-    editor.clear().await.expect("clear");
-    editor.send_keys(code).await.expect("type");
+    browser.type_code(code).await;
     browser.find("run").await.click().await.expect("run");
     browser
         .wait_for_text("output", Duration::from_secs(30), |text| {

@@ -28,9 +28,7 @@ async fn running_print_shows_its_output_in_a_cross_origin_isolated_page() {
         "the page must be cross-origin isolated, or Stop cannot work"
     );
 
-    let editor = browser.find("editor").await;
-    editor.clear().await.expect("the editor clears");
-    editor.send_keys("print(1+1)").await.expect("typing works");
+    browser.type_code("print(1+1)").await;
     browser.find("run").await.click().await.expect("Run clicks");
 
     let output = browser

@@ -270,6 +270,45 @@ pub fn ensure_wheelhouse(root: &Path, cache: &Path, manifest: &Manifest) -> Resu
     })
 }
 
+/// The code editor (CodeMirror 6) bundled from the npm registry into
+/// `frontend/editor/dist/editor.js`, which Trunk copies into the build.
+pub fn ensure_editor(root: &Path) -> Result<()> {
+    let dir = root.join("frontend").join("editor");
+    let inputs = ["package.json", "package-lock.json", "editor.js"]
+        .iter()
+        .map(|name| {
+            fs::read_to_string(dir.join(name))
+                .with_context(|| format!("could not read frontend/editor/{name}"))
+        })
+        .collect::<Result<Vec<String>>>()?;
+    let mut parts: Vec<&str> = vec![LAYOUT_VERSION];
+    parts.extend(inputs.iter().map(String::as_str));
+    let fingerprint = fingerprint(&parts);
+    let out = dir.join("dist");
+    if stamp_matches(&out, &fingerprint) && out.join("editor.js").exists() {
+        println!("==> code editor bundle: up to date");
+        return Ok(());
+    }
+    step(
+        "code editor bundle (CodeMirror from the npm registry)",
+        || {
+            Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .quiet()
+            .run()
+            .context("could not install the editor's packages (needs Node.js with npm and network access to the npm registry once)")?;
+            Command::new("npm")
+                .args(["run", "build"])
+                .current_dir(&dir)
+                .quiet()
+                .run()?;
+            fs::write(out.join(STAMP), &fingerprint)?;
+            Ok(())
+        },
+    )
+}
+
 /// Returns the cached file `name` in `dir` if it has the expected sha256; otherwise runs
 /// `download` (which must put it there) and checks it.
 fn cached_download(
