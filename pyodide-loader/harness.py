@@ -324,3 +324,37 @@ def normalize_name(name):
 
 def now_iso():
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def list_files():
+    """The files in the data folder: loaded ones and the ones the code wrote."""
+    entries = []
+    for name in sorted(os.listdir(DATA_DIR), key=str.lower):
+        path = os.path.join(DATA_DIR, name)
+        if os.path.isfile(path):
+            entries.append({"name": name, "path": path, "bytes": os.path.getsize(path)})
+    return json.dumps(entries)
+
+
+def delete_file(name):
+    if os.path.basename(name) != name or name in ("", ".", ".."):
+        return json.dumps({"success": False, "error": f"{name!r} is not a plain file name"})
+    path = os.path.join(DATA_DIR, name)
+    if not os.path.isfile(path):
+        return json.dumps({"success": False, "error": f"there is no file {name}"})
+    os.remove(path)
+    if name.endswith(".py"):
+        sys.modules.pop(name[:-3], None)
+    return json.dumps({"success": True})
+
+
+def list_packages():
+    """Every installed distribution, with its version, by name."""
+    import importlib.metadata
+
+    packages = {}
+    for distribution in importlib.metadata.distributions():
+        name = distribution.metadata["Name"]
+        if name:
+            packages[normalize_name(name)] = {"name": name, "version": distribution.version}
+    return json.dumps(sorted(packages.values(), key=lambda package: package["name"].lower()))

@@ -35,7 +35,15 @@ async function handle(message, payload) {
       throw new Error("the Python runtime did not start");
     }
     const body = await answer(message, payload);
-    post({ type: "reply", id: message.id, body });
+    if (body instanceof FileContents) {
+      // Bytes travel beside the JSON, moved rather than copied.
+      self.postMessage(
+        { json: JSON.stringify({ type: "reply", id: message.id, body: body.description }), payload: body.bytes.buffer },
+        [body.bytes.buffer],
+      );
+    } else {
+      post({ type: "reply", id: message.id, body });
+    }
   } catch (error) {
     post({ type: "failed", id: message.id, message: describe(error) });
   }
@@ -52,6 +60,20 @@ async function answer(message, payload) {
       return JSON.parse(await call("install", message.package, packageIndexUrl));
     case "reset":
       return JSON.parse(call("reset"));
+    case "listFiles":
+      return JSON.parse(call("list_files"));
+    case "deleteFile": {
+      const outcome = JSON.parse(call("delete_file", message.name));
+      await persistFiles();
+      return outcome;
+    }
+    case "readFile": {
+      const path = `${harness.get("DATA_DIR")}/${message.name}`;
+      const bytes = pyodide.FS.readFile(path);
+      return new FileContents({ name: message.name, bytes: bytes.length }, bytes);
+    }
+    case "listPackages":
+      return JSON.parse(call("list_packages"));
     default:
       throw new Error(`unknown message type ${message.type}`);
   }
@@ -71,6 +93,7 @@ async function init({ indexUrl, harness: source, packageIndexUrl: index, preload
   const namespace = pyodide.globals.get("dict")();
   pyodide.runPython(source, { globals: namespace, filename: "<workbench-harness>" });
   harness = namespace;
+  await mountFiles();
   call("setup_runtime");
   post({ type: "ready", version: pyodide.version });
   // Plain Python is usable now; the usual analysis packages follow in the background, and
@@ -80,6 +103,41 @@ async function init({ indexUrl, harness: source, packageIndexUrl: index, preload
       .loadPackage(preload, { messageCallback: packagesNews, errorCallback: packagesNews })
       .then(() => packagesNews(""))
       .catch((error) => packagesNews(`could not preload packages: ${describe(error)}`));
+  }
+}
+
+// A file's bytes, to be moved to the page beside the JSON answer.
+class FileContents {
+  constructor(description, bytes) {
+    this.description = description;
+    this.bytes = bytes;
+  }
+}
+
+// The data folder lives in IndexedDB (IDBFS), so loaded files and files the code wrote
+// survive reloads and browser restarts.
+async function mountFiles() {
+  const folder = harness.get("DATA_DIR");
+  pyodide.FS.mkdirTree(folder);
+  try {
+    pyodide.FS.mount(pyodide.FS.filesystems.IDBFS, {}, folder);
+    await syncFiles(true);
+  } catch (error) {
+    packagesNews(`files will not be kept across visits: ${describe(error)}`);
+  }
+}
+
+function syncFiles(populate) {
+  return new Promise((resolve, reject) =>
+    pyodide.FS.syncfs(populate, (error) => (error ? reject(error) : resolve())),
+  );
+}
+
+async function persistFiles() {
+  try {
+    await syncFiles(false);
+  } catch (error) {
+    packagesNews(`could not keep the files: ${describe(error)}`);
   }
 }
 
@@ -109,7 +167,10 @@ async function execute({ id, request }) {
   }
   const emit = (stream, text) => post({ type: "output", id, stream, text });
   const context = JSON.stringify(request.context ?? {});
-  return JSON.parse(await call("run", request.code, context, emit));
+  const result = JSON.parse(await call("run", request.code, context, emit));
+  // The code may have written files: keep them.
+  await persistFiles();
+  return result;
 }
 
 async function loadFile({ name }, bytes) {
@@ -117,6 +178,7 @@ async function loadFile({ name }, bytes) {
   const path = `${folder}/${name}`;
   pyodide.FS.mkdirTree(folder);
   pyodide.FS.writeFile(path, new Uint8Array(bytes));
+  await persistFiles();
   if (/\.(csv|tsv)$/i.test(name)) {
     await pyodide.loadPackage("pandas", { messageCallback: packagesNews });
   }

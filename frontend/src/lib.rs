@@ -4,9 +4,12 @@
 
 mod dashboard;
 mod editor;
+mod files;
+mod history;
 mod http;
 mod idb;
 mod output;
+mod packages;
 mod saved_state;
 mod telemetry;
 mod workbench;

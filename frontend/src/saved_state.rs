@@ -1,13 +1,15 @@
-//! What the workbench keeps between visits, in IndexedDB: the editor's code (and, as the
-//! page grows, its run history). Nothing here leaves the browser.
+//! What the workbench keeps between visits, in IndexedDB: the editor's code and the run
+//! history. Nothing here leaves the browser.
 
 use std::cell::RefCell;
 
+use crate::history::Run;
 use crate::idb::KeyValueStore;
 
 const DATABASE: &str = "pyodide-workbench-state";
 const STORE: &str = "state";
 const CODE_KEY: &str = "code";
+const HISTORY_KEY: &str = "history";
 
 thread_local! {
     /// Opened on first use; `None` until then or if IndexedDB is unavailable.
@@ -43,6 +45,33 @@ pub fn save_code(code: &str) {
             && let Err(error) = store.put(CODE_KEY, &code)
         {
             leptos::logging::warn!("could not keep the code: {error}");
+        }
+    });
+}
+
+/// The runs kept from earlier visits, oldest first.
+pub async fn load_history() -> Vec<Run> {
+    let Some(store) = store().await else {
+        return Vec::new();
+    };
+    store
+        .get(HISTORY_KEY)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default()
+}
+
+pub fn save_history(runs: &[Run]) {
+    let Ok(json) = serde_json::to_string(runs) else {
+        return;
+    };
+    leptos::task::spawn_local(async move {
+        if let Some(store) = store().await
+            && let Err(error) = store.put(HISTORY_KEY, &json)
+        {
+            leptos::logging::warn!("could not keep the history: {error}");
         }
     });
 }

@@ -10,7 +10,10 @@ use leptos::task::spawn_local;
 use pyodide_loader::{ExecResult, ExecuteRequest, Runtime, RuntimeEvent, Stream};
 
 use crate::editor::EditorHandle;
+use crate::files::{Files, FilesPanel};
+use crate::history::{History, HistoryPanel, Run};
 use crate::output::{OutputKind, OutputLog, OutputView};
+use crate::packages::PackagesPanel;
 use crate::saved_state;
 use crate::telemetry;
 
@@ -37,16 +40,40 @@ impl RuntimeStatus {
 #[component]
 pub fn Workbench() -> impl IntoView {
     let status = RwSignal::new(RuntimeStatus::Loading("starting the worker".to_owned()));
+    let progress = RwSignal::new(0.1);
     let packages = RwSignal::new(String::new());
     let log = OutputLog::new();
     let code = RwSignal::new(STARTER_CODE.to_owned());
     let running = RwSignal::new(false);
+    // Bumped after anything that may change files or packages (a run, a restart).
+    let changed = RwSignal::new(0u64);
     let telemetry = telemetry::start();
+    let history = History::load();
 
     let runtime = Runtime::start(move |event| match event {
-        RuntimeEvent::Progress(step) => status.set(RuntimeStatus::Loading(step)),
-        RuntimeEvent::Ready { version } => status.set(RuntimeStatus::Ready { version }),
-        RuntimeEvent::Packages(news) => packages.set(news),
+        RuntimeEvent::Progress(step) => {
+            progress.set(match step.as_str() {
+                "downloading the Python runtime" => 0.3,
+                "starting Python" => 0.6,
+                _ => 0.2,
+            });
+            status.set(RuntimeStatus::Loading(step));
+        }
+        RuntimeEvent::Ready { version } => {
+            progress.set(0.8);
+            status.set(RuntimeStatus::Ready { version });
+            changed.update(|count| *count += 1);
+        }
+        RuntimeEvent::Packages(news) => {
+            if news.is_empty() {
+                // Loading finished: the packages (and the preload's progress) changed.
+                if progress.get_untracked() >= 0.8 {
+                    progress.set(1.0);
+                }
+                changed.update(|count| *count += 1);
+            }
+            packages.set(news);
+        }
         RuntimeEvent::Output { stream, text } => {
             let kind = match stream {
                 Stream::Stdout => OutputKind::Stdout,
@@ -55,6 +82,7 @@ pub fn Workbench() -> impl IntoView {
             log.push_text(kind, text);
         }
         RuntimeEvent::Restarted { reason } => {
+            progress.set(0.2);
             status.set(RuntimeStatus::Loading("restarting".to_owned()));
             log.push_text(
                 OutputKind::Info,
@@ -77,6 +105,8 @@ pub fn Workbench() -> impl IntoView {
         }
     };
     let runtime = StoredValue::new_local(runtime);
+    let files = Files::new(runtime);
+    files.refresh();
 
     let run = move || {
         if running.get_untracked() {
@@ -87,18 +117,57 @@ pub fn Workbench() -> impl IntoView {
         };
         running.set(true);
         log.clear();
-        let request = ExecuteRequest::new(code.get_untracked());
+        let source = code.get_untracked();
+        let request = ExecuteRequest::new(source.clone());
         spawn_local(async move {
             match runtime.execute(request).await {
-                Ok(result) => show_result(result, log),
+                Ok(result) => {
+                    history.record(Run {
+                        at: js_sys::Date::now(),
+                        duration_ms: result.duration_ms,
+                        success: result.success,
+                        code: source,
+                    });
+                    show_result(result, log);
+                }
                 Err(error) => log.push_text(OutputKind::Error, format!("{error}\n")),
             }
             running.set(false);
+            files.refresh();
+            changed.update(|count| *count += 1);
         });
     };
     let stop = move || {
         if let Some(runtime) = runtime.get_value() {
             runtime.stop();
+        }
+    };
+    let reset = move |_| {
+        if !confirm("Clear all variables? Your code, files and history stay.") {
+            return;
+        }
+        let Some(runtime) = runtime.get_value() else {
+            return;
+        };
+        spawn_local(async move {
+            match runtime.reset().await {
+                Ok(answer) => log.push_text(
+                    OutputKind::Info,
+                    format!("Variables cleared ({} removed).\n", answer.removed),
+                ),
+                Err(error) => log.push_text(OutputKind::Error, format!("{error}\n")),
+            }
+        });
+    };
+    let restart = move |_| {
+        if !confirm(
+            "Restart Python? Variables, imports and installed packages are lost; your code, files and history stay.",
+        ) {
+            return;
+        }
+        if let Some(runtime) = runtime.get_value() {
+            runtime.restart();
+            files.refresh();
         }
     };
 
@@ -157,9 +226,29 @@ pub fn Workbench() -> impl IntoView {
             stop();
         }
     };
+    // Files dropped anywhere on the page are loaded (they never leave the browser).
+    let dragging = RwSignal::new(false);
+    let on_drag_over = move |event: web_sys::DragEvent| {
+        event.prevent_default();
+        dragging.set(true);
+    };
+    let on_drop = move |event: web_sys::DragEvent| {
+        event.prevent_default();
+        dragging.set(false);
+        if let Some(list) = event.data_transfer().and_then(|transfer| transfer.files()) {
+            files.add(list);
+        }
+    };
 
     view! {
-        <main class="workbench" on:keydown=on_key>
+        <main
+            class="workbench"
+            class:dragging=move || dragging.get()
+            on:keydown=on_key
+            on:dragover=on_drag_over
+            on:dragleave=move |_| dragging.set(false)
+            on:drop=on_drop
+        >
             <header>
                 <h1>"Pyodide Workbench"</h1>
                 <div class="statuses">
@@ -172,6 +261,15 @@ pub fn Workbench() -> impl IntoView {
                     >
                         {move || status.get().label()}
                     </p>
+                    <Show when=move || { progress.get() < 1.0 && !matches!(status.get(), RuntimeStatus::Failed(_)) }>
+                        <progress
+                            class="load-progress"
+                            data-testid="load-progress"
+                            aria-label="Loading Python"
+                            max="1"
+                            value=move || progress.get()
+                        ></progress>
+                    </Show>
                     <p
                         class="packages"
                         data-testid="packages"
@@ -182,22 +280,40 @@ pub fn Workbench() -> impl IntoView {
                     </p>
                 </div>
             </header>
-            <div class="editor-box" node_ref=editor_box data-testid="editor-box"></div>
-            <div class="toolbar">
-                <button data-testid="run" on:click=move |_| run() disabled=move || running.get()>
-                    {move || if running.get() { "Running…" } else { "Run" }}
-                </button>
-                <button
-                    class="secondary"
-                    data-testid="stop"
-                    on:click=move |_| stop()
-                    disabled=move || !running.get()
-                >
-                    "Stop"
-                </button>
-                <span>"Ctrl+Enter runs · Escape stops"</span>
+            <div class="columns">
+                <div class="main-column">
+                    <div class="editor-box" node_ref=editor_box data-testid="editor-box"></div>
+                    <div class="toolbar" role="toolbar" aria-label="Run controls">
+                        <button data-testid="run" on:click=move |_| run() disabled=move || running.get()>
+                            {move || if running.get() { "Running…" } else { "Run" }}
+                        </button>
+                        <button
+                            class="secondary"
+                            data-testid="stop"
+                            on:click=move |_| stop()
+                            disabled=move || !running.get()
+                        >
+                            "Stop"
+                        </button>
+                        <button class="secondary" data-testid="clear-output" on:click=move |_| log.clear()>
+                            "Clear output"
+                        </button>
+                        <button class="secondary" data-testid="reset" on:click=reset>
+                            "Reset"
+                        </button>
+                        <button class="secondary" data-testid="restart" on:click=restart>
+                            "Restart"
+                        </button>
+                        <span class="shortcuts">"Ctrl+Enter runs · Escape stops"</span>
+                    </div>
+                    <OutputView log=log />
+                </div>
+                <aside class="side-column">
+                    <FilesPanel files=files editor=editor />
+                    <PackagesPanel runtime=runtime changed=changed />
+                    <HistoryPanel history=history editor=editor code=code />
+                </aside>
             </div>
-            <OutputView log=log />
             <footer class="footer">
                 <label>
                     <input
@@ -223,6 +339,13 @@ pub fn Workbench() -> impl IntoView {
             </footer>
         </main>
     }
+}
+
+/// Asks the user to confirm something that loses work.
+fn confirm(question: &str) -> bool {
+    web_sys::window()
+        .and_then(|window| window.confirm_with_message(question).ok())
+        .unwrap_or(false)
 }
 
 /// Adds what a finished run adds to the output: its rich results, or its error and traceback.

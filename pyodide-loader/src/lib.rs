@@ -28,7 +28,8 @@ use wasm_bindgen::prelude::*;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 
 pub use crate::message::{
-    ExecResult, ExecuteRequest, FileLoad, InstallResult, ResetResult, RichOutput, Status, Stream,
+    DataFile, DeleteResult, ExecResult, ExecuteRequest, FileLoad, InstallResult, Package,
+    ResetResult, RichOutput, Status, Stream,
 };
 use crate::message::{FromWorker, ToWorker};
 pub use crate::window_api::expose_on_window;
@@ -148,6 +149,8 @@ struct Shared {
     timed_out: RefCell<HashSet<u64>>,
     /// The Pyodide version once Python is ready; `None` while loading.
     ready_version: RefCell<Option<String>>,
+    /// Bytes that came beside a reply (a file read), by request id.
+    payloads: RefCell<HashMap<u64, JsValue>>,
     on_event: Box<dyn Fn(RuntimeEvent)>,
 }
 
@@ -178,12 +181,23 @@ impl Runtime {
             pending: RefCell::new(HashMap::new()),
             timed_out: RefCell::new(HashSet::new()),
             ready_version: RefCell::new(None),
+            payloads: RefCell::new(HashMap::new()),
             on_event: Box::new(on_event),
         });
         let on_message = {
             let shared = Rc::clone(&shared);
             Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-                shared.receive(event.data().as_string().unwrap_or_default());
+                let data = event.data();
+                match data.as_string() {
+                    Some(json) => shared.receive(json, None),
+                    None => {
+                        let field = |name: &str| Reflect::get(&data, &name.into()).ok();
+                        let json = field("json")
+                            .and_then(|json| json.as_string())
+                            .unwrap_or_default();
+                        shared.receive(json, field("payload"));
+                    }
+                }
             })
         };
         let on_error = {
@@ -321,6 +335,49 @@ impl Runtime {
             ..Activity::default()
         });
         Ok(answer)
+    }
+
+    /// The files in [`DATA_DIR`]: loaded ones and those the code wrote.
+    pub async fn list_files(&self) -> Result<Vec<DataFile>, LoaderError> {
+        let (_, answer) = self
+            .inner
+            .request(|id| ToWorker::ListFiles { id }, None, None)?;
+        decode(answer.await.unwrap_or(Err(LoaderError::Restarted))?)
+    }
+
+    /// Deletes a file from [`DATA_DIR`].
+    pub async fn delete_file(&self, name: &str) -> Result<DeleteResult, LoaderError> {
+        let name = name.to_owned();
+        let (_, answer) = self
+            .inner
+            .request(|id| ToWorker::DeleteFile { id, name }, None, None)?;
+        decode(answer.await.unwrap_or(Err(LoaderError::Restarted))?)
+    }
+
+    /// The bytes of a file in [`DATA_DIR`].
+    pub async fn read_file(&self, name: &str) -> Result<Vec<u8>, LoaderError> {
+        validate_file_name(name).map_err(LoaderError::Request)?;
+        let name = name.to_owned();
+        let (id, answer) = self
+            .inner
+            .request(|id| ToWorker::ReadFile { id, name }, None, None)?;
+        answer.await.unwrap_or(Err(LoaderError::Restarted))?;
+        let bytes = self
+            .inner
+            .shared
+            .payloads
+            .borrow_mut()
+            .remove(&id)
+            .ok_or_else(|| LoaderError::Protocol("the file's bytes did not arrive".into()))?;
+        Ok(Uint8Array::new(&bytes).to_vec())
+    }
+
+    /// The installed packages, by name.
+    pub async fn list_packages(&self) -> Result<Vec<Package>, LoaderError> {
+        let (_, answer) = self
+            .inner
+            .request(|id| ToWorker::ListPackages { id }, None, None)?;
+        decode(answer.await.unwrap_or(Err(LoaderError::Restarted))?)
     }
 
     /// The original service's status.
@@ -473,7 +530,7 @@ impl Drop for Inner {
 }
 
 impl Shared {
-    fn receive(&self, json: String) {
+    fn receive(&self, json: String, payload: Option<JsValue>) {
         let message = match serde_json::from_str::<FromWorker>(&json) {
             Ok(message) => message,
             Err(error) => {
@@ -498,7 +555,12 @@ impl Shared {
                 }
                 (self.on_event)(RuntimeEvent::Output { stream, text });
             }
-            FromWorker::Reply { id, body } => self.answer(id, Ok(body)),
+            FromWorker::Reply { id, body } => {
+                if let Some(payload) = payload {
+                    self.payloads.borrow_mut().insert(id, payload);
+                }
+                self.answer(id, Ok(body));
+            }
             FromWorker::Failed { id, message } => {
                 self.answer(id, Err(LoaderError::Request(message)))
             }

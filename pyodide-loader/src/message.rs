@@ -32,6 +32,14 @@ pub enum ToWorker {
     Install { id: u64, package: String },
     /// Remove the user's variables.
     Reset { id: u64 },
+    /// List the files in the data folder.
+    ListFiles { id: u64 },
+    /// Delete a file from the data folder.
+    DeleteFile { id: u64, name: String },
+    /// Read a file from the data folder; the bytes come back beside the reply.
+    ReadFile { id: u64, name: String },
+    /// List the installed packages.
+    ListPackages { id: u64 },
 }
 
 /// What the worker tells the page.
@@ -180,6 +188,29 @@ pub struct InstallResult {
     pub package: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A file in the data folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataFile {
+    pub name: String,
+    pub path: String,
+    pub bytes: u64,
+}
+
+/// An installed package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Package {
+    pub name: String,
+    pub version: String,
+}
+
+/// The answer to deleting a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteResult {
+    pub success: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }

@@ -126,3 +126,25 @@ def test_package_names_are_normalized_as_pep_503_says(name, normalized):
 def test_error_descriptions_name_the_exception_type():
     assert harness.describe_error(ValueError("bad value")) == "ValueError: bad value"
     assert harness.describe_error(KeyboardInterrupt()) == "KeyboardInterrupt"
+
+
+def test_files_are_listed_and_deleted_by_plain_name(tmp_path, monkeypatch):
+    monkeypatch.setattr(harness, "DATA_DIR", str(tmp_path))
+    (tmp_path / "b.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "A.py").write_text("x = 1\n")
+    (tmp_path / "folder").mkdir()
+    listed = json.loads(harness.list_files())
+    assert [entry["name"] for entry in listed] == ["A.py", "b.csv"]
+    assert listed[1]["bytes"] == 8
+    assert json.loads(harness.delete_file("../b.csv"))["success"] is False
+    assert json.loads(harness.delete_file("missing.txt"))["error"] == "there is no file missing.txt"
+    assert json.loads(harness.delete_file("b.csv")) == {"success": True}
+    assert not (tmp_path / "b.csv").exists()
+
+
+def test_installed_packages_are_listed_with_versions():
+    packages = json.loads(harness.list_packages())
+    names = [package["name"].lower() for package in packages]
+    assert "pytest" in names
+    assert names == sorted(names)
+    assert all(package["version"] for package in packages)

@@ -27,6 +27,21 @@ pub fn duration(milliseconds: f64) -> String {
     }
 }
 
+/// `2048` → `2.0 KB`, `250000000` → `238.4 MB`
+pub fn format_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 /// The browser family a user agent names, for grouping.
 pub fn browser_family(user_agent: &str) -> &'static str {
     let agent = user_agent.to_ascii_lowercase();
@@ -62,6 +77,9 @@ mod tests {
         assert_eq!(duration(42.2), "42 ms");
         assert_eq!(duration(1530.0), "1.53 s");
         assert_eq!(duration(65_000.0), "65 s");
+        assert_eq!(format_bytes(512), "512 B");
+        assert_eq!(format_bytes(2048), "2.0 KB");
+        assert_eq!(format_bytes(250_000_000), "238.4 MB");
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! types, package names) is rendered as text by Leptos, never as HTML.
 
 mod charts;
-mod format;
+pub(crate) mod format;
+
+pub(crate) use self::format::format_bytes;
 
 use std::collections::BTreeMap;
 

@@ -1,0 +1,128 @@
+//! The run history: recent runs (time, duration, outcome, first line), kept in IndexedDB;
+//! clicking one puts its code back in the editor.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::dashboard::format::duration;
+use crate::editor::EditorHandle;
+use crate::saved_state;
+
+/// At most this many runs are kept.
+pub const MAX_RUNS: usize = 50;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Run {
+    /// Unix milliseconds the run finished.
+    pub at: f64,
+    pub duration_ms: f64,
+    pub success: bool,
+    pub code: String,
+}
+
+impl Run {
+    fn first_line(&self) -> String {
+        let line = self
+            .code
+            .lines()
+            .find(|line| !line.trim().is_empty())
+            .unwrap_or("(empty)");
+        line.chars().take(60).collect()
+    }
+}
+
+/// The history; a cheap copyable handle.
+#[derive(Debug, Clone, Copy)]
+pub struct History {
+    runs: RwSignal<Vec<Run>>,
+}
+
+impl History {
+    /// Starts empty and fills from what the last visit kept.
+    pub fn load() -> Self {
+        let runs = RwSignal::new(Vec::new());
+        leptos::task::spawn_local(async move {
+            let kept = saved_state::load_history().await;
+            runs.update(|runs| {
+                let recorded = std::mem::take(runs);
+                *runs = kept.into_iter().chain(recorded).collect();
+                trim(runs);
+            });
+        });
+        Self { runs }
+    }
+
+    pub fn record(self, run: Run) {
+        self.runs.update(|runs| {
+            runs.push(run);
+            trim(runs);
+        });
+        saved_state::save_history(&self.runs.get_untracked());
+    }
+}
+
+fn trim(runs: &mut Vec<Run>) {
+    let excess = runs.len().saturating_sub(MAX_RUNS);
+    runs.drain(..excess);
+}
+
+#[component]
+pub fn HistoryPanel(
+    history: History,
+    editor: StoredValue<Option<EditorHandle>, LocalStorage>,
+    code: RwSignal<String>,
+) -> impl IntoView {
+    view! {
+        <section class="panel" aria-labelledby="history-title" data-testid="history-panel">
+            <h2 id="history-title">"History"</h2>
+            <Show
+                when=move || history.runs.with(|runs| !runs.is_empty())
+                fallback=|| view! { <p class="hint">"Runs will be listed here."</p> }
+            >
+                <ol class="history" reversed>
+                    {move || {
+                        history
+                            .runs
+                            .get()
+                            .into_iter()
+                            .rev()
+                            .map(|run| {
+                                let when = String::from(
+                                    js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(run.at))
+                                        .to_locale_time_string("default"),
+                                );
+                                let label = format!(
+                                    "{when} · {} · {} · {}",
+                                    duration(run.duration_ms),
+                                    if run.success { "ok" } else { "failed" },
+                                    run.first_line()
+                                );
+                                let restore = run.code.clone();
+                                view! {
+                                    <li>
+                                        <button
+                                            class="history-entry"
+                                            class:failed=!run.success
+                                            data-testid="history-entry"
+                                            title="Put this code back in the editor"
+                                            on:click=move |_| {
+                                                if let Some(editor) = editor.get_value() {
+                                                    editor.set_value(&restore);
+                                                    editor.focus();
+                                                }
+                                                code.set(restore.clone());
+                                            }
+                                        >
+                                            {label}
+                                        </button>
+                                    </li>
+                                }
+                            })
+                            .collect_view()
+                    }}
+                </ol>
+            </Show>
+        </section>
+    }
+}
