@@ -25,7 +25,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Context;
+pub use anyhow::Result;
 use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};

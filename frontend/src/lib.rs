@@ -19,6 +19,7 @@ pub use crate::workbench::Workbench;
 
 /// Mounts the page the address asks for.
 pub fn mount() {
+    register_service_worker();
     let path = web_sys::window()
         .and_then(|window| window.location().pathname().ok())
         .unwrap_or_default();
@@ -27,4 +28,15 @@ pub fn mount() {
         "/login" => leptos::mount::mount_to_body(Login),
         _ => leptos::mount::mount_to_body(Workbench),
     }
+}
+
+/// The service worker (`/sw.js`) keeps the page and the Pyodide files, so the workbench
+/// works offline after one visit.
+fn register_service_worker() {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let container = window.navigator().service_worker();
+    // A browser without service workers (or a private mode that refuses them) just stays online-only.
+    let _ = container.register("/sw.js");
 }

@@ -31,10 +31,29 @@ pub struct TestApp {
     pub address: SocketAddr,
     /// The server's data directory (events, secrets, audit log).
     pub data: tempfile::TempDir,
-    _shutdown: oneshot::Sender<()>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<Server>,
 }
 
 impl TestApp {
+    /// Stops the server (as if it went away) and waits until it has.
+    pub async fn stop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let stopped = tokio::time::timeout(Duration::from_secs(10), server).await;
+            assert!(stopped.is_ok(), "the server did not stop within 10 s");
+        }
+    }
+
+    /// Starts the server again on the same address and data directory.
+    pub async fn start_again(&mut self) {
+        let (shutdown, server) = serve(config(self.address, self.data.path())).await;
+        self.shutdown = Some(shutdown);
+        self.server = Some(server);
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }
@@ -62,27 +81,40 @@ pub async fn spawn_app() -> TestApp {
         );
     }
     let data = tempfile::tempdir().expect("a temporary data directory");
-    let config = backend::Config {
-        addr: "127.0.0.1:0".parse().expect("a valid address"),
-        dist_dir: root.join("dist"),
-        public_dir: root.join("public"),
-        data_dir: data.path().to_path_buf(),
-        admin_token: Some(ADMIN_TOKEN.to_owned()),
-        ..backend::Config::with_defaults()
-    };
-    let application = backend::Application::build(config)
-        .await
-        .expect("the server starts");
-    let address = application.local_addr();
-    let (shutdown, stopped) = oneshot::channel::<()>();
-    tokio::spawn(application.run_until(async {
-        stopped.await.ok();
-    }));
+    // A fixed free port, so a stopped server can come back at the same address.
+    let address = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let (shutdown, server) = serve(config(address, data.path())).await;
     TestApp {
         address,
         data,
-        _shutdown: shutdown,
+        shutdown: Some(shutdown),
+        server: Some(server),
     }
+}
+
+fn config(address: SocketAddr, data: &std::path::Path) -> backend::Config {
+    let root = workspace_root();
+    backend::Config {
+        addr: address,
+        dist_dir: root.join("dist"),
+        public_dir: root.join("public"),
+        data_dir: data.to_path_buf(),
+        admin_token: Some(ADMIN_TOKEN.to_owned()),
+        ..backend::Config::with_defaults()
+    }
+}
+
+type Server = tokio::task::JoinHandle<backend::Result<()>>;
+
+async fn serve(config: backend::Config) -> (oneshot::Sender<()>, Server) {
+    let application = backend::Application::build(config)
+        .await
+        .expect("the server starts");
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(application.run_until(async {
+        stopped.await.ok();
+    }));
+    (shutdown, server)
 }
 
 /// Headless Chromium driven through ChromeDriver, with its own fresh profile.

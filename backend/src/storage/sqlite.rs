@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 use protocol::stats::Entry;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use tokio::sync::oneshot;
 
 use super::{
@@ -350,31 +350,18 @@ fn aggregates(connection: &Connection, from: i64, to: i64) -> rusqlite::Result<A
             ))
         },
     )?;
-    let timed: i64 = connection.query_row(
-        "SELECT COUNT(*) FROM events WHERE kind = 'execution' AND duration_ms IS NOT NULL
-         AND received_at >= ?1 AND received_at < ?2",
-        [from, to],
-        |row| row.get(0),
-    )?;
-    let percentile = |fraction: f64| -> rusqlite::Result<f64> {
-        if timed == 0 {
-            return Ok(0.0);
-        }
-        // Nearest rank: the smallest value with at least `fraction` of the values at or below it.
-        let rank = ((fraction * timed as f64).ceil() as i64).clamp(1, timed);
-        connection
-            .query_row(
-                "SELECT duration_ms FROM events WHERE kind = 'execution' AND duration_ms IS NOT NULL
-                 AND received_at >= ?1 AND received_at < ?2 ORDER BY duration_ms LIMIT 1 OFFSET ?3",
-                [from, to, rank - 1],
-                |row| row.get(0),
-            )
-            .optional()
-            .map(Option::unwrap_or_default)
-    };
-    aggregates.p50_duration_ms = percentile(0.50)?;
-    aggregates.p95_duration_ms = percentile(0.95)?;
-    aggregates.p99_duration_ms = percentile(0.99)?;
+    // One scan and a sort in memory: three ORDER BY … OFFSET queries each sorted the range.
+    let mut durations: Vec<f64> = connection
+        .prepare_cached(
+            "SELECT duration_ms FROM events WHERE kind = 'execution' AND duration_ms IS NOT NULL
+             AND received_at >= ?1 AND received_at < ?2",
+        )?
+        .query_map([from, to], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    durations.sort_unstable_by(f64::total_cmp);
+    aggregates.p50_duration_ms = nearest_rank(&durations, 0.50);
+    aggregates.p95_duration_ms = nearest_rank(&durations, 0.95);
+    aggregates.p99_duration_ms = nearest_rank(&durations, 0.99);
 
     let top = |column: &str, condition: &str| -> rusqlite::Result<Vec<Entry>> {
         let mut statement = connection.prepare_cached(&format!(
@@ -444,6 +431,16 @@ fn aggregates(connection: &Connection, from: i64, to: i64) -> rusqlite::Result<A
         }
     }
     Ok(aggregates)
+}
+
+/// The nearest-rank percentile of sorted values: the smallest value with at least
+/// `fraction` of the values at or below it (0 when there are none).
+fn nearest_rank(sorted: &[f64], fraction: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((fraction * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
 }
 
 /// The structured successor of the original `security.log`: one JSON line per stored event,

@@ -1,0 +1,129 @@
+//! Offline: after one visit the workbench loads, runs pandas on a stored CSV and stops
+//! runaway code without the server; runs made meanwhile reach the statistics exactly once
+//! when the server is back.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tests::{Browser, PYTHON_LOAD_TIMEOUT, spawn_app};
+
+async fn total_executions(browser: &Browser) -> u64 {
+    browser
+        .eval("return fetch('/api/stats').then((answer) => answer.json())")
+        .await["executionStats"]["totalExecutions"]
+        .as_u64()
+        .expect("a count")
+}
+
+async fn until(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> bool) {
+    let started = Instant::now();
+    while !check().await {
+        assert!(
+            started.elapsed() < timeout,
+            "{what} did not happen within {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_one_visit_the_workbench_works_without_the_server() {
+    let mut app = spawn_app().await;
+    let browser = Browser::start().await;
+    browser.open_workbench(&app).await;
+    until(
+        "the service worker taking control",
+        Duration::from_secs(30),
+        async || {
+            browser
+                .eval("return navigator.serviceWorker.controller !== null")
+                .await
+                == true
+        },
+    )
+    .await;
+    // A second visit goes through the service worker, which keeps what the page loads.
+    browser.client.refresh().await.expect("reloads");
+    browser.open_workbench(&app).await;
+    let stored = browser
+        .eval("return window.workbench.loadFile('trips.csv', 'city,km\\nOslo,3\\nRome,5\\nOslo,4\\n')")
+        .await;
+    assert_eq!(stored["success"], true, "{stored}");
+    let warmed = browser
+        .execute(json!({"code": "import pandas\npandas.__version__"}))
+        .await;
+    assert_eq!(warmed["success"], true);
+    until(
+        "telemetry being sent",
+        Duration::from_secs(30),
+        async || {
+            browser
+                .find("telemetry-status")
+                .await
+                .text()
+                .await
+                .ok()
+                .as_deref()
+                == Some("all sent")
+        },
+    )
+    .await;
+    let before = total_executions(&browser).await;
+
+    app.stop().await;
+    browser
+        .client
+        .refresh()
+        .await
+        .expect("reloads without the server");
+    let status = browser
+        .wait_for_text("status", PYTHON_LOAD_TIMEOUT, |text| {
+            text.contains("ready") || text.contains("failed")
+        })
+        .await;
+    assert!(status.contains("Python ready"), "offline start: {status}");
+    assert_eq!(browser.eval("return self.crossOriginIsolated").await, true);
+
+    let totals = browser
+        .execute(json!({"code": "import pandas as pd\npd.read_csv('/home/pyodide/data/trips.csv').groupby('city')['km'].sum().to_dict()"}))
+        .await;
+    assert_eq!(totals["result"], json!({"Oslo": 7, "Rome": 5}), "{totals}");
+    let stopped = browser
+        .eval(
+            "const run = window.workbench.execute('while True: pass');
+             setTimeout(() => window.workbench.stop(), 300);
+             return run;",
+        )
+        .await;
+    assert_eq!(
+        stopped["errorType"], "KeyboardInterrupt",
+        "Stop works offline: {stopped}"
+    );
+    for n in 0..3 {
+        let result = browser.execute(json!({ "code": format!("{n} * 2") })).await;
+        assert_eq!(result["result"], n * 2);
+    }
+    browser
+        .wait_for_text("telemetry-status", Duration::from_secs(10), |text| {
+            text == "5 waiting to be sent"
+        })
+        .await;
+
+    app.start_again().await;
+    browser
+        .client
+        .refresh()
+        .await
+        .expect("reloads with the server back");
+    browser.open_workbench(&app).await;
+    until(
+        "the 5 offline runs arriving",
+        Duration::from_secs(60),
+        async || total_executions(&browser).await >= before + 5,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after: Value = total_executions(&browser).await.into();
+    assert_eq!(after, before + 5, "exactly the 5 offline runs, each once");
+    browser.close().await;
+}
