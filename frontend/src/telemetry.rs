@@ -44,6 +44,8 @@ pub struct TelemetryStatus {
     pub pending: RwSignal<usize>,
     /// Events dropped because the queue was full.
     pub dropped: RwSignal<u64>,
+    /// Whether the last attempt to reach the server failed (offline, or the server is down).
+    pub unreachable: RwSignal<bool>,
 }
 
 #[derive(Debug, Default)]
@@ -72,6 +74,7 @@ pub fn start() -> TelemetryStatus {
         enabled: RwSignal::new(enabled),
         pending: RwSignal::new(0),
         dropped: RwSignal::new(0),
+        unreachable: RwSignal::new(false),
     };
     QUEUE.with_borrow_mut(|queue| queue.session_id = session_id());
     spawn_local(open_queue(status));
@@ -229,6 +232,7 @@ fn flush(status: TelemetryStatus, only_if_full: bool) {
             match outcome {
                 // Every event got an answer (stored, duplicate, or refused for good).
                 Ok(()) => {
+                    status.unreachable.set(false);
                     queue.events.retain(|event| !sent.contains(&event.event_id));
                     if let Some(store) = &queue.store {
                         for id in &sent {
@@ -239,6 +243,7 @@ fn flush(status: TelemetryStatus, only_if_full: bool) {
                     queue.retry_at = 0.0;
                 }
                 Err(reason) => {
+                    status.unreachable.set(true);
                     queue.failures += 1;
                     let backoff =
                         (1000.0 * 2f64.powi(queue.failures.min(16) as i32)).min(MAX_BACKOFF_MS);

@@ -331,6 +331,11 @@ pub fn Workbench() -> impl IntoView {
                         (true, waiting) => format!("{waiting} waiting to be sent"),
                     }}
                 </span>
+                <Show when=move || telemetry.unreachable.get()>
+                    <span class="warning" data-testid="server-unreachable" role="status">
+                        "Server unreachable: working offline"
+                    </span>
+                </Show>
                 <Show when=move || { telemetry.dropped.get() > 0 }>
                     <span class="warning" data-testid="telemetry-dropped">
                         {move || format!("{} events dropped: the queue was full", telemetry.dropped.get())}

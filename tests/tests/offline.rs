@@ -82,6 +82,13 @@ async fn after_one_visit_the_workbench_works_without_the_server() {
         })
         .await;
     assert!(status.contains("Python ready"), "offline start: {status}");
+    assert_eq!(
+        browser
+            .eval("return fetch('/health').then(() => 'reachable', () => 'unreachable')")
+            .await,
+        "unreachable",
+        "the server really is gone"
+    );
     assert_eq!(browser.eval("return self.crossOriginIsolated").await, true);
 
     let totals = browser
