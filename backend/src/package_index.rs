@@ -19,6 +19,8 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
+pub use protocol::normalize_package_name as normalize;
+
 use crate::AppState;
 use crate::error::AppError;
 
@@ -147,24 +149,6 @@ pub fn validate_name(name: &str) -> Result<String, AppError> {
         )));
     }
     Ok(normalize(name))
-}
-
-/// PEP 503: lowercase, and every run of `-`, `_` and `.` becomes one `-`.
-pub fn normalize(name: &str) -> String {
-    let mut normalized = String::with_capacity(name.len());
-    let mut in_separators = false;
-    for character in name.chars() {
-        if matches!(character, '-' | '_' | '.') {
-            if !in_separators {
-                normalized.push('-');
-            }
-            in_separators = true;
-        } else {
-            normalized.extend(character.to_lowercase());
-            in_separators = false;
-        }
-    }
-    normalized
 }
 
 /// `name-version(-build)?-python-abi-platform.whl` → `(name, version)`.

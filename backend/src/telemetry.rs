@@ -143,51 +143,52 @@ pub async fn ingest(
         received_at,
     );
 
-    let mut results = Vec::with_capacity(events.len());
-    let mut to_store = Vec::new();
-    for raw in &events {
-        let event_id = raw
-            .get("eventId")
-            .and_then(Value::as_str)
-            .map(|id| id.chars().take(protocol::telemetry::MAX_ID_LEN).collect());
-        match parse_event(raw) {
-            Ok(event) => {
-                let code_key = event
+    let parsed = events
+        .iter()
+        .map(|raw| {
+            let event_id = raw.get("eventId").and_then(Value::as_str).map(short_id);
+            let new = parse_event(raw).map(|event| NewEvent {
+                code_key: event
                     .code_sha256
                     .as_deref()
-                    .map(|hash| state.keyer().key(hash));
-                to_store.push(NewEvent {
-                    event,
-                    received_at,
-                    client_addr: client_addr.clone(),
-                    visitor_id: visitor_id.clone(),
-                    user_agent: user_agent.clone(),
-                    code_key,
-                });
-                results.push(EventOutcome {
-                    event_id,
-                    status: EventStatus::Accepted,
-                    reason: None,
-                });
-            }
-            Err(reason) => results.push(EventOutcome {
-                event_id,
-                status: EventStatus::Rejected,
-                reason: Some(reason),
-            }),
-        }
-    }
-
-    let response = store_and_answer(&state, results, to_store).await?;
+                    .map(|hash| state.keyer().key(hash)),
+                event,
+                received_at,
+                client_addr: client_addr.clone(),
+                visitor_id: visitor_id.clone(),
+                user_agent: user_agent.clone(),
+            });
+            (event_id, new)
+        })
+        .collect();
+    let response = store_and_answer(&state, parsed).await?;
     Ok((StatusCode::ACCEPTED, Json(response)))
 }
+
+/// An event's id as given (capped), and the event ready to store or why it was refused.
+type Parsed = (Option<String>, Result<NewEvent, String>);
 
 /// Stores the accepted events, marks the duplicates, counts, and tells live dashboards.
 async fn store_and_answer(
     state: &AppState,
-    mut results: Vec<EventOutcome>,
-    to_store: Vec<NewEvent>,
+    parsed: Vec<Parsed>,
 ) -> Result<IngestResponse, AppError> {
+    let mut results = Vec::with_capacity(parsed.len());
+    let mut to_store = Vec::new();
+    for (event_id, new) in parsed {
+        let (status, reason) = match new {
+            Ok(new) => {
+                to_store.push(new);
+                (EventStatus::Accepted, None)
+            }
+            Err(reason) => (EventStatus::Rejected, Some(reason)),
+        };
+        results.push(EventOutcome {
+            event_id,
+            status,
+            reason,
+        });
+    }
     let inserted = if to_store.is_empty() {
         Vec::new()
     } else {
@@ -237,71 +238,60 @@ pub async fn import(
 ) -> Result<(StatusCode, Json<IngestResponse>), AppError> {
     let events = batch_events(&body)?;
     let latest = clock::now_ms() + 60_000;
-    let mut results = Vec::with_capacity(events.len());
-    let mut to_store = Vec::new();
-    for raw in &events {
-        let event_id = raw
-            .pointer("/event/eventId")
-            .and_then(Value::as_str)
-            .map(|id| id.chars().take(protocol::telemetry::MAX_ID_LEN).collect());
-        let parsed = parse::<ImportedEvent>(raw).and_then(|imported| {
-            imported
-                .event
-                .validate()
-                .map_err(|error| format!("event.{error}"))?;
-            if !(0..=latest).contains(&imported.received_at) {
-                return Err("receivedAt must be a past time in unix milliseconds".to_owned());
-            }
-            if imported
-                .client_addr
-                .as_ref()
-                .is_some_and(|addr| addr.len() > 64)
-            {
-                return Err("clientAddr must be at most 64 characters".to_owned());
-            }
-            Ok(imported)
-        });
-        match parsed {
-            Ok(imported) => {
+    let parsed = events
+        .iter()
+        .map(|raw| {
+            let event_id = raw
+                .pointer("/event/eventId")
+                .and_then(Value::as_str)
+                .map(short_id);
+            let new = parse::<ImportedEvent>(raw).and_then(|imported| {
+                imported
+                    .event
+                    .validate()
+                    .map_err(|error| format!("event.{error}"))?;
+                if !(0..=latest).contains(&imported.received_at) {
+                    return Err("receivedAt must be a past time in unix milliseconds".to_owned());
+                }
+                if imported
+                    .client_addr
+                    .as_ref()
+                    .is_some_and(|addr| addr.len() > 64)
+                {
+                    return Err("clientAddr must be at most 64 characters".to_owned());
+                }
                 let client_addr = imported
                     .client_addr
                     .unwrap_or_else(|| "imported".to_owned());
                 let user_agent = imported
                     .user_agent
                     .map(|agent| agent.chars().take(MAX_USER_AGENT_LEN).collect::<String>());
-                let visitor_id = state.salt().visitor_id(
-                    &client_addr,
-                    user_agent.as_deref().unwrap_or(""),
-                    imported.received_at,
-                );
-                let code_key = imported
-                    .event
-                    .code_sha256
-                    .as_deref()
-                    .map(|hash| state.keyer().key(hash));
-                to_store.push(NewEvent {
+                Ok(NewEvent {
+                    visitor_id: state.salt().visitor_id(
+                        &client_addr,
+                        user_agent.as_deref().unwrap_or(""),
+                        imported.received_at,
+                    ),
+                    code_key: imported
+                        .event
+                        .code_sha256
+                        .as_deref()
+                        .map(|hash| state.keyer().key(hash)),
                     event: imported.event,
                     received_at: imported.received_at,
                     client_addr,
-                    visitor_id,
                     user_agent,
-                    code_key,
-                });
-                results.push(EventOutcome {
-                    event_id,
-                    status: EventStatus::Accepted,
-                    reason: None,
-                });
-            }
-            Err(reason) => results.push(EventOutcome {
-                event_id,
-                status: EventStatus::Rejected,
-                reason: Some(reason),
-            }),
-        }
-    }
-    let response = store_and_answer(&state, results, to_store).await?;
+                })
+            });
+            (event_id, new)
+        })
+        .collect();
+    let response = store_and_answer(&state, parsed).await?;
     Ok((StatusCode::ACCEPTED, Json(response)))
+}
+
+fn short_id(id: &str) -> String {
+    id.chars().take(protocol::telemetry::MAX_ID_LEN).collect()
 }
 
 /// The `events` array of a batch body, within the batch limits.

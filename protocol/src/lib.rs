@@ -8,6 +8,26 @@ pub mod telemetry;
 
 use serde::{Deserialize, Serialize};
 
+/// PEP 503 normalisation of a package name: lowercase, and every run of `-`, `_` and `.`
+/// becomes one `-`. The Pyodide lock mixes spellings (`prompt-toolkit` is a key,
+/// `prompt_toolkit` a dependency), and so do wheel file names and what users type.
+pub fn normalize_package_name(name: &str) -> String {
+    let mut normalized = String::with_capacity(name.len());
+    let mut in_separators = false;
+    for character in name.chars() {
+        if matches!(character, '-' | '_' | '.') {
+            if !in_separators {
+                normalized.push('-');
+            }
+            in_separators = true;
+        } else {
+            normalized.extend(character.to_lowercase());
+            in_separators = false;
+        }
+    }
+    normalized
+}
+
 /// The answer of `GET /health`: the server is up and serving.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -42,24 +42,7 @@ pub struct LockedPackage {
     pub depends: Vec<String>,
 }
 
-/// PEP 503 normalisation: lowercase, and every run of `-`, `_` and `.` becomes one `-`.
-/// The lock itself mixes spellings (`prompt-toolkit` is the key, `prompt_toolkit` a dependency).
-pub fn normalize(name: &str) -> String {
-    let mut normalized = String::with_capacity(name.len());
-    let mut in_separator_run = false;
-    for character in name.chars() {
-        if matches!(character, '-' | '_' | '.') {
-            if !in_separator_run {
-                normalized.push('-');
-            }
-            in_separator_run = true;
-        } else {
-            normalized.extend(character.to_lowercase());
-            in_separator_run = false;
-        }
-    }
-    normalized
-}
+pub use protocol::normalize_package_name as normalize;
 
 /// The packages of a parsed lock, by normalised name.
 pub fn packages(lock: &Value) -> Result<BTreeMap<String, LockedPackage>, LockError> {
