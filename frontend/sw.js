@@ -62,7 +62,9 @@ async function networkFirst(request) {
   const cache = await caches.open(SHELL);
   try {
     const response = await fetch(request);
-    if (response.ok) {
+    // The package index's "not here" is an answer too: micropip then uses Pyodide's lock.
+    const indexMiss = response.status === 404 && new URL(request.url).pathname.startsWith("/pypi/");
+    if (response.ok || indexMiss) {
       await cache.put(request, response.clone());
     }
     return response;

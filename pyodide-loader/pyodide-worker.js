@@ -7,6 +7,9 @@ let pyodide = null;
 let harness = null;
 let interruptBuffer = null;
 let packageIndexUrl = "";
+// The background load of the usual packages; installs wait for it, so micropip finds them
+// loaded instead of asking the package index about them (which fails offline).
+let preloading = Promise.resolve();
 // Messages are handled one at a time, in order: code sent while Pyodide is still loading
 // waits for it and then runs.
 let queue = Promise.resolve();
@@ -56,6 +59,7 @@ async function answer(message, payload) {
     case "loadFile":
       return loadFile(message, payload);
     case "install":
+      await preloading;
       await pyodide.loadPackage("micropip", { messageCallback: packagesNews });
       return JSON.parse(await call("install", message.package, packageIndexUrl));
     case "reset":
@@ -99,7 +103,7 @@ async function init({ indexUrl, harness: source, packageIndexUrl: index, preload
   // Plain Python is usable now; the usual analysis packages follow in the background, and
   // a run that imports them waits for them (loadPackagesFromImports shares Pyodide's lock).
   if (preload.length > 0) {
-    pyodide
+    preloading = pyodide
       .loadPackage(preload, { messageCallback: packagesNews, errorCallback: packagesNews })
       .then(() => packagesNews(""))
       .catch((error) => packagesNews(`could not preload packages: ${describe(error)}`));

@@ -10,6 +10,7 @@ const DATABASE: &str = "pyodide-workbench-state";
 const STORE: &str = "state";
 const CODE_KEY: &str = "code";
 const HISTORY_KEY: &str = "history";
+const PACKAGES_KEY: &str = "installed-packages";
 
 thread_local! {
     /// Opened on first use; `None` until then or if IndexedDB is unavailable.
@@ -72,6 +73,36 @@ pub fn save_history(runs: &[Run]) {
             && let Err(error) = store.put(HISTORY_KEY, &json)
         {
             leptos::logging::warn!("could not keep the history: {error}");
+        }
+    });
+}
+
+/// The packages the user installed, to install again on the next visit.
+pub async fn load_installed() -> Vec<String> {
+    let Some(store) = store().await else {
+        return Vec::new();
+    };
+    store
+        .get(PACKAGES_KEY)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default()
+}
+
+/// Adds a package to those installed again on the next visit.
+pub fn remember_installed(package: String) {
+    leptos::task::spawn_local(async move {
+        let mut installed = load_installed().await;
+        if installed.contains(&package) {
+            return;
+        }
+        installed.push(package);
+        if let (Some(store), Ok(json)) = (store().await, serde_json::to_string(&installed))
+            && let Err(error) = store.put(PACKAGES_KEY, &json)
+        {
+            leptos::logging::warn!("could not keep the installed packages: {error}");
         }
     });
 }

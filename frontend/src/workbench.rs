@@ -7,7 +7,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use pyodide_loader::{ExecResult, ExecuteRequest, Runtime, RuntimeEvent, Stream};
+use pyodide_loader::{ActivityKind, ExecResult, ExecuteRequest, Runtime, RuntimeEvent, Stream};
 
 use crate::editor::EditorHandle;
 use crate::files::{Files, FilesPanel};
@@ -49,6 +49,9 @@ pub fn Workbench() -> impl IntoView {
     let changed = RwSignal::new(0u64);
     let telemetry = telemetry::start();
     let history = History::load();
+    // Packages installed in earlier visits come back once, when Python is first ready.
+    let reinstalled = StoredValue::new(false);
+    let runtime_cell = StoredValue::new_local(None::<Runtime>);
 
     let runtime = Runtime::start(move |event| match event {
         RuntimeEvent::Progress(step) => {
@@ -63,6 +66,10 @@ pub fn Workbench() -> impl IntoView {
             progress.set(0.8);
             status.set(RuntimeStatus::Ready { version });
             changed.update(|count| *count += 1);
+            if !reinstalled.get_value() {
+                reinstalled.set_value(true);
+                reinstall_kept_packages(runtime_cell, packages, changed);
+            }
         }
         RuntimeEvent::Packages(news) => {
             if news.is_empty() {
@@ -90,7 +97,15 @@ pub fn Workbench() -> impl IntoView {
             );
         }
         RuntimeEvent::Failed(message) => status.set(RuntimeStatus::Failed(message)),
-        RuntimeEvent::Activity(activity) => telemetry::record(telemetry, activity),
+        RuntimeEvent::Activity(activity) => {
+            if activity.kind == ActivityKind::Install
+                && activity.success == Some(true)
+                && let Some(package) = &activity.package
+            {
+                saved_state::remember_installed(package.clone());
+            }
+            telemetry::record(telemetry, activity);
+        }
     });
     let runtime = match runtime {
         Ok(runtime) => {
@@ -104,7 +119,8 @@ pub fn Workbench() -> impl IntoView {
             None
         }
     };
-    let runtime = StoredValue::new_local(runtime);
+    runtime_cell.set_value(runtime.clone());
+    let runtime = runtime_cell;
     let files = Files::new(runtime);
     files.refresh();
 
@@ -344,6 +360,30 @@ pub fn Workbench() -> impl IntoView {
             </footer>
         </main>
     }
+}
+
+/// Installs again, from the cache when offline, the packages installed in earlier visits.
+fn reinstall_kept_packages(
+    runtime: StoredValue<Option<Runtime>, LocalStorage>,
+    news: RwSignal<String>,
+    changed: RwSignal<u64>,
+) {
+    spawn_local(async move {
+        let kept = saved_state::load_installed().await;
+        let Some(runtime) = runtime.get_value() else {
+            return;
+        };
+        for package in kept {
+            news.set(format!("Installing {package} again…"));
+            if let Ok(answer) = runtime.reinstall(&package).await
+                && !answer.success
+            {
+                news.set(answer.error.unwrap_or_default());
+            }
+        }
+        news.set(String::new());
+        changed.update(|count| *count += 1);
+    });
 }
 
 /// Asks the user to confirm something that loses work.

@@ -295,6 +295,26 @@ impl Runtime {
 
     /// Installs a package with micropip: from the Pyodide lock, or the server's index.
     pub async fn install(&self, package: &str) -> Result<InstallResult, LoaderError> {
+        let started = js_sys::Date::now();
+        let answer = self.install_package(package).await?;
+        self.inner.shared.record(Activity {
+            kind: ActivityKind::Install,
+            success: Some(answer.success),
+            duration_ms: Some(js_sys::Date::now() - started),
+            package: Some(answer.package.clone()),
+            version: answer.version.clone(),
+            ..Activity::default()
+        });
+        Ok(answer)
+    }
+
+    /// Installs again a package the user installed in an earlier visit. It is not a new
+    /// install, so usage statistics do not count it.
+    pub async fn reinstall(&self, package: &str) -> Result<InstallResult, LoaderError> {
+        self.install_package(package).await
+    }
+
+    async fn install_package(&self, package: &str) -> Result<InstallResult, LoaderError> {
         let package = package.trim().to_owned();
         if package.is_empty() || package.len() > 200 || package.chars().any(char::is_control) {
             return Ok(InstallResult {
@@ -306,21 +326,10 @@ impl Runtime {
                 version: None,
             });
         }
-        let started = js_sys::Date::now();
-        let requested = package.clone();
         let (_, answer) = self
             .inner
             .request(|id| ToWorker::Install { id, package }, None, None)?;
-        let answer: InstallResult = decode(answer.await.unwrap_or(Err(LoaderError::Restarted))?)?;
-        self.inner.shared.record(Activity {
-            kind: ActivityKind::Install,
-            success: Some(answer.success),
-            duration_ms: Some(js_sys::Date::now() - started),
-            package: Some(requested),
-            version: answer.version.clone(),
-            ..Activity::default()
-        });
-        Ok(answer)
+        decode(answer.await.unwrap_or(Err(LoaderError::Restarted))?)
     }
 
     /// Removes the user's variables; the runtime and its loaded packages stay.
