@@ -171,6 +171,8 @@ async function execute({ id, request }) {
   }
   const emit = (stream, text) => post({ type: "output", id, stream, text });
   const context = JSON.stringify(request.context ?? {});
+  // The timeout counts from here: waiting for packages is not the code's time.
+  post({ type: "started", id });
   const result = JSON.parse(await call("run", request.code, context, emit));
   // The code may have written files: keep them.
   await persistFiles();

@@ -162,6 +162,8 @@ struct Pending {
     timeout_ms: Option<u64>,
     stdout: String,
     stderr: String,
+    /// For executions: told when the code starts running, which starts the timeout.
+    started: Option<oneshot::Sender<()>>,
 }
 
 /// Bytes that go with a message.
@@ -235,8 +237,17 @@ impl Runtime {
             None,
             Some(timeout_ms),
         )?;
+        let (started, on_start) = oneshot::channel();
+        if let Some(pending) = self.inner.shared.pending.borrow_mut().get_mut(&id) {
+            pending.started = Some(started);
+        }
         let watchdog = Rc::downgrade(&self.inner);
-        wasm_bindgen_futures::spawn_local(watch(watchdog, id, timeout_ms));
+        wasm_bindgen_futures::spawn_local(async move {
+            // The clock starts when the code does; if the run ends first, there is nothing to watch.
+            if on_start.await.is_ok() {
+                watch(watchdog, id, timeout_ms).await;
+            }
+        });
         let body = answer.await.unwrap_or(Err(LoaderError::Restarted))?;
         let mut result: ExecResult = decode(body)?;
         let timed_out = self.inner.shared.timed_out.borrow_mut().remove(&id);
@@ -468,6 +479,7 @@ impl Inner {
                 timeout_ms,
                 stdout: String::new(),
                 stderr: String::new(),
+                started: None,
             },
         );
         if let Err(error) = post(&self.worker.borrow(), &make(id), payload) {
@@ -555,6 +567,16 @@ impl Shared {
                 (self.on_event)(RuntimeEvent::Ready { version });
             }
             FromWorker::Packages { message } => (self.on_event)(RuntimeEvent::Packages(message)),
+            FromWorker::Started { id } => {
+                let started = self
+                    .pending
+                    .borrow_mut()
+                    .get_mut(&id)
+                    .and_then(|pending| pending.started.take());
+                if let Some(started) = started {
+                    let _ = started.send(());
+                }
+            }
             FromWorker::Output { id, stream, text } => {
                 if let Some(pending) = self.pending.borrow_mut().get_mut(&id) {
                     match stream {

@@ -56,6 +56,8 @@ pub enum FromWorker {
     Ready { version: String },
     /// Package loading news (preloads, imports that load packages).
     Packages { message: String },
+    /// Execution `id`'s code began to run (its packages are loaded).
+    Started { id: u64 },
     /// Text the running code printed, as it is printed.
     Output {
         id: u64,
