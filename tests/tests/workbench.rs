@@ -303,3 +303,52 @@ async fn a_plot_shows_as_an_image_and_an_error_names_its_type_and_line() {
     );
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restart_asks_first_and_a_deleted_file_is_gone() {
+    let (_app, browser) = workbench().await;
+    drop_file(&browser, "old.csv", "a\n1\n").await;
+    browser.wait_for_text("file-name", WAIT, |_| true).await;
+    browser
+        .find("delete-file")
+        .await
+        .click()
+        .await
+        .expect("deletes");
+    browser
+        .wait_for_text("files-notice", WAIT, |text| text == "old.csv deleted")
+        .await;
+    let listed = browser
+        .eval("return document.querySelectorAll('[data-testid=file]').length")
+        .await;
+    assert_eq!(listed, 0);
+    let gone = browser
+        .execute(json!({"code": "import os\nos.path.exists('/home/pyodide/data/old.csv')"}))
+        .await;
+    assert_eq!(gone["result"], false);
+
+    browser.execute(json!({"code": "precious = 1"})).await;
+    browser.find("restart").await.click().await.expect("asks");
+    browser
+        .client
+        .dismiss_alert()
+        .await
+        .expect("a confirmation was asked");
+    let kept = browser.execute(json!({"code": "precious"})).await;
+    assert_eq!(kept["result"], 1, "declining keeps the runtime");
+
+    browser.find("restart").await.click().await.expect("asks");
+    browser
+        .client
+        .accept_alert()
+        .await
+        .expect("a confirmation was asked");
+    browser
+        .wait_for_text("status", PYTHON_LOAD_TIMEOUT, |text| text.contains("ready"))
+        .await;
+    let lost = browser
+        .execute(json!({"code": "'precious' in globals()"}))
+        .await;
+    assert_eq!(lost["result"], false, "a restart starts a fresh runtime");
+    browser.close().await;
+}
