@@ -35,23 +35,24 @@ async fn a_run_reaches_the_statistics_as_a_hash_and_never_as_code() {
             text.contains("do-not-send-7f3a")
         })
         .await;
-    browser
-        .wait_for_text("telemetry-status", Duration::from_secs(30), |text| {
-            text == "all sent"
-        })
-        .await;
-
-    let bodies: Vec<String> =
-        serde_json::from_value(browser.eval("return window.sentBodies").await).expect("bodies");
-    assert!(!bodies.is_empty(), "the page sent its telemetry");
+    // The event is queued when the run's result arrives, after its output: wait for it to go.
     let hash: String = Sha256::digest(code.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    assert!(
-        bodies.iter().any(|body| body.contains(&hash)),
-        "the code's SHA-256 was sent: {bodies:?}"
-    );
+    let started = std::time::Instant::now();
+    let bodies = loop {
+        let bodies: Vec<String> =
+            serde_json::from_value(browser.eval("return window.sentBodies").await).expect("bodies");
+        if bodies.iter().any(|body| body.contains(&hash)) {
+            break bodies;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the code's SHA-256 was never sent: {bodies:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     for body in &bodies {
         assert!(
             !body.contains("do-not-send-7f3a"),
@@ -63,6 +64,11 @@ async fn a_run_reaches_the_statistics_as_a_hash_and_never_as_code() {
         );
     }
 
+    browser
+        .wait_for_text("telemetry-status", Duration::from_secs(30), |text| {
+            text == "all sent"
+        })
+        .await;
     let stats = browser
         .eval("return fetch('/api/stats').then((answer) => answer.json())")
         .await;
