@@ -119,7 +119,8 @@ async fn settle(request: &IdbRequest) -> Result<JsValue, String> {
     JsFuture::from(promise).await.map_err(describe)
 }
 
-fn describe(error: JsValue) -> String {
+/// The message of a thrown JavaScript value.
+pub(crate) fn describe(error: JsValue) -> String {
     error
         .dyn_ref::<js_sys::Error>()
         .map(|error| String::from(error.message()))

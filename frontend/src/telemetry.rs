@@ -20,7 +20,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::idb::KeyValueStore;
+use crate::idb::{KeyValueStore, describe};
 
 const ENDPOINT: &str = "/api/telemetry";
 const DATABASE: &str = "pyodide-workbench-telemetry";
@@ -365,11 +365,4 @@ fn truncate(text: &str) -> String {
 
 fn local_storage() -> Option<web_sys::Storage> {
     web_sys::window().and_then(|window| window.local_storage().ok().flatten())
-}
-
-fn describe(error: JsValue) -> String {
-    error
-        .dyn_ref::<js_sys::Error>()
-        .map(|error| String::from(error.message()))
-        .unwrap_or_else(|| format!("{error:?}"))
 }

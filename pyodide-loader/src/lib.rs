@@ -412,11 +412,6 @@ impl Runtime {
         }
     }
 
-    /// Whether Python is ready to run code now.
-    pub fn is_ready(&self) -> bool {
-        self.inner.shared.ready_version.borrow().is_some()
-    }
-
     /// Stops the running code with `KeyboardInterrupt`; variables stay. Without cross-origin
     /// isolation there is no interrupt buffer, and the worker is restarted instead.
     pub fn stop(&self) {
