@@ -77,11 +77,18 @@ async fn main() -> anyhow::Result<()> {
     if seed_events > 0 {
         let seeded = tempfile::tempdir()?;
         let started = Instant::now();
-        seed(seeded.path(), seed_events).await?;
+        let store = seed(seeded.path(), seed_events).await?;
         println!(
             "seeded {seed_events} events in {:.1} s",
             started.elapsed().as_secs_f64()
         );
+        let started = Instant::now();
+        let hours = store.catch_up().await?;
+        println!(
+            "summarised them into {hours} hourly rollups in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        drop(store);
         let (mut server, address) = start_server(&server_binary, seeded.path()).await?;
         let mut times = Vec::new();
         for _ in 0..5 {
@@ -127,7 +134,7 @@ fn event(id: &str) -> TelemetryEvent {
 }
 
 /// Fills a store with `count` events spread over 30 days, straight through the store.
-async fn seed(data: &std::path::Path, count: usize) -> anyhow::Result<()> {
+async fn seed(data: &std::path::Path, count: usize) -> anyhow::Result<SqliteStore> {
     let store = SqliteStore::open(data)?;
     let now = backend::now_ms();
     let span = 30 * 24 * 3_600_000_i64;
@@ -153,7 +160,7 @@ async fn seed(data: &std::path::Path, count: usize) -> anyhow::Result<()> {
             .collect();
         store.insert(events).await?;
     }
-    Ok(())
+    Ok(store)
 }
 
 async fn start_server(

@@ -32,9 +32,10 @@ pub async fn legacy(State(state): State<AppState>) -> Result<Json<LegacyStats>, 
     let store = state.store();
     let totals = store.aggregates(0, now + 1).await.map_err(internal)?;
     let hourly_trend = store
-        .hour_of_day_counts(now - DAY_MS)
+        .aggregates(now - DAY_MS, now + 1)
         .await
-        .map_err(internal)?;
+        .map_err(internal)?
+        .hour_of_day;
     Ok(Json(LegacyStats {
         uptime: state.uptime().as_secs_f64(),
         pyodide_ready: state.serves_pyodide(),
@@ -180,9 +181,10 @@ async fn dashboard_stats(
         .await
         .map_err(internal)?;
     let hourly_trend = store
-        .hour_of_day_counts(now - DAY_MS)
+        .aggregates(now - DAY_MS, now + 1)
         .await
-        .map_err(internal)?;
+        .map_err(internal)?
+        .hour_of_day;
     let last_hour = store
         .aggregates(now - HOUR_MS, now + 1)
         .await

@@ -5,6 +5,7 @@
 //! it, so an acknowledged event survives a crash.
 
 mod sqlite;
+mod summary;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -55,6 +56,8 @@ pub struct Aggregates {
     pub trend: Vec<(u64, u64)>,
     /// Executions by duration, in [`DURATION_BUCKETS`] order.
     pub duration_histogram: Vec<u64>,
+    /// Executions by UTC hour of day (24 numbers).
+    pub hour_of_day: Vec<u64>,
 }
 
 /// The duration histogram's buckets: a label and the upper bound in milliseconds.
@@ -147,10 +150,9 @@ pub enum StoreError {
 pub trait EventStore: Send + Sync + 'static {
     /// Stores events durably, each at most once by `eventId`; for each, `true` if it was new.
     fn insert(&self, events: Vec<NewEvent>) -> BoxFuture<Result<Vec<bool>, StoreError>>;
-    /// The aggregates over `[from, to)`.
+    /// The aggregates over `[from, to)`; see `summary` for which figures are estimates when
+    /// the range spans stored hourly rollups.
     fn aggregates(&self, from: i64, to: i64) -> BoxFuture<Result<Aggregates, StoreError>>;
-    /// Executions since `since` by UTC hour of day (24 numbers).
-    fn hour_of_day_counts(&self, since: i64) -> BoxFuture<Result<Vec<u64>, StoreError>>;
     /// How often code with this key ran.
     fn code_runs(&self, code_key: String) -> BoxFuture<Result<CodeRuns, StoreError>>;
     /// Every event received in `[from, to)`, oldest first.
