@@ -1,20 +1,42 @@
 // The workbench's service worker: after one visit the page works without the server.
 //
-// - Pyodide's files (/pyodide/v{version}/…, immutable by URL) and the wheelhouse are served
-//   from the cache first: they never change for a given URL.
-// - Everything else of the page (the HTML shell, the app's wasm and JavaScript, the editor,
-//   the package index) goes to the network first and falls back to the cache, so a new
-//   build is used as soon as the server is reachable.
+// The server stamps this file (GET /sw.js) with the build's identity, the Pyodide version
+// and the list of the build's files, so every new build is a new service worker with new
+// cache names:
+// - The shell (the HTML and the build's wasm, JavaScript, CSS and worker) is cached whole
+//   when the service worker installs and served from that cache first, for every page of
+//   the app. A new build is fetched in the background on the next visit; once it is
+//   cached it takes over, the old build's cache is deleted and the page offers a reload.
+// - Pyodide's files (/pyodide/v{version}/…, immutable by URL) and wheels are cached as
+//   they are used, per Pyodide version, and served from the cache first.
+// - The package index (/pypi/…) goes to the network first and falls back to the cache.
 // - The API is never cached: telemetry waits in the page's own queue instead.
 // Cached responses keep their headers, COOP and COEP included, so the page stays
 // cross-origin isolated offline and Stop keeps working.
 "use strict";
 
-const FILES = "workbench-pyodide-files-v1";
-const SHELL = "workbench-shell-v1";
-const KEEP = [FILES, SHELL];
+const BUILD = "__WORKBENCH_BUILD__";
+const PYODIDE = "__WORKBENCH_PYODIDE__";
+const SHELL_FILES = ["__WORKBENCH_SHELL_FILES__"];
+// Served unstamped (not by the workbench's server): cache nothing up front.
+const STAMPED = !BUILD.startsWith("__");
 
-self.addEventListener("install", () => self.skipWaiting());
+const SHELL = `workbench-shell-${BUILD}`;
+const FILES = `workbench-files-pyodide-${PYODIDE}`;
+const INDEX = "workbench-package-index";
+const KEEP = [SHELL, FILES, INDEX];
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(
+    (async () => {
+      if (STAMPED) {
+        const cache = await caches.open(SHELL);
+        await cache.addAll(SHELL_FILES);
+      }
+      await self.skipWaiting();
+    })(),
+  );
+});
 
 self.addEventListener("activate", (event) => {
   event.waitUntil(
@@ -36,17 +58,36 @@ self.addEventListener("fetch", (event) => {
     return;
   }
   const path = url.pathname;
-  if (path.startsWith("/api/") || path === "/health" || path === "/metrics") {
+  if (path.startsWith("/api/") || path === "/health" || path === "/metrics" || path === "/sw.js") {
     return;
   }
-  const immutable =
+  if (
     (path.startsWith("/pyodide/v") && !path.endsWith("/pyodide-lock.json")) ||
-    path.startsWith("/wheelhouse/");
-  event.respondWith(immutable ? cacheFirst(request) : networkFirst(request));
+    path.startsWith("/wheelhouse/")
+  ) {
+    event.respondWith(cacheFirst(FILES, request));
+  } else if (path.startsWith("/pypi/") || path.startsWith("/pyodide/")) {
+    event.respondWith(networkFirst(INDEX, request));
+  } else if (request.mode === "navigate") {
+    // Every page of the app is the same shell.
+    event.respondWith(shellFirst(request, "/"));
+  } else if (SHELL_FILES.includes(path)) {
+    event.respondWith(shellFirst(request, path));
+  }
 });
 
-async function cacheFirst(request) {
-  const cache = await caches.open(FILES);
+async function shellFirst(request, key) {
+  // caches.match, not caches.open: an old worker finishing a request must not re-create its
+  // build's cache after the new worker deleted it.
+  const cached = await caches.match(key, { cacheName: SHELL });
+  if (cached) {
+    return cached;
+  }
+  return fetch(request);
+}
+
+async function cacheFirst(name, request) {
+  const cache = await caches.open(name);
   const cached = await cache.match(request);
   if (cached) {
     return cached;
@@ -58,13 +99,12 @@ async function cacheFirst(request) {
   return response;
 }
 
-async function networkFirst(request) {
-  const cache = await caches.open(SHELL);
+async function networkFirst(name, request) {
+  const cache = await caches.open(name);
   try {
     const response = await fetch(request);
     // The package index's "not here" is an answer too: micropip then uses Pyodide's lock.
-    const indexMiss = response.status === 404 && new URL(request.url).pathname.startsWith("/pypi/");
-    if (response.ok || indexMiss) {
+    if (response.ok || response.status === 404) {
       await cache.put(request, response.clone());
     }
     return response;
@@ -72,13 +112,6 @@ async function networkFirst(request) {
     const cached = await cache.match(request);
     if (cached) {
       return cached;
-    }
-    // Any page of the app is the same shell.
-    if (request.mode === "navigate") {
-      const shell = (await cache.match("/")) || (await cache.match("/index.html"));
-      if (shell) {
-        return shell;
-      }
     }
     throw offline;
   }

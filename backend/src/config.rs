@@ -34,6 +34,10 @@ pub struct Config {
     /// Events older than this many days are deleted.
     #[arg(long, env = "WORKBENCH_RETENTION_DAYS", default_value_t = 90)]
     pub retention_days: u32,
+    /// A PEP 691 JSON index (such as `https://pypi.org/simple`) asked for packages the
+    /// wheelhouse lacks; wheels fetched from it are verified and kept in the data directory.
+    #[arg(long, env = "WORKBENCH_UPSTREAM_INDEX")]
+    pub upstream_index: Option<String>,
     /// Telemetry requests per second each client may send, on average.
     #[arg(long, env = "WORKBENCH_INGEST_RATE", default_value_t = 5.0)]
     pub ingest_rate: f64,
@@ -61,6 +65,7 @@ impl std::fmt::Debug for Config {
             .field("store_full_ip", &self.store_full_ip)
             .field("trusted_proxy", &self.trusted_proxy)
             .field("retention_days", &self.retention_days)
+            .field("upstream_index", &self.upstream_index)
             .field("ingest_rate", &self.ingest_rate)
             .field("ingest_burst", &self.ingest_burst)
             .finish()

@@ -23,6 +23,9 @@ pub enum AppError {
     /// A request axum's extractors refused (wrong content type, malformed JSON, …).
     #[error("{message}")]
     Rejected { status: StatusCode, message: String },
+    /// An upstream server failed or sent something we refuse.
+    #[error("{0}")]
+    BadGateway(String),
     /// A failure on our side; the details are logged, the client gets a generic message.
     #[error("internal error")]
     Internal(String),
@@ -37,6 +40,7 @@ impl AppError {
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::Rejected { status, .. } => (*status, "bad_request"),
+            Self::BadGateway(_) => (StatusCode::BAD_GATEWAY, "upstream"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

@@ -18,6 +18,7 @@ mod static_files;
 mod stats;
 pub mod storage;
 mod telemetry;
+mod upstream;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -53,7 +54,7 @@ struct Shared {
     started: Instant,
     /// The configuration, for the folders served and the privacy settings.
     config: Config,
-    /// The wheelhouse as micropip's package index; read once at start.
+    /// The wheelhouses as micropip's package index, with the optional upstream.
     index: PackageIndex,
     /// Whether a Pyodide distribution is laid out to serve (the legacy `pyodideReady`).
     serves_pyodide: bool,
@@ -77,7 +78,12 @@ impl AppState {
     /// Opens the store and reads what the server serves from disk, once. Returns the state
     /// and, when the admin token was just made, that token (to be shown once).
     pub fn new(config: Config) -> Result<(Self, Option<String>)> {
-        let index = PackageIndex::load(&config.public_dir)?;
+        let upstream = config
+            .upstream_index
+            .as_deref()
+            .map(upstream::Upstream::new)
+            .transpose()?;
+        let index = PackageIndex::load(&config.public_dir, &config.data_dir, upstream)?;
         let store = SqliteStore::open(&config.data_dir).with_context(|| {
             format!(
                 "could not open the event store in {}",
@@ -207,6 +213,8 @@ pub fn app(state: AppState) -> Router {
         .route("/pypi/simple/{name}", get(package_index::project))
         .route("/api/{*rest}", any(not_found))
         .route("/pypi/{*rest}", any(not_found))
+        .route("/wheelhouse/{*filename}", get(package_index::wheel))
+        .route("/sw.js", get(static_files::service_worker))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(state.clone());
     static_files::wrap(static_files::routes(config).merge(api))

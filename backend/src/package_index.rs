@@ -1,16 +1,24 @@
-//! The local package index for micropip: a PEP 691 JSON "simple" index over the wheelhouse
-//! set-up made (`public/wheelhouse/`), at `/pypi/simple/{name}/`.
+//! The local package index for micropip: a PEP 691 JSON "simple" index at
+//! `/pypi/simple/{name}/`, over the wheelhouse set-up made (`public/wheelhouse/`) and the
+//! wheels fetched from an upstream index (`data/wheelhouse/`), all served at
+//! `/wheelhouse/{file}`.
 //!
 //! micropip asks this index first for every requirement and falls back to the Pyodide lock
 //! only on a 404, so a package the served lock has is answered with 404 here even if the
 //! wheelhouse has a wheel of it: Pyodide's own builds must win. Wheel URLs are absolute
 //! (micropip does not resolve relative ones from a JSON index) and carry their sha256,
 //! which micropip checks.
+//!
+//! With `--upstream-index`, a project page also lists upstream's pure-Python wheels the
+//! wheelhouse lacks; a wheel is downloaded the first time it is asked for, checked against
+//! upstream's sha256 (a mismatch is refused with 502 and nothing is kept), stored in
+//! `data/wheelhouse/` and served from there ever after, upstream or not.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use anyhow::{Context, Result};
 use axum::extract::{Path as UrlPath, State};
@@ -23,15 +31,34 @@ pub use protocol::normalize_package_name as normalize;
 
 use crate::AppState;
 use crate::error::AppError;
+use crate::upstream::{Upstream, UpstreamFile};
 
 /// The content type micropip needs, exactly (no charset), to read a PEP 691 answer.
 pub const SIMPLE_JSON: &str = "application/vnd.pypi.simple.v1+json";
 /// Longer names are refused before any lookup.
 pub const MAX_NAME_LEN: usize = 100;
+const MAX_FILENAME_LEN: usize = 255;
 
 /// The wheels the index serves, by normalised project name.
 #[derive(Debug, Default)]
 pub struct PackageIndex {
+    /// Names the served Pyodide lock provides: always 404 here.
+    locked: BTreeSet<String>,
+    /// `public/wheelhouse/`, read once.
+    builtin: Wheelhouse,
+    /// `data/wheelhouse/`: wheels fetched from upstream, now or by an earlier run.
+    fetched: RwLock<Wheelhouse>,
+    upstream: Option<Arc<Upstream>>,
+    /// Wheels upstream listed, by file name: downloaded when first asked for.
+    listed: RwLock<HashMap<String, UpstreamFile>>,
+    /// One download at a time, so two requests for a new wheel fetch it once.
+    downloading: tokio::sync::Mutex<()>,
+}
+
+/// Wheels in one folder.
+#[derive(Debug, Default)]
+struct Wheelhouse {
+    folder: PathBuf,
     projects: BTreeMap<String, Vec<Wheel>>,
 }
 
@@ -43,72 +70,178 @@ struct Wheel {
     size: u64,
 }
 
-impl PackageIndex {
-    /// Reads `public/wheelhouse/` (hashing each wheel once) and the served Pyodide locks.
-    pub fn load(public_dir: &Path) -> Result<Self> {
-        let locked = locked_names(&public_dir.join("pyodide"))?;
-        let wheelhouse = public_dir.join("wheelhouse");
-        let mut projects: BTreeMap<String, Vec<Wheel>> = BTreeMap::new();
-        let Ok(entries) = fs::read_dir(&wheelhouse) else {
-            tracing::warn!(
-                "{} is missing: the package index is empty",
-                wheelhouse.display()
-            );
-            return Ok(Self::default());
+impl Wheelhouse {
+    /// Reads a folder of wheels (hashing each once), leaving out what the lock provides.
+    fn load(folder: PathBuf, locked: &BTreeSet<String>) -> Result<Self> {
+        let mut wheelhouse = Self {
+            folder,
+            projects: BTreeMap::new(),
+        };
+        let Ok(entries) = fs::read_dir(&wheelhouse.folder) else {
+            return Ok(wheelhouse);
         };
         for entry in entries {
             let path = entry?.path();
             let Some(filename) = path.file_name().and_then(|name| name.to_str()) else {
                 continue;
             };
-            let Some((name, version)) = parse_wheel_filename(filename) else {
+            let Some((name, _)) = parse_wheel_filename(filename) else {
                 continue;
             };
-            let name = normalize(&name);
-            if locked.contains(&name) {
+            if locked.contains(&normalize(&name)) {
                 tracing::warn!("{filename} is not served: the Pyodide lock provides {name}");
                 continue;
             }
             let (sha256, size) = hash_file(&path)?;
-            projects.entry(name).or_default().push(Wheel {
+            wheelhouse.add(filename, sha256, size);
+        }
+        Ok(wheelhouse)
+    }
+
+    fn add(&mut self, filename: &str, sha256: String, size: u64) {
+        if let Some((name, version)) = parse_wheel_filename(filename) {
+            let wheels = self.projects.entry(normalize(&name)).or_default();
+            wheels.retain(|wheel| wheel.filename != filename);
+            wheels.push(Wheel {
                 filename: filename.to_owned(),
                 version,
                 sha256,
                 size,
             });
         }
-        Ok(Self { projects })
     }
 
-    /// The project page for a normalised name, with wheel URLs under `base_url`.
-    fn project(&self, name: &str, base_url: &str) -> Option<protocol::SimpleProject> {
-        let wheels = self.projects.get(name)?;
-        let versions: BTreeSet<String> = wheels.iter().map(|wheel| wheel.version.clone()).collect();
-        Some(protocol::SimpleProject {
-            meta: protocol::SimpleMeta {
-                api_version: "1.1".to_owned(),
-            },
-            name: name.to_owned(),
-            versions: versions.into_iter().collect(),
-            files: wheels
-                .iter()
-                .map(|wheel| protocol::SimpleFile {
-                    filename: wheel.filename.clone(),
-                    url: format!("{base_url}/wheelhouse/{}", wheel.filename),
-                    hashes: BTreeMap::from([("sha256".to_owned(), wheel.sha256.clone())]),
-                    size: wheel.size,
-                })
-                .collect(),
+    fn path_of(&self, filename: &str) -> Option<PathBuf> {
+        self.projects
+            .values()
+            .flatten()
+            .any(|wheel| wheel.filename == filename)
+            .then(|| self.folder.join(filename))
+    }
+}
+
+impl PackageIndex {
+    /// Reads `public/wheelhouse/`, `data/wheelhouse/` and the served Pyodide locks.
+    pub fn load(public_dir: &Path, data_dir: &Path, upstream: Option<Upstream>) -> Result<Self> {
+        let locked = locked_names(&public_dir.join("pyodide"))?;
+        let builtin = Wheelhouse::load(public_dir.join("wheelhouse"), &locked)?;
+        if builtin.projects.is_empty() {
+            tracing::warn!(
+                "{} has no wheels: run `cargo xtask setup`",
+                builtin.folder.display()
+            );
+        }
+        let fetched = Wheelhouse::load(data_dir.join("wheelhouse"), &locked)?;
+        Ok(Self {
+            locked,
+            builtin,
+            fetched: RwLock::new(fetched),
+            upstream: upstream.map(Arc::new),
+            listed: RwLock::default(),
+            downloading: tokio::sync::Mutex::new(()),
         })
     }
 
-    /// How many projects the index serves.
+    /// The wheels kept here for a normalised name, with URLs under `base_url`.
+    fn kept_files(&self, name: &str, base_url: &str) -> Vec<(String, protocol::SimpleFile)> {
+        let fetched = self
+            .fetched
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        [&self.builtin, &*fetched]
+            .into_iter()
+            .filter_map(|wheelhouse| wheelhouse.projects.get(name))
+            .flatten()
+            .map(|wheel| {
+                (
+                    wheel.version.clone(),
+                    protocol::SimpleFile {
+                        filename: wheel.filename.clone(),
+                        url: format!("{base_url}/wheelhouse/{}", wheel.filename),
+                        hashes: BTreeMap::from([("sha256".to_owned(), wheel.sha256.clone())]),
+                        size: wheel.size,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// Where a kept wheel is on disk.
+    fn kept_path(&self, filename: &str) -> Option<PathBuf> {
+        self.builtin.path_of(filename).or_else(|| {
+            self.fetched
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .path_of(filename)
+        })
+    }
+
+    /// Downloads a wheel upstream listed, checks its hash and keeps it.
+    async fn fetch(&self, file: UpstreamFile) -> Result<PathBuf, AppError> {
+        let _one_at_a_time = self.downloading.lock().await;
+        if let Some(path) = self.kept_path(&file.filename) {
+            return Ok(path);
+        }
+        let upstream = self
+            .upstream
+            .clone()
+            .ok_or_else(|| AppError::NotFound(format!("no wheel named {} here", file.filename)))?;
+        let download = file.clone();
+        let bytes = tokio::task::spawn_blocking(move || upstream.download(&download))
+            .await
+            .map_err(|error| AppError::Internal(error.to_string()))?
+            .map_err(|reason| {
+                AppError::BadGateway(format!(
+                    "could not download {} from the upstream index: {reason}",
+                    file.filename
+                ))
+            })?;
+        let sha256 = sha256_hex(&bytes);
+        if sha256 != file.sha256 {
+            tracing::warn!(
+                "refused {} from {}: sha256 {sha256}, listed as {}",
+                file.filename,
+                file.url,
+                file.sha256
+            );
+            return Err(AppError::BadGateway(format!(
+                "refused {}: the upstream index lists its sha256 as {}, but the file it sent has {sha256}",
+                file.filename, file.sha256
+            )));
+        }
+        let mut fetched = self
+            .fetched
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let path = fetched.folder.join(&file.filename);
+        let partial = fetched.folder.join(format!(".{}.partial", file.filename));
+        fs::create_dir_all(&fetched.folder)
+            .and_then(|()| fs::write(&partial, &bytes))
+            .and_then(|()| fs::rename(&partial, &path))
+            .map_err(|error| {
+                AppError::Internal(format!("could not keep {}: {error}", path.display()))
+            })?;
+        fetched.add(&file.filename, sha256, bytes.len() as u64);
+        tracing::info!("fetched {} from the upstream index", file.filename);
+        Ok(path)
+    }
+
+    /// How many projects the wheelhouses hold.
     pub fn len(&self) -> usize {
-        self.projects.len()
+        let fetched = self
+            .fetched
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.builtin
+            .projects
+            .keys()
+            .chain(fetched.projects.keys())
+            .collect::<BTreeSet<_>>()
+            .len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.projects.is_empty()
+        self.len() == 0
     }
 }
 
@@ -118,19 +251,128 @@ pub async fn project(
     UrlPath(name): UrlPath<String>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let normalized = validate_name(&name)?;
-    let page = state
-        .index()
-        .project(&normalized, &base_url(&headers, state.listen_addr()))
-        .ok_or_else(|| {
-            AppError::NotFound(format!(
-                "no package named {normalized} in this server's index (it may come from the Pyodide lock)"
-            ))
-        })?;
+    let name = validate_name(&name)?;
+    let index = state.index();
+    if index.locked.contains(&name) {
+        return Err(AppError::NotFound(format!(
+            "{name} comes from the Pyodide distribution, not from this index"
+        )));
+    }
+    let base = base_url(&headers, state.listen_addr());
+    let mut files = index.kept_files(&name, &base);
+    let mut upstream_trouble = None;
+    if let Some(upstream) = index.upstream.clone() {
+        let asked = name.clone();
+        let answer = tokio::task::spawn_blocking(move || upstream.project_files(&asked))
+            .await
+            .map_err(|error| AppError::Internal(error.to_string()))?;
+        match answer {
+            Ok(Some(listed)) => {
+                let mut known = index
+                    .listed
+                    .write()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                for file in listed {
+                    if files.iter().any(|(_, kept)| kept.filename == file.filename) {
+                        continue;
+                    }
+                    let version = parse_wheel_filename(&file.filename)
+                        .map(|(_, version)| version)
+                        .unwrap_or_default();
+                    files.push((
+                        version,
+                        protocol::SimpleFile {
+                            filename: file.filename.clone(),
+                            url: format!("{base}/wheelhouse/{}", file.filename),
+                            hashes: BTreeMap::from([("sha256".to_owned(), file.sha256.clone())]),
+                            size: file.size.unwrap_or(0),
+                        },
+                    ));
+                    known.insert(file.filename.clone(), file);
+                }
+            }
+            Ok(None) => {}
+            Err(reason) => {
+                tracing::warn!("the upstream index could not be asked for {name}: {reason}");
+                upstream_trouble = Some(reason);
+            }
+        }
+    }
+    if files.is_empty() {
+        return Err(AppError::NotFound(
+            match (&index.upstream, upstream_trouble) {
+                (None, _) => format!("no package named {name} in this server's wheelhouse"),
+                (Some(_), None) => format!(
+                    "no package named {name} in this server's wheelhouse or its upstream index"
+                ),
+                (Some(_), Some(_)) => format!(
+                    "no package named {name} in this server's wheelhouse, and the upstream index cannot be reached"
+                ),
+            },
+        ));
+    }
+    let versions: BTreeSet<String> = files.iter().map(|(version, _)| version.clone()).collect();
+    let page = protocol::SimpleProject {
+        meta: protocol::SimpleMeta {
+            api_version: "1.1".to_owned(),
+        },
+        name,
+        versions: versions.into_iter().collect(),
+        files: files.into_iter().map(|(_, file)| file).collect(),
+    };
     let body = serde_json::to_vec(&page).map_err(|error| AppError::Internal(error.to_string()))?;
     Ok((
         [(CONTENT_TYPE, HeaderValue::from_static(SIMPLE_JSON))],
         body,
+    )
+        .into_response())
+}
+
+/// `GET /wheelhouse/{file}`: a kept wheel, or one upstream listed (fetched once).
+pub async fn wheel(
+    State(state): State<AppState>,
+    UrlPath(filename): UrlPath<String>,
+) -> Result<Response, AppError> {
+    if filename.contains('/') {
+        return Err(AppError::NotFound(format!(
+            "nothing at /wheelhouse/{filename}"
+        )));
+    }
+    let valid = filename.len() <= MAX_FILENAME_LEN
+        && !filename.starts_with('.')
+        && filename
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | '!'));
+    if !valid {
+        return Err(AppError::BadRequest(format!(
+            "{:?} is not a wheel file name",
+            filename.chars().take(MAX_FILENAME_LEN).collect::<String>()
+        )));
+    }
+    let index = state.index();
+    let path = match index.kept_path(&filename) {
+        Some(path) => path,
+        None => {
+            let listed = index
+                .listed
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .get(&filename)
+                .cloned();
+            let listed = listed
+                .ok_or_else(|| AppError::NotFound(format!("no wheel named {filename} here")))?;
+            index.fetch(listed).await?
+        }
+    };
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|error| AppError::Internal(format!("{}: {error}", path.display())))?;
+    Ok((
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        )],
+        bytes,
     )
         .into_response())
 }
@@ -152,7 +394,7 @@ pub fn validate_name(name: &str) -> Result<String, AppError> {
 }
 
 /// `name-version(-build)?-python-abi-platform.whl` → `(name, version)`.
-fn parse_wheel_filename(filename: &str) -> Option<(String, String)> {
+pub fn parse_wheel_filename(filename: &str) -> Option<(String, String)> {
     let stem = filename.strip_suffix(".whl")?;
     let parts: Vec<&str> = stem.split('-').collect();
     if parts.len() < 5 {
@@ -202,6 +444,13 @@ fn locked_names(pyodide_dir: &Path) -> Result<BTreeSet<String>> {
         }
     }
     Ok(names)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 fn hash_file(path: &Path) -> Result<(String, u64)> {

@@ -8,13 +8,17 @@
 //!   build is picked up at once.
 //! - Unknown paths under `/pyodide/` and `/wheelhouse/` are plain 404s; any other unknown
 //!   path gets the HTML shell, so the app's own routes work on reload.
+//! - `/sw.js`, the service worker, is stamped with the build's identity (a hash of every
+//!   file in `dist/`), the Pyodide version and the list of shell files, so each build gets
+//!   its own caches and a new build replaces the old one.
 
 use axum::Router;
 use axum::extract::Request;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
 use tower_http::compression::predicate::{NotForContentType, Predicate};
 use tower_http::compression::{CompressionLayer, DefaultPredicate};
 use tower_http::services::{ServeDir, ServeFile};
@@ -25,16 +29,13 @@ use crate::Config;
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
 
-/// The routes that serve files: the Pyodide distribution, the wheelhouse and the app shell.
+/// The routes that serve files: the Pyodide distribution and the app shell (wheels are the
+/// package index's).
 pub fn routes(config: &Config) -> Router {
     let shell = ServeDir::new(&config.dist_dir)
         .fallback(ServeFile::new(config.dist_dir.join("index.html")));
     Router::new()
         .nest_service("/pyodide", ServeDir::new(config.public_dir.join("pyodide")))
-        .nest_service(
-            "/wheelhouse",
-            ServeDir::new(config.public_dir.join("wheelhouse")),
-        )
         .fallback_service(shell)
 }
 
@@ -54,6 +55,66 @@ pub fn wrap(router: Router) -> Router {
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("cross-origin-embedder-policy"),
             HeaderValue::from_static("require-corp"),
+        ))
+}
+
+/// `GET /sw.js`
+pub async fn service_worker(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+) -> Result<Response, crate::error::AppError> {
+    let config = state.config().clone();
+    let script = tokio::task::spawn_blocking(move || stamped_service_worker(&config))
+        .await
+        .map_err(|error| crate::error::AppError::Internal(error.to_string()))?
+        .map_err(|error| {
+            crate::error::AppError::NotFound(format!("no service worker in this build: {error}"))
+        })?;
+    Ok((
+        [(CONTENT_TYPE, HeaderValue::from_static("text/javascript"))],
+        script,
+    )
+        .into_response())
+}
+
+/// The build's `sw.js` with its placeholders filled in.
+fn stamped_service_worker(config: &Config) -> std::io::Result<String> {
+    let template = std::fs::read_to_string(config.dist_dir.join("sw.js"))?;
+    let mut names: Vec<String> = std::fs::read_dir(&config.dist_dir)?
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_file()))
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    let mut build = Sha256::new();
+    let mut shell = vec!["/".to_owned()];
+    for name in &names {
+        build.update(name.as_bytes());
+        build.update(std::fs::read(config.dist_dir.join(name))?);
+        if name != "sw.js" && name != "index.html" {
+            shell.push(format!("/{name}"));
+        }
+    }
+    let build: String = build.finalize()[..8]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let mut pyodide: Vec<String> = std::fs::read_dir(config.public_dir.join("pyodide"))
+        .map(|versions| {
+            versions
+                .filter_map(Result::ok)
+                .filter_map(|entry| entry.file_name().into_string().ok())
+                .filter_map(|name| name.strip_prefix('v').map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    pyodide.sort();
+    let quoted = |text: &str| serde_json::Value::from(text).to_string();
+    Ok(template
+        .replace("\"__WORKBENCH_BUILD__\"", &quoted(&build))
+        .replace("\"__WORKBENCH_PYODIDE__\"", &quoted(&pyodide.join("+")))
+        .replace(
+            "[\"__WORKBENCH_SHELL_FILES__\"]",
+            &serde_json::Value::from(shell).to_string(),
         ))
 }
 

@@ -276,3 +276,50 @@ async fn the_package_index_refuses_names_that_are_not_package_names() {
         assert_eq!(body["code"], "bad_request");
     }
 }
+
+#[tokio::test]
+async fn the_service_worker_is_stamped_with_the_build_and_changes_with_it() {
+    let site = site();
+    let dist = site._folder.path().join("dist");
+    std::fs::write(
+        dist.join("sw.js"),
+        "const BUILD = \"__WORKBENCH_BUILD__\";\nconst PYODIDE = \"__WORKBENCH_PYODIDE__\";\nconst SHELL_FILES = [\"__WORKBENCH_SHELL_FILES__\"];\n",
+    )
+    .expect("written");
+    let stamped = |text: &str, name: &str| -> String {
+        let line = text
+            .lines()
+            .find(|line| line.starts_with(&format!("const {name} = ")))
+            .unwrap_or_else(|| panic!("no {name} in {text}"));
+        line[name.len() + 9..line.len() - 1].to_owned()
+    };
+    let response = get(&site, "/sw.js").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header(&response, "content-type"), "text/javascript");
+    assert_eq!(header(&response, "cache-control"), "no-cache");
+    let first = body_text(response).await;
+    let build = stamped(&first, "BUILD");
+    assert!(
+        build.len() == 18 && build[1..17].chars().all(|c| c.is_ascii_hexdigit()),
+        "{build}"
+    );
+    assert_eq!(stamped(&first, "PYODIDE"), "\"0.27.7\"");
+    assert_eq!(
+        stamped(&first, "SHELL_FILES"),
+        "[\"/\",\"/frontend-1234_bg.wasm\"]"
+    );
+
+    let same = body_text(get(&site, "/sw.js").await).await;
+    assert_eq!(
+        stamped(&same, "BUILD"),
+        build,
+        "the same build, the same worker"
+    );
+    std::fs::write(
+        dist.join("frontend-1234_bg.wasm"),
+        b"\0asm\x01\0\0\0 rebuilt",
+    )
+    .expect("rebuilt");
+    let next = body_text(get(&site, "/sw.js").await).await;
+    assert_ne!(stamped(&next, "BUILD"), build, "a new build, a new worker");
+}

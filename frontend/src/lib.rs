@@ -17,16 +17,21 @@ mod workbench;
 pub use crate::dashboard::{Dashboard, Login};
 pub use crate::workbench::Workbench;
 
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+
 /// Mounts the page the address asks for.
 pub fn mount() {
     register_service_worker();
+    mount_to_body(UpdateNotice);
     let path = web_sys::window()
         .and_then(|window| window.location().pathname().ok())
         .unwrap_or_default();
     match path.trim_end_matches('/') {
-        "/dashboard" => leptos::mount::mount_to_body(Dashboard),
-        "/login" => leptos::mount::mount_to_body(Login),
-        _ => leptos::mount::mount_to_body(Workbench),
+        "/dashboard" => mount_to_body(Dashboard),
+        "/login" => mount_to_body(Login),
+        _ => mount_to_body(Workbench),
     }
 }
 
@@ -39,4 +44,38 @@ fn register_service_worker() {
     let container = window.navigator().service_worker();
     // A browser without service workers (or a private mode that refuses them) just stays online-only.
     let _ = container.register("/sw.js");
+}
+
+/// Offers a reload when a new build's service worker took over this page (`index.html`
+/// notices it from the start). The page keeps working as it is, so nothing is lost by
+/// finishing first.
+#[component]
+fn UpdateNotice() -> impl IntoView {
+    let (updated, set_updated) = signal(false);
+    if let Some(window) = web_sys::window() {
+        let already = js_sys::Reflect::get(&window, &"workbenchUpdated".into())
+            .is_ok_and(|flag| flag.is_truthy());
+        set_updated.set(already);
+        let listener = Closure::<dyn Fn()>::new(move || set_updated.set(true));
+        let _ = window.add_event_listener_with_callback(
+            "workbench-updated",
+            listener.as_ref().unchecked_ref(),
+        );
+        listener.forget();
+    }
+    let reload = |_| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.location().reload();
+        }
+    };
+    view! {
+        <Show when=move || updated.get()>
+            <div class="update-notice" role="status" data-testid="update-notice">
+                <span>"The workbench was updated."</span>
+                <button type="button" on:click=reload data-testid="update-reload">
+                    "Reload"
+                </button>
+            </div>
+        </Show>
+    }
 }

@@ -31,6 +31,7 @@ pub struct TestApp {
     pub address: SocketAddr,
     /// The server's data directory (events, secrets, audit log).
     pub data: tempfile::TempDir,
+    config: backend::Config,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<Server>,
 }
@@ -49,7 +50,7 @@ impl TestApp {
 
     /// Starts the server again on the same address and data directory.
     pub async fn start_again(&mut self) {
-        let (shutdown, server) = serve(config(self.address, self.data.path())).await;
+        let (shutdown, server) = serve(self.config.clone()).await;
         self.shutdown = Some(shutdown);
         self.server = Some(server);
     }
@@ -69,6 +70,11 @@ pub fn workspace_root() -> PathBuf {
 
 /// Starts the real server on a free port with the real build and assets.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`], after `adjust` has changed the configuration.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut backend::Config)) -> TestApp {
     let root = workspace_root();
     for needed in [
         "dist/index.html",
@@ -83,10 +89,13 @@ pub async fn spawn_app() -> TestApp {
     let data = tempfile::tempdir().expect("a temporary data directory");
     // A fixed free port, so a stopped server can come back at the same address.
     let address = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let (shutdown, server) = serve(config(address, data.path())).await;
+    let mut config = config(address, data.path());
+    adjust(&mut config);
+    let (shutdown, server) = serve(config.clone()).await;
     TestApp {
         address,
         data,
+        config,
         shutdown: Some(shutdown),
         server: Some(server),
     }

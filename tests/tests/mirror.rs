@@ -1,0 +1,186 @@
+//! The package index's upstream, end to end: micropip in the browser installs a package the
+//! wheelhouse lacks, which the server fetches from a fake upstream index, verifies, keeps and
+//! then serves with the upstream gone; a wheel whose hash does not match is refused.
+
+use serde_json::json;
+use sha2::Digest;
+use tests::{Browser, spawn_app_with};
+
+const WHEEL: &str = "upstream_demo-1.0-py3-none-any.whl";
+
+/// A minimal pure-Python wheel: a zip (stored, not deflated) of a module and its metadata.
+fn demo_wheel() -> Vec<u8> {
+    let files: [(&str, &str); 4] = [
+        (
+            "upstream_demo/__init__.py",
+            "VALUE = 'fetched from upstream'\n",
+        ),
+        (
+            "upstream_demo-1.0.dist-info/METADATA",
+            "Metadata-Version: 2.1\nName: upstream-demo\nVersion: 1.0\n",
+        ),
+        (
+            "upstream_demo-1.0.dist-info/WHEEL",
+            "Wheel-Version: 1.0\nGenerator: workbench-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        ),
+        (
+            "upstream_demo-1.0.dist-info/RECORD",
+            "upstream_demo/__init__.py,,\nupstream_demo-1.0.dist-info/METADATA,,\nupstream_demo-1.0.dist-info/WHEEL,,\nupstream_demo-1.0.dist-info/RECORD,,\n",
+        ),
+    ];
+    let mut zip = Vec::new();
+    let mut central = Vec::new();
+    for (name, contents) in files {
+        let offset = zip.len() as u32;
+        let (crc, size, name_len) = (
+            crc32(contents.as_bytes()),
+            contents.len() as u32,
+            name.len() as u16,
+        );
+        // Local header: version 2.0, no flags, stored, 1980-01-01 00:00.
+        zip.extend(0x0403_4b50_u32.to_le_bytes());
+        zip.extend([20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]);
+        zip.extend(crc.to_le_bytes());
+        zip.extend(size.to_le_bytes());
+        zip.extend(size.to_le_bytes());
+        zip.extend(name_len.to_le_bytes());
+        zip.extend(0_u16.to_le_bytes());
+        zip.extend(name.as_bytes());
+        zip.extend(contents.as_bytes());
+        central.extend(0x0201_4b50_u32.to_le_bytes());
+        central.extend([20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]);
+        central.extend(crc.to_le_bytes());
+        central.extend(size.to_le_bytes());
+        central.extend(size.to_le_bytes());
+        central.extend(name_len.to_le_bytes());
+        central.extend([0; 12]);
+        central.extend(offset.to_le_bytes());
+        central.extend(name.as_bytes());
+    }
+    let (central_offset, central_size) = (zip.len() as u32, central.len() as u32);
+    zip.extend(central);
+    zip.extend(0x0605_4b50_u32.to_le_bytes());
+    zip.extend([0, 0, 0, 0, 4, 0, 4, 0]);
+    zip.extend(central_size.to_le_bytes());
+    zip.extend(central_offset.to_le_bytes());
+    zip.extend([0, 0]);
+    zip
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0_u32;
+    for byte in bytes {
+        crc ^= u32::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// Serves `upstream-demo` (correct hash) and `tampered-demo` (listed with a wrong hash).
+async fn fake_upstream() -> (String, tokio::task::JoinHandle<()>) {
+    use axum::routing::get;
+    let wheel = demo_wheel();
+    let listing = |name: &str, filename: &str, sha: String| {
+        let body = json!({
+            "meta": {"api-version": "1.1"},
+            "name": name,
+            "files": [{"filename": filename, "url": format!("/files/{filename}"),
+                       "hashes": {"sha256": sha}}],
+        })
+        .to_string();
+        move || {
+            let body = body.clone();
+            async move {
+                (
+                    [("content-type", "application/vnd.pypi.simple.v1+json")],
+                    body,
+                )
+            }
+        }
+    };
+    let served = wheel.clone();
+    let router = axum::Router::new()
+        .route(
+            "/simple/upstream-demo/",
+            get(listing("upstream-demo", WHEEL, sha256(&wheel))),
+        )
+        .route(
+            "/simple/tampered-demo/",
+            get(listing(
+                "tampered-demo",
+                "tampered_demo-1.0-py3-none-any.whl",
+                "0".repeat(64),
+            )),
+        )
+        .route(
+            "/files/{name}",
+            get(move || {
+                let served = served.clone();
+                async move { served }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let address = listener.local_addr().expect("address");
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router).await.expect("serves");
+    });
+    (format!("http://{address}/simple"), server)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn micropip_installs_from_upstream_through_the_server_which_keeps_the_wheel() {
+    let (upstream, upstream_server) = fake_upstream().await;
+    let app = spawn_app_with(|config| config.upstream_index = Some(upstream)).await;
+    let browser = Browser::start().await;
+    browser.open_workbench(&app).await;
+
+    let installed = browser
+        .eval("return window.workbench.install('upstream-demo')")
+        .await;
+    assert_eq!(installed["success"], true, "{installed}");
+    assert_eq!(installed["version"], "1.0");
+    let imported = browser
+        .execute(json!({"code": "import upstream_demo\nupstream_demo.VALUE"}))
+        .await;
+    assert_eq!(imported["result"], "fetched from upstream", "{imported}");
+    assert!(
+        app.data.path().join("wheelhouse").join(WHEEL).exists(),
+        "the server keeps the fetched wheel"
+    );
+
+    let tampered = browser
+        .eval("return window.workbench.install('tampered-demo')")
+        .await;
+    assert_eq!(tampered["success"], false, "{tampered}");
+    browser.close().await;
+
+    // Upstream gone; a browser that never saw the package installs it from the server.
+    upstream_server.abort();
+    let _ = upstream_server.await;
+    let browser = Browser::start().await;
+    browser.open_workbench(&app).await;
+    let installed = browser
+        .eval("return window.workbench.install('upstream-demo')")
+        .await;
+    assert_eq!(installed["success"], true, "{installed}");
+    let imported = browser
+        .execute(json!({"code": "import upstream_demo\nupstream_demo.VALUE"}))
+        .await;
+    assert_eq!(imported["result"], "fetched from upstream", "{imported}");
+    browser.close().await;
+}
