@@ -201,9 +201,11 @@ def figure_outputs():
 
 
 def setup_runtime():
-    """Once, in the worker: the data folder, and matplotlib rendering to PNG (the browser
-    backend needs a DOM, which a worker does not have)."""
+    """Once, in the worker: the data folder (also the working directory, so a loaded file
+    opens by its plain name), and matplotlib rendering to PNG (the browser backend needs a
+    DOM, which a worker does not have)."""
     os.makedirs(DATA_DIR, exist_ok=True)
+    os.chdir(DATA_DIR)
     if DATA_DIR not in sys.path:
         sys.path.insert(0, DATA_DIR)
     backend_dir = "/home/pyodide/.workbench"
@@ -215,40 +217,86 @@ def setup_runtime():
     os.environ["MPLBACKEND"] = "module://" + MATPLOTLIB_BACKEND
 
 
-async def run(code, context_json, emit):
+class Run:
+    """One run's capture and answer: streams redirected, the user's source registered so
+    tracebacks show their lines, and the answer shaped as the original service did."""
+
+    def __init__(self, code, context_json, emit):
+        self.started = time.perf_counter()
+        self.stdout = StreamingOutput("stdout", emit)
+        self.stderr = StreamingOutput("stderr", emit)
+        self.answer = {"success": True, "result": None, "outputs": []}
+        self.value = None
+        linecache.cache[USER_FILENAME] = (len(code), None, code.splitlines(True), USER_FILENAME)
+        self.saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = self.stdout, self.stderr
+        self.context = json.loads(context_json)
+
+    def succeeded(self, value):
+        self.value = value
+        self.answer["result"] = make_json_safe(value)
+
+    def failed(self, error):
+        self.answer["success"] = False
+        self.answer["error"] = describe_error(error)
+        self.answer["errorType"] = type(error).__name__
+        self.answer["traceback"] = user_traceback(error)
+
+    def finish(self):
+        sys.stdout, sys.stderr = self.saved
+        try:
+            self.answer["outputs"] = rich_outputs(self.value)
+        except Exception as error:
+            self.stderr.write(f"[could not show the result: {describe_error(error)}]\n")
+        self.stdout.finish()
+        self.stderr.finish()
+        self.answer["stdout"] = self.stdout.text()
+        self.answer["stderr"] = self.stderr.text()
+        self.answer["timestamp"] = now_iso()
+        self.answer["durationMs"] = (time.perf_counter() - self.started) * 1000
+        return json.dumps(self.answer, allow_nan=False)
+
+
+def run(code, context_json, emit):
+    """Runs code that does not use top-level await: no trip through the event loop."""
+    from pyodide.code import eval_code
+
+    state = Run(code, context_json, emit)
+    try:
+        user_globals.update(state.context)
+        state.succeeded(eval_code(code, user_globals, filename=USER_FILENAME))
+    except BaseException as error:  # user code may raise anything, even SystemExit
+        state.failed(error)
+    return state.finish()
+
+
+async def run_async(code, context_json, emit):
+    """Runs code that may use top-level await."""
     from pyodide.code import eval_code_async
 
-    started = time.perf_counter()
-    stdout = StreamingOutput("stdout", emit)
-    stderr = StreamingOutput("stderr", emit)
-    answer = {"success": True, "result": None, "outputs": []}
-    # Registering the source lets tracebacks show the user's lines.
-    linecache.cache[USER_FILENAME] = (len(code), None, code.splitlines(True), USER_FILENAME)
-    saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = stdout, stderr
-    value = None
+    state = Run(code, context_json, emit)
     try:
-        user_globals.update(json.loads(context_json))
-        value = await eval_code_async(code, user_globals, filename=USER_FILENAME)
-        answer["result"] = make_json_safe(value)
+        user_globals.update(state.context)
+        state.succeeded(await eval_code_async(code, user_globals, filename=USER_FILENAME))
     except BaseException as error:  # user code may raise anything, even SystemExit
-        answer["success"] = False
-        answer["error"] = describe_error(error)
-        answer["errorType"] = type(error).__name__
-        answer["traceback"] = user_traceback(error)
-    finally:
-        sys.stdout, sys.stderr = saved
-    try:
-        answer["outputs"] = rich_outputs(value)
-    except Exception as error:
-        stderr.write(f"[could not show the result: {describe_error(error)}]\n")
-    stdout.finish()
-    stderr.finish()
-    answer["stdout"] = stdout.text()
-    answer["stderr"] = stderr.text()
-    answer["timestamp"] = now_iso()
-    answer["durationMs"] = (time.perf_counter() - started) * 1000
-    return json.dumps(answer, allow_nan=False)
+        state.failed(error)
+    return state.finish()
+
+
+# What importing a preloaded package means: matplotlib's pyplot builds the font cache.
+WARM_UP_IMPORTS = {"matplotlib": "matplotlib.pyplot"}
+
+
+def warm_up(packages):
+    """Imports preloaded packages ahead of the first run that needs them. Packages that
+    are not importable here are skipped: this only saves time later."""
+    import importlib
+
+    for package in packages:
+        try:
+            importlib.import_module(WARM_UP_IMPORTS.get(package, package))
+        except ImportError:
+            pass
 
 
 def describe_file(path):

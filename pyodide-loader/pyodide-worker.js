@@ -100,13 +100,31 @@ async function init({ indexUrl, harness: source, packageIndexUrl: index, preload
   await mountFiles();
   call("setup_runtime");
   post({ type: "ready", version: pyodide.version });
-  // Plain Python is usable now; the usual analysis packages follow in the background, and
-  // a run that imports them waits for them (loadPackagesFromImports shares Pyodide's lock).
-  if (preload.length > 0) {
-    preloading = pyodide
-      .loadPackage(preload, { messageCallback: packagesNews, errorCallback: packagesNews })
-      .then(() => packagesNews(""))
-      .catch((error) => packagesNews(`could not preload packages: ${describe(error)}`));
+  // Plain Python is usable now; the usual analysis packages follow in the background, stage
+  // by stage, and a run that imports them waits only for what it imports
+  // (loadPackagesFromImports shares Pyodide's lock).
+  preloading = preloadStages(preload);
+}
+
+async function preloadStages(stages) {
+  for (const stage of stages) {
+    try {
+      await pyodide.loadPackage(stage, { messageCallback: packagesNews, errorCallback: packagesNews });
+      packagesNews("");
+    } catch (error) {
+      packagesNews(`could not preload packages: ${describe(error)}`);
+      return;
+    }
+    // Importing takes longer than loading; do it now, queued behind any run already waiting,
+    // so the first run that uses these packages finds them imported (and matplotlib's font
+    // cache built).
+    queue = queue.then(() => {
+      try {
+        call("warm_up", stage);
+      } catch (error) {
+        packagesNews(`could not import ${stage.join(", ")}: ${describe(error)}`);
+      }
+    });
   }
 }
 
@@ -156,11 +174,16 @@ function call(name, ...args) {
 
 async function execute({ id, request }) {
   try {
-    await pyodide.loadPackagesFromImports(request.code, {
+    // Code without the word "import" imports nothing: skip the parse for imports.
+    const loaded = !/\bimport\b/.test(request.code) ? [] : await pyodide.loadPackagesFromImports(request.code, {
       messageCallback: packagesNews,
       errorCallback: packagesNews,
     });
-    packagesNews("");
+    // News only when something loaded: the page refreshes its package list on news, and
+    // that list would otherwise sit in the queue in front of the next run.
+    if (loaded && loaded.length > 0) {
+      packagesNews("");
+    }
   } catch (error) {
     packagesNews(`could not load the packages this code imports: ${describe(error)}`);
   }
@@ -173,10 +196,23 @@ async function execute({ id, request }) {
   const context = JSON.stringify(request.context ?? {});
   // The timeout counts from here: waiting for packages is not the code's time.
   post({ type: "started", id });
-  const result = JSON.parse(await call("run", request.code, context, emit));
-  // The code may have written files: keep them.
-  await persistFiles();
+  // Only code that awaits needs the event loop; the rest runs straight through.
+  const runner = /\bawait\b/.test(request.code) ? "run_async" : "run";
+  const result = JSON.parse(await call(runner, request.code, context, emit));
+  // The code may have written files: keep them, shortly after the answer (a sync costs tens
+  // of milliseconds; runs in a row share one).
+  persistSoon();
   return result;
+}
+
+let persisting = null;
+function persistSoon() {
+  if (persisting === null) {
+    persisting = setTimeout(() => {
+      persisting = null;
+      queue = queue.then(persistFiles);
+    }, 250);
+  }
 }
 
 async function loadFile({ name }, bytes) {

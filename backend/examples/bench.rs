@@ -21,10 +21,12 @@ async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let server_binary = PathBuf::from(
         args.next()
-            .expect("usage: bench SERVER_BINARY [SECONDS] [SEED_EVENTS]"),
+            .expect("usage: bench SERVER_BINARY [SECONDS] [SEED_EVENTS] [JSON_OUT]"),
     );
     let seconds: u64 = args.next().map_or(Ok(5), |value| value.parse())?;
     let seed_events: usize = args.next().map_or(Ok(1_000_000), |value| value.parse())?;
+    let json_path = args.next().map(PathBuf::from);
+    let mut figures = serde_json::Map::new();
     let concurrency = 32;
 
     let data = tempfile::tempdir()?;
@@ -72,7 +74,19 @@ async fn main() -> anyhow::Result<()> {
             "server RSS after the ingest load: {:.1} MiB",
             rss as f64 / 1024.0
         );
+        figures.insert("rssMiB".into(), (rss as f64 / 1024.0).into());
     }
+    figures.insert("concurrency".into(), concurrency.into());
+    figures.insert("healthPerSecond".into(), health.per_second().into());
+    figures.insert("healthP99Ms".into(), health.percentile(0.99).into());
+    figures.insert("ingestRequestsPerSecond".into(), ingest.per_second().into());
+    figures.insert(
+        "ingestEventsPerSecond".into(),
+        (ingest.per_second() * 20.0).into(),
+    );
+    figures.insert("ingestP50Ms".into(), ingest.percentile(0.50).into());
+    figures.insert("ingestP99Ms".into(), ingest.percentile(0.99).into());
+    figures.insert("ingestErrors".into(), ingest.errors.into());
 
     if seed_events > 0 {
         let seeded = tempfile::tempdir()?;
@@ -107,7 +121,12 @@ async fn main() -> anyhow::Result<()> {
             "GET /api/dashboard/stats?range=30d over {seed_events} events: median {:.0} ms (of 5)",
             times[2]
         );
+        figures.insert("seededEvents".into(), seed_events.into());
+        figures.insert("dashboard30dMedianMs".into(), times[2].into());
         server.kill().await?;
+    }
+    if let Some(path) = json_path {
+        std::fs::write(&path, serde_json::Value::Object(figures).to_string())?;
     }
     Ok(())
 }

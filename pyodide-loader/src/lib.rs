@@ -46,8 +46,9 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
 pub const STUCK_GRACE_MS: u64 = 2_000;
 /// Where loaded files live inside Python (the harness's `DATA_DIR`).
 pub const DATA_DIR: &str = "/home/pyodide/data";
-/// Packages loaded in the background once Python is ready: the original service's preloads.
-pub const PRELOAD: &[&str] = &["numpy", "pandas", "matplotlib", "micropip"];
+/// Packages loaded (and imported) in the background once Python is ready, the original
+/// service's preloads, in stages: a run that needs only the first stage waits for that.
+pub const PRELOAD: &[&[&str]] = &[&["numpy", "pandas"], &["matplotlib", "micropip"]];
 /// The Python side of the worker: runs user code and shapes the answers.
 const HARNESS: &str = include_str!("../harness.py");
 
@@ -449,7 +450,10 @@ impl Inner {
             index_url: index_url(),
             harness: HARNESS.to_owned(),
             package_index_url: PACKAGE_INDEX_URL.to_owned(),
-            preload: PRELOAD.iter().map(|name| (*name).to_owned()).collect(),
+            preload: PRELOAD
+                .iter()
+                .map(|stage| stage.iter().map(|name| (*name).to_owned()).collect())
+                .collect(),
         };
         let payload = self
             .interrupt

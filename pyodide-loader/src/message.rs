@@ -16,13 +16,14 @@ use serde_json::{Map, Value};
     rename_all_fields = "camelCase"
 )]
 pub enum ToWorker {
-    /// Load Pyodide from `index_url`, run the harness source, then load `preload` in the
-    /// background. The payload, if any, is the interrupt buffer.
+    /// Load Pyodide from `index_url`, run the harness source, then load and import
+    /// `preload` in the background, stage after stage. The payload, if any, is the interrupt
+    /// buffer.
     Init {
         index_url: String,
         harness: String,
         package_index_url: String,
-        preload: Vec<String>,
+        preload: Vec<Vec<String>>,
     },
     /// Run code; the worker answers with `Output` messages and one `Reply`.
     Execute { id: u64, request: ExecuteRequest },
@@ -248,12 +249,12 @@ mod tests {
             index_url: "/pyodide/v0.27.7/".into(),
             harness: "pass".into(),
             package_index_url: "/pypi/simple/{package_name}/".into(),
-            preload: vec!["numpy".into()],
+            preload: vec![vec!["numpy".into()]],
         };
         assert_eq!(
             serde_json::to_value(init).expect("serialize"),
             json!({"type": "init", "indexUrl": "/pyodide/v0.27.7/", "harness": "pass",
-                   "packageIndexUrl": "/pypi/simple/{package_name}/", "preload": ["numpy"]})
+                   "packageIndexUrl": "/pypi/simple/{package_name}/", "preload": [["numpy"]]})
         );
         let execute = ToWorker::Execute {
             id: 3,

@@ -148,3 +148,10 @@ def test_installed_packages_are_listed_with_versions():
     assert "pytest" in names
     assert names == sorted(names)
     assert all(package["version"] for package in packages)
+
+
+def test_warm_up_imports_what_it_can_and_skips_the_rest(monkeypatch):
+    monkeypatch.delitem(sys.modules, "colorsys", raising=False)
+    harness.warm_up(["colorsys", "no_such_package_xyz"])
+    assert "colorsys" in sys.modules
+    assert "no_such_package_xyz" not in sys.modules

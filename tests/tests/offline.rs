@@ -96,7 +96,7 @@ async fn after_one_visit_the_workbench_works_without_the_server() {
     assert_eq!(browser.eval("return self.crossOriginIsolated").await, true);
 
     let totals = browser
-        .execute(json!({"code": "import pandas as pd\npd.read_csv('/home/pyodide/data/trips.csv').groupby('city')['km'].sum().to_dict()"}))
+        .execute(json!({"code": "import pandas as pd\npd.read_csv('trips.csv').groupby('city')['km'].sum().to_dict()"}))
         .await;
     assert_eq!(totals["result"], json!({"Oslo": 7, "Rome": 5}), "{totals}");
     let seaborn = browser

@@ -53,6 +53,13 @@ enum Task {
         #[arg(long, default_value_t = 1_000_000)]
         seed_events: usize,
     },
+    /// Benchmark the workbench against plain Pyodide in headless Chromium, and the server;
+    /// writes `BENCHMARKS.md` and `benchmarks.json` (release build).
+    Bench {
+        /// Alternating runs of each page (each a cold and a warm visit).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// Set up (including Chromium), check formatting and lints, build, and run every test.
     Test {
         /// Extra arguments for `cargo test` (for example a test name filter).
@@ -121,6 +128,50 @@ fn run(cli: Cli) -> Result<()> {
                 Command::new(release.join("examples").join("bench"))
                     .args([release.join("backend").as_os_str()])
                     .args([seconds.to_string(), seed_events.to_string()])
+                    .current_dir(&root)
+                    .run()
+            })?;
+        }
+        Task::Bench { runs } => {
+            let tools = setup(&root, &cache)?;
+            step(
+                "Chromium and ChromeDriver from Debian",
+                tools::ensure_chromium,
+            )?;
+            build_frontend(&root, &tools)?;
+            step(
+                "build the server, its benchmark and the browser benchmark (release)",
+                || {
+                    Command::new("cargo")
+                        .args([
+                            "build",
+                            "--release",
+                            "-p",
+                            "backend",
+                            "--bin",
+                            "backend",
+                            "--example",
+                            "bench",
+                        ])
+                        .args(["-p", "tests", "--example", "browser_bench"])
+                        .current_dir(&root)
+                        .run()
+                },
+            )?;
+            let release = root.join("target").join("release");
+            let server_json = release.join("server-bench.json");
+            step("server benchmark", || {
+                Command::new(release.join("examples").join("bench"))
+                    .args([release.join("backend").as_os_str()])
+                    .args(["5", "1000000"])
+                    .args([server_json.as_os_str()])
+                    .current_dir(&root)
+                    .run()
+            })?;
+            step("browser benchmark", || {
+                Command::new(release.join("examples").join("browser_bench"))
+                    .args([runs.to_string()])
+                    .args([server_json.as_os_str()])
                     .current_dir(&root)
                     .run()
             })?;
