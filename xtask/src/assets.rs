@@ -86,6 +86,62 @@ pub fn ensure_pyodide(root: &Path, cache: &Path, manifest: &Manifest) -> Result<
     })
 }
 
+/// The folder the server serves at `/pyodide/v{version}-pyc/`: the same distribution with
+/// its Python files precompiled, which the workbench loads. (The verified original stays
+/// beside it, for the benchmark's baseline page.)
+pub fn precompiled_dir(root: &Path, manifest: &Manifest) -> PathBuf {
+    root.join("public")
+        .join("pyodide")
+        .join(format!("v{}-pyc", manifest.pyodide_version))
+}
+
+/// Makes the precompiled copy of the laid-out distribution with `xtask/precompile.js`
+/// (Pyodide itself, under Node.js, compiles every `.py` to a sourceless `.pyc` and updates
+/// the lock's hashes). Redone only when the distribution or the script changes.
+pub fn ensure_precompiled(root: &Path, manifest: &Manifest) -> Result<()> {
+    let source = pyodide_dir(root, manifest);
+    let target = precompiled_dir(root, manifest);
+    let script = root.join("xtask").join("precompile.js");
+    let script_text = fs::read_to_string(&script)
+        .with_context(|| format!("could not read {}", script.display()))?;
+    let source_stamp = fs::read_to_string(source.join(STAMP)).unwrap_or_default();
+    let fingerprint = fingerprint(&[LAYOUT_VERSION, &source_stamp, &script_text]);
+    if stamp_matches(&target, &fingerprint) {
+        println!(
+            "==> precompiled Pyodide: up to date in {}",
+            target.display()
+        );
+        return Ok(());
+    }
+    step(
+        "precompile the Pyodide distribution to bytecode (Node.js)",
+        || {
+            let staging = target.with_extension("staging");
+            if staging.exists() {
+                fs::remove_dir_all(&staging)?;
+            }
+            fs::create_dir_all(&staging)?;
+            for entry in fs::read_dir(&source)? {
+                let entry = entry?;
+                if entry.file_name() != STAMP {
+                    fs::copy(entry.path(), staging.join(entry.file_name()))?;
+                }
+            }
+            Command::new("node")
+                .args([script.as_os_str(), staging.as_os_str()])
+                .run()
+                .context("could not precompile the Pyodide distribution (needs Node.js)")?;
+            fs::write(staging.join(STAMP), &fingerprint)?;
+            if target.exists() {
+                fs::remove_dir_all(&target)?;
+            }
+            fs::rename(&staging, &target)
+                .with_context(|| format!("could not move {} into place", staging.display()))?;
+            Ok(())
+        },
+    )
+}
+
 /// Extracts, verifies and trims into a staging folder, then swaps it in, so an interrupted
 /// or failed set-up never leaves a half-verified folder behind for the server.
 fn lay_out(

@@ -236,6 +236,7 @@ fn setup(root: &Path, cache: &Path) -> Result<tools::Tools> {
     println!("==> set-up (cache: {})", cache.display());
     let tools = tools::ensure_all(root, cache)?;
     assets::ensure_pyodide(root, cache, &manifest)?;
+    assets::ensure_precompiled(root, &manifest)?;
     assets::ensure_wheelhouse(root, cache, &manifest)?;
     assets::ensure_editor(root)?;
     Ok(tools)
