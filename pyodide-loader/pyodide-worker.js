@@ -14,6 +14,19 @@ let preloading = Promise.resolve();
 // waits for it and then runs.
 let queue = Promise.resolve();
 
+// Started early by the page (`?start=FOLDER`): begin loading Pyodide before "init" arrives.
+const earlyFolder = new URL(self.location.href).searchParams.get("start");
+const early = earlyFolder ? startEarly(new URL(earlyFolder, self.location.href).href) : null;
+
+function startEarly(base) {
+  try {
+    importScripts(base + "pyodide.js");
+    return { base, pyodide: loadPyodide({ indexURL: base }) };
+  } catch (error) {
+    return null;
+  }
+}
+
 const post = (message) => self.postMessage(JSON.stringify(message));
 const describe = (error) => (error && error.message) || String(error);
 const packagesNews = (message) => post({ type: "packages", message });
@@ -86,10 +99,15 @@ async function answer(message, payload) {
 async function init({ indexUrl, harness: source, packageIndexUrl: index, preload }, buffer) {
   const base = new URL(indexUrl, self.location.href).href;
   packageIndexUrl = new URL(index, self.location.href).href.replace(/%7B/g, "{").replace(/%7D/g, "}");
-  post({ type: "progress", message: "downloading the Python runtime" });
-  importScripts(base + "pyodide.js");
-  post({ type: "progress", message: "starting Python" });
-  pyodide = await loadPyodide({ indexURL: base });
+  if (early && early.base === base) {
+    post({ type: "progress", message: "starting Python" });
+    pyodide = await early.pyodide;
+  } else {
+    post({ type: "progress", message: "downloading the Python runtime" });
+    importScripts(base + "pyodide.js");
+    post({ type: "progress", message: "starting Python" });
+    pyodide = await loadPyodide({ indexURL: base });
+  }
   if (buffer) {
     interruptBuffer = new Uint8Array(buffer);
     pyodide.setInterruptBuffer(interruptBuffer);

@@ -710,11 +710,25 @@ fn spawn_worker(
     on_message: &Closure<dyn FnMut(MessageEvent)>,
     on_error: &Closure<dyn FnMut(ErrorEvent)>,
 ) -> Result<Worker, LoaderError> {
-    let worker =
-        Worker::new(WORKER_URL).map_err(|error| LoaderError::WorkerStart(describe(&error)))?;
+    let worker = match adopt_early_worker() {
+        Some(worker) => worker,
+        None => {
+            Worker::new(WORKER_URL).map_err(|error| LoaderError::WorkerStart(describe(&error)))?
+        }
+    };
     worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     Ok(worker)
+}
+
+/// The worker `index.html` started before the app loaded (`window.workbenchEarlyWorker`),
+/// once: it is already loading Pyodide.
+fn adopt_early_worker() -> Option<Worker> {
+    let global = js_sys::global();
+    let key = JsValue::from_str("workbenchEarlyWorker");
+    let worker = Reflect::get(&global, &key).ok()?.dyn_into::<Worker>().ok()?;
+    let _ = Reflect::delete_property(&global.unchecked_into::<Object>(), &key);
+    Some(worker)
 }
 
 fn post(worker: &Worker, message: &ToWorker, payload: Option<Payload>) -> Result<(), LoaderError> {
@@ -782,6 +796,16 @@ mod tests {
         let manifest: Value =
             serde_json::from_str(include_str!("../manifest.json")).expect("manifest.json is JSON");
         assert_eq!(manifest["pyodideVersion"], PYODIDE_VERSION);
+    }
+
+    #[test]
+    fn the_page_starts_the_worker_early_on_the_same_folder() {
+        let page = include_str!("../../frontend/index.html");
+        assert!(
+            page.contains(&format!("{WORKER_URL}?start={}", index_url())),
+            "frontend/index.html must start the worker on {}",
+            index_url()
+        );
     }
 
     #[test]
