@@ -125,7 +125,11 @@ async function init({ indexUrl, harness: source, packageIndexUrl: index, preload
 }
 
 async function preloadStages(stages) {
-  for (const stage of stages) {
+  for (const [index, stage] of stages.entries()) {
+    if (index > 0) {
+      // Later stages wait for the runs already sent, so they do not compete with them.
+      await queue;
+    }
     try {
       await pyodide.loadPackage(stage, { messageCallback: packagesNews, errorCallback: packagesNews });
       packagesNews("");
