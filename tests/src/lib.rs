@@ -126,7 +126,9 @@ async fn serve(config: backend::Config) -> (oneshot::Sender<()>, Server) {
     (shutdown, server)
 }
 
-/// Headless Chromium driven through ChromeDriver, with its own fresh profile.
+/// Headless Chromium driven through ChromeDriver, with its own fresh profile. Dropping it
+/// without [`Browser::close`] (a failed test) still ends its Chromium, which would otherwise
+/// outlive ChromeDriver and slow every later test.
 #[derive(Debug)]
 pub struct Browser {
     pub client: Client,
@@ -282,6 +284,18 @@ impl Browser {
             vec![request],
         )
         .await
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // Every process of this browser has its profile folder on its command line.
+        let _ = std::process::Command::new("pkill")
+            .args(["-f", "--"])
+            .arg(format!("--user-data-dir={}", self._profile.path().display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 }
 
