@@ -726,7 +726,10 @@ fn spawn_worker(
 fn adopt_early_worker() -> Option<Worker> {
     let global = js_sys::global();
     let key = JsValue::from_str("workbenchEarlyWorker");
-    let worker = Reflect::get(&global, &key).ok()?.dyn_into::<Worker>().ok()?;
+    let worker = Reflect::get(&global, &key)
+        .ok()?
+        .dyn_into::<Worker>()
+        .ok()?;
     let _ = Reflect::delete_property(&global.unchecked_into::<Object>(), &key);
     Some(worker)
 }

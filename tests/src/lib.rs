@@ -292,7 +292,10 @@ impl Drop for Browser {
         // Every process of this browser has its profile folder on its command line.
         let _ = std::process::Command::new("pkill")
             .args(["-f", "--"])
-            .arg(format!("--user-data-dir={}", self._profile.path().display()))
+            .arg(format!(
+                "--user-data-dir={}",
+                self._profile.path().display()
+            ))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
