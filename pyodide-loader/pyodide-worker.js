@@ -125,11 +125,9 @@ async function init({ indexUrl, harness: source, packageIndexUrl: index, preload
 }
 
 async function preloadStages(stages) {
-  for (const [index, stage] of stages.entries()) {
-    if (index > 0) {
-      // Later stages wait for the runs already sent, so they do not compete with them.
-      await queue;
-    }
+  // Not "wait for the queue" between stages: an install in the queue waits for the
+  // preloads, so that would deadlock.
+  for (const stage of stages) {
     try {
       await pyodide.loadPackage(stage, { messageCallback: packagesNews, errorCallback: packagesNews });
       packagesNews("");
