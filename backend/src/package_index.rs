@@ -196,7 +196,7 @@ impl PackageIndex {
                     file.filename
                 ))
             })?;
-        let sha256 = sha256_hex(&bytes);
+        let sha256 = crate::privacy::sha256_hex(&bytes);
         if sha256 != file.sha256 {
             tracing::warn!(
                 "refused {} from {}: sha256 {sha256}, listed as {}",
@@ -446,13 +446,6 @@ fn locked_names(pyodide_dir: &Path) -> Result<BTreeSet<String>> {
     Ok(names)
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
-}
-
 fn hash_file(path: &Path) -> Result<(String, u64)> {
     let mut file =
         fs::File::open(path).with_context(|| format!("could not open {}", path.display()))?;
@@ -467,11 +460,7 @@ fn hash_file(path: &Path) -> Result<(String, u64)> {
         size += read as u64;
         hasher.update(&buffer[..read]);
     }
-    let sha256 = hasher
-        .finalize()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
+    let sha256 = crate::privacy::hex(&hasher.finalize());
     Ok((sha256, size))
 }
 
