@@ -120,6 +120,10 @@ impl Files {
         spawn_local(async move {
             match runtime.delete_file(&name).await {
                 Ok(answer) if answer.success => {
+                    // Gone from the list at once: the refresh below may wait in the worker's
+                    // queue behind background imports.
+                    self.listed
+                        .update(|files| files.retain(|file| file.name != name));
                     self.previews.update(|previews| {
                         previews.remove(&name);
                     });
