@@ -6,6 +6,8 @@
 //! - Files under `/pyodide/v{version}/` never change for a given URL, so they are cached for
 //!   a year as immutable; the lock and everything else revalidate (`no-cache`), so a new
 //!   build is picked up at once.
+//! - The Pyodide files are sent precompressed where set-up made `.br` / `.gz` copies;
+//!   everything else compressible is compressed on the fly.
 //! - Unknown paths under `/pyodide/` and `/wheelhouse/` are plain 404s; any other unknown
 //!   path gets the HTML shell, so the app's own routes work on reload.
 //! - `/sw.js`, the service worker, is stamped with the build's identity (a hash of every
@@ -14,7 +16,7 @@
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, VARY};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -35,7 +37,14 @@ pub fn routes(config: &Config) -> Router {
     let shell = ServeDir::new(&config.dist_dir)
         .fallback(ServeFile::new(config.dist_dir.join("index.html")));
     Router::new()
-        .nest_service("/pyodide", ServeDir::new(config.public_dir.join("pyodide")))
+        .nest_service(
+            "/pyodide",
+            // `xtask setup` writes `.br` and `.gz` copies of the big core files: sent as they
+            // are, instead of compressing 10 MB of WebAssembly again for every browser.
+            ServeDir::new(config.public_dir.join("pyodide"))
+                .precompressed_br()
+                .precompressed_gzip(),
+        )
         .fallback_service(shell)
 }
 
@@ -126,6 +135,11 @@ async fn cache_and_types(request: Request, next: Next) -> Response {
         CACHE_CONTROL,
         HeaderValue::from_static(if immutable { IMMUTABLE } else { REVALIDATE }),
     );
+    // Which copy a Pyodide file is sent as depends on Accept-Encoding; say so to caches
+    // (ServeDir leaves it out on the precompressed copies).
+    if path.starts_with("/pyodide/") {
+        headers.insert(VARY, HeaderValue::from_static("accept-encoding"));
+    }
     // ES modules must be served as JavaScript or the browser refuses to run them.
     if path.ends_with(".mjs") {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/javascript"));

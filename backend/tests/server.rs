@@ -29,6 +29,12 @@ fn site() -> Site {
         b"\0asm\x01\0\0\0",
     );
     write("public/pyodide/v0.27.7/pyodide.mjs", b"export const x = 1;");
+    // As `xtask setup` leaves it: a brotli copy beside the big file (fake bytes, so a test
+    // can tell which file was sent).
+    write(
+        "public/pyodide/v0.27.7/pyodide.asm.wasm.br",
+        b"pretend brotli",
+    );
     write(
         "public/pyodide/v0.27.7/pyodide-lock.json",
         br#"{"packages": {"numpy": {"name": "numpy"}}}"#,
@@ -55,11 +61,16 @@ fn site() -> Site {
 }
 
 async fn get(site: &Site, path: &str) -> Response<Body> {
+    get_accepting(site, path, "identity").await
+}
+
+async fn get_accepting(site: &Site, path: &str, encodings: &str) -> Response<Body> {
     site.router
         .clone()
         .oneshot(
             Request::get(path)
                 .header("host", "workbench.test:8080")
+                .header("accept-encoding", encodings)
                 .body(Body::empty())
                 .expect("request"),
         )
@@ -140,6 +151,25 @@ async fn pyodide_files_are_immutable_but_the_shell_and_lock_revalidate() {
         let response = get(&site, path).await;
         assert_eq!(header(&response, "cache-control"), "no-cache", "{path}");
     }
+}
+
+#[tokio::test]
+async fn pyodide_files_are_sent_precompressed_to_browsers_that_accept_it() {
+    let site = site();
+    let path = "/pyodide/v0.27.7/pyodide.asm.wasm";
+    let brotli = get_accepting(&site, path, "gzip, deflate, br, zstd").await;
+    assert_eq!(brotli.status(), StatusCode::OK);
+    assert_eq!(header(&brotli, "content-encoding"), "br");
+    assert_eq!(header(&brotli, "content-type"), "application/wasm");
+    assert_eq!(header(&brotli, "vary"), "accept-encoding");
+    assert!(header(&brotli, "cache-control").contains("immutable"));
+    assert_eq!(body_text(brotli).await, "pretend brotli");
+
+    let plain = get_accepting(&site, path, "gzip").await;
+    assert_eq!(header(&plain, "vary"), "accept-encoding");
+    let plain = get(&site, path).await;
+    assert_eq!(header(&plain, "content-encoding"), "");
+    assert_eq!(body_text(plain).await, "\0asm\x01\0\0\0");
 }
 
 #[tokio::test]

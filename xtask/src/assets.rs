@@ -30,7 +30,7 @@ pub fn pyodide_dir(root: &Path, manifest: &Manifest) -> PathBuf {
 
 pub fn ensure_pyodide(root: &Path, cache: &Path, manifest: &Manifest) -> Result<()> {
     let target = pyodide_dir(root, manifest);
-    let fingerprint = fingerprint(&[LAYOUT_VERSION, &manifest.text]);
+    let fingerprint = fingerprint(&[LAYOUT_VERSION, &manifest.text, &compress_script(root)?]);
     if stamp_matches(&target, &fingerprint) {
         println!(
             "==> Pyodide {} assets: up to date in {}",
@@ -82,8 +82,24 @@ pub fn ensure_pyodide(root: &Path, cache: &Path, manifest: &Manifest) -> Result<
         },
     )?;
     step("verify and lay out the Pyodide files", || {
-        lay_out(&target, &tarball, &wheel, manifest, &fingerprint)
+        lay_out(root, &target, &tarball, &wheel, manifest, &fingerprint)
     })
+}
+
+fn compress_script(root: &Path) -> Result<String> {
+    let script = root.join("xtask").join("compress.js");
+    fs::read_to_string(&script).with_context(|| format!("could not read {}", script.display()))
+}
+
+/// Writes brotli and gzip copies beside the folder's compressible files (all of them, or
+/// the named ones) with `xtask/compress.js`, which the server then sends as they are.
+fn precompress(root: &Path, folder: &Path, names: &[&str]) -> Result<()> {
+    let script = root.join("xtask").join("compress.js");
+    Command::new("node")
+        .args([script.as_os_str(), folder.as_os_str()])
+        .args(names)
+        .run()
+        .context("could not precompress the Pyodide distribution (needs Node.js)")
 }
 
 /// The folder the server serves at `/pyodide/v{version}-pyc/`: the same distribution with
@@ -105,7 +121,12 @@ pub fn ensure_precompiled(root: &Path, manifest: &Manifest) -> Result<()> {
     let script_text = fs::read_to_string(&script)
         .with_context(|| format!("could not read {}", script.display()))?;
     let source_stamp = fs::read_to_string(source.join(STAMP)).unwrap_or_default();
-    let fingerprint = fingerprint(&[LAYOUT_VERSION, &source_stamp, &script_text]);
+    let fingerprint = fingerprint(&[
+        LAYOUT_VERSION,
+        &source_stamp,
+        &script_text,
+        &compress_script(root)?,
+    ]);
     if stamp_matches(&target, &fingerprint) {
         println!(
             "==> precompiled Pyodide: up to date in {}",
@@ -131,6 +152,9 @@ pub fn ensure_precompiled(root: &Path, manifest: &Manifest) -> Result<()> {
                 .args([script.as_os_str(), staging.as_os_str()])
                 .run()
                 .context("could not precompile the Pyodide distribution (needs Node.js)")?;
+            // The copied precompressed files are still right, but for the lock, which the
+            // precompiler rewrote (archives are not precompressed).
+            precompress(root, &staging, &["pyodide-lock.json"])?;
             fs::write(staging.join(STAMP), &fingerprint)?;
             if target.exists() {
                 fs::remove_dir_all(&target)?;
@@ -145,6 +169,7 @@ pub fn ensure_precompiled(root: &Path, manifest: &Manifest) -> Result<()> {
 /// Extracts, verifies and trims into a staging folder, then swaps it in, so an interrupted
 /// or failed set-up never leaves a half-verified folder behind for the server.
 fn lay_out(
+    root: &Path,
     target: &Path,
     tarball: &Path,
     wheel: &Path,
@@ -210,6 +235,7 @@ fn lay_out(
         bytes as f64 / 1e6,
         trimmed.kept.iter().cloned().collect::<Vec<_>>().join(", ")
     );
+    precompress(root, &staging, &[])?;
     fs::write(staging.join(STAMP), fingerprint)?;
     if target.exists() {
         fs::remove_dir_all(target)
