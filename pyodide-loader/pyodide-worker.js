@@ -14,16 +14,51 @@ let preloading = Promise.resolve();
 // waits for it and then runs.
 let queue = Promise.resolve();
 
-// Started early by the page (`?start=FOLDER`): begin loading Pyodide before "init" arrives.
-const earlyFolder = new URL(self.location.href).searchParams.get("start");
-const early = earlyFolder ? startEarly(new URL(earlyFolder, self.location.href).href) : null;
+// Started early by the page (named `start=FOLDER&fetch=PACKAGE,...`): begin loading Pyodide
+// before "init" arrives, and download those packages' files meanwhile. (The name, not a query
+// string: a worker served from the service worker's cache has the cached URL as its
+// location, without the query.)
+const earlyStart = new URLSearchParams(self.name);
+const early = earlyStart.get("start")
+  ? startEarly(
+      new URL(earlyStart.get("start"), self.location.href).href,
+      (earlyStart.get("fetch") || "").split(",").filter(Boolean),
+    )
+  : null;
 
-function startEarly(base) {
+function startEarly(base, packages) {
   try {
     importScripts(base + "pyodide.js");
-    return { base, pyodide: loadPyodide({ indexURL: base }) };
+    const started = { base, pyodide: loadPyodide({ indexURL: base }) };
+    fetchAhead(base, packages);
+    return started;
   } catch (error) {
     return null;
+  }
+}
+
+// Downloads the files of these packages and of what they depend on into the browser's cache
+// while Python starts, so that loading them afterwards does not wait for the network.
+async function fetchAhead(base, packages) {
+  try {
+    if (packages.length === 0) {
+      return;
+    }
+    const lock = await (await fetch(base + "pyodide-lock.json")).json();
+    const files = new Set();
+    const todo = [...packages];
+    while (todo.length > 0) {
+      const entry = lock.packages[todo.pop()];
+      if (entry && !files.has(entry.file_name)) {
+        files.add(entry.file_name);
+        todo.push(...entry.depends);
+      }
+    }
+    await Promise.all(
+      [...files].map(async (file) => (await fetch(base + file)).body.pipeTo(new WritableStream())),
+    );
+  } catch (error) {
+    // Only a head start: loading the packages fetches whatever is missing.
   }
 }
 
@@ -99,7 +134,8 @@ async function answer(message, payload) {
 async function init({ indexUrl, harness: source, packageIndexUrl: index, preload }, buffer) {
   const base = new URL(indexUrl, self.location.href).href;
   packageIndexUrl = new URL(index, self.location.href).href.replace(/%7B/g, "{").replace(/%7D/g, "}");
-  if (early && early.base === base) {
+  const startedEarly = early !== null && early.base === base;
+  if (startedEarly) {
     post({ type: "progress", message: "starting Python" });
     pyodide = await early.pyodide;
   } else {
@@ -117,7 +153,7 @@ async function init({ indexUrl, harness: source, packageIndexUrl: index, preload
   harness = namespace;
   await mountFiles();
   call("setup_runtime");
-  post({ type: "ready", version: pyodide.version });
+  post({ type: "ready", version: pyodide.version, startedEarly });
   // Plain Python is usable now; the usual analysis packages follow in the background, stage
   // by stage, and a run that imports them waits only for what it imports
   // (loadPackagesFromImports shares Pyodide's lock).

@@ -562,7 +562,13 @@ impl Shared {
         };
         match message {
             FromWorker::Progress { message } => (self.on_event)(RuntimeEvent::Progress(message)),
-            FromWorker::Ready { version } => {
+            FromWorker::Ready {
+                version,
+                started_early,
+            } => {
+                // For `cargo xtask bench` and the tests: when Python became usable, and whether
+                // the early start worked.
+                mark_python_ready(started_early);
                 *self.ready_version.borrow_mut() = Some(version.clone());
                 (self.on_event)(RuntimeEvent::Ready { version });
             }
@@ -734,6 +740,26 @@ fn adopt_early_worker() -> Option<Worker> {
     Some(worker)
 }
 
+/// `performance.mark("workbench-python-ready", {detail: {startedEarly}})`.
+fn mark_python_ready(started_early: bool) {
+    let global = js_sys::global();
+    let Some((performance, mark)) =
+        Reflect::get(&global, &"performance".into())
+            .ok()
+            .and_then(|performance| {
+                let mark = Reflect::get(&performance, &"mark".into()).ok()?;
+                Some((performance, mark.dyn_into::<js_sys::Function>().ok()?))
+            })
+    else {
+        return;
+    };
+    let detail = Object::new();
+    let options = Object::new();
+    let _ = Reflect::set(&detail, &"startedEarly".into(), &started_early.into());
+    let _ = Reflect::set(&options, &"detail".into(), &detail);
+    let _ = mark.call2(&performance, &"workbench-python-ready".into(), &options);
+}
+
 fn post(worker: &Worker, message: &ToWorker, payload: Option<Payload>) -> Result<(), LoaderError> {
     let json =
         serde_json::to_string(message).map_err(|error| LoaderError::Protocol(error.to_string()))?;
@@ -802,10 +828,16 @@ mod tests {
     }
 
     #[test]
-    fn the_page_starts_the_worker_early_on_the_same_folder() {
+    fn the_page_starts_the_worker_early_on_the_same_folder_and_packages() {
         let page = include_str!("../../frontend/index.html");
         assert!(
-            page.contains(&format!("{WORKER_URL}?start={}", index_url())),
+            page.contains(&format!("\"&fetch={}\"", PRELOAD[0].join(","))),
+            "frontend/index.html must fetch the first preload stage, {:?}",
+            PRELOAD[0]
+        );
+        assert!(
+            page.contains(&format!("new Worker(\"{WORKER_URL}\", {{ name }})"))
+                && page.contains(&format!("\"start={}\"", index_url())),
             "frontend/index.html must start the worker on {}",
             index_url()
         );

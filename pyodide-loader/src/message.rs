@@ -53,8 +53,13 @@ pub enum ToWorker {
 pub enum FromWorker {
     /// A start-up step began.
     Progress { message: String },
-    /// Python is ready to run code.
-    Ready { version: String },
+    /// Python is ready to run code; `started_early` when the worker began loading it before
+    /// the app asked (started by `index.html`).
+    Ready {
+        version: String,
+        #[serde(default)]
+        started_early: bool,
+    },
     /// Package loading news (preloads, imports that load packages).
     Packages { message: String },
     /// Execution `id`'s code began to run (its packages are loaded).

@@ -45,6 +45,15 @@ async fn after_one_visit_the_workbench_works_without_the_server() {
     // A second visit goes through the service worker, which keeps what the page loads.
     browser.client.refresh().await.expect("reloads");
     browser.open_workbench(&app).await;
+    // ... and its page started Python's worker before the app loaded (the worker served
+    // from the cache still knew it was the early one).
+    assert_eq!(
+        browser
+            .eval("return performance.getEntriesByName('workbench-python-ready')[0].detail")
+            .await,
+        json!({"startedEarly": true}),
+        "the returning visit's worker did not start Python early"
+    );
     let stored = browser
         .eval("return window.workbench.loadFile('trips.csv', 'city,km\\nOslo,3\\nRome,5\\nOslo,4\\n')")
         .await;
