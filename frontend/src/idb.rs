@@ -74,11 +74,28 @@ impl KeyValueStore {
             .map_err(describe)
     }
 
-    pub fn delete(&self, key: &str) -> Result<(), String> {
-        self.object_store(IdbTransactionMode::Readwrite)?
-            .delete(&JsValue::from_str(key))
-            .map(drop)
-            .map_err(describe)
+    /// Stores each `(key, value)`, all in one transaction (a transaction costs far more than
+    /// a write).
+    pub fn put_all<'a>(
+        &self,
+        entries: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<(), String> {
+        let store = self.object_store(IdbTransactionMode::Readwrite)?;
+        for (key, value) in entries {
+            store
+                .put_with_key(&JsValue::from_str(value), &JsValue::from_str(key))
+                .map_err(describe)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes these keys, all in one transaction.
+    pub fn delete_all<'a>(&self, keys: impl IntoIterator<Item = &'a str>) -> Result<(), String> {
+        let store = self.object_store(IdbTransactionMode::Readwrite)?;
+        for key in keys {
+            store.delete(&JsValue::from_str(key)).map_err(describe)?;
+        }
+        Ok(())
     }
 
     pub fn clear(&self) -> Result<(), String> {

@@ -1,6 +1,9 @@
 //! The telemetry client: after each run, install, file load, reset and restart, one event
 //! with the SHA-256 of the code — never the code, never file names or contents — goes into a
 //! queue that survives reloads and offline periods (IndexedDB) and is sent in batches.
+//! Recording stays off the run's path: new events reach IndexedDB together a tenth of a
+//! second later, and those still waiting when the page goes away are kept in localStorage
+//! until the next visit puts them in the queue.
 //!
 //! Batches go out every second or when [`BATCH_SIZE`] events wait, and on `pagehide`
 //! with `navigator.sendBeacon`. Failures retry with exponential backoff and jitter; the
@@ -27,6 +30,9 @@ const DATABASE: &str = "pyodide-workbench-telemetry";
 const QUEUE_STORE: &str = "queue";
 const ENABLED_KEY: &str = "workbench.telemetry.enabled";
 const SESSION_KEY: &str = "workbench.telemetry.session";
+/// Events not yet in IndexedDB when the page went away, kept in localStorage (see
+/// [`journal_unsaved`]).
+const JOURNAL_KEY: &str = "workbench.telemetry.unsaved";
 /// A batch goes out when this many events wait.
 pub const BATCH_SIZE: usize = 20;
 /// Otherwise waiting events go out this often: often enough that a live dashboard shows a
@@ -35,6 +41,10 @@ const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// The queue never holds more; beyond it the oldest events are dropped, visibly.
 const MAX_QUEUE: usize = 1000;
 const MAX_BACKOFF_MS: f64 = 60_000.0;
+/// New events are written to IndexedDB this long after they are recorded, together: one
+/// transaction per event cost each run about half a millisecond. An event sent before its
+/// write is never written; on `pagehide` the rest go to localStorage.
+const SAVE_AFTER: Duration = Duration::from_millis(100);
 
 /// What the page shows about telemetry.
 #[derive(Debug, Clone, Copy)]
@@ -54,6 +64,9 @@ struct Queue {
     /// Where the queue is kept; `None` until it is open (or if IndexedDB is unavailable,
     /// when the queue lives in memory only).
     store: Option<KeyValueStore>,
+    /// Events in `events` not yet written to `store`.
+    unsaved: HashSet<String>,
+    save_scheduled: bool,
     session_id: String,
     sending: bool,
     failures: u32,
@@ -76,10 +89,20 @@ pub fn start() -> TelemetryStatus {
         dropped: RwSignal::new(0),
         unreachable: RwSignal::new(false),
     };
-    QUEUE.with_borrow_mut(|queue| queue.session_id = session_id());
+    QUEUE.with_borrow_mut(|queue| {
+        queue.session_id = session_id();
+        for event in take_journal() {
+            queue.unsaved.insert(event.event_id.clone());
+            queue.events.push_back(event);
+        }
+    });
     spawn_local(open_queue(status));
     let _ = set_interval_with_handle(move || flush(status, false), FLUSH_EVERY);
-    let on_pagehide = Closure::<dyn Fn()>::new(move || send_beacon(status));
+    let on_pagehide = Closure::<dyn Fn()>::new(move || {
+        journal_unsaved();
+        save_unsaved();
+        send_beacon(status);
+    });
     if let Some(window) = web_sys::window() {
         let _ = window
             .add_event_listener_with_callback("pagehide", on_pagehide.as_ref().unchecked_ref());
@@ -106,9 +129,6 @@ async fn open_queue(status: TelemetryStatus) {
         .filter_map(|json| serde_json::from_str(json).ok())
         .collect();
     QUEUE.with_borrow_mut(|queue| {
-        for event in &queue.events {
-            save(&store, event);
-        }
         let recorded: HashSet<String> = queue
             .events
             .iter()
@@ -122,15 +142,74 @@ async fn open_queue(status: TelemetryStatus) {
         queue.events = events;
         queue.store = Some(store);
     });
+    // Events recorded while it opened.
+    save_unsaved();
     update_pending(status);
 }
 
-fn save(store: &KeyValueStore, event: &TelemetryEvent) {
-    if let Ok(json) = serde_json::to_string(event)
-        && let Err(error) = store.put(&event.event_id, &json)
-    {
-        leptos::logging::warn!("could not keep a telemetry event: {error}");
+/// Keeps the events not yet in IndexedDB in localStorage, which takes them at once: an
+/// IndexedDB write started while the page goes away may never finish. The next visit moves
+/// them into the queue.
+fn journal_unsaved() {
+    let unsaved: Vec<TelemetryEvent> = QUEUE.with_borrow(|queue| {
+        queue
+            .events
+            .iter()
+            .filter(|event| queue.unsaved.contains(&event.event_id))
+            .cloned()
+            .collect()
+    });
+    if unsaved.is_empty() {
+        return;
     }
+    let mut journal = take_journal();
+    journal.extend(unsaved);
+    if let (Some(storage), Ok(json)) = (local_storage(), serde_json::to_string(&journal)) {
+        let _ = storage.set_item(JOURNAL_KEY, &json);
+    }
+}
+
+/// The events an earlier page left in localStorage, removed from there.
+fn take_journal() -> Vec<TelemetryEvent> {
+    let Some(storage) = local_storage() else {
+        return Vec::new();
+    };
+    let json = storage.get_item(JOURNAL_KEY).ok().flatten();
+    let _ = storage.remove_item(JOURNAL_KEY);
+    json.and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default()
+}
+
+/// Writes the recorded events [`SAVE_AFTER`] from now, unless a write is already due.
+fn save_soon() {
+    let due = QUEUE.with_borrow_mut(|queue| !std::mem::replace(&mut queue.save_scheduled, true));
+    if due {
+        set_timeout(save_unsaved, SAVE_AFTER);
+    }
+}
+
+/// Writes the events not yet in the store, in one transaction. (Before the store is open they
+/// wait; opening writes them.)
+fn save_unsaved() {
+    QUEUE.with_borrow_mut(|queue| {
+        queue.save_scheduled = false;
+        let Some(store) = &queue.store else {
+            return;
+        };
+        let unsaved = std::mem::take(&mut queue.unsaved);
+        let rows: Vec<(&str, String)> = queue
+            .events
+            .iter()
+            .filter(|event| unsaved.contains(&event.event_id))
+            .filter_map(|event| Some((event.event_id.as_str(), serde_json::to_string(event).ok()?)))
+            .collect();
+        if rows.is_empty() {
+            return;
+        }
+        if let Err(error) = store.put_all(rows.iter().map(|(id, json)| (*id, json.as_str()))) {
+            leptos::logging::warn!("could not keep telemetry events: {error}");
+        }
+    });
 }
 
 /// Turns telemetry on or off; off also empties the queue.
@@ -142,6 +221,8 @@ pub fn set_enabled(status: TelemetryStatus, enabled: bool) {
     if !enabled {
         QUEUE.with_borrow_mut(|queue| {
             queue.events.clear();
+            queue.unsaved.clear();
+            take_journal();
             if let Some(store) = &queue.store {
                 let _ = store.clear();
             }
@@ -157,22 +238,27 @@ pub fn record(status: TelemetryStatus, activity: Activity) {
     }
     let full = QUEUE.with_borrow_mut(|queue| {
         let event = event_for(activity, &queue.session_id);
-        if let Some(store) = &queue.store {
-            save(store, &event);
-        }
+        queue.unsaved.insert(event.event_id.clone());
         queue.events.push_back(event);
         let mut dropped = 0;
+        let mut written = Vec::new();
         while queue.events.len() > MAX_QUEUE {
-            if let (Some(oldest), Some(store)) = (queue.events.pop_front(), &queue.store) {
-                let _ = store.delete(&oldest.event_id);
+            if let Some(oldest) = queue.events.pop_front()
+                && !queue.unsaved.remove(&oldest.event_id)
+            {
+                written.push(oldest.event_id);
             }
             dropped += 1;
+        }
+        if let (false, Some(store)) = (written.is_empty(), &queue.store) {
+            let _ = store.delete_all(written.iter().map(String::as_str));
         }
         if dropped > 0 {
             status.dropped.update(|total| *total += dropped);
         }
         queue.events.len() >= BATCH_SIZE
     });
+    save_soon();
     update_pending(status);
     if full {
         flush(status, true);
@@ -234,10 +320,13 @@ fn flush(status: TelemetryStatus, only_if_full: bool) {
                 Ok(()) => {
                     status.unreachable.set(false);
                     queue.events.retain(|event| !sent.contains(&event.event_id));
-                    if let Some(store) = &queue.store {
-                        for id in &sent {
-                            let _ = store.delete(id);
-                        }
+                    // Events sent before their write was due are never written.
+                    let written: Vec<&String> = sent
+                        .iter()
+                        .filter(|id| !queue.unsaved.remove(*id))
+                        .collect();
+                    if let (false, Some(store)) = (written.is_empty(), &queue.store) {
+                        let _ = store.delete_all(written.into_iter().map(String::as_str));
                     }
                     queue.failures = 0;
                     queue.retry_at = 0.0;
