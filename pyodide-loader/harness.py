@@ -228,9 +228,10 @@ class Run:
         self.answer = {"success": True, "result": None, "outputs": []}
         self.value = None
         linecache.cache[USER_FILENAME] = (len(code), None, code.splitlines(True), USER_FILENAME)
+        self.context = json.loads(context_json)
+        # Last: nothing after the swap can be interrupted before `finish` puts them back.
         self.saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = self.stdout, self.stderr
-        self.context = json.loads(context_json)
 
     def succeeded(self, value):
         self.value = value
@@ -280,6 +281,14 @@ async def run_async(code, context_json, emit):
         state.succeeded(await eval_code_async(code, user_globals, filename=USER_FILENAME))
     except BaseException as error:  # user code may raise anything, even SystemExit
         state.failed(error)
+    return state.finish()
+
+
+def stopped(code, context_json, emit):
+    """The answer for a run that Stop ended in the harness itself, just before or after the
+    user's code (a `KeyboardInterrupt` raised there reaches the worker, not `run`)."""
+    state = Run(code, context_json, emit)
+    state.failed(KeyboardInterrupt())
     return state.finish()
 
 

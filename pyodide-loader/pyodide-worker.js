@@ -145,8 +145,8 @@ async function init({ indexUrl, harness: source, packageIndexUrl: index, preload
     pyodide = await loadPyodide({ indexURL: base });
   }
   if (buffer) {
+    // Pyodide gets it only while a user's run runs (see `execute`).
     interruptBuffer = new Uint8Array(buffer);
-    pyodide.setInterruptBuffer(interruptBuffer);
   }
   const namespace = pyodide.globals.get("dict")();
   pyodide.runPython(source, { globals: namespace, filename: "<workbench-harness>" });
@@ -243,10 +243,15 @@ async function execute({ id, request }) {
   } catch (error) {
     packagesNews(`could not load the packages this code imports: ${describe(error)}`);
   }
-  // Byte 1 says Stop was pressed for this run; re-arm Pyodide's byte 0 in case loading
-  // packages already used it up, so the run stops at its first instruction.
-  if (interruptBuffer && interruptBuffer[1]) {
-    interruptBuffer[0] = 2;
+  // Stop and timeouts interrupt the user's run only: Pyodide watches the buffer just while
+  // the run runs, so a Stop pressed while Python starts, preloads or loads this run's
+  // packages spoils none of them. Byte 1 says Stop was pressed for this run: it then stops
+  // at its first instruction.
+  if (interruptBuffer) {
+    if (interruptBuffer[1]) {
+      interruptBuffer[0] = 2;
+    }
+    pyodide.setInterruptBuffer(interruptBuffer);
   }
   const emit = (stream, text) => post({ type: "output", id, stream, text });
   const context = JSON.stringify(request.context ?? {});
@@ -254,7 +259,19 @@ async function execute({ id, request }) {
   post({ type: "started", id });
   // Only code that awaits needs the event loop; the rest runs straight through.
   const runner = /\bawait\b/.test(request.code) ? "run_async" : "run";
-  const result = JSON.parse(await call(runner, request.code, context, emit));
+  let result;
+  try {
+    result = JSON.parse(await call(runner, request.code, context, emit));
+  } catch (error) {
+    // Stop can land in the harness around the user's code; it is still a stopped run.
+    if (error && error.type === "KeyboardInterrupt") {
+      result = JSON.parse(call("stopped", request.code, context, emit));
+    } else {
+      throw error;
+    }
+  } finally {
+    pyodide.setInterruptBuffer(undefined);
+  }
   // The code may have written files: keep them, shortly after the answer (a sync costs tens
   // of milliseconds; runs in a row share one).
   persistSoon();

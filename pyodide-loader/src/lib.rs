@@ -494,6 +494,10 @@ impl Inner {
             Some((_, view)) => {
                 view.set_index(1, 1);
                 view.set_index(0, SIGINT);
+                wasm_bindgen_futures::spawn_local(keep_interrupting(
+                    Rc::downgrade(&self.shared),
+                    view.clone(),
+                ));
             }
             None => self.replace_worker(reason),
         }
@@ -649,6 +653,27 @@ async fn watch(inner: Weak<Inner>, id: u64, timeout_ms: u64) {
     let Some(inner) = inner.upgrade() else { return };
     if inner.shared.pending.borrow().contains_key(&id) {
         inner.replace_worker("the code ran past its timeout and did not stop when interrupted");
+    }
+}
+
+/// Python watches the interrupt buffer only while a run runs, and takes the signal the first
+/// time it looks; so while Stop stands (byte 1) and a run is waiting or running, the signal is
+/// raised again every tenth of a second — a Stop never depends on when Python looked.
+async fn keep_interrupting(shared: Weak<Shared>, view: Uint8Array) {
+    for _ in 0..100 {
+        sleep(100).await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let running = shared
+            .pending
+            .borrow()
+            .values()
+            .any(|pending| pending.timeout_ms.is_some());
+        if !running || view.get_index(1) == 0 {
+            return;
+        }
+        view.set_index(0, SIGINT);
     }
 }
 

@@ -155,3 +155,11 @@ def test_warm_up_imports_what_it_can_and_skips_the_rest(monkeypatch):
     harness.warm_up(["colorsys", "no_such_package_xyz"])
     assert "colorsys" in sys.modules
     assert "no_such_package_xyz" not in sys.modules
+
+
+def test_a_run_stopped_in_the_harness_answers_as_a_stopped_run():
+    streams = sys.stdout, sys.stderr
+    answer = json.loads(harness.stopped("while True: pass", "{}", lambda stream, text: None))
+    assert answer["success"] is False
+    assert answer["errorType"] == "KeyboardInterrupt"
+    assert (sys.stdout, sys.stderr) == streams

@@ -175,6 +175,49 @@ async fn stop_ends_an_endless_loop_and_keeps_earlier_variables() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn stop_pressed_while_python_starts_stops_that_run_and_spoils_nothing_else() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+    browser.client.goto(&app.url("/")).await.expect("opens");
+    // As soon as the page has its API — Python is still starting — a run, and Stop.
+    let stopped = browser
+        .eval(
+            "return new Promise((resolve) => {
+               const go = () => {
+                 if (!window.workbench) return setTimeout(go, 5);
+                 const run = window.workbench.execute('while True: pass');
+                 setTimeout(() => window.workbench.stop(), 50);
+                 run.then(resolve, (error) => resolve({ failed: String(error) }));
+               };
+               go();
+             });",
+        )
+        .await;
+    assert_eq!(stopped["errorType"], "KeyboardInterrupt", "{stopped}");
+    // Python started, and the preloaded packages were not interrupted.
+    let status = browser
+        .wait_for_text("status", PYTHON_LOAD_TIMEOUT, |text| {
+            text.contains("ready") || text.contains("failed")
+        })
+        .await;
+    assert!(status.contains("Python ready"), "status line: {status}");
+    let sum = browser
+        .execute(
+            json!({"code": "import pandas\nint(pandas.DataFrame({'a': [1, 2]}).sum().iloc[0])"}),
+        )
+        .await;
+    assert_eq!(sum["result"], 3, "{sum}");
+    let news = browser
+        .find("packages")
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(!news.contains("could not"), "package news: {news}");
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_timeout_interrupts_the_run_and_the_runtime_keeps_working() {
     let (_app, browser) = workbench().await;
     browser
