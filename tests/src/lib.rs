@@ -210,6 +210,11 @@ impl Browser {
             .unwrap_or_else(|error| panic!("no element with data-testid {test_id}: {error}"))
     }
 
+    /// The text of the element with this `data-testid` (empty if it has none).
+    pub async fn text(&self, test_id: &str) -> String {
+        self.find(test_id).await.text().await.unwrap_or_default()
+    }
+
     /// Replaces the editor's code by typing, as a person would (select all, delete, type).
     /// The editor closes brackets and quotes as they are typed and overtypes them when
     /// the closing one is typed, so typed code arrives as written — except indentation
@@ -268,13 +273,18 @@ impl Browser {
             .goto(&app.url("/"))
             .await
             .expect("the page opens");
+        self.wait_for_python().await;
+        assert_eq!(self.eval("return typeof window.workbench").await, "object");
+    }
+
+    /// Waits until the status line says Python is ready (and fails if it says it failed).
+    pub async fn wait_for_python(&self) {
         let status = self
             .wait_for_text("status", PYTHON_LOAD_TIMEOUT, |text| {
                 text.contains("ready") || text.contains("failed")
             })
             .await;
         assert!(status.contains("Python ready"), "status line: {status}");
-        assert_eq!(self.eval("return typeof window.workbench").await, "object");
     }
 
     /// `window.workbench.execute(request)`: the execution result as JSON.

@@ -195,24 +195,14 @@ async fn stop_pressed_while_python_starts_stops_that_run_and_spoils_nothing_else
         .await;
     assert_eq!(stopped["errorType"], "KeyboardInterrupt", "{stopped}");
     // Python started, and the preloaded packages were not interrupted.
-    let status = browser
-        .wait_for_text("status", PYTHON_LOAD_TIMEOUT, |text| {
-            text.contains("ready") || text.contains("failed")
-        })
-        .await;
-    assert!(status.contains("Python ready"), "status line: {status}");
+    browser.wait_for_python().await;
     let sum = browser
         .execute(
             json!({"code": "import pandas\nint(pandas.DataFrame({'a': [1, 2]}).sum().iloc[0])"}),
         )
         .await;
     assert_eq!(sum["result"], 3, "{sum}");
-    let news = browser
-        .find("packages")
-        .await
-        .text()
-        .await
-        .unwrap_or_default();
+    let news = browser.text("packages").await;
     assert!(!news.contains("could not"), "package news: {news}");
     browser.close().await;
 }

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tests::{Browser, PYTHON_LOAD_TIMEOUT, spawn_app};
+use tests::{Browser, spawn_app};
 
 async fn total_executions(browser: &Browser) -> u64 {
     browser
@@ -89,12 +89,7 @@ async fn after_one_visit_the_workbench_works_without_the_server() {
         .refresh()
         .await
         .expect("reloads without the server");
-    let status = browser
-        .wait_for_text("status", PYTHON_LOAD_TIMEOUT, |text| {
-            text.contains("ready") || text.contains("failed")
-        })
-        .await;
-    assert!(status.contains("Python ready"), "offline start: {status}");
+    browser.wait_for_python().await;
     assert_eq!(
         browser
             .eval("return fetch('/health').then(() => 'reachable', () => 'unreachable')")
@@ -111,12 +106,7 @@ async fn after_one_visit_the_workbench_works_without_the_server() {
     let seaborn = browser
         .execute(json!({"code": "import seaborn\nseaborn.__version__"}))
         .await;
-    let news = browser
-        .find("packages")
-        .await
-        .text()
-        .await
-        .unwrap_or_default();
+    let news = browser.text("packages").await;
     assert_eq!(
         seaborn["result"], "0.13.2",
         "the package installed online came back offline: {seaborn}; package news: {news:?}"

@@ -121,12 +121,8 @@ pub fn ensure_precompiled(root: &Path, manifest: &Manifest) -> Result<()> {
     let script_text = fs::read_to_string(&script)
         .with_context(|| format!("could not read {}", script.display()))?;
     let source_stamp = fs::read_to_string(source.join(STAMP)).unwrap_or_default();
-    let fingerprint = fingerprint(&[
-        LAYOUT_VERSION,
-        &source_stamp,
-        &script_text,
-        &compress_script(root)?,
-    ]);
+    // The source's stamp covers `compress.js` too.
+    let fingerprint = fingerprint(&[LAYOUT_VERSION, &source_stamp, &script_text]);
     if stamp_matches(&target, &fingerprint) {
         println!(
             "==> precompiled Pyodide: up to date in {}",
