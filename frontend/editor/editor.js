@@ -37,13 +37,14 @@ const essentials = [
   keymap.of([...closeBracketsKeymap, ...defaultKeymap, ...historyKeymap]),
 ];
 
-function createEditor(parent, doc, callbacks) {
+function createEditor(parent, doc, selection, callbacks) {
   const theme = new Compartment();
   const dark = window.matchMedia("(prefers-color-scheme: dark)");
   const view = new EditorView({
     parent,
     state: EditorState.create({
       doc,
+      selection,
       extensions: [
         keymap.of([
           { key: "Mod-Enter", preventDefault: true, run: () => { callbacks.run(); return true; } },
@@ -63,18 +64,126 @@ function createEditor(parent, doc, callbacks) {
   dark.addEventListener("change", (event) =>
     view.dispatch({ effects: theme.reconfigure(event.matches ? oneDark : []) }),
   );
-  return {
-    getValue: () => view.state.doc.toString(),
-    setValue: (text) =>
-      view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } }),
-    insertLine: (text) => {
-      const end = view.state.doc.length;
-      const prefix = end > 0 && !view.state.doc.toString().endsWith("\n") ? "\n" : "";
-      view.dispatch({ changes: { from: end, insert: prefix + text + "\n" } });
-      view.focus();
+  return view;
+}
+
+function replaceAll(view, text) {
+  view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } });
+}
+
+// The editor keeps its code for the next visit, at once on every change (a reload right
+// after typing must not lose the last keys); index.html puts it back before the first paint.
+const CODE_KEY = "workbench.code";
+
+function keptCode() {
+  try {
+    return localStorage.getItem(CODE_KEY);
+  } catch (error) {
+    return null;
+  }
+}
+
+function keepCode(text) {
+  try {
+    localStorage.setItem(CODE_KEY, text);
+  } catch (error) {
+    console.warn("could not keep the code:", error);
+  }
+}
+
+// Versions before 2026-11 kept the code in IndexedDB ("code" in the app's "state" store).
+function earlierCode() {
+  return new Promise((resolve) => {
+    try {
+      const request = indexedDB.open("pyodide-workbench-state", 1);
+      request.onupgradeneeded = () => request.transaction.abort();
+      request.onerror = () => resolve(null);
+      request.onsuccess = () => {
+        const database = request.result;
+        try {
+          const read = database.transaction("state").objectStore("state").get("code");
+          read.onsuccess = () => resolve(typeof read.result === "string" ? read.result : null);
+          read.onerror = () => resolve(null);
+        } catch (error) {
+          resolve(null);
+        }
+        database.close();
+      };
+    } catch (error) {
+      resolve(null);
+    }
+  });
+}
+
+// The page's code box (index.html) becomes the editor as soon as this file runs, keeping
+// what was typed, the cursor and the focus. Until the app adopts it, Ctrl+Enter asks for a
+// run that the app starts once it is there.
+let early = null;
+function upgrade() {
+  const boot = window.workbenchBoot;
+  const box = document.getElementById("boot-editor");
+  if (!boot || !box) return;
+  let restoring = false;
+  const relay = {
+    app: null,
+    change(text) {
+      if (!restoring) {
+        boot.edited = true;
+        keepCode(text);
+      }
+      relay.app?.change(text);
     },
-    focus: () => view.focus(),
+    run: () => (relay.app ? relay.app.run() : boot.requestRun()),
+    stop: () => (relay.app ? relay.app.stop() : false),
+  };
+  const focused = document.activeElement === box;
+  const selection = { anchor: box.selectionStart, head: box.selectionEnd };
+  const view = createEditor(box.parentElement, box.value, selection, relay);
+  box.remove();
+  if (focused) view.focus();
+  if (keptCode() === null) {
+    earlierCode().then((text) => {
+      if (text === null || boot.edited || keptCode() !== null) return;
+      restoring = true;
+      try {
+        replaceAll(view, text);
+      } finally {
+        restoring = false;
+      }
+      keepCode(text);
+    });
+  }
+  early = { view, relay, boot };
+  // For `cargo xtask bench`: navigation → the full code editor.
+  performance.mark("workbench-code-editor-ready");
+}
+
+// The app takes the editor over: it moves into `parent` and `callbacks` (change, run, stop)
+// hear it from now on. Says whether the code was edited and a run asked for before.
+function adopt(parent, callbacks) {
+  if (!early) throw new Error("the page's code box is missing");
+  const { view, relay, boot } = early;
+  const focused = view.hasFocus;
+  parent.append(view.dom);
+  document.getElementById("boot")?.remove();
+  relay.app = callbacks;
+  if (focused) view.focus();
+  return {
+    edited: boot.edited,
+    runRequested: boot.runRequested,
+    editor: {
+      getValue: () => view.state.doc.toString(),
+      setValue: (text) => replaceAll(view, text),
+      insertLine: (text) => {
+        const end = view.state.doc.length;
+        const prefix = end > 0 && !view.state.doc.toString().endsWith("\n") ? "\n" : "";
+        view.dispatch({ changes: { from: end, insert: prefix + text + "\n" } });
+        view.focus();
+      },
+      focus: () => view.focus(),
+    },
   };
 }
 
-window.WorkbenchEditor = { createEditor };
+upgrade();
+window.WorkbenchEditor = { adopt };

@@ -1,6 +1,7 @@
-//! The code editor: CodeMirror 6, bundled by set-up into `/editor.js`, which puts
-//! `window.WorkbenchEditor` on the page before the app starts. This module is the only
-//! place that talks to it.
+//! The code editor: CodeMirror 6, bundled by set-up into `/editor.js`. The page's code box
+//! (`index.html`) is usable from the first paint; `editor.js` turns it into the editor before
+//! the app starts, keeps its code in IndexedDB, and `window.WorkbenchEditor.adopt` hands it to
+//! the app. This module is the only place that talks to it.
 
 use wasm_bindgen::prelude::*;
 
@@ -10,12 +11,9 @@ extern "C" {
     #[derive(Debug, Clone)]
     pub type EditorHandle;
 
-    #[wasm_bindgen(catch, js_namespace = WorkbenchEditor, js_name = createEditor)]
-    fn create_editor(
-        parent: &web_sys::HtmlElement,
-        doc: &str,
-        callbacks: &JsValue,
-    ) -> Result<EditorHandle, JsValue>;
+    #[wasm_bindgen(catch, js_namespace = WorkbenchEditor, js_name = adopt)]
+    fn adopt_editor(parent: &web_sys::HtmlElement, callbacks: &JsValue)
+    -> Result<JsValue, JsValue>;
 
     #[wasm_bindgen(method, js_name = getValue)]
     pub fn value(this: &EditorHandle) -> String;
@@ -31,16 +29,23 @@ extern "C" {
     pub fn focus(this: &EditorHandle);
 }
 
-/// Creates the editor inside `parent`. `on_change` hears every edit; `on_run` is
-/// Ctrl/Cmd+Enter; `on_stop` is Escape and says whether it stopped something (if not,
-/// Escape keeps its usual meaning in the editor).
-pub fn mount(
+/// The editor, taken over by the app.
+#[derive(Debug)]
+pub struct Adopted {
+    pub editor: EditorHandle,
+    /// Ctrl/Cmd+Enter was pressed before the app was there.
+    pub run_requested: bool,
+}
+
+/// Moves the page's editor into `parent` and removes the page's shell around it.
+/// `on_change` hears every edit; `on_run` is Ctrl/Cmd+Enter; `on_stop` is Escape and says
+/// whether it stopped something (if not, Escape keeps its usual meaning in the editor).
+pub fn adopt(
     parent: &web_sys::HtmlElement,
-    doc: &str,
     on_change: impl Fn(String) + 'static,
     on_run: impl Fn() + 'static,
     on_stop: impl Fn() -> bool + 'static,
-) -> Result<EditorHandle, String> {
+) -> Result<Adopted, String> {
     let callbacks = js_sys::Object::new();
     let set =
         |name: &str, function: JsValue| js_sys::Reflect::set(&callbacks, &name.into(), &function);
@@ -56,12 +61,27 @@ pub fn mount(
         )
     })
     .map_err(|_| "could not set up the editor".to_owned())?;
-    create_editor(parent, doc, &callbacks).map_err(|error| {
+    let adopted = adopt_editor(parent, &callbacks);
+    if let Some(shell) = web_sys::window()
+        .and_then(|window| window.document())
+        .and_then(|document| document.get_element_by_id("boot"))
+    {
+        shell.remove();
+    }
+    let adopted = adopted.map_err(|error| {
         format!(
             "the code editor did not load ({}); reload the page",
             error
                 .as_string()
+                .or_else(|| error
+                    .dyn_ref::<js_sys::Error>()
+                    .map(|error| error.message().into()))
                 .unwrap_or_else(|| "window.WorkbenchEditor is missing".to_owned())
         )
+    })?;
+    let field = |name: &str| js_sys::Reflect::get(&adopted, &name.into()).unwrap_or_default();
+    Ok(Adopted {
+        editor: field("editor").unchecked_into(),
+        run_requested: field("runRequested").is_truthy(),
     })
 }

@@ -1,5 +1,6 @@
-//! What the workbench keeps between visits, in IndexedDB: the editor's code and the run
-//! history. Nothing here leaves the browser.
+//! What the workbench keeps between visits, in IndexedDB: the run history and the packages
+//! installed. The editor keeps its code itself, in localStorage (`editor.js`;
+//! `index.html` puts it back before the first paint). Nothing here leaves the browser.
 
 use std::cell::RefCell;
 
@@ -8,7 +9,6 @@ use crate::idb::KeyValueStore;
 
 const DATABASE: &str = "pyodide-workbench-state";
 const STORE: &str = "state";
-const CODE_KEY: &str = "code";
 const HISTORY_KEY: &str = "history";
 const PACKAGES_KEY: &str = "installed-packages";
 
@@ -31,23 +31,6 @@ async fn store() -> Option<KeyValueStore> {
             None
         }
     }
-}
-
-/// The code the editor held last time, if any.
-pub async fn load_code() -> Option<String> {
-    store().await?.get(CODE_KEY).await.ok().flatten()
-}
-
-/// Keeps the editor's code for the next visit.
-pub fn save_code(code: &str) {
-    let code = code.to_owned();
-    leptos::task::spawn_local(async move {
-        if let Some(store) = store().await
-            && let Err(error) = store.put(CODE_KEY, &code)
-        {
-            leptos::logging::warn!("could not keep the code: {error}");
-        }
-    });
 }
 
 /// The runs kept from earlier visits, oldest first.

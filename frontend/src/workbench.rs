@@ -17,8 +17,6 @@ use crate::packages::PackagesPanel;
 use crate::saved_state;
 use crate::telemetry;
 
-const STARTER_CODE: &str = "print(1 + 1)\n";
-
 /// Where the Python runtime is in its life.
 #[derive(Debug, Clone, PartialEq)]
 enum RuntimeStatus {
@@ -43,7 +41,7 @@ pub fn Workbench() -> impl IntoView {
     let progress = RwSignal::new(0.1);
     let packages = RwSignal::new(String::new());
     let log = OutputLog::new();
-    let code = RwSignal::new(STARTER_CODE.to_owned());
+    let code = RwSignal::new(String::new());
     let running = RwSignal::new(false);
     // Bumped after anything that may change files or packages (a run, a restart).
     let changed = RwSignal::new(0u64);
@@ -192,11 +190,10 @@ pub fn Workbench() -> impl IntoView {
         }
     };
 
-    // The editor: mounted once its box exists, then filled with the code kept from the last
-    // visit (unless the user already typed).
+    // The editor: the page's own (see `editor.rs`), moved into its box once that exists. It
+    // keeps its code between visits itself.
     let editor_box = NodeRef::<leptos::html::Div>::new();
     let editor = StoredValue::new_local(None::<EditorHandle>);
-    let edited = StoredValue::new(false);
     Effect::new(move |_| {
         let Some(element) = editor_box.get() else {
             return;
@@ -204,11 +201,7 @@ pub fn Workbench() -> impl IntoView {
         if editor.with_value(Option::is_some) {
             return;
         }
-        let on_change = move |text: String| {
-            edited.set_value(true);
-            code.set(text.clone());
-            saved_state::save_code(&text);
-        };
+        let on_change = move |text: String| code.set(text);
         let on_stop = move || {
             let stopping = running.get_untracked();
             if stopping {
@@ -216,25 +209,13 @@ pub fn Workbench() -> impl IntoView {
             }
             stopping
         };
-        match crate::editor::mount(&element, STARTER_CODE, on_change, run, on_stop) {
-            Ok(handle) => {
-                handle.focus();
-                // For `cargo xtask bench`: navigation → editor usable.
-                if let Some(performance) = web_sys::window().and_then(|window| window.performance())
-                {
-                    let _ = performance.mark("workbench-editor-usable");
+        match crate::editor::adopt(&element, on_change, run, on_stop) {
+            Ok(adopted) => {
+                code.set(adopted.editor.value());
+                editor.set_value(Some(adopted.editor));
+                if adopted.run_requested {
+                    run();
                 }
-                editor.set_value(Some(handle));
-                spawn_local(async move {
-                    if let Some(saved) = saved_state::load_code().await
-                        && !edited.get_value()
-                    {
-                        if let Some(handle) = editor.get_value() {
-                            handle.set_value(&saved);
-                        }
-                        code.set(saved);
-                    }
-                });
             }
             Err(message) => status.set(RuntimeStatus::Failed(message)),
         }

@@ -287,6 +287,15 @@ impl Browser {
         assert!(status.contains("Python ready"), "status line: {status}");
     }
 
+    /// Sends a Chrome DevTools Protocol command to the page (through ChromeDriver), for what
+    /// WebDriver cannot do, such as making a download fail.
+    pub async fn devtools(&self, command: &'static str, params: Value) -> Value {
+        self.client
+            .issue_cmd(DevTools { command, params })
+            .await
+            .unwrap_or_else(|error| panic!("DevTools command {command} failed: {error}"))
+    }
+
     /// `window.workbench.execute(request)`: the execution result as JSON.
     pub async fn execute(&self, request: Value) -> Value {
         self.eval_with(
@@ -294,6 +303,31 @@ impl Browser {
             vec![request],
         )
         .await
+    }
+}
+
+/// ChromeDriver's endpoint for DevTools commands.
+#[derive(Debug)]
+struct DevTools {
+    command: &'static str,
+    params: Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for DevTools {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        let body = serde_json::json!({ "cmd": self.command, "params": self.params });
+        (http::Method::POST, Some(body.to_string()))
     }
 }
 

@@ -78,6 +78,74 @@ async fn the_editor_takes_typing_before_python_is_ready_and_the_run_waits_for_it
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_page_takes_code_and_a_run_before_the_app_arrives_and_loses_neither() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+    // The app's own WebAssembly does not arrive (a slow or failing network): the page's
+    // editor still takes code, and keeps it across a reload.
+    browser.devtools("Network.enable", json!({})).await;
+    browser
+        .devtools("Network.setBlockedURLs", json!({"urls": ["*_bg.wasm"]}))
+        .await;
+    browser.client.goto(&app.url("/")).await.expect("opens");
+    browser.wait_for_text("editor", WAIT, |_| true).await;
+    browser.type_code("print('typed before the app')").await;
+    browser.client.refresh().await.expect("reloads");
+    let kept = browser
+        .wait_for_text("editor", WAIT, |text| text.contains("typed before"))
+        .await;
+    assert_eq!(kept, "print('typed before the app')");
+
+    // Ctrl+Enter asks for a run, and the page says it will happen.
+    browser
+        .find("editor")
+        .await
+        .send_keys(CTRL_ENTER)
+        .await
+        .expect("ctrl+enter");
+    let status = browser.text("status").await;
+    assert_eq!(
+        status,
+        "Loading Python… your code runs as soon as it is ready"
+    );
+    assert_eq!(
+        browser.eval("return typeof window.workbench").await,
+        "undefined",
+        "the app is not there yet"
+    );
+
+    // The app arrives (its module runs as the page's own would), takes the editor over and
+    // runs the code.
+    browser
+        .devtools("Network.setBlockedURLs", json!({"urls": []}))
+        .await;
+    browser
+        .eval(
+            "const app = document.createElement('script');
+             app.type = 'module';
+             app.textContent = document.querySelector('script[type=module]').textContent;
+             document.head.append(app);",
+        )
+        .await;
+    let output = browser
+        .wait_for_text("output", PYTHON_LOAD_TIMEOUT, |text| {
+            text.contains("typed before the app")
+        })
+        .await;
+    assert_eq!(output.trim(), "typed before the app");
+    assert_eq!(
+        browser.text("editor").await,
+        "print('typed before the app')"
+    );
+    let entry = browser.wait_for_text("history-entry", WAIT, |_| true).await;
+    assert!(
+        entry.ends_with("ok · print('typed before the app')"),
+        "{entry}"
+    );
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn output_from_a_loop_with_sleeps_streams_in_while_it_runs() {
     let (_app, browser) = workbench().await;
     // The editor indents the loop body itself after the colon.
