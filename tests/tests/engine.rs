@@ -255,6 +255,49 @@ async fn code_that_ignores_the_interrupt_is_ended_by_replacing_the_runtime() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn packages_are_installed_file_for_file_as_their_wheels_hold_them() {
+    // The worker copies the files of the (uncompressed) wheels into the file system itself
+    // instead of Pyodide's Python unpacker: every file, byte for byte, with the installer's
+    // records, as Pyodide would.
+    let (_app, browser) = workbench().await;
+    let answer = browser
+        .execute(json!({"code": r#"
+import io, json, sysconfig, zipfile
+from pathlib import Path
+from pyodide.http import pyfetch
+import numpy, pandas
+site = Path(sysconfig.get_paths()["purelib"])
+folder = "/pyodide/v0.27.7-pyc/"
+lock = await (await pyfetch(folder + "pyodide-lock.json")).json()
+report = {}
+for name in ["numpy", "pandas", "six"]:
+    archive = zipfile.ZipFile(io.BytesIO(await (await pyfetch(folder + lock["packages"][name]["file_name"])).bytes()))
+    files = [info for info in archive.infolist() if not info.is_dir()]
+    dist_info = next(info.filename.split("/")[0] for info in files if ".dist-info/" in info.filename)
+    report[name] = {
+        "stored": all(info.compress_type == zipfile.ZIP_STORED for info in files),
+        "files": len(files),
+        "identical": sum((site / info.filename).read_bytes() == archive.read(info) for info in files),
+        "installer": (site / dist_info / "INSTALLER").read_text(),
+        "source": (site / dist_info / "PYODIDE_SOURCE").read_text(),
+    }
+json.dumps(report)
+"#}))
+        .await;
+    assert_eq!(answer["success"], true, "{answer}");
+    let report: Value = serde_json::from_str(text(&answer["result"])).expect("JSON");
+    for name in ["numpy", "pandas", "six"] {
+        let package = &report[name];
+        assert_eq!(package["stored"], true, "{name}: {package}");
+        assert!(package["files"].as_u64() > Some(0), "{name}: {package}");
+        assert_eq!(package["identical"], package["files"], "{name}: {package}");
+        assert_eq!(package["installer"], "pyodide.loadPackage", "{name}");
+        assert_eq!(package["source"], "pyodide", "{name}");
+    }
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_loaded_csv_is_described_and_pandas_can_use_it() {
     let (_app, browser) = workbench().await;
     let answer = browser

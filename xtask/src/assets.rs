@@ -149,8 +149,16 @@ pub fn ensure_precompiled(root: &Path, manifest: &Manifest) -> Result<()> {
                 .run()
                 .context("could not precompile the Pyodide distribution (needs Node.js)")?;
             // The copied precompressed files are still right, but for the lock, which the
-            // precompiler rewrote (archives are not precompressed).
-            precompress(root, &staging, &["pyodide-lock.json"])?;
+            // precompiler rewrote, and the wheels, which it wrote uncompressed.
+            let mut rewritten = vec!["pyodide-lock.json".to_owned()];
+            for entry in fs::read_dir(&staging)? {
+                let name = entry?.file_name().to_string_lossy().into_owned();
+                if name.ends_with(".whl") {
+                    rewritten.push(name);
+                }
+            }
+            let rewritten: Vec<&str> = rewritten.iter().map(String::as_str).collect();
+            precompress(root, &staging, &rewritten)?;
             fs::write(staging.join(STAMP), &fingerprint)?;
             if target.exists() {
                 fs::remove_dir_all(&target)?;
