@@ -335,6 +335,38 @@ async fn code_files_and_history_survive_a_reload() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn code_kept_by_an_earlier_version_comes_back_once() {
+    // Earlier versions kept the editor's code in IndexedDB; the first visit of this one
+    // moves it over, and from then on the code the user types is what comes back.
+    let (_app, browser) = workbench().await;
+    browser
+        .eval(
+            "return new Promise((resolve, reject) => {
+               localStorage.removeItem('workbench.code');
+               const request = indexedDB.open('pyodide-workbench-state', 1);
+               request.onsuccess = () => {
+                 const transaction = request.result.transaction('state', 'readwrite');
+                 transaction.objectStore('state').put('print(\"kept before\")', 'code');
+                 transaction.oncomplete = () => resolve(true);
+                 transaction.onerror = () => reject(transaction.error);
+               };
+               request.onerror = () => reject(request.error);
+             });",
+        )
+        .await;
+    browser.client.refresh().await.expect("reloads");
+    let code = browser
+        .wait_for_text("editor", WAIT, |text| text.contains("kept before"))
+        .await;
+    assert_eq!(code, "print(\"kept before\")");
+    browser.type_code("print('typed now')").await;
+    browser.client.refresh().await.expect("reloads");
+    browser.wait_for_python().await;
+    assert_eq!(browser.text("editor").await, "print('typed now')");
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_plot_shows_as_an_image_and_an_error_names_its_type_and_line() {
     let (_app, browser) = workbench().await;
     browser
