@@ -158,8 +158,8 @@ function upgrade() {
   performance.mark("workbench-code-editor-ready");
 }
 
-// The app takes the editor over: it moves into `parent` and `callbacks` (change, run, stop)
-// hear it from now on. Says whether the code was edited and a run asked for before.
+// The app takes the editor over: it moves into `parent`, the page's shell goes, and
+// `callbacks` (change, run, stop) hear it from now on. Says whether a run was asked for before.
 function adopt(parent, callbacks) {
   if (!early) throw new Error("the page's code box is missing");
   const { view, relay, boot } = early;
@@ -169,7 +169,6 @@ function adopt(parent, callbacks) {
   relay.app = callbacks;
   if (focused) view.focus();
   return {
-    edited: boot.edited,
     runRequested: boot.runRequested,
     editor: {
       getValue: () => view.state.doc.toString(),

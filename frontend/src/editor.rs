@@ -1,6 +1,6 @@
 //! The code editor: CodeMirror 6, bundled by set-up into `/editor.js`. The page's code box
 //! (`index.html`) is usable from the first paint; `editor.js` turns it into the editor before
-//! the app starts, keeps its code in IndexedDB, and `window.WorkbenchEditor.adopt` hands it to
+//! the app starts, keeps its code in localStorage, and `window.WorkbenchEditor.adopt` hands it to
 //! the app. This module is the only place that talks to it.
 
 use wasm_bindgen::prelude::*;
@@ -37,7 +37,7 @@ pub struct Adopted {
     pub run_requested: bool,
 }
 
-/// Moves the page's editor into `parent` and removes the page's shell around it.
+/// Moves the page's editor into `parent` and removes the page's shell (`#boot`) around it.
 /// `on_change` hears every edit; `on_run` is Ctrl/Cmd+Enter; `on_stop` is Escape and says
 /// whether it stopped something (if not, Escape keeps its usual meaning in the editor).
 pub fn adopt(
@@ -61,14 +61,15 @@ pub fn adopt(
         )
     })
     .map_err(|_| "could not set up the editor".to_owned())?;
-    let adopted = adopt_editor(parent, &callbacks);
-    if let Some(shell) = web_sys::window()
-        .and_then(|window| window.document())
-        .and_then(|document| document.get_element_by_id("boot"))
-    {
-        shell.remove();
-    }
-    let adopted = adopted.map_err(|error| {
+    let adopted = adopt_editor(parent, &callbacks).map_err(|error| {
+        // `adopt` removes the shell itself; without an editor it goes too, so that the page
+        // shows why.
+        if let Some(shell) = web_sys::window()
+            .and_then(|window| window.document())
+            .and_then(|document| document.get_element_by_id("boot"))
+        {
+            shell.remove();
+        }
         format!(
             "the code editor did not load ({}); reload the page",
             error
