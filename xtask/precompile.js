@@ -25,11 +25,13 @@ import zipfile
 def compile_archive(path, prefix):
     """Rewrites a zip with each .py compiled to a sourceless .pyc, and a wheel with every
     entry stored; returns how many files were compiled, or None if nothing changed."""
-    method = zipfile.ZIP_STORED if path.endswith(".whl") else zipfile.ZIP_DEFLATED
+    wheel = path.endswith(".whl")
+    method = zipfile.ZIP_STORED if wheel else zipfile.ZIP_DEFLATED
     with zipfile.ZipFile(path) as source:
         names = set(source.namelist())
         todo = [n for n in names if n.endswith(".py") and n + "c" not in names]
-        if not todo and all(info.compress_type == method for info in source.infolist()):
+        stored = all(info.compress_type == zipfile.ZIP_STORED for info in source.infolist())
+        if not todo and (stored or not wheel):
             return None
         compiled = 0
         temporary = path + ".partial"
