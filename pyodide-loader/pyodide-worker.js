@@ -85,11 +85,15 @@ self.fetch = (resource, options) => {
 // (compressed entries, data files, tarballs, archives for unpackArchive) goes through
 // Pyodide's own unpacker, which `pyodide._api.package_loader.unpack_buffer` names.
 function unpackWheelsDirectly() {
-  const loader = pyodide._api.package_loader;
-  const python = loader.unpack_buffer;
-  const unpack = (options) => unpackStoredWheel(loader, options) ?? python.callKwargs(options);
-  unpack.callKwargs = unpack;
-  loader.unpack_buffer = unpack;
+  try {
+    const loader = pyodide._api.package_loader;
+    const python = loader.unpack_buffer;
+    const unpack = (options) => unpackStoredWheel(loader, options) ?? python.callKwargs(options);
+    unpack.callKwargs = unpack;
+    loader.unpack_buffer = unpack;
+  } catch (error) {
+    // A Pyodide version without this internal: its own unpacker does the work, only slower.
+  }
 }
 
 // What Pyodide's unpack_buffer does for a wheel (extract, record INSTALLER and
