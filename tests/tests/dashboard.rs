@@ -129,6 +129,13 @@ async fn the_dashboard_needs_a_login_and_a_fresh_install_says_no_data_yet() {
         .await
         .expect("text");
     assert!(empty.starts_with("No data yet"), "{empty}");
+    assert_eq!(
+        browser
+            .eval("return document.querySelectorAll('#boot, #boot-editor').length")
+            .await,
+        0,
+        "the workbench's shell is not on the dashboard"
+    );
 
     browser
         .find("logout")

@@ -86,15 +86,19 @@ pub fn ensure_pyodide(root: &Path, cache: &Path, manifest: &Manifest) -> Result<
     })
 }
 
+fn compress_js(root: &Path) -> PathBuf {
+    root.join("xtask").join("compress.js")
+}
+
 fn compress_script(root: &Path) -> Result<String> {
-    let script = root.join("xtask").join("compress.js");
+    let script = compress_js(root);
     fs::read_to_string(&script).with_context(|| format!("could not read {}", script.display()))
 }
 
 /// Writes brotli and gzip copies beside the folder's compressible files (all of them, or
 /// the named ones) with `xtask/compress.js`, which the server then sends as they are.
 fn precompress(root: &Path, folder: &Path, names: &[&str]) -> Result<()> {
-    let script = root.join("xtask").join("compress.js");
+    let script = compress_js(root);
     Command::new("node")
         .args([script.as_os_str(), folder.as_os_str()])
         .args(names)
