@@ -163,3 +163,18 @@ def test_a_run_stopped_in_the_harness_answers_as_a_stopped_run():
     assert answer["success"] is False
     assert answer["errorType"] == "KeyboardInterrupt"
     assert (sys.stdout, sys.stderr) == streams
+
+
+def test_the_utc_zone_file_reads_as_utc(tmp_path):
+    import datetime
+    import zoneinfo
+
+    path = tmp_path / "UTC"
+    path.write_bytes(harness.utc_zone_data())
+    with path.open("rb") as data:
+        zone = zoneinfo.ZoneInfo.from_file(data)
+    for year in (1900, 2024, 2100):
+        local = datetime.datetime(year, 7, 1, 12, tzinfo=zone)
+        assert local.utcoffset() == datetime.timedelta(0)
+        assert local.tzname() == "UTC"
+        assert local.dst() == datetime.timedelta(0)

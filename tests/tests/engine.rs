@@ -73,6 +73,30 @@ async fn results_are_made_json_safe_as_the_original_service_did() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn times_convert_between_zones_as_on_any_machine() {
+    // The worker writes the UTC zone file itself (harness.py, `UTC_ZONE_FILE`); other zones
+    // come from the packages' own zone data.
+    let (_app, browser) = workbench().await;
+    let code = "import dateutil.tz, pandas as pd\n\
+        oslo = pd.Timestamp('2024-07-01 12:00', tz='Europe/Oslo')\n\
+        utc = dateutil.tz.gettz('UTC')\n\
+        [str(oslo.tz_convert(utc)), str(oslo.tz_convert(dateutil.tz.gettz('America/New_York'))), \
+        oslo.tz_convert(utc).tzname(), str(pd.Timestamp('2024-01-01', tz=utc) - pd.Timestamp('2024-01-01', tz='UTC'))]";
+    let result = browser.execute(json!({ "code": code })).await;
+    assert_eq!(result["success"], true, "{result}");
+    assert_eq!(
+        result["result"],
+        json!([
+            "2024-07-01 10:00:00+00:00",
+            "2024-07-01 06:00:00-04:00",
+            "UTC",
+            "0 days 00:00:00"
+        ])
+    );
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_failing_run_names_the_exception_and_the_users_line_and_keeps_earlier_output() {
     let (_app, browser) = workbench().await;
     let result = browser
