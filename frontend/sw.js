@@ -88,7 +88,9 @@ async function shellFirst(request, key) {
 
 async function cacheFirst(name, request) {
   const cache = await caches.open(name);
-  const cached = await cache.match(request);
+  // A request that asks past the caches ("reload": the worker found a damaged copy) gets the
+  // server's copy, which replaces the kept one.
+  const cached = request.cache === "reload" ? undefined : await cache.match(request);
   if (cached) {
     return cached;
   }

@@ -1,6 +1,7 @@
 //! Offline: after one visit the workbench loads, runs pandas on a stored CSV and stops
 //! runaway code without the server; runs made meanwhile reach the statistics exactly once
-//! when the server is back.
+//! when the server is back. And a damaged file in the service worker's cache is noticed and
+//! replaced.
 
 use std::time::{Duration, Instant};
 
@@ -148,5 +149,58 @@ async fn after_one_visit_the_workbench_works_without_the_server() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let after: Value = total_executions(&browser).await.into();
     assert_eq!(after, before + 5, "exactly the 5 offline runs, each once");
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_damaged_package_in_the_browsers_cache_is_fetched_again() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+    browser.open_workbench(&app).await;
+    until(
+        "the service worker taking control",
+        Duration::from_secs(30),
+        async || {
+            browser
+                .eval("return navigator.serviceWorker.controller !== null")
+                .await
+                == true
+        },
+    )
+    .await;
+    // The service worker keeps the wheel of a package nothing preloads, and then its copy is
+    // damaged (as a disk error or an interrupted write would leave it).
+    let kept = browser
+        .eval(
+            "const folder = '/pyodide/v0.27.7-pyc/';
+             const lock = await (await fetch(folder + 'pyodide-lock.json')).json();
+             const url = new URL(folder + lock.packages.decorator.file_name, location.href).href;
+             await (await fetch(url)).arrayBuffer();
+             const name = (await caches.keys()).find((name) => name.startsWith('workbench-files-'));
+             const cache = await caches.open(name);
+             if (!(await cache.match(url))) return null;
+             await cache.put(url, new Response('damaged'));
+             return [name, url, lock.packages.decorator.sha256];",
+        )
+        .await;
+    let [cache, url, sha256] = kept.as_array().map(Vec::as_slice).unwrap_or_default() else {
+        panic!("the service worker did not keep the wheel: {kept}");
+    };
+    // A new visit's worker fetches through the service worker.
+    browser.client.refresh().await.expect("reloads");
+    browser.wait_for_python().await;
+    let imported = browser
+        .execute(json!({"code": "import decorator\ndecorator.__name__"}))
+        .await;
+    assert_eq!(imported["result"], "decorator", "{imported}");
+    let now_kept = browser
+        .eval_with(
+            "const kept = await (await caches.open(arguments[0])).match(arguments[1]);
+             const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', await kept.arrayBuffer()));
+             return Array.from(digest, (byte) => byte.toString(16).padStart(2, '0')).join('');",
+            vec![cache.clone(), url.clone()],
+        )
+        .await;
+    assert_eq!(&now_kept, sha256, "the cache keeps the server's copy again");
     browser.close().await;
 }
