@@ -202,12 +202,23 @@ impl Browser {
         self.driver.kill().await.ok();
     }
 
-    /// The element with this `data-testid`.
+    /// The element with this `data-testid`, waiting up to 10 s for it to appear (a page the
+    /// browser just navigated to shows its parts once its app has loaded).
     pub async fn find(&self, test_id: &str) -> Element {
-        self.client
-            .find(Locator::Css(&format!("[data-testid=\"{test_id}\"]")))
-            .await
-            .unwrap_or_else(|error| panic!("no element with data-testid {test_id}: {error}"))
+        let started = Instant::now();
+        loop {
+            match self
+                .client
+                .find(Locator::Css(&format!("[data-testid=\"{test_id}\"]")))
+                .await
+            {
+                Ok(element) => return element,
+                Err(error) if started.elapsed() > Duration::from_secs(10) => {
+                    panic!("no element with data-testid {test_id}: {error}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
     }
 
     /// The text of the element with this `data-testid` (empty if it has none).
