@@ -13,6 +13,8 @@ let preloading = Promise.resolve();
 // Messages are handled one at a time, in order: code sent while Pyodide is still loading
 // waits for it and then runs.
 let queue = Promise.resolve();
+// True while a user's code runs (it may await, letting the preloads go on meanwhile).
+let userCodeRunning = false;
 
 // Started early by the page (named `start=FOLDER&fetch=PACKAGE,...`): begin loading Pyodide
 // before "init" arrives, and download those packages' files meanwhile. (The name, not a query
@@ -322,16 +324,23 @@ async function preloadStages(stages) {
       packagesNews(`could not preload packages: ${describe(error)}`);
       return;
     }
-    // Importing takes longer than loading; do it now, queued behind any run already waiting,
-    // so the first run that uses these packages finds them imported (and matplotlib's font
-    // cache built).
-    queue = queue.then(() => {
+    // Importing takes longer than loading; do it now, so the first run that uses these
+    // packages finds them imported (and matplotlib's font cache built), and only then load the
+    // next stage, whose downloads and unpacking would otherwise compete with this import (or
+    // with a run that imports them itself) for the processor. While a user's run runs (an
+    // `await` in it lets this happen), the import waits behind it in the queue instead.
+    const warmUp = () => {
       try {
         call("warm_up", stage);
       } catch (error) {
         packagesNews(`could not import ${stage.join(", ")}: ${describe(error)}`);
       }
-    });
+    };
+    if (userCodeRunning) {
+      queue = queue.then(warmUp);
+    } else {
+      warmUp();
+    }
   }
 }
 
@@ -411,6 +420,7 @@ async function execute({ id, request }) {
   // Only code that awaits needs the event loop; the rest runs straight through.
   const runner = /\bawait\b/.test(request.code) ? "run_async" : "run";
   let result;
+  userCodeRunning = true;
   try {
     result = JSON.parse(await call(runner, request.code, context, emit));
   } catch (error) {
@@ -421,6 +431,7 @@ async function execute({ id, request }) {
       throw error;
     }
   } finally {
+    userCodeRunning = false;
     pyodide.setInterruptBuffer(undefined);
   }
   // The code may have written files: keep them, shortly after the answer (a sync costs tens
