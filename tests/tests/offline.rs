@@ -27,11 +27,7 @@ async fn until(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> bo
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn after_one_visit_the_workbench_works_without_the_server() {
-    let mut app = spawn_app().await;
-    let browser = Browser::start().await;
-    browser.open_workbench(&app).await;
+async fn service_worker_in_control(browser: &Browser) {
     until(
         "the service worker taking control",
         Duration::from_secs(30),
@@ -43,6 +39,14 @@ async fn after_one_visit_the_workbench_works_without_the_server() {
         },
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_one_visit_the_workbench_works_without_the_server() {
+    let mut app = spawn_app().await;
+    let browser = Browser::start().await;
+    browser.open_workbench(&app).await;
+    service_worker_in_control(&browser).await;
     // A second visit goes through the service worker, which keeps what the page loads.
     browser.client.refresh().await.expect("reloads");
     browser.open_workbench(&app).await;
@@ -157,17 +161,7 @@ async fn a_damaged_package_in_the_browsers_cache_is_fetched_again() {
     let app = spawn_app().await;
     let browser = Browser::start().await;
     browser.open_workbench(&app).await;
-    until(
-        "the service worker taking control",
-        Duration::from_secs(30),
-        async || {
-            browser
-                .eval("return navigator.serviceWorker.controller !== null")
-                .await
-                == true
-        },
-    )
-    .await;
+    service_worker_in_control(&browser).await;
     // The service worker keeps the wheel of a package nothing preloads, and then its copy is
     // damaged (as a disk error or an interrupted write would leave it).
     let kept = browser
