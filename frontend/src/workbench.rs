@@ -246,6 +246,8 @@ pub fn Workbench() -> impl IntoView {
             files.add(list);
         }
     };
+    // Loading is over (or failed): the progress bar has nothing more to show.
+    let loaded = move || progress.get() >= 1.0 || matches!(status.get(), RuntimeStatus::Failed(_));
 
     view! {
         <main
@@ -268,15 +270,17 @@ pub fn Workbench() -> impl IntoView {
                     >
                         {move || status.get().label()}
                     </p>
-                    <Show when=move || { progress.get() < 1.0 && !matches!(status.get(), RuntimeStatus::Failed(_)) }>
-                        <progress
-                            class="load-progress"
-                            data-testid="load-progress"
-                            aria-label="Loading Python"
-                            max="1"
-                            value=move || progress.get()
-                        ></progress>
-                    </Show>
+                    // Hidden, not removed, once loading is over: the header keeps its height,
+                    // so the editor below does not jump up.
+                    <progress
+                        class="load-progress"
+                        class:done=loaded
+                        aria-hidden=move || if loaded() { "true" } else { "false" }
+                        data-testid="load-progress"
+                        aria-label="Loading Python"
+                        max="1"
+                        value=move || progress.get()
+                    ></progress>
                     <p
                         class="packages"
                         data-testid="packages"

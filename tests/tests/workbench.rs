@@ -59,6 +59,23 @@ async fn typing_code_and_pressing_ctrl_enter_runs_it_in_an_isolated_page() {
 async fn the_editor_takes_typing_before_python_is_ready_and_the_run_waits_for_it() {
     let app = spawn_app().await;
     let browser = Browser::start().await;
+    // Where the app's editor sits on the page, every frame from the start: loading (and the
+    // progress bar) ending must not move it under the person typing.
+    browser
+        .devtools(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({"source": "window.editorTops = [];
+                const watch = () => {
+                  const editor = document.getElementById('boot') ? null : document.querySelector('[data-testid=editor]');
+                  if (editor) {
+                    const top = Math.round(editor.getBoundingClientRect().top + window.scrollY);
+                    if (window.editorTops.at(-1) !== top) window.editorTops.push(top);
+                  }
+                  requestAnimationFrame(watch);
+                };
+                requestAnimationFrame(watch);"}),
+        )
+        .await;
     browser.client.goto(&app.url("/")).await.expect("opens");
     browser.wait_for_text("editor", WAIT, |_| true).await;
     browser.type_code("print('typed early')").await;
@@ -74,6 +91,21 @@ async fn the_editor_takes_typing_before_python_is_ready_and_the_run_waits_for_it
         })
         .await;
     assert_eq!(output.trim(), "typed early");
+    let started = std::time::Instant::now();
+    while browser
+        .eval("return document.querySelector('[data-testid=load-progress]').classList.contains('done')")
+        .await
+        != true
+    {
+        assert!(started.elapsed() < PYTHON_LOAD_TIMEOUT, "loading never ended");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let tops = browser.eval("return window.editorTops").await;
+    assert_eq!(
+        tops.as_array().map(Vec::len),
+        Some(1),
+        "the editor moved while the page loaded: {tops}"
+    );
     browser.close().await;
 }
 
