@@ -318,11 +318,13 @@ async function preloadStages(stages) {
   for (const stage of stages) {
     try {
       await pyodide.loadPackage(stage, { messageCallback: packagesNews, errorCallback: packagesNews });
-      fetchedAhead.clear();
       packagesNews("");
     } catch (error) {
       packagesNews(`could not preload packages: ${describe(error)}`);
       return;
+    } finally {
+      // Files fetched ahead and not used (a failed load) are not kept in memory either.
+      fetchedAhead.clear();
     }
     // Importing takes longer than loading; do it now, so the first run that uses these
     // packages finds them imported (and matplotlib's font cache built), and only then load the
