@@ -8,7 +8,10 @@
 //   the app. A new build is fetched in the background on the next visit; once it is
 //   cached it takes over, the old build's cache is deleted and the page offers a reload.
 // - Pyodide's files (/pyodide/v{version}/…, immutable by URL) and wheels are cached as
-//   they are used, per Pyodide version, and served from the cache first.
+//   they are used, per Pyodide version, and served from the cache first. Except
+//   pyodide.asm.wasm: the page compiles it from the HTTP cache, where Chromium keeps the
+//   compiled code for the next visit (not for a response a service worker hands over), so
+//   it is left to the network and the cached copy is only for `?from=cache` (offline).
 // - The package index (/pypi/…) goes to the network first and falls back to the cache.
 // - The API is never cached: telemetry waits in the page's own queue instead.
 // Cached responses keep their headers, COOP and COEP included, so the page stays
@@ -61,7 +64,14 @@ self.addEventListener("fetch", (event) => {
   if (path.startsWith("/api/") || path === "/health" || path === "/metrics" || path === "/sw.js") {
     return;
   }
-  if (
+  if (path.startsWith("/pyodide/v") && path.endsWith("/pyodide.asm.wasm")) {
+    const file = `${url.origin}${path}`;
+    if (url.search === "?from=cache") {
+      event.respondWith(cacheFirst(FILES, new Request(file)));
+    } else {
+      event.waitUntil(keepCopy(FILES, file).catch(() => {}));
+    }
+  } else if (
     (path.startsWith("/pyodide/v") && !path.endsWith("/pyodide-lock.json")) ||
     path.startsWith("/wheelhouse/")
   ) {
@@ -99,6 +109,17 @@ async function cacheFirst(name, request) {
     await cache.put(request, response.clone());
   }
   return response;
+}
+
+// Keeps a copy of a file the page fetches past the service worker, once.
+async function keepCopy(name, url) {
+  const cache = await caches.open(name);
+  if (!(await cache.match(url))) {
+    const response = await fetch(url);
+    if (response.ok) {
+      await cache.put(url, response);
+    }
+  }
 }
 
 async function networkFirst(name, request) {

@@ -21,6 +21,20 @@ let userCodeRunning = false;
 // string: a worker served from the service worker's cache has the cached URL as its
 // location, without the query.)
 const earlyStart = new URLSearchParams(self.name);
+// With `asm=page` the page compiles Pyodide's WebAssembly (pyodide.asm.wasm) and sends the
+// module ({pyodideModule}, null if it could not): Chromium reuses code compiled from a page's
+// download on the next visit, not from a worker's. See `fetch` and `instantiateStreaming`.
+let receivePageModule = () => {};
+const pageModule =
+  earlyStart.get("start") && earlyStart.get("asm") === "page"
+    ? {
+        url: new URL(earlyStart.get("start") + "pyodide.asm.wasm", self.location.href).href,
+        module: new Promise((resolve) => {
+          receivePageModule = resolve;
+        }),
+        stands: new Response(null),
+      }
+    : null;
 const early = earlyStart.get("start")
   ? startEarly(
       new URL(earlyStart.get("start"), self.location.href).href,
@@ -73,6 +87,10 @@ async function fetchAhead(base, packages) {
 const networkFetch = self.fetch.bind(self);
 self.fetch = (resource, options) => {
   const url = new URL(resource instanceof Request ? resource.url : String(resource), self.location.href).href;
+  if (url.endsWith("/pyodide.asm.wasm")) {
+    // The page's module stands in for the download (`instantiateStreaming` below knows it).
+    return pageModule?.url === url ? Promise.resolve(pageModule.stands) : fetchPyodideWasm(url);
+  }
   let bytes = fetchedAhead.get(url);
   if (bytes !== undefined) {
     fetchedAhead.delete(url);
@@ -82,6 +100,29 @@ self.fetch = (resource, options) => {
     return networkFetch(resource, options);
   }
   return bytes.then((body) => (body === null ? networkFetch(resource, options) : new Response(body)));
+};
+
+// Pyodide's WebAssembly from the server (or the HTTP cache); without a connection, the
+// service worker's copy. The service worker leaves this file to the HTTP cache, which keeps
+// the compiled code beside it, and keeps a copy of its own for when that is gone.
+function fetchPyodideWasm(url) {
+  return networkFetch(url).catch(() => networkFetch(`${url}?from=cache`));
+}
+
+// Pyodide instantiates its WebAssembly from the download it asked `fetch` for; in place of the
+// page's module (which stood in for that download) it gets the module itself, or, if the page
+// could not compile one, the download after all.
+const instantiateStreaming = WebAssembly.instantiateStreaming.bind(WebAssembly);
+WebAssembly.instantiateStreaming = async (source, imports) => {
+  const response = await source;
+  if (pageModule === null || response !== pageModule.stands) {
+    return instantiateStreaming(response, imports);
+  }
+  const module = await pageModule.module;
+  if (module instanceof WebAssembly.Module) {
+    return { module, instance: await WebAssembly.instantiate(module, imports) };
+  }
+  return instantiateStreaming(fetchPyodideWasm(pageModule.url), imports);
 };
 
 // The bytes at `url`, or null when the server's answer is not OK. Chromium checks a fetch's
@@ -218,6 +259,10 @@ const describe = (error) => (error && error.message) || String(error);
 const packagesNews = (message) => post({ type: "packages", message });
 
 self.onmessage = (event) => {
+  if (event.data !== null && typeof event.data === "object" && "pyodideModule" in event.data) {
+    receivePageModule(event.data.pyodideModule);
+    return;
+  }
   const { json, payload } = typeof event.data === "string" ? { json: event.data } : event.data;
   const message = JSON.parse(json);
   queue = queue.then(() => handle(message, payload));

@@ -862,7 +862,8 @@ mod tests {
         );
         assert!(
             page.contains(&format!("new Worker(\"{WORKER_URL}\", {{ name }})"))
-                && page.contains(&format!("\"start={}\"", index_url())),
+                && page.contains(&format!("const folder = \"{}\";", index_url()))
+                && page.contains("\"start=\" + folder"),
             "frontend/index.html must start the worker on {}",
             index_url()
         );

@@ -89,6 +89,10 @@ async fn after_one_visit_the_workbench_works_without_the_server() {
     let before = total_executions(&browser).await;
 
     app.stop().await;
+    // Nor the browser's HTTP cache: only what the service worker kept is left.
+    browser
+        .devtools("Network.clearBrowserCache", json!({}))
+        .await;
     browser
         .client
         .refresh()
