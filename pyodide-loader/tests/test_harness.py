@@ -178,3 +178,36 @@ def test_the_utc_zone_file_reads_as_utc(tmp_path):
         assert local.utcoffset() == datetime.timedelta(0)
         assert local.tzname() == "UTC"
         assert local.dst() == datetime.timedelta(0)
+
+
+def test_import_caches_are_invalidated_without_reading_unchanged_archives(tmp_path, monkeypatch):
+    import importlib
+    import zipfile
+    import zipimport
+
+    # Whatever keep_unchanged_archives changes on the class is put back after the test.
+    monkeypatch.setattr(zipimport.zipimporter, "invalidate_caches", zipimport.zipimporter.invalidate_caches)
+    archive = tmp_path / "workbench_archive.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("workbench_first.py", "VALUE = 1\n")
+    monkeypatch.syspath_prepend(str(archive))
+    for name in ("workbench_first", "workbench_second"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    import workbench_first
+
+    assert workbench_first.VALUE == 1
+    harness.keep_unchanged_archives()
+    reads = []
+    read_directory = zipimport._read_directory
+    monkeypatch.setattr(zipimport, "_read_directory", lambda path: reads.append(path) or read_directory(path))
+
+    importlib.invalidate_caches()
+    assert reads == [], "an unchanged archive was read again"
+
+    with zipfile.ZipFile(archive, "a") as bundle:
+        bundle.writestr("workbench_second.py", "VALUE = 2\n")
+    importlib.invalidate_caches()
+    assert reads == [str(archive)], "a changed archive is read again, once"
+    import workbench_second
+
+    assert workbench_second.VALUE == 2
