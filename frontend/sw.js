@@ -12,6 +12,11 @@
 //   pyodide.asm.wasm: the page compiles it from the HTTP cache, where Chromium keeps the
 //   compiled code for the next visit (not for a response a service worker hands over), so
 //   it is left to the network and the cached copy is only for `?from=cache` (offline).
+//   Files that Python's worker fetches while it starts (marked `X-Workbench-Start`) and
+//   that are not cached yet are handed over at once and copied into the cache (from the
+//   HTTP cache) once it says on the "workbench-files" channel that its preloads are done,
+//   or after START_SECONDS: writing them as they passed cost the first visit under a new
+//   service worker ≈ 0.8 s. Other files are cached before they are handed over.
 // - The package index (/pypi/…) goes to the network first and falls back to the cache.
 // - The API is never cached: telemetry waits in the page's own queue instead.
 // Cached responses keep their headers, COOP and COEP included, so the page stays
@@ -28,6 +33,7 @@ const SHELL = `workbench-shell-${BUILD}`;
 const FILES = `workbench-files-pyodide-${PYODIDE}`;
 const INDEX = "workbench-package-index";
 const KEEP = [SHELL, FILES, INDEX];
+const START_SECONDS = 30;
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
@@ -67,7 +73,7 @@ self.addEventListener("fetch", (event) => {
   if (path.startsWith("/pyodide/v") && path.endsWith("/pyodide.asm.wasm")) {
     const file = `${url.origin}${path}`;
     if (url.search === "?from=cache") {
-      event.respondWith(cacheFirst(FILES, new Request(file)));
+      event.respondWith(cacheFirst(FILES, new Request(file), event));
     } else {
       event.waitUntil(keepCopy(FILES, file).catch(() => {}));
     }
@@ -75,7 +81,7 @@ self.addEventListener("fetch", (event) => {
     (path.startsWith("/pyodide/v") && !path.endsWith("/pyodide-lock.json")) ||
     path.startsWith("/wheelhouse/")
   ) {
-    event.respondWith(cacheFirst(FILES, request));
+    event.respondWith(cacheFirst(FILES, request, event));
   } else if (path.startsWith("/pypi/") || path.startsWith("/pyodide/")) {
     event.respondWith(networkFirst(INDEX, request));
   } else if (request.mode === "navigate") {
@@ -96,30 +102,67 @@ async function shellFirst(request, key) {
   return fetch(request);
 }
 
-async function cacheFirst(name, request) {
+async function cacheFirst(name, request, event) {
   const cache = await caches.open(name);
   // A request that asks past the caches ("reload": the worker found a damaged copy) gets the
   // server's copy, which replaces the kept one.
-  const cached = request.cache === "reload" ? undefined : await cache.match(request);
+  const repair = request.cache === "reload";
+  const cached = repair ? undefined : await cache.match(request);
   if (cached) {
     return cached;
   }
   const response = await fetch(request);
   if (response.ok) {
-    await cache.put(request, response.clone());
+    if (request.headers.has("x-workbench-start") && !repair) {
+      event.waitUntil(keepLater(name, request.url));
+    } else {
+      await cache.put(request, response.clone());
+    }
   }
   return response;
+}
+
+// The files to copy into the caches once Python's worker has started, and when that is done.
+let later = null;
+new BroadcastChannel("workbench-files").onmessage = () => later?.over();
+
+function keepLater(name, url) {
+  if (later === null) {
+    let over;
+    const files = new Map();
+    const timer = setTimeout(() => over(), START_SECONDS * 1000);
+    const kept = new Promise((resolve) => {
+      over = resolve;
+    }).then(async () => {
+      clearTimeout(timer);
+      later = null;
+      await Promise.all(
+        Array.from(files, async ([url, name]) => {
+          try {
+            const response = await fetch(url);
+            if (response.ok) {
+              await (await caches.open(name)).put(url, response);
+            }
+          } catch (offline) {
+            // Kept the next time it is used.
+          }
+        }),
+      );
+    });
+    later = { files, kept, over };
+  }
+  later.files.set(url, name);
+  return later.kept;
 }
 
 // Keeps a copy of a file the page fetches past the service worker, once.
 async function keepCopy(name, url) {
   const cache = await caches.open(name);
-  if (!(await cache.match(url))) {
-    const response = await fetch(url);
-    if (response.ok) {
-      await cache.put(url, response);
-    }
+  if (await cache.match(url)) {
+    return;
   }
+  // Only a page's start asks for it: keep it with the worker's files.
+  await keepLater(name, url);
 }
 
 async function networkFirst(name, request) {

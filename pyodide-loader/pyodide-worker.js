@@ -85,6 +85,14 @@ async function fetchAhead(base, packages) {
 // cache (for the big uncompressed wheels, decoding them again); the others are fetched and
 // checked by `fetchChecked`.
 const networkFetch = self.fetch.bind(self);
+// Until the preloads are done, the worker's downloads say so (`X-Workbench-Start`): the
+// service worker then copies the files it had not cached into its cache after the start
+// rather than during it (sw.js).
+let startingUp = true;
+const fetchFile = (resource, options = {}) =>
+  startingUp && !(resource instanceof Request) && options.headers === undefined
+    ? networkFetch(resource, { ...options, headers: { "X-Workbench-Start": "1" } })
+    : networkFetch(resource, options);
 self.fetch = (resource, options) => {
   const url = new URL(resource instanceof Request ? resource.url : String(resource), self.location.href).href;
   if (url.endsWith("/pyodide.asm.wasm")) {
@@ -97,9 +105,9 @@ self.fetch = (resource, options) => {
   } else if (typeof options?.integrity === "string" && options.integrity !== "") {
     bytes = fetchChecked(url, options.integrity);
   } else {
-    return networkFetch(resource, options);
+    return fetchFile(resource, options);
   }
-  return bytes.then((body) => (body === null ? networkFetch(resource, options) : new Response(body)));
+  return bytes.then((body) => (body === null ? fetchFile(resource, options) : new Response(body)));
 };
 
 // Pyodide's WebAssembly from the server (or the HTTP cache); without a connection, the
@@ -134,10 +142,10 @@ WebAssembly.instantiateStreaming = async (source, imports) => {
 async function fetchChecked(url, integrity, again = false) {
   const sha256 = /^sha256-([A-Za-z0-9+/]+={0,2})$/.exec(integrity.trim());
   if (sha256 === null || !self.crypto?.subtle) {
-    const response = await networkFetch(url, { integrity });
+    const response = await fetchFile(url, { integrity });
     return response.ok ? response.arrayBuffer() : null;
   }
-  const response = await networkFetch(url, again ? { cache: "reload" } : {});
+  const response = await fetchFile(url, again ? { cache: "reload" } : {});
   if (!response.ok) {
     return null;
   }
@@ -358,6 +366,20 @@ async function init({ indexUrl, harness: source, packageIndexUrl: index, preload
 }
 
 async function preloadStages(stages) {
+  try {
+    await preloadEach(stages);
+  } finally {
+    // The service worker copies the files of the start into its cache now.
+    startingUp = false;
+    try {
+      new BroadcastChannel("workbench-files").postMessage("preloaded");
+    } catch (error) {
+      // No BroadcastChannel: it copies them after a while instead.
+    }
+  }
+}
+
+async function preloadEach(stages) {
   // Not "wait for the queue" between stages: an install in the queue waits for the
   // preloads, so that would deadlock.
   for (const stage of stages) {
