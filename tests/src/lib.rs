@@ -288,6 +288,37 @@ impl Browser {
         assert_eq!(self.eval("return typeof window.workbench").await, "object");
     }
 
+    /// Waits (up to a minute) until the service worker's files cache holds the wheels of these
+    /// packages. It copies what Python's start fetched there once the preloads are done, not
+    /// while they pass (frontend/sw.js).
+    pub async fn wait_for_kept_wheels(&self, packages: &[&str]) {
+        let started = Instant::now();
+        loop {
+            let kept = self
+                .eval_with(
+                    "const folder = '/pyodide/v0.27.7-pyc/';
+                     const lock = await (await fetch(folder + 'pyodide-lock.json')).json();
+                     const name = (await caches.keys()).find((name) => name.startsWith('workbench-files-'));
+                     const cache = name && (await caches.open(name));
+                     for (const wheel of arguments[0]) {
+                       const url = new URL(folder + lock.packages[wheel].file_name, location.href).href;
+                       if (!cache || !(await cache.match(url))) return false;
+                     }
+                     return true;",
+                    vec![serde_json::json!(packages)],
+                )
+                .await;
+            if kept == Value::Bool(true) {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the service worker did not keep the wheels of {packages:?} within a minute"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Waits until the status line says Python is ready (and fails if it says it failed).
     pub async fn wait_for_python(&self) {
         let status = self

@@ -88,27 +88,9 @@ async fn after_one_visit_the_workbench_works_without_the_server() {
     .await;
     // The service worker copies the files Python's start fetched into its cache once the
     // preloads are done, not while they pass: wait for its copies of the preloaded wheels.
-    until(
-        "the service worker keeping the start's files",
-        Duration::from_secs(60),
-        async || {
-            browser
-                .eval(
-                    "const folder = '/pyodide/v0.27.7-pyc/';
-                     const lock = await (await fetch(folder + 'pyodide-lock.json')).json();
-                     const name = (await caches.keys()).find((name) => name.startsWith('workbench-files-'));
-                     const cache = name && (await caches.open(name));
-                     for (const wheel of ['numpy', 'pandas', 'matplotlib']) {
-                       const url = new URL(folder + lock.packages[wheel].file_name, location.href).href;
-                       if (!cache || !(await cache.match(url))) return false;
-                     }
-                     return true;",
-                )
-                .await
-                == json!(true)
-        },
-    )
-    .await;
+    browser
+        .wait_for_kept_wheels(&["numpy", "pandas", "matplotlib"])
+        .await;
     let before = total_executions(&browser).await;
 
     app.stop().await;
