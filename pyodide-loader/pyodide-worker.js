@@ -120,18 +120,20 @@ function fetchPyodideWasm(url) {
 // Pyodide instantiates its WebAssembly from the download it asked `fetch` for; in place of the
 // page's module (which stood in for that download) it gets the module itself, or, if the page
 // could not compile one, the download after all.
-const instantiateStreaming = WebAssembly.instantiateStreaming.bind(WebAssembly);
-WebAssembly.instantiateStreaming = async (source, imports) => {
-  const response = await source;
-  if (pageModule === null || response !== pageModule.stands) {
-    return instantiateStreaming(response, imports);
-  }
-  const module = await pageModule.module;
-  if (module instanceof WebAssembly.Module) {
-    return { module, instance: await WebAssembly.instantiate(module, imports) };
-  }
-  return instantiateStreaming(fetchPyodideWasm(pageModule.url), imports);
-};
+if (pageModule !== null) {
+  const instantiateStreaming = WebAssembly.instantiateStreaming.bind(WebAssembly);
+  WebAssembly.instantiateStreaming = async (source, imports) => {
+    const response = await source;
+    if (response !== pageModule.stands) {
+      return instantiateStreaming(response, imports);
+    }
+    const module = await pageModule.module;
+    if (module instanceof WebAssembly.Module) {
+      return { module, instance: await WebAssembly.instantiate(module, imports) };
+    }
+    return instantiateStreaming(fetchPyodideWasm(pageModule.url), imports);
+  };
+}
 
 // The bytes at `url`, or null when the server's answer is not OK. Chromium checks a fetch's
 // `integrity` on the fetching thread at ≈ 200 MB/s — ≈ 185 ms for numpy's and pandas's
