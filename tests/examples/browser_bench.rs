@@ -168,7 +168,7 @@ async fn workbench_extras(browser: &Browser) -> serde_json::Map<String, Value> {
     // does right after them (a one-off ≈ 60 MB copy that would otherwise run beside the
     // trivial runs).
     browser
-        .wait_for_kept_wheels(&["numpy", "pandas", "matplotlib"])
+        .wait_for_kept_files(&["numpy", "pandas", "matplotlib"])
         .await;
     let trivial = browser
         .eval_with(

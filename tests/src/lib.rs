@@ -288,10 +288,10 @@ impl Browser {
         assert_eq!(self.eval("return typeof window.workbench").await, "object");
     }
 
-    /// Waits (up to a minute) until the service worker's files cache holds the wheels of these
-    /// packages. It copies what Python's start fetched there once the preloads are done, not
-    /// while they pass (frontend/sw.js).
-    pub async fn wait_for_kept_wheels(&self, packages: &[&str]) {
+    /// Waits (up to a minute) until the service worker's files cache holds Pyodide's core files
+    /// and the wheels of these packages. It copies what Python's start fetched there once the
+    /// preloads are done, not while they pass (frontend/sw.js).
+    pub async fn wait_for_kept_files(&self, packages: &[&str]) {
         let started = Instant::now();
         loop {
             let kept = self
@@ -300,8 +300,10 @@ impl Browser {
                      const lock = await (await fetch(folder + 'pyodide-lock.json')).json();
                      const name = (await caches.keys()).find((name) => name.startsWith('workbench-files-'));
                      const cache = name && (await caches.open(name));
-                     for (const wheel of arguments[0]) {
-                       const url = new URL(folder + lock.packages[wheel].file_name, location.href).href;
+                     const core = ['pyodide.js', 'pyodide.asm.js', 'pyodide.asm.wasm', 'python_stdlib.zip'];
+                     const wheels = arguments[0].map((wheel) => lock.packages[wheel].file_name);
+                     for (const file of [...core, ...wheels]) {
+                       const url = new URL(folder + file, location.href).href;
                        if (!cache || !(await cache.match(url))) return false;
                      }
                      return true;",
@@ -313,7 +315,7 @@ impl Browser {
             }
             assert!(
                 started.elapsed() < Duration::from_secs(60),
-                "the service worker did not keep the wheels of {packages:?} within a minute"
+                "the service worker did not keep Pyodide's files and the wheels of {packages:?} within a minute"
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }

@@ -87,9 +87,10 @@ async fn after_one_visit_the_workbench_works_without_the_server() {
     )
     .await;
     // The service worker copies the files Python's start fetched into its cache once the
-    // preloads are done, not while they pass: wait for its copies of the preloaded wheels.
+    // preloads are done, not while they pass: wait for its copies (Pyodide's files and the
+    // preloaded wheels).
     browser
-        .wait_for_kept_wheels(&["numpy", "pandas", "matplotlib"])
+        .wait_for_kept_files(&["numpy", "pandas", "matplotlib"])
         .await;
     let before = total_executions(&browser).await;
 
