@@ -1,7 +1,51 @@
 // The Pyodide Workbench worker: loads Pyodide and runs Python off the page's thread.
 // Messages are JSON strings, or {json, payload} when they carry bytes; the types are defined
 // in pyodide-loader/src/message.rs. The Python side (the harness) arrives with "init".
+//
+// Sections: the message kinds · state · early start · package files (fetch, integrity,
+// Pyodide's WebAssembly) · unpacking wheels · dispatch · start and preloads · runs · files.
 "use strict";
+
+// ---------------------------------------------------------------------------------------
+// The message kinds, as message.rs names them (`ToWorker`, `FromWorker`, `LoadStage`,
+// `PackageNews`).
+// Nothing on either side reads the English text of a message to decide anything.
+
+const Kind = Object.freeze({
+  progress: "progress",
+  ready: "ready",
+  packages: "packages",
+  started: "started",
+  output: "output",
+  reply: "reply",
+  failed: "failed",
+  fatal: "fatal",
+});
+// What the page asks (`ToWorker`).
+const Ask = Object.freeze({
+  init: "init",
+  execute: "execute",
+  loadFile: "loadFile",
+  install: "install",
+  reset: "reset",
+  listFiles: "listFiles",
+  deleteFile: "deleteFile",
+  readFile: "readFile",
+  listPackages: "listPackages",
+});
+const Stage = Object.freeze({ downloadingRuntime: "downloadingRuntime", startingPython: "startingPython" });
+const News = Object.freeze({ loading: "loading", settled: "settled", problem: "problem" });
+
+const post = (message) => self.postMessage(JSON.stringify(message));
+const describe = (error) => (error && error.message) || String(error);
+const progress = (stage) => post({ type: Kind.progress, stage });
+// Pyodide's own words about what it loads, shown as they are.
+const packagesNews = (text) => post({ type: Kind.packages, news: { kind: News.loading, text } });
+const packagesProblem = (text) => post({ type: Kind.packages, news: { kind: News.problem, text } });
+const packagesSettled = () => post({ type: Kind.packages, news: { kind: News.settled } });
+
+// ---------------------------------------------------------------------------------------
+// State.
 
 let pyodide = null;
 let harness = null;
@@ -35,6 +79,9 @@ const pageModule =
         stands: new Response(null),
       }
     : null;
+// ---------------------------------------------------------------------------------------
+// Early start: begin loading Pyodide before "init" arrives.
+
 const early = earlyStart.get("start")
   ? startEarly(
       new URL(earlyStart.get("start"), self.location.href).href,
@@ -79,6 +126,9 @@ async function fetchAhead(base, packages) {
     // Only a head start: loading the packages fetches whatever is missing.
   }
 }
+
+// ---------------------------------------------------------------------------------------
+// Package files: fetched ahead, checked off this thread, and Pyodide's WebAssembly.
 
 // Pyodide downloads each package with fetch, asking it to check the file's SHA-256
 // (`integrity`). One fetched ahead is handed over as it is, not read again from the HTTP
@@ -161,6 +211,9 @@ async function fetchChecked(url, integrity, again = false) {
   }
   throw new TypeError(`${url} is not the file the package list names (its SHA-256 differs)`);
 }
+
+// ---------------------------------------------------------------------------------------
+// Unpacking wheels.
 
 // Pyodide unpacks each package with Python's zipfile: ≈ 0.5 s for numpy and pandas. Set-up
 // stores the wheels uncompressed (xtask/precompile.js; the server compresses the transfer),
@@ -264,9 +317,8 @@ function storedEntries(bytes) {
   return entries;
 }
 
-const post = (message) => self.postMessage(JSON.stringify(message));
-const describe = (error) => (error && error.message) || String(error);
-const packagesNews = (message) => post({ type: "packages", message });
+// ---------------------------------------------------------------------------------------
+// Dispatch: one request at a time, in order.
 
 self.onmessage = (event) => {
   if (event.data !== null && typeof event.data === "object" && "pyodideModule" in event.data) {
@@ -279,11 +331,11 @@ self.onmessage = (event) => {
 };
 
 async function handle(message, payload) {
-  if (message.type === "init") {
+  if (message.type === Ask.init) {
     try {
       await init(message, payload);
     } catch (error) {
-      post({ type: "fatal", message: describe(error) });
+      post({ type: Kind.fatal, message: describe(error) });
     }
     return;
   }
@@ -295,59 +347,62 @@ async function handle(message, payload) {
     if (body instanceof FileContents) {
       // Bytes travel beside the JSON, moved rather than copied.
       self.postMessage(
-        { json: JSON.stringify({ type: "reply", id: message.id, body: body.description }), payload: body.bytes.buffer },
+        { json: JSON.stringify({ type: Kind.reply, id: message.id, body: body.description }), payload: body.bytes.buffer },
         [body.bytes.buffer],
       );
     } else {
-      post({ type: "reply", id: message.id, body });
+      post({ type: Kind.reply, id: message.id, body });
     }
   } catch (error) {
-    post({ type: "failed", id: message.id, message: describe(error) });
+    post({ type: Kind.failed, id: message.id, message: describe(error) });
   }
 }
 
 async function answer(message, payload) {
   switch (message.type) {
-    case "execute":
+    case Ask.execute:
       return execute(message);
-    case "loadFile":
+    case Ask.loadFile:
       return loadFile(message, payload);
-    case "install":
+    case Ask.install:
       await preloading;
       await pyodide.loadPackage("micropip", { messageCallback: packagesNews });
       return JSON.parse(await call("install", message.package, packageIndexUrl));
-    case "reset":
+    case Ask.reset:
       return JSON.parse(call("reset"));
-    case "listFiles":
+    case Ask.listFiles:
       return JSON.parse(call("list_files"));
-    case "deleteFile": {
+    case Ask.deleteFile: {
       const outcome = JSON.parse(call("delete_file", message.name));
       await persistFiles();
       return outcome;
     }
-    case "readFile": {
+    case Ask.readFile: {
       const path = `${harness.get("DATA_DIR")}/${message.name}`;
       const bytes = pyodide.FS.readFile(path);
       return new FileContents({ name: message.name, bytes: bytes.length }, bytes);
     }
-    case "listPackages":
+    case Ask.listPackages:
       return JSON.parse(call("list_packages"));
     default:
       throw new Error(`unknown message type ${message.type}`);
   }
 }
 
+// ---------------------------------------------------------------------------------------
+// Start and preloads.
+
 async function init({ indexUrl, harness: source, packageIndexUrl: index, preload }, buffer) {
   const base = new URL(indexUrl, self.location.href).href;
   packageIndexUrl = new URL(index, self.location.href).href.replace(/%7B/g, "{").replace(/%7D/g, "}");
   const startedEarly = early !== null && early.base === base;
   if (startedEarly) {
-    post({ type: "progress", message: "starting Python" });
+    progress(Stage.startingPython);
     pyodide = await early.pyodide;
   } else {
-    post({ type: "progress", message: "downloading the Python runtime" });
+    progress(Stage.downloadingRuntime);
     importScripts(base + "pyodide.js");
-    post({ type: "progress", message: "starting Python" });
+    progress(Stage.startingPython);
     pyodide = await loadPyodide({ indexURL: base });
   }
   unpackWheelsDirectly();
@@ -360,7 +415,7 @@ async function init({ indexUrl, harness: source, packageIndexUrl: index, preload
   harness = namespace;
   await mountFiles();
   call("setup_runtime");
-  post({ type: "ready", version: pyodide.version, startedEarly });
+  post({ type: Kind.ready, version: pyodide.version, startedEarly });
   // Plain Python is usable now; the usual analysis packages follow in the background, stage
   // by stage, and a run that imports them waits only for what it imports
   // (loadPackagesFromImports shares Pyodide's lock).
@@ -386,10 +441,10 @@ async function preloadEach(stages) {
   // preloads, so that would deadlock.
   for (const stage of stages) {
     try {
-      await pyodide.loadPackage(stage, { messageCallback: packagesNews, errorCallback: packagesNews });
-      packagesNews("");
+      await pyodide.loadPackage(stage, { messageCallback: packagesNews, errorCallback: packagesProblem });
+      packagesSettled();
     } catch (error) {
-      packagesNews(`could not preload packages: ${describe(error)}`);
+      packagesProblem(`could not preload packages: ${describe(error)}`);
       return;
     } finally {
       // Files fetched ahead and not used (a failed load) are not kept in memory either.
@@ -404,7 +459,7 @@ async function preloadEach(stages) {
       try {
         call("warm_up", stage);
       } catch (error) {
-        packagesNews(`could not import ${stage.join(", ")}: ${describe(error)}`);
+        packagesProblem(`could not import ${stage.join(", ")}: ${describe(error)}`);
       }
     };
     if (userCodeRunning) {
@@ -414,6 +469,9 @@ async function preloadEach(stages) {
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------
+// Files: the data folder, kept in IndexedDB.
 
 // A file's bytes, to be moved to the page beside the JSON answer.
 class FileContents {
@@ -432,7 +490,7 @@ async function mountFiles() {
     pyodide.FS.mount(pyodide.FS.filesystems.IDBFS, {}, folder);
     await syncFiles(true);
   } catch (error) {
-    packagesNews(`files will not be kept across visits: ${describe(error)}`);
+    packagesProblem(`files will not be kept across visits: ${describe(error)}`);
   }
 }
 
@@ -446,7 +504,7 @@ async function persistFiles() {
   try {
     await syncFiles(false);
   } catch (error) {
-    packagesNews(`could not keep the files: ${describe(error)}`);
+    packagesProblem(`could not keep the files: ${describe(error)}`);
   }
 }
 
@@ -459,20 +517,23 @@ function call(name, ...args) {
   }
 }
 
+// ---------------------------------------------------------------------------------------
+// Runs.
+
 async function execute({ id, request }) {
   try {
     // Code without the word "import" imports nothing: skip the parse for imports.
     const loaded = !/\bimport\b/.test(request.code) ? [] : await pyodide.loadPackagesFromImports(request.code, {
       messageCallback: packagesNews,
-      errorCallback: packagesNews,
+      errorCallback: packagesProblem,
     });
     // News only when something loaded: the page refreshes its package list on news, and
     // that list would otherwise sit in the queue in front of the next run.
     if (loaded && loaded.length > 0) {
-      packagesNews("");
+      packagesSettled();
     }
   } catch (error) {
-    packagesNews(`could not load the packages this code imports: ${describe(error)}`);
+    packagesProblem(`could not load the packages this code imports: ${describe(error)}`);
   }
   // Stop and timeouts interrupt the user's run only: Pyodide watches the buffer just while
   // the run runs, so a Stop pressed while Python starts, preloads or loads this run's
@@ -484,10 +545,10 @@ async function execute({ id, request }) {
     }
     pyodide.setInterruptBuffer(interruptBuffer);
   }
-  const emit = (stream, text) => post({ type: "output", id, stream, text });
+  const emit = (stream, text) => post({ type: Kind.output, id, stream, text });
   const context = JSON.stringify(request.context ?? {});
   // The timeout counts from here: waiting for packages is not the code's time.
-  post({ type: "started", id });
+  post({ type: Kind.started, id });
   // Only code that awaits needs the event loop; the rest runs straight through.
   const runner = /\bawait\b/.test(request.code) ? "run_async" : "run";
   let result;

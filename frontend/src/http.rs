@@ -3,9 +3,6 @@
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use wasm_bindgen::JsCast;
-use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
 /// Why a request failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,56 +22,30 @@ impl std::fmt::Display for HttpError {
 }
 
 pub async fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, HttpError> {
-    request("GET", url, None).await
+    answer(gloo_net::http::Request::get(url).send().await).await
 }
 
 pub async fn post_json<T: DeserializeOwned>(
     url: &str,
     body: &impl Serialize,
 ) -> Result<T, HttpError> {
-    let body = serde_json::to_string(body).map_err(|error| HttpError::Failed(error.to_string()))?;
-    request("POST", url, Some(body)).await
+    let request = gloo_net::http::Request::post(url)
+        .json(body)
+        .map_err(|error| HttpError::Failed(error.to_string()))?;
+    answer(request.send().await).await
 }
 
-async fn request<T: DeserializeOwned>(
-    method: &str,
-    url: &str,
-    body: Option<String>,
+/// The answer's JSON, or the server's error message (401 apart, so pages can send the admin
+/// to the login).
+async fn answer<T: DeserializeOwned>(
+    sent: Result<gloo_net::http::Response, gloo_net::Error>,
 ) -> Result<T, HttpError> {
-    let failed = |error: JsValue| {
-        HttpError::Failed(
-            error
-                .dyn_ref::<js_sys::Error>()
-                .map(|error| {
-                    format!(
-                        "the server could not be reached: {}",
-                        String::from(error.message())
-                    )
-                })
-                .unwrap_or_else(|| "the server could not be reached".to_owned()),
-        )
-    };
-    let window = web_sys::window().ok_or_else(|| HttpError::Failed("no window".into()))?;
-    let init = web_sys::RequestInit::new();
-    init.set_method(method);
-    if let Some(body) = body {
-        let headers = web_sys::Headers::new().map_err(failed)?;
-        headers
-            .set("Content-Type", "application/json")
-            .map_err(failed)?;
-        init.set_headers(&headers);
-        init.set_body(&JsValue::from_str(&body));
-    }
-    let response: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
+    let response = sent
+        .map_err(|error| HttpError::Failed(format!("the server could not be reached: {error}")))?;
+    let text = response
+        .text()
         .await
-        .map_err(failed)?
-        .dyn_into()
-        .map_err(failed)?;
-    let text = JsFuture::from(response.text().map_err(failed)?)
-        .await
-        .map_err(failed)?
-        .as_string()
-        .unwrap_or_default();
+        .map_err(|error| HttpError::Failed(format!("the answer could not be read: {error}")))?;
     if response.ok() {
         return serde_json::from_str(&text)
             .map_err(|error| HttpError::Failed(format!("unexpected answer: {error}")));

@@ -3,14 +3,8 @@
 //! and the workbench never loads dashboard data.
 
 mod dashboard;
-mod editor;
-mod files;
-mod history;
 mod http;
 mod idb;
-mod output;
-mod packages;
-mod saved_state;
 mod telemetry;
 mod workbench;
 

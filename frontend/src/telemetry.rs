@@ -17,13 +17,12 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use protocol::telemetry::{EventKind, IngestResponse, TelemetryBatch, TelemetryEvent};
-use pyodide_loader::{Activity, ActivityKind, PYODIDE_VERSION};
+use pyodide_loader::PYODIDE_VERSION;
 use sha2::{Digest, Sha256};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
-use crate::idb::{KeyValueStore, describe};
+use crate::idb::KeyValueStore;
 
 const ENDPOINT: &str = "/api/telemetry";
 const DATABASE: &str = "pyodide-workbench-telemetry";
@@ -45,6 +44,35 @@ const MAX_BACKOFF_MS: f64 = 60_000.0;
 /// transaction per event cost each run about half a millisecond. An event sent before its
 /// write is never written; on `pagehide` the rest go to localStorage.
 const SAVE_AFTER: Duration = Duration::from_millis(100);
+
+/// A finished operation, for usage statistics. The code is here so the page can hash it;
+/// it must never leave the browser.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Activity {
+    pub kind: ActivityKind,
+    pub code: Option<String>,
+    pub duration_ms: Option<f64>,
+    pub success: Option<bool>,
+    /// The Python exception class, `TimeoutError`, or `Interrupted` for Stop.
+    pub error_type: Option<String>,
+    pub stdout_bytes: Option<u64>,
+    pub stderr_bytes: Option<u64>,
+    pub package: Option<String>,
+    pub version: Option<String>,
+    /// The loaded file's extension, lowercased (never its name).
+    pub file_ext: Option<String>,
+    pub file_bytes: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ActivityKind {
+    #[default]
+    Execution,
+    Install,
+    FileLoad,
+    Reset,
+    Restart,
+}
 
 /// What the page shows about telemetry.
 #[derive(Debug, Clone, Copy)]
@@ -348,22 +376,12 @@ fn flush(status: TelemetryStatus, only_if_full: bool) {
 
 /// POSTs a batch; `Ok` when the server answered for every event.
 async fn post(batch: TelemetryBatch) -> Result<(), String> {
-    let body = serde_json::to_string(&batch).map_err(|error| error.to_string())?;
-    let window = web_sys::window().ok_or("no window")?;
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    init.set_body(&JsValue::from_str(&body));
-    let headers = web_sys::Headers::new().map_err(describe)?;
-    headers
-        .set("Content-Type", "application/json")
-        .map_err(describe)?;
-    init.set_headers(&headers);
-    let response: web_sys::Response =
-        JsFuture::from(window.fetch_with_str_and_init(ENDPOINT, &init))
-            .await
-            .map_err(describe)?
-            .dyn_into()
-            .map_err(describe)?;
+    let response = gloo_net::http::Request::post(ENDPOINT)
+        .json(&batch)
+        .map_err(|error| error.to_string())?
+        .send()
+        .await
+        .map_err(|error| error.to_string())?;
     let status = response.status();
     if status == 429 || status >= 500 {
         return Err(format!("the server answered {status}"));
@@ -373,11 +391,7 @@ async fn post(batch: TelemetryBatch) -> Result<(), String> {
         leptos::logging::warn!("telemetry batch refused with status {status}");
         return Ok(());
     }
-    let text = JsFuture::from(response.text().map_err(describe)?)
-        .await
-        .map_err(describe)?;
-    let answer: IngestResponse = serde_json::from_str(&text.as_string().unwrap_or_default())
-        .map_err(|error| error.to_string())?;
+    let answer: IngestResponse = response.json().await.map_err(|error| error.to_string())?;
     if answer.rejected > 0 {
         leptos::logging::warn!("{} telemetry events were refused", answer.rejected);
     }
@@ -440,10 +454,7 @@ fn random_id() -> String {
 }
 
 fn sha256_hex(code: &str) -> String {
-    Sha256::digest(code.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    format!("{:x}", Sha256::digest(code.as_bytes()))
 }
 
 fn truncate(text: &str) -> String {

@@ -52,7 +52,7 @@ pub enum ToWorker {
 )]
 pub enum FromWorker {
     /// A start-up step began.
-    Progress { message: String },
+    Progress { stage: LoadStage },
     /// Python is ready to run code; `started_early` when the worker began loading it before
     /// the app asked (started by `index.html`).
     Ready {
@@ -61,7 +61,7 @@ pub enum FromWorker {
         started_early: bool,
     },
     /// Package loading news (preloads, imports that load packages).
-    Packages { message: String },
+    Packages { news: PackageNews },
     /// Execution `id`'s code began to run (its packages are loaded).
     Started { id: u64 },
     /// Text the running code printed, as it is printed.
@@ -76,6 +76,32 @@ pub enum FromWorker {
     Failed { id: u64, message: String },
     /// The worker cannot go on (for example Pyodide failed to load).
     Fatal { message: String },
+}
+
+/// The steps of Python's start that the page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum LoadStage {
+    /// The worker fetches Pyodide's script (it was not started early).
+    DownloadingRuntime,
+    /// Pyodide's WebAssembly and Python's standard library are being set up.
+    StartingPython,
+}
+
+/// What happened to packages: preloads in the background, or the packages a run imports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum PackageNews {
+    /// Pyodide's own words about what it loads (e.g. "Loading numpy, pandas"), to show.
+    Loading { text: String },
+    /// A load ended: the installed packages changed; nothing is loading now.
+    Settled,
+    /// Something could not be loaded, in words to show.
+    Problem { text: String },
 }
 
 /// Which output stream a piece of text went to.
@@ -96,6 +122,37 @@ pub struct ExecuteRequest {
     /// Milliseconds the code may run (default [`crate::DEFAULT_TIMEOUT_MS`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<u64>,
+}
+
+/// How a run failed, read once from the result's Python exception class.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The code raised this exception (its class name).
+    Exception(String),
+    /// Stop (or an interrupt) ended it: `KeyboardInterrupt`.
+    Interrupted,
+    /// It ran past its timeout; `state_lost` when Python had to be restarted.
+    TimedOut { state_lost: bool },
+}
+
+/// The exception class a stopped run reports.
+pub const INTERRUPTED_ERROR: &str = "KeyboardInterrupt";
+/// The exception class a run past its timeout reports (with `stateLost` set).
+pub const TIMEOUT_ERROR: &str = "TimeoutError";
+
+impl ExecResult {
+    /// Why the run failed, or `None` when it succeeded.
+    pub fn failure(&self) -> Option<Failure> {
+        if self.success {
+            return None;
+        }
+        let class = self.error_type.as_deref().unwrap_or_default();
+        Some(match (class, self.state_lost) {
+            (TIMEOUT_ERROR, Some(state_lost)) => Failure::TimedOut { state_lost },
+            (INTERRUPTED_ERROR, _) => Failure::Interrupted,
+            (class, _) => Failure::Exception(class.to_owned()),
+        })
+    }
 }
 
 impl ExecuteRequest {
@@ -186,6 +243,23 @@ pub struct FileLoad {
     pub sample: Option<Vec<Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+impl FileLoad {
+    /// The answer for a file that was not loaded, saying why.
+    pub fn refused(name: &str, reason: String) -> Self {
+        Self {
+            success: false,
+            filename: name.to_owned(),
+            path: None,
+            bytes: None,
+            shape: None,
+            columns: None,
+            dtypes: None,
+            sample: None,
+            error: Some(reason),
+        }
+    }
 }
 
 /// The answer to a package install.
@@ -294,6 +368,59 @@ mod tests {
         assert!(!result.success);
         assert_eq!(result.stdout, "a\n");
         assert_eq!(result.error_type.as_deref(), Some("ZeroDivisionError"));
+    }
+
+    #[test]
+    fn start_steps_and_package_news_are_typed_values() {
+        let parse = |json: &str| serde_json::from_str::<FromWorker>(json).expect(json);
+        assert!(matches!(
+            parse(r#"{"type": "progress", "stage": "startingPython"}"#),
+            FromWorker::Progress {
+                stage: LoadStage::StartingPython
+            }
+        ));
+        assert!(matches!(
+            parse(r#"{"type": "packages", "news": {"kind": "settled"}}"#),
+            FromWorker::Packages {
+                news: PackageNews::Settled
+            }
+        ));
+        assert!(matches!(
+            parse(r#"{"type": "packages", "news": {"kind": "loading", "text": "Loading numpy"}}"#),
+            FromWorker::Packages { news: PackageNews::Loading { text } } if text == "Loading numpy"
+        ));
+    }
+
+    #[test]
+    fn a_failure_is_read_once_from_the_exception_class() {
+        let result =
+            |success: bool, error_type: Option<&str>, state_lost: Option<bool>| ExecResult {
+                success,
+                result: Value::Null,
+                stdout: String::new(),
+                stderr: String::new(),
+                error: None,
+                timestamp: String::new(),
+                duration_ms: 0.0,
+                error_type: error_type.map(str::to_owned),
+                traceback: None,
+                outputs: Vec::new(),
+                state_lost,
+            };
+        assert_eq!(result(true, None, None).failure(), None);
+        assert_eq!(
+            result(false, Some("KeyboardInterrupt"), None).failure(),
+            Some(Failure::Interrupted)
+        );
+        assert_eq!(
+            result(false, Some("TimeoutError"), Some(true)).failure(),
+            Some(Failure::TimedOut { state_lost: true })
+        );
+        // The user's own TimeoutError is an exception like any other.
+        assert_eq!(
+            result(false, Some("TimeoutError"), None).failure(),
+            Some(Failure::Exception("TimeoutError".into()))
+        );
     }
 
     #[test]

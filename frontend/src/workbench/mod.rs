@@ -5,30 +5,69 @@
 //! a Run pressed before Python is ready waits in the worker and runs when it is. The same
 //! runtime is offered to page scripts as `window.workbench`.
 
+mod editor;
+mod files;
+mod history;
+mod output;
+mod packages;
+mod saved_state;
+mod session;
+mod window_api;
+
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use pyodide_loader::{ActivityKind, ExecResult, ExecuteRequest, Runtime, RuntimeEvent, Stream};
+use pyodide_loader::{
+    ExecResult, ExecuteRequest, Failure, LoadStage, PackageNews, Runtime, RuntimeEvent, Stream,
+};
 
-use crate::editor::EditorHandle;
-use crate::files::{Files, FilesPanel};
-use crate::history::{History, HistoryPanel, Run};
-use crate::output::{OutputKind, OutputLog, OutputView};
-use crate::packages::PackagesPanel;
-use crate::saved_state;
+use self::editor::EditorHandle;
+use self::files::{Files, FilesPanel};
+use self::history::{History, HistoryPanel, Run};
+use self::output::{OutputKind, OutputLog, OutputView};
+use self::packages::PackagesPanel;
+use self::session::Session;
 use crate::telemetry;
 
 /// Where the Python runtime is in its life.
 #[derive(Debug, Clone, PartialEq)]
 enum RuntimeStatus {
-    Loading(String),
+    Loading(LoadStep),
     Ready { version: String },
     Failed(String),
+}
+
+/// What Python's start is doing, as the page tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LoadStep {
+    StartingWorker,
+    Stage(LoadStage),
+    Restarting,
+}
+
+impl LoadStep {
+    fn words(self) -> &'static str {
+        match self {
+            Self::StartingWorker => "starting the worker",
+            Self::Stage(LoadStage::DownloadingRuntime) => "downloading the Python runtime",
+            Self::Stage(LoadStage::StartingPython) => "starting Python",
+            Self::Restarting => "restarting",
+        }
+    }
+
+    /// How far the progress bar is at this step.
+    fn progress(self) -> f64 {
+        match self {
+            Self::Stage(LoadStage::DownloadingRuntime) => 0.3,
+            Self::Stage(LoadStage::StartingPython) => 0.6,
+            Self::StartingWorker | Self::Restarting => 0.2,
+        }
+    }
 }
 
 impl RuntimeStatus {
     fn label(&self) -> String {
         match self {
-            Self::Loading(step) => format!("Loading Python: {step}…"),
+            Self::Loading(step) => format!("Loading Python: {}…", step.words()),
             Self::Ready { version } => format!("Python ready (Pyodide {version})"),
             Self::Failed(message) => format!("Python failed: {message}"),
         }
@@ -37,7 +76,7 @@ impl RuntimeStatus {
 
 #[component]
 pub fn Workbench() -> impl IntoView {
-    let status = RwSignal::new(RuntimeStatus::Loading("starting the worker".to_owned()));
+    let status = RwSignal::new(RuntimeStatus::Loading(LoadStep::StartingWorker));
     let progress = RwSignal::new(0.1);
     let packages = RwSignal::new(String::new());
     let log = OutputLog::new();
@@ -49,36 +88,37 @@ pub fn Workbench() -> impl IntoView {
     let history = History::load();
     // Packages installed in earlier visits come back once, when Python is first ready.
     let reinstalled = StoredValue::new(false);
-    let runtime_cell = StoredValue::new_local(None::<Runtime>);
+    // Set once the runtime has started; its events reach the page only after that.
+    let session_cell = StoredValue::new(None::<Session>);
 
     let runtime = Runtime::start(move |event| match event {
-        RuntimeEvent::Progress(step) => {
-            progress.set(match step.as_str() {
-                "downloading the Python runtime" => 0.3,
-                "starting Python" => 0.6,
-                _ => 0.2,
-            });
+        RuntimeEvent::Progress(stage) => {
+            let step = LoadStep::Stage(stage);
+            progress.set(step.progress());
             status.set(RuntimeStatus::Loading(step));
         }
         RuntimeEvent::Ready { version } => {
             progress.set(0.8);
             status.set(RuntimeStatus::Ready { version });
             changed.update(|count| *count += 1);
-            if !reinstalled.get_value() {
+            if !reinstalled.get_value()
+                && let Some(session) = session_cell.get_value()
+            {
                 reinstalled.set_value(true);
-                reinstall_kept_packages(runtime_cell, packages, changed);
+                reinstall_kept_packages(session, packages, changed);
             }
         }
-        RuntimeEvent::Packages(news) => {
-            if news.is_empty() {
+        RuntimeEvent::Packages(news) => match news {
+            PackageNews::Settled => {
                 // Loading finished: the packages (and the preload's progress) changed.
                 if progress.get_untracked() >= 0.8 {
                     progress.set(1.0);
                 }
                 changed.update(|count| *count += 1);
+                packages.set(String::new());
             }
-            packages.set(news);
-        }
+            PackageNews::Loading { text } | PackageNews::Problem { text } => packages.set(text),
+        },
         RuntimeEvent::Output { stream, text } => {
             let kind = match stream {
                 Stream::Stdout => OutputKind::Stdout,
@@ -87,59 +127,45 @@ pub fn Workbench() -> impl IntoView {
             log.push_text(kind, text);
         }
         RuntimeEvent::Restarted { reason } => {
-            progress.set(0.2);
-            status.set(RuntimeStatus::Loading("restarting".to_owned()));
+            progress.set(LoadStep::Restarting.progress());
+            status.set(RuntimeStatus::Loading(LoadStep::Restarting));
             log.push_text(
                 OutputKind::Info,
                 format!("Python was restarted: {reason}\n"),
             );
+            if let Some(session) = session_cell.get_value() {
+                session.record_restart();
+            }
         }
         RuntimeEvent::Failed(message) => status.set(RuntimeStatus::Failed(message)),
-        RuntimeEvent::Activity(activity) => {
-            if activity.kind == ActivityKind::Install
-                && activity.success == Some(true)
-                && let Some(package) = &activity.package
-            {
-                saved_state::remember_installed(package.clone());
-            }
-            // In the next task, after the answer reached whoever waits for it: recording
-            // (hash, IndexedDB write, status line) cost each run about a millisecond before.
-            set_timeout(
-                move || telemetry::record(telemetry, activity),
-                std::time::Duration::ZERO,
-            );
-        }
     });
-    let runtime = match runtime {
+    let session = match runtime {
         Ok(runtime) => {
-            if let Err(error) = pyodide_loader::expose_on_window(&runtime) {
+            let session = Session::new(Some(runtime.clone()), telemetry);
+            if let Err(error) = window_api::expose_on_window(session, &runtime) {
                 leptos::logging::warn!("window.workbench is unavailable: {error:?}");
             }
-            Some(runtime)
+            session
         }
         Err(error) => {
             status.set(RuntimeStatus::Failed(error.to_string()));
-            None
+            Session::new(None, telemetry)
         }
     };
-    runtime_cell.set_value(runtime.clone());
-    let runtime = runtime_cell;
-    let files = Files::new(runtime);
+    session_cell.set_value(Some(session));
+    let files = Files::new(session);
     files.refresh();
 
     let run = move || {
-        if running.get_untracked() {
+        if running.get_untracked() || session.runtime().is_none() {
             return;
         }
-        let Some(runtime) = runtime.get_value() else {
-            return;
-        };
         running.set(true);
         log.clear();
         let source = code.get_untracked();
         let request = ExecuteRequest::new(source.clone());
         spawn_local(async move {
-            match runtime.execute(request).await {
+            match session.execute(request).await {
                 Ok(result) => {
                     history.record(Run {
                         at: js_sys::Date::now(),
@@ -157,7 +183,7 @@ pub fn Workbench() -> impl IntoView {
         });
     };
     let stop = move || {
-        if let Some(runtime) = runtime.get_value() {
+        if let Some(runtime) = session.runtime() {
             runtime.stop();
         }
     };
@@ -165,11 +191,8 @@ pub fn Workbench() -> impl IntoView {
         if !confirm("Clear all variables? Your code, files and history stay.") {
             return;
         }
-        let Some(runtime) = runtime.get_value() else {
-            return;
-        };
         spawn_local(async move {
-            match runtime.reset().await {
+            match session.reset().await {
                 Ok(answer) => log.push_text(
                     OutputKind::Info,
                     format!("Variables cleared ({} removed).\n", answer.removed),
@@ -184,7 +207,7 @@ pub fn Workbench() -> impl IntoView {
         ) {
             return;
         }
-        if let Some(runtime) = runtime.get_value() {
+        if let Some(runtime) = session.runtime() {
             runtime.restart();
             files.refresh();
         }
@@ -209,7 +232,7 @@ pub fn Workbench() -> impl IntoView {
             }
             stopping
         };
-        match crate::editor::adopt(&element, on_change, run, on_stop) {
+        match editor::adopt(&element, on_change, run, on_stop) {
             Ok(adopted) => {
                 code.set(adopted.editor.value());
                 editor.set_value(Some(adopted.editor));
@@ -321,7 +344,7 @@ pub fn Workbench() -> impl IntoView {
                 </div>
                 <aside class="side-column">
                     <FilesPanel files=files editor=editor />
-                    <PackagesPanel runtime=runtime changed=changed />
+                    <PackagesPanel session=session changed=changed />
                     <HistoryPanel history=history editor=editor code=code />
                 </aside>
             </div>
@@ -358,19 +381,12 @@ pub fn Workbench() -> impl IntoView {
 }
 
 /// Installs again, from the cache when offline, the packages installed in earlier visits.
-fn reinstall_kept_packages(
-    runtime: StoredValue<Option<Runtime>, LocalStorage>,
-    news: RwSignal<String>,
-    changed: RwSignal<u64>,
-) {
+fn reinstall_kept_packages(session: Session, news: RwSignal<String>, changed: RwSignal<u64>) {
     spawn_local(async move {
         let kept = saved_state::load_installed().await;
-        let Some(runtime) = runtime.get_value() else {
-            return;
-        };
         for package in kept {
             news.set(format!("Installing {package} again…"));
-            if let Ok(answer) = runtime.reinstall(&package).await
+            if let Ok(answer) = session.reinstall(&package).await
                 && !answer.success
             {
                 news.set(answer.error.unwrap_or_default());
@@ -390,16 +406,13 @@ fn confirm(question: &str) -> bool {
 
 /// Adds what a finished run adds to the output: its rich results, or its error and traceback.
 fn show_result(result: ExecResult, log: OutputLog) {
-    if !result.success {
-        let mut message = result
-            .traceback
-            .or(result.error.clone())
-            .unwrap_or_else(|| "the code failed".to_owned());
-        if result.error_type.as_deref() == Some("TimeoutError")
-            && let Some(error) = result.error
-        {
-            message = error;
+    if let Some(failure) = result.failure() {
+        // A timeout's own message says what happened; otherwise the traceback does.
+        let mut message = match failure {
+            Failure::TimedOut { .. } => result.error,
+            _ => result.traceback.or(result.error),
         }
+        .unwrap_or_else(|| "the code failed".to_owned());
         if !message.ends_with('\n') {
             message.push('\n');
         }

@@ -1,15 +1,17 @@
-//! What the workbench keeps between visits, in IndexedDB: the run history and the packages
-//! installed. The editor keeps its code itself, in localStorage (`editor.js`;
-//! `index.html` puts it back before the first paint). Nothing here leaves the browser.
+//! What the workbench keeps between visits, in IndexedDB, as JSON values by key: the run
+//! history, the packages installed. Each owner names its key and its type; this module only
+//! stores. The editor keeps its code itself, in localStorage (`editor.js`; `index.html` puts
+//! it back before the first paint). Nothing here leaves the browser.
 
 use std::cell::RefCell;
 
-use crate::history::Run;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
 use crate::idb::KeyValueStore;
 
 const DATABASE: &str = "pyodide-workbench-state";
 const STORE: &str = "state";
-const HISTORY_KEY: &str = "history";
 const PACKAGES_KEY: &str = "installed-packages";
 
 thread_local! {
@@ -33,13 +35,13 @@ async fn store() -> Option<KeyValueStore> {
     }
 }
 
-/// The runs kept from earlier visits, oldest first.
-pub async fn load_history() -> Vec<Run> {
+/// The value kept under `key`, or its default when there is none (or it cannot be read).
+pub async fn load<T: DeserializeOwned + Default>(key: &str) -> T {
     let Some(store) = store().await else {
-        return Vec::new();
+        return T::default();
     };
     store
-        .get(HISTORY_KEY)
+        .get(key)
         .await
         .ok()
         .flatten()
@@ -47,31 +49,23 @@ pub async fn load_history() -> Vec<Run> {
         .unwrap_or_default()
 }
 
-pub fn save_history(runs: &[Run]) {
-    let Ok(json) = serde_json::to_string(runs) else {
+/// Keeps `value` under `key`; `what` names it in the warning if that fails.
+pub fn save<T: Serialize>(key: &'static str, value: &T, what: &'static str) {
+    let Ok(json) = serde_json::to_string(value) else {
         return;
     };
     leptos::task::spawn_local(async move {
         if let Some(store) = store().await
-            && let Err(error) = store.put(HISTORY_KEY, &json)
+            && let Err(error) = store.put(key, &json)
         {
-            leptos::logging::warn!("could not keep the history: {error}");
+            leptos::logging::warn!("could not keep {what}: {error}");
         }
     });
 }
 
 /// The packages the user installed, to install again on the next visit.
 pub async fn load_installed() -> Vec<String> {
-    let Some(store) = store().await else {
-        return Vec::new();
-    };
-    store
-        .get(PACKAGES_KEY)
-        .await
-        .ok()
-        .flatten()
-        .and_then(|json| serde_json::from_str(&json).ok())
-        .unwrap_or_default()
+    load(PACKAGES_KEY).await
 }
 
 /// Adds a package to those installed again on the next visit.
@@ -82,10 +76,6 @@ pub fn remember_installed(package: String) {
             return;
         }
         installed.push(package);
-        if let (Some(store), Ok(json)) = (store().await, serde_json::to_string(&installed))
-            && let Err(error) = store.put(PACKAGES_KEY, &json)
-        {
-            leptos::logging::warn!("could not keep the installed packages: {error}");
-        }
+        save(PACKAGES_KEY, &installed, "the installed packages");
     });
 }

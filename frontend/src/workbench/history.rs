@@ -4,12 +4,14 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::editor::EditorHandle;
+use super::saved_state;
 use crate::dashboard::format::duration;
-use crate::editor::EditorHandle;
-use crate::saved_state;
 
 /// At most this many runs are kept.
 pub const MAX_RUNS: usize = 50;
+/// Where the history is kept (`saved_state`).
+const HISTORY_KEY: &str = "history";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -43,7 +45,7 @@ impl History {
     pub fn load() -> Self {
         let runs = RwSignal::new(Vec::new());
         leptos::task::spawn_local(async move {
-            let kept = saved_state::load_history().await;
+            let kept = saved_state::load::<Vec<Run>>(HISTORY_KEY).await;
             runs.update(|runs| {
                 let recorded = std::mem::take(runs);
                 *runs = kept.into_iter().chain(recorded).collect();
@@ -58,7 +60,7 @@ impl History {
             runs.push(run);
             trim(runs);
         });
-        saved_state::save_history(&self.runs.get_untracked());
+        saved_state::save(HISTORY_KEY, &self.runs.get_untracked(), "the history");
     }
 }
 

@@ -7,13 +7,14 @@ use std::collections::HashMap;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use pyodide_loader::{DataFile, FileLoad, Runtime};
+use pyodide_loader::{DataFile, FileLoad};
 use serde_json::Value;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
+use super::editor::EditorHandle;
+use super::session::Session;
 use crate::dashboard::format_bytes;
-use crate::editor::EditorHandle;
 
 /// Files larger than this are refused before they are read.
 pub const MAX_FILE_BYTES: f64 = 200.0 * 1024.0 * 1024.0;
@@ -21,7 +22,7 @@ pub const MAX_FILE_BYTES: f64 = 200.0 * 1024.0 * 1024.0;
 /// The panel's state; a cheap copyable handle, so the page's drop handler can add files.
 #[derive(Debug, Clone, Copy)]
 pub struct Files {
-    runtime: StoredValue<Option<Runtime>, LocalStorage>,
+    session: Session,
     listed: RwSignal<Vec<DataFile>>,
     /// Previews of files loaded in this visit, by name.
     previews: RwSignal<HashMap<String, FileLoad>>,
@@ -31,9 +32,9 @@ pub struct Files {
 }
 
 impl Files {
-    pub fn new(runtime: StoredValue<Option<Runtime>, LocalStorage>) -> Self {
+    pub fn new(session: Session) -> Self {
         Self {
-            runtime,
+            session,
             listed: RwSignal::new(Vec::new()),
             previews: RwSignal::new(HashMap::new()),
             notice: RwSignal::new(None),
@@ -43,7 +44,7 @@ impl Files {
 
     /// Reads the data folder again (after a run, the code may have written files).
     pub fn refresh(self) {
-        let Some(runtime) = self.runtime.get_value() else {
+        let Some(runtime) = self.session.runtime() else {
             return;
         };
         spawn_local(async move {
@@ -55,9 +56,6 @@ impl Files {
 
     /// Loads every file of a picker or a drop.
     pub fn add(self, files: web_sys::FileList) {
-        let Some(runtime) = self.runtime.get_value() else {
-            return;
-        };
         let files: Vec<web_sys::File> = (0..files.length())
             .filter_map(|index| files.get(index))
             .collect();
@@ -76,20 +74,21 @@ impl Files {
                     )));
                     continue;
                 }
+                // The bytes stay outside the app's memory: the buffer moves to the worker.
                 let bytes = match JsFuture::from(file.array_buffer()).await {
-                    Ok(buffer) => js_sys::Uint8Array::new(&buffer).to_vec(),
+                    Ok(buffer) => buffer.unchecked_into::<js_sys::ArrayBuffer>(),
                     Err(_) => {
                         self.notice
                             .set(Some((false, format!("{name} could not be read"))));
                         continue;
                     }
                 };
-                match runtime.load_file(&name, &bytes).await {
+                match self.session.load_file(&name, bytes).await {
                     Ok(answer) => {
                         let notice = if answer.success {
                             (
                                 true,
-                                format!("{name} added ({})", format_bytes(bytes.len() as u64)),
+                                format!("{name} added ({})", format_bytes(file.size() as u64)),
                             )
                         } else {
                             (
@@ -114,7 +113,7 @@ impl Files {
     }
 
     fn delete(self, name: String) {
-        let Some(runtime) = self.runtime.get_value() else {
+        let Some(runtime) = self.session.runtime() else {
             return;
         };
         spawn_local(async move {
@@ -139,7 +138,7 @@ impl Files {
     }
 
     fn download(self, name: String) {
-        let Some(runtime) = self.runtime.get_value() else {
+        let Some(runtime) = self.session.runtime() else {
             return;
         };
         spawn_local(async move {
@@ -340,9 +339,9 @@ fn Preview(answer: FileLoad) -> impl IntoView {
 }
 
 /// Offers bytes to the user as a download.
-fn save_as(name: &str, bytes: &[u8]) {
-    let array = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
-    let Ok(blob) = web_sys::Blob::new_with_u8_array_sequence(&array) else {
+pub fn save_as(name: &str, bytes: &js_sys::ArrayBuffer) {
+    let array = js_sys::Array::of1(bytes);
+    let Ok(blob) = web_sys::Blob::new_with_buffer_source_sequence(&array) else {
         return;
     };
     let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else {

@@ -1,78 +1,73 @@
 //! `window.workbench`: the runtime's operations for page scripts, embedding, automation and
 //! tests. Each function returns a Promise of the same JSON the original service answered
 //! with: `execute(code | {code, context?, timeout?})`, `loadFile(name, bytes | text)`,
-//! `install(name)`, `reset()`, `status()`, plus `stop()`.
+//! `install(name)`, `reset()`, `status()`, plus `stop()`. They go through the page's
+//! [`Session`], so they count in usage statistics like the page's own buttons.
 
+use pyodide_loader::{ExecuteRequest, Runtime};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use crate::{ExecuteRequest, Runtime};
+use super::session::Session;
 
-/// Puts `window.workbench` on the page, bound to `runtime`.
-pub fn expose_on_window(runtime: &Runtime) -> Result<(), JsValue> {
+/// Puts `window.workbench` on the page, bound to the session's runtime.
+pub fn expose_on_window(session: Session, runtime: &Runtime) -> Result<(), JsValue> {
     let api = js_sys::Object::new();
     let set = |name: &str, function: JsValue| js_sys::Reflect::set(&api, &name.into(), &function);
 
-    let execute = runtime.clone();
     set(
         "execute",
         Closure::<dyn Fn(JsValue) -> js_sys::Promise>::new(move |input: JsValue| {
-            let runtime = execute.clone();
             future_to_promise(async move {
                 let request = match input.as_string() {
                     Some(code) => ExecuteRequest::new(code),
                     None => from_js(&input)?,
                 };
-                to_js(&runtime.execute(request).await.map_err(error)?)
+                to_js(&session.execute(request).await.map_err(error)?)
             })
         })
         .into_js_value(),
     )?;
 
-    let load = runtime.clone();
     set(
         "loadFile",
         Closure::<dyn Fn(JsValue, JsValue) -> js_sys::Promise>::new(move |name: JsValue, data: JsValue| {
-            let runtime = load.clone();
             future_to_promise(async move {
                 let name = name.as_string().ok_or_else(|| error("loadFile needs a file name"))?;
+                // A copy the worker may take: the caller's own buffer stays as it was.
                 let bytes = match data.as_string() {
-                    Some(text) => text.into_bytes(),
+                    Some(text) => js_sys::Uint8Array::from(text.as_bytes()).buffer(),
                     None if data.is_instance_of::<js_sys::ArrayBuffer>() => {
-                        js_sys::Uint8Array::new(&data).to_vec()
+                        data.unchecked_into::<js_sys::ArrayBuffer>().slice(0)
                     }
                     None if data.is_instance_of::<js_sys::Uint8Array>() => {
-                        data.unchecked_into::<js_sys::Uint8Array>().to_vec()
+                        js_sys::Uint8Array::new(&data.unchecked_into::<js_sys::Uint8Array>()).buffer()
                     }
                     None => return Err(error("loadFile needs the contents as a string, ArrayBuffer or Uint8Array")),
                 };
-                to_js(&runtime.load_file(&name, &bytes).await.map_err(error)?)
+                to_js(&session.load_file(&name, bytes).await.map_err(error)?)
             })
         })
         .into_js_value(),
     )?;
 
-    let install = runtime.clone();
     set(
         "install",
         Closure::<dyn Fn(JsValue) -> js_sys::Promise>::new(move |package: JsValue| {
-            let runtime = install.clone();
             future_to_promise(async move {
                 let package = package.as_string().unwrap_or_default();
-                to_js(&runtime.install(&package).await.map_err(error)?)
+                to_js(&session.install(&package).await.map_err(error)?)
             })
         })
         .into_js_value(),
     )?;
 
-    let reset = runtime.clone();
     set(
         "reset",
         Closure::<dyn Fn() -> js_sys::Promise>::new(move || {
-            let runtime = reset.clone();
-            future_to_promise(async move { to_js(&runtime.reset().await.map_err(error)?) })
+            future_to_promise(async move { to_js(&session.reset().await.map_err(error)?) })
         })
         .into_js_value(),
     )?;

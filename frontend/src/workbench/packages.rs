@@ -3,11 +3,13 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use pyodide_loader::{Package, Runtime};
+use pyodide_loader::Package;
+
+use super::session::Session;
 
 #[component]
 pub fn PackagesPanel(
-    runtime: StoredValue<Option<Runtime>, LocalStorage>,
+    session: Session,
     /// Bumped when something may have installed packages (a run, a restart).
     changed: RwSignal<u64>,
 ) -> impl IntoView {
@@ -17,7 +19,7 @@ pub fn PackagesPanel(
     let notice = RwSignal::new(None::<(bool, String)>);
 
     let refresh = move || {
-        let Some(runtime) = runtime.get_value() else {
+        let Some(runtime) = session.runtime() else {
             return;
         };
         spawn_local(async move {
@@ -35,16 +37,13 @@ pub fn PackagesPanel(
     let install = move |event: web_sys::SubmitEvent| {
         event.prevent_default();
         let requested = name.get_untracked().trim().to_owned();
-        let Some(runtime) = runtime.get_value() else {
-            return;
-        };
         if requested.is_empty() || installing.get_untracked().is_some() {
             return;
         }
         installing.set(Some(requested.clone()));
         notice.set(None);
         spawn_local(async move {
-            let outcome = match runtime.install(&requested).await {
+            let outcome = match session.install(&requested).await {
                 Ok(answer) if answer.success => {
                     name.set(String::new());
                     (

@@ -1,0 +1,147 @@
+//! The Python runtime as the page uses it: the panels, the notebook and `window.workbench`
+//! all go through [`Session`], which records every operation that usage statistics count
+//! (runs, installs, file loads, resets) — the runtime itself knows nothing of telemetry.
+
+use leptos::prelude::*;
+use pyodide_loader::{
+    ExecResult, ExecuteRequest, Failure, FileLoad, InstallResult, LoaderError, ResetResult, Runtime,
+};
+
+use crate::telemetry::{self, Activity, ActivityKind, TelemetryStatus};
+
+/// A cheap copyable handle on the page's runtime (none if the worker could not start).
+#[derive(Debug, Clone, Copy)]
+pub struct Session {
+    runtime: StoredValue<Option<Runtime>, LocalStorage>,
+    telemetry: TelemetryStatus,
+}
+
+impl Session {
+    pub fn new(runtime: Option<Runtime>, telemetry: TelemetryStatus) -> Self {
+        Self {
+            runtime: StoredValue::new_local(runtime),
+            telemetry,
+        }
+    }
+
+    /// The runtime, for what statistics do not count (listing files and packages, Stop).
+    pub fn runtime(self) -> Option<Runtime> {
+        self.runtime.get_value()
+    }
+
+    fn require(self) -> Result<Runtime, LoaderError> {
+        self.runtime
+            .get_value()
+            .ok_or_else(|| LoaderError::RuntimeFailed("Python is not available".to_owned()))
+    }
+
+    /// Runs code, and records the run (its code's hash, never its code).
+    pub async fn execute(self, request: ExecuteRequest) -> Result<ExecResult, LoaderError> {
+        let code = request.code.clone();
+        let result = self.require()?.execute(request).await?;
+        self.record(Activity {
+            kind: ActivityKind::Execution,
+            code: Some(code),
+            duration_ms: Some(result.duration_ms),
+            success: Some(result.success),
+            error_type: result.failure().map(|failure| match failure {
+                Failure::Exception(class) => class,
+                Failure::Interrupted => "Interrupted".to_owned(),
+                Failure::TimedOut { .. } => pyodide_loader::message::TIMEOUT_ERROR.to_owned(),
+            }),
+            stdout_bytes: Some(result.stdout.len() as u64),
+            stderr_bytes: Some(result.stderr.len() as u64),
+            ..Activity::default()
+        });
+        Ok(result)
+    }
+
+    /// Loads a file into Python's data folder; the buffer moves to the worker. A name that is
+    /// not a plain file name is answered like any refused file.
+    pub async fn load_file(
+        self,
+        name: &str,
+        bytes: js_sys::ArrayBuffer,
+    ) -> Result<FileLoad, LoaderError> {
+        let size = bytes.byte_length();
+        let answer = match self.require()?.load_file(name, bytes).await {
+            Ok(answer) => answer,
+            Err(LoaderError::BadFileName(reason)) => FileLoad::refused(name, reason),
+            Err(error) => return Err(error),
+        };
+        self.record(Activity {
+            kind: ActivityKind::FileLoad,
+            success: Some(answer.success),
+            file_ext: file_extension(name),
+            file_bytes: Some(u64::from(size)),
+            ..Activity::default()
+        });
+        Ok(answer)
+    }
+
+    /// Installs a package, and records the install.
+    pub async fn install(self, package: &str) -> Result<InstallResult, LoaderError> {
+        let started = js_sys::Date::now();
+        let answer = self.require()?.install(package).await?;
+        self.record(Activity {
+            kind: ActivityKind::Install,
+            success: Some(answer.success),
+            duration_ms: Some(js_sys::Date::now() - started),
+            package: Some(answer.package.clone()),
+            version: answer.version.clone(),
+            ..Activity::default()
+        });
+        Ok(answer)
+    }
+
+    /// Installs again a package from an earlier visit: not a new install, so not recorded.
+    pub async fn reinstall(self, package: &str) -> Result<InstallResult, LoaderError> {
+        self.require()?.install(package).await
+    }
+
+    /// Removes the user's variables, and records the reset.
+    pub async fn reset(self) -> Result<ResetResult, LoaderError> {
+        let answer = self.require()?.reset().await?;
+        self.record(Activity {
+            kind: ActivityKind::Reset,
+            success: Some(answer.success),
+            ..Activity::default()
+        });
+        Ok(answer)
+    }
+
+    /// Records that Python was restarted (on request, or because a run would not stop).
+    pub fn record_restart(self) {
+        self.record(Activity {
+            kind: ActivityKind::Restart,
+            ..Activity::default()
+        });
+    }
+
+    /// In the next task, after the answer reached whoever waits for it: recording (hash,
+    /// IndexedDB write, status line) cost each run about a millisecond before.
+    fn record(self, activity: Activity) {
+        if activity.kind == ActivityKind::Install
+            && activity.success == Some(true)
+            && let Some(package) = &activity.package
+        {
+            super::saved_state::remember_installed(package.clone());
+        }
+        let telemetry = self.telemetry;
+        set_timeout(
+            move || telemetry::record(telemetry, activity),
+            std::time::Duration::ZERO,
+        );
+    }
+}
+
+/// A file's extension, lowercased, for statistics (never its name); `None` for odd ones.
+fn file_extension(name: &str) -> Option<String> {
+    name.rsplit_once('.')
+        .map(|(_, extension)| extension.to_ascii_lowercase())
+        .filter(|extension| {
+            !extension.is_empty()
+                && extension.len() <= 16
+                && extension.chars().all(|c| c.is_ascii_alphanumeric())
+        })
+}

@@ -1,0 +1,116 @@
+//! Stop and timeouts.
+//!
+//! The interrupt buffer is a 2-byte `SharedArrayBuffer`: byte 0 is Pyodide's (SIGINT →
+//! `KeyboardInterrupt`, cleared when raised), byte 1 is ours and stays set until the next run
+//! is sent, so a Stop that Pyodide spent while loading the run's packages still stops the
+//! run. A run past its timeout is interrupted the same way; if it has not answered
+//! [`STUCK_GRACE_MS`] later, its worker is replaced. Without cross-origin isolation there is
+//! no buffer, and Stop replaces the worker.
+
+use std::rc::Weak;
+
+use js_sys::Uint8Array;
+use wasm_bindgen::JsValue;
+
+use crate::STUCK_GRACE_MS;
+use crate::message::{ExecResult, TIMEOUT_ERROR};
+use crate::runtime::{Inner, Shared};
+
+/// The signal number Pyodide reads from the interrupt buffer's first byte.
+const SIGINT: u8 = 2;
+const INTERRUPT_BUFFER_LEN: u32 = 2;
+
+/// The buffer shared with the worker, and a view on it.
+pub(crate) struct InterruptBuffer {
+    buffer: JsValue,
+    view: Uint8Array,
+}
+
+impl InterruptBuffer {
+    /// A buffer, if this page may have a `SharedArrayBuffer` (cross-origin isolated).
+    pub(crate) fn new() -> Option<Self> {
+        let isolated = js_sys::Reflect::get(&js_sys::global(), &"crossOriginIsolated".into())
+            .ok()?
+            .as_bool()
+            .unwrap_or(false);
+        if !isolated {
+            return None;
+        }
+        let buffer = js_sys::SharedArrayBuffer::new(INTERRUPT_BUFFER_LEN);
+        let view = Uint8Array::new(&buffer);
+        Some(Self {
+            buffer: buffer.into(),
+            view,
+        })
+    }
+
+    /// The buffer itself, to hand to the worker.
+    pub(crate) fn shared(&self) -> JsValue {
+        self.buffer.clone()
+    }
+
+    /// A Stop pressed while nothing ran must not stop the next run.
+    pub(crate) fn clear(&self) {
+        self.view.fill(0, 0, INTERRUPT_BUFFER_LEN);
+    }
+
+    /// Stop: raise `KeyboardInterrupt` now, and again while the run waits or runs.
+    pub(crate) fn raise(&self, shared: Weak<Shared>) {
+        self.view.set_index(1, 1);
+        self.view.set_index(0, SIGINT);
+        wasm_bindgen_futures::spawn_local(keep_interrupting(shared, self.view.clone()));
+    }
+}
+
+/// Python watches the interrupt buffer only while a run runs, and takes the signal the first
+/// time it looks; so while Stop stands (byte 1) and a run is waiting or running, the signal is
+/// raised again every tenth of a second — a Stop never depends on when Python looked.
+async fn keep_interrupting(shared: Weak<Shared>, view: Uint8Array) {
+    for _ in 0..100 {
+        gloo_timers::future::TimeoutFuture::new(100).await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        if !shared.is_running() || view.get_index(1) == 0 {
+            return;
+        }
+        view.set_index(0, SIGINT);
+    }
+}
+
+/// Interrupts a run that passes its timeout, and replaces the worker if it does not stop.
+pub(crate) async fn watch(inner: Weak<Inner>, id: u64, timeout_ms: u64) {
+    gloo_timers::future::TimeoutFuture::new(millis(timeout_ms)).await;
+    {
+        let Some(inner) = inner.upgrade() else { return };
+        if !inner.shared.is_pending(id) {
+            return;
+        }
+        inner.shared.timed_out.borrow_mut().insert(id);
+        inner.interrupt_or_replace("the code ran past its timeout");
+    }
+    gloo_timers::future::TimeoutFuture::new(millis(STUCK_GRACE_MS)).await;
+    let Some(inner) = inner.upgrade() else { return };
+    if inner.shared.is_pending(id) {
+        inner.replace_worker("the code ran past its timeout and did not stop when interrupted");
+    }
+}
+
+fn millis(milliseconds: u64) -> u32 {
+    u32::try_from(milliseconds).unwrap_or(u32::MAX)
+}
+
+/// Makes a result say that the run passed its timeout.
+pub(crate) fn mark_timed_out(result: &mut ExecResult, timeout_ms: u64, state_lost: bool) {
+    result.success = false;
+    result.error_type = Some(TIMEOUT_ERROR.to_owned());
+    result.error = Some(if state_lost {
+        format!(
+            "TimeoutError: the code ran longer than {timeout_ms} ms and did not stop when interrupted, \
+             so Python was restarted: variables and imports were lost"
+        )
+    } else {
+        format!("TimeoutError: the code ran longer than {timeout_ms} ms and was stopped")
+    });
+    result.state_lost = Some(state_lost);
+}

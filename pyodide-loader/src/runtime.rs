@@ -1,0 +1,478 @@
+//! The [`Runtime`] handle: each request gets an id, goes to the worker, and resolves when the
+//! worker's `Reply { id }` (or `Failed { id }`) comes back. The worker handles requests
+//! strictly in order, so code sent while Pyodide loads runs as soon as it is ready.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::rc::Rc;
+
+use futures_channel::oneshot;
+use js_sys::ArrayBuffer;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use wasm_bindgen::prelude::*;
+use web_sys::{ErrorEvent, MessageEvent, Worker};
+
+use crate::interrupt::{InterruptBuffer, mark_timed_out, watch};
+use crate::message::{
+    DataFile, DeleteResult, ExecResult, ExecuteRequest, FileLoad, FromWorker, InstallResult,
+    Package, ResetResult, Status, Stream, ToWorker,
+};
+use crate::worker::{Payload, mark_python_ready, post, read_message, spawn_worker};
+use crate::{
+    DEFAULT_TIMEOUT_MS, HARNESS, LoaderError, PACKAGE_INDEX_URL, PRELOAD, PYODIDE_VERSION,
+    RuntimeEvent, index_url, validate_file_name,
+};
+
+type Reply = oneshot::Sender<Result<Value, LoaderError>>;
+
+/// A handle on one Python runtime; clones share it. The worker ends when the last clone drops.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Rc<Inner>,
+}
+
+pub(crate) struct Inner {
+    /// Replaced when a stuck run forces a restart.
+    worker: RefCell<Worker>,
+    pub(crate) shared: Rc<Shared>,
+    /// Ids pair each request with its answer.
+    next_id: Cell<u64>,
+    /// `None` when the page is not cross-origin isolated, and Stop then has to restart the
+    /// worker.
+    interrupt: Option<InterruptBuffer>,
+    /// Called by the browser for every worker message; reused by replacement workers.
+    on_message: Closure<dyn FnMut(MessageEvent)>,
+    on_error: Closure<dyn FnMut(ErrorEvent)>,
+}
+
+/// What the worker's callbacks need to reach.
+pub(crate) struct Shared {
+    /// Requests sent and not yet answered.
+    pending: RefCell<HashMap<u64, Pending>>,
+    /// Executions the watchdog interrupted for running past their timeout.
+    pub(crate) timed_out: RefCell<HashSet<u64>>,
+    /// The Pyodide version once Python is ready; `None` while loading.
+    ready_version: RefCell<Option<String>>,
+    /// Bytes that came beside a reply (a file read), by request id.
+    payloads: RefCell<HashMap<u64, JsValue>>,
+    on_event: Box<dyn Fn(RuntimeEvent)>,
+}
+
+/// A request in flight.
+struct Pending {
+    reply: Reply,
+    /// For executions: the timeout, and the output so far, so a run whose worker had to be
+    /// replaced still answers with what it printed.
+    timeout_ms: Option<u64>,
+    stdout: String,
+    stderr: String,
+    /// For executions: told when the code starts running, which starts the timeout.
+    started: Option<oneshot::Sender<()>>,
+}
+
+impl Runtime {
+    /// Starts the worker and begins loading Pyodide at once; `on_event` hears progress,
+    /// readiness, streamed output and failure. Requests sent before Python is ready wait in
+    /// the worker and run as soon as it is.
+    pub fn start(on_event: impl Fn(RuntimeEvent) + 'static) -> Result<Self, LoaderError> {
+        let shared = Rc::new(Shared {
+            pending: RefCell::new(HashMap::new()),
+            timed_out: RefCell::new(HashSet::new()),
+            ready_version: RefCell::new(None),
+            payloads: RefCell::new(HashMap::new()),
+            on_event: Box::new(on_event),
+        });
+        let on_message = {
+            let shared = Rc::clone(&shared);
+            Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+                let (json, payload) = read_message(&event);
+                shared.receive(json, payload);
+            })
+        };
+        let on_error = {
+            let shared = Rc::clone(&shared);
+            Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
+                shared.fail(format!("the worker script failed: {}", event.message()));
+            })
+        };
+        let worker = spawn_worker(&on_message, &on_error)?;
+        let inner = Inner {
+            worker: RefCell::new(worker),
+            shared,
+            next_id: Cell::new(1),
+            interrupt: InterruptBuffer::new(),
+            on_message,
+            on_error,
+        };
+        inner.send_init()?;
+        Ok(Self {
+            inner: Rc::new(inner),
+        })
+    }
+
+    /// Runs code and resolves with the execution result once it has finished, failed, been
+    /// stopped or timed out.
+    pub async fn execute(&self, request: ExecuteRequest) -> Result<ExecResult, LoaderError> {
+        let timeout_ms = request.timeout.unwrap_or(DEFAULT_TIMEOUT_MS);
+        if let Some(interrupt) = &self.inner.interrupt {
+            interrupt.clear();
+        }
+        let (id, answer) = self.inner.request(
+            |id| ToWorker::Execute { id, request },
+            None,
+            Some(timeout_ms),
+        )?;
+        let (started, on_start) = oneshot::channel();
+        if let Some(pending) = self.inner.shared.pending.borrow_mut().get_mut(&id) {
+            pending.started = Some(started);
+        }
+        let watchdog = Rc::downgrade(&self.inner);
+        wasm_bindgen_futures::spawn_local(async move {
+            // The clock starts when the code does; if the run ends first, there is nothing to watch.
+            if on_start.await.is_ok() {
+                watch(watchdog, id, timeout_ms).await;
+            }
+        });
+        let mut result: ExecResult = answer_of(answer).await?;
+        let timed_out = self.inner.shared.timed_out.borrow_mut().remove(&id);
+        if timed_out && result.state_lost.is_none() {
+            mark_timed_out(&mut result, timeout_ms, false);
+        }
+        Ok(result)
+    }
+
+    /// Writes a file into [`crate::DATA_DIR`] and describes it (for CSV: shape, columns,
+    /// sample). The buffer moves to the worker without a copy: it is empty afterwards.
+    pub async fn load_file(&self, name: &str, bytes: ArrayBuffer) -> Result<FileLoad, LoaderError> {
+        validate_file_name(name).map_err(LoaderError::BadFileName)?;
+        let name = name.to_owned();
+        let (_, answer) = self.inner.request(
+            |id| ToWorker::LoadFile { id, name },
+            Some(Payload::Transfer(bytes)),
+            None,
+        )?;
+        answer_of(answer).await
+    }
+
+    /// Installs a package with micropip: from the Pyodide lock, or the server's index.
+    pub async fn install(&self, package: &str) -> Result<InstallResult, LoaderError> {
+        let package = package.trim().to_owned();
+        if package.is_empty() || package.len() > 200 || package.chars().any(char::is_control) {
+            return Ok(InstallResult {
+                success: false,
+                error: Some(
+                    "give a package name (at most 200 characters), e.g. seaborn".to_owned(),
+                ),
+                package,
+                version: None,
+            });
+        }
+        let (_, answer) = self
+            .inner
+            .request(|id| ToWorker::Install { id, package }, None, None)?;
+        answer_of(answer).await
+    }
+
+    /// Removes the user's variables; the runtime and its loaded packages stay.
+    pub async fn reset(&self) -> Result<ResetResult, LoaderError> {
+        let (_, answer) = self
+            .inner
+            .request(|id| ToWorker::Reset { id }, None, None)?;
+        answer_of(answer).await
+    }
+
+    /// The files in [`crate::DATA_DIR`]: loaded ones and those the code wrote.
+    pub async fn list_files(&self) -> Result<Vec<DataFile>, LoaderError> {
+        let (_, answer) = self
+            .inner
+            .request(|id| ToWorker::ListFiles { id }, None, None)?;
+        answer_of(answer).await
+    }
+
+    /// Deletes a file from [`crate::DATA_DIR`].
+    pub async fn delete_file(&self, name: &str) -> Result<DeleteResult, LoaderError> {
+        validate_file_name(name).map_err(LoaderError::BadFileName)?;
+        let name = name.to_owned();
+        let (_, answer) = self
+            .inner
+            .request(|id| ToWorker::DeleteFile { id, name }, None, None)?;
+        answer_of(answer).await
+    }
+
+    /// The bytes of a file in [`crate::DATA_DIR`], moved from the worker without a copy.
+    pub async fn read_file(&self, name: &str) -> Result<ArrayBuffer, LoaderError> {
+        validate_file_name(name).map_err(LoaderError::BadFileName)?;
+        let name = name.to_owned();
+        let (id, answer) = self
+            .inner
+            .request(|id| ToWorker::ReadFile { id, name }, None, None)?;
+        answer.await.unwrap_or(Err(LoaderError::Restarted))?;
+        self.inner
+            .shared
+            .payloads
+            .borrow_mut()
+            .remove(&id)
+            .and_then(|bytes| bytes.dyn_into::<ArrayBuffer>().ok())
+            .ok_or_else(|| LoaderError::Protocol("the file's bytes did not arrive".into()))
+    }
+
+    /// The installed packages, by name.
+    pub async fn list_packages(&self) -> Result<Vec<Package>, LoaderError> {
+        let (_, answer) = self
+            .inner
+            .request(|id| ToWorker::ListPackages { id }, None, None)?;
+        answer_of(answer).await
+    }
+
+    /// The original service's status.
+    pub fn status(&self) -> Status {
+        let ready = self.inner.shared.ready_version.borrow().clone();
+        Status {
+            is_ready: ready.is_some(),
+            initialized: ready.is_some(),
+            execution_timeout: DEFAULT_TIMEOUT_MS,
+            version: ready.unwrap_or_else(|| PYODIDE_VERSION.to_owned()),
+            timestamp: String::from(js_sys::Date::new_0().to_iso_string()),
+        }
+    }
+
+    /// Stops the running code with `KeyboardInterrupt`; variables stay. Without cross-origin
+    /// isolation there is no interrupt buffer, and the worker is restarted instead.
+    pub fn stop(&self) {
+        self.inner.interrupt_or_replace(
+            "stopped (this page cannot interrupt Python, so it restarted it)",
+        );
+    }
+
+    /// Replaces the runtime with a fresh one: variables, imports and installs are gone.
+    pub fn restart(&self) {
+        self.inner.replace_worker("restarted on request");
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("Runtime")
+            .field("pending", &self.inner.shared.pending.borrow().len())
+            .field("ready", &self.inner.shared.ready_version.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to a request, decoded into the type its caller expects.
+async fn answer_of<T: DeserializeOwned>(
+    answer: oneshot::Receiver<Result<Value, LoaderError>>,
+) -> Result<T, LoaderError> {
+    let body = answer.await.unwrap_or(Err(LoaderError::Restarted))?;
+    serde_json::from_value(body).map_err(|error| LoaderError::Protocol(error.to_string()))
+}
+
+impl Inner {
+    fn send_init(&self) -> Result<(), LoaderError> {
+        let init = ToWorker::Init {
+            index_url: index_url(),
+            harness: HARNESS.to_owned(),
+            package_index_url: PACKAGE_INDEX_URL.to_owned(),
+            preload: PRELOAD
+                .iter()
+                .map(|stage| stage.iter().map(|name| (*name).to_owned()).collect())
+                .collect(),
+        };
+        let payload = self
+            .interrupt
+            .as_ref()
+            .map(|interrupt| Payload::Shared(interrupt.shared()));
+        post(&self.worker.borrow(), &init, payload)
+    }
+
+    fn request(
+        &self,
+        make: impl FnOnce(u64) -> ToWorker,
+        payload: Option<Payload>,
+        timeout_ms: Option<u64>,
+    ) -> Result<(u64, oneshot::Receiver<Result<Value, LoaderError>>), LoaderError> {
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        let (reply, answer) = oneshot::channel();
+        self.shared.pending.borrow_mut().insert(
+            id,
+            Pending {
+                reply,
+                timeout_ms,
+                stdout: String::new(),
+                stderr: String::new(),
+                started: None,
+            },
+        );
+        if let Err(error) = post(&self.worker.borrow(), &make(id), payload) {
+            self.shared.pending.borrow_mut().remove(&id);
+            return Err(error);
+        }
+        Ok((id, answer))
+    }
+
+    pub(crate) fn interrupt_or_replace(&self, reason: &str) {
+        match &self.interrupt {
+            Some(interrupt) => interrupt.raise(Rc::downgrade(&self.shared)),
+            None => self.replace_worker(reason),
+        }
+    }
+
+    /// Ends the current worker and starts a fresh one. Requests in flight are answered: a
+    /// timed-out execution with a `TimeoutError` result that says state was lost, the rest
+    /// with [`LoaderError::Restarted`].
+    pub(crate) fn replace_worker(&self, reason: &str) {
+        {
+            let old = self.worker.borrow();
+            old.set_onmessage(None);
+            old.set_onerror(None);
+            old.terminate();
+        }
+        *self.shared.ready_version.borrow_mut() = None;
+        let in_flight: Vec<(u64, Pending)> = self.shared.pending.borrow_mut().drain().collect();
+        for (id, pending) in in_flight {
+            let timed_out = self.shared.timed_out.borrow_mut().remove(&id);
+            let answer = match pending.timeout_ms {
+                Some(timeout_ms) if timed_out => {
+                    let mut result = ExecResult::lost(pending.stdout, pending.stderr);
+                    mark_timed_out(&mut result, timeout_ms, true);
+                    serde_json::to_value(result)
+                        .map_err(|error| LoaderError::Protocol(error.to_string()))
+                }
+                _ => Err(LoaderError::Restarted),
+            };
+            // The caller may have stopped waiting; then nobody needs the answer.
+            let _ = pending.reply.send(answer);
+        }
+        (self.shared.on_event)(RuntimeEvent::Restarted {
+            reason: reason.to_owned(),
+        });
+        match spawn_worker(&self.on_message, &self.on_error) {
+            Ok(worker) => {
+                *self.worker.borrow_mut() = worker;
+                if let Err(error) = self.send_init() {
+                    self.shared.fail(error.to_string());
+                }
+            }
+            Err(error) => self.shared.fail(error.to_string()),
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.worker.borrow().terminate();
+    }
+}
+
+impl Shared {
+    fn receive(&self, json: String, payload: Option<JsValue>) {
+        let message = match serde_json::from_str::<FromWorker>(&json) {
+            Ok(message) => message,
+            Err(error) => {
+                let error = LoaderError::Protocol(error.to_string());
+                (self.on_event)(RuntimeEvent::Failed(error.to_string()));
+                return;
+            }
+        };
+        match message {
+            FromWorker::Progress { stage } => (self.on_event)(RuntimeEvent::Progress(stage)),
+            FromWorker::Ready {
+                version,
+                started_early,
+            } => {
+                mark_python_ready(started_early);
+                *self.ready_version.borrow_mut() = Some(version.clone());
+                (self.on_event)(RuntimeEvent::Ready { version });
+            }
+            FromWorker::Packages { news } => (self.on_event)(RuntimeEvent::Packages(news)),
+            FromWorker::Started { id } => {
+                let started = self
+                    .pending
+                    .borrow_mut()
+                    .get_mut(&id)
+                    .and_then(|pending| pending.started.take());
+                if let Some(started) = started {
+                    let _ = started.send(());
+                }
+            }
+            FromWorker::Output { id, stream, text } => {
+                if let Some(pending) = self.pending.borrow_mut().get_mut(&id) {
+                    match stream {
+                        Stream::Stdout => pending.stdout.push_str(&text),
+                        Stream::Stderr => pending.stderr.push_str(&text),
+                    }
+                }
+                (self.on_event)(RuntimeEvent::Output { stream, text });
+            }
+            FromWorker::Reply { id, body } => {
+                if let Some(payload) = payload {
+                    self.payloads.borrow_mut().insert(id, payload);
+                }
+                self.answer(id, Ok(body));
+            }
+            FromWorker::Failed { id, message } => {
+                self.answer(id, Err(LoaderError::Request(message)))
+            }
+            FromWorker::Fatal { message } => self.fail(message),
+        }
+    }
+
+    pub(crate) fn is_pending(&self, id: u64) -> bool {
+        self.pending.borrow().contains_key(&id)
+    }
+
+    /// Whether an execution is waiting or running.
+    pub(crate) fn is_running(&self) -> bool {
+        self.pending
+            .borrow()
+            .values()
+            .any(|pending| pending.timeout_ms.is_some())
+    }
+
+    fn answer(&self, id: u64, answer: Result<Value, LoaderError>) {
+        let pending = self.pending.borrow_mut().remove(&id);
+        if let Some(pending) = pending {
+            let _ = pending.reply.send(answer);
+        }
+    }
+
+    /// The runtime is unusable: every waiting request gets the error, then the page hears it.
+    fn fail(&self, message: String) {
+        *self.ready_version.borrow_mut() = None;
+        let waiting: Vec<Pending> = self
+            .pending
+            .borrow_mut()
+            .drain()
+            .map(|(_, pending)| pending)
+            .collect();
+        for pending in waiting {
+            let _ = pending
+                .reply
+                .send(Err(LoaderError::RuntimeFailed(message.clone())));
+        }
+        (self.on_event)(RuntimeEvent::Failed(message));
+    }
+}
+
+impl ExecResult {
+    /// The answer for a run whose worker was replaced before it could answer.
+    fn lost(stdout: String, stderr: String) -> Self {
+        Self {
+            success: false,
+            result: Value::Null,
+            stdout,
+            stderr,
+            error: None,
+            timestamp: String::from(js_sys::Date::new_0().to_iso_string()),
+            duration_ms: 0.0,
+            error_type: None,
+            traceback: None,
+            outputs: Vec::new(),
+            state_lost: None,
+        }
+    }
+}
