@@ -12,11 +12,13 @@
 //   pyodide.asm.wasm: the page compiles it from the HTTP cache, where Chromium keeps the
 //   compiled code for the next visit (not for a response a service worker hands over), so
 //   it is left to the network and the cached copy is only for `?from=cache` (offline).
-//   Files that Python's worker fetches while it starts (marked `X-Workbench-Start`) and
-//   that are not cached yet are handed over at once and copied into the cache (from the
-//   HTTP cache) once it says on the "workbench-files" channel that its preloads are done,
-//   or after START_SECONDS: writing them as they passed cost the first visit under a new
-//   service worker ≈ 0.7 s. Other files are cached before they are handed over.
+//   Files that Python's worker fetches while it starts (marked `X-Workbench-Start`) are
+//   handed over without being cached then (writing ≈ 60 MB into the cache as they passed
+//   cost the first visit ≈ 0.7 s): once its preloads are done, and after each install or
+//   package load, the worker lists every file it used (`{keep: [...]}`, relayed by the page
+//   as a message) and this worker copies those it lacks from the HTTP cache. That list is
+//   also what makes one visit enough: a first visit's Python worker starts before this
+//   service worker controls the page, so its downloads pass it by.
 // - The package index (/pypi/…) goes to the network first and falls back to the cache.
 // - The API is never cached: telemetry waits in the page's own queue instead.
 // Cached responses keep their headers, COOP and COEP included, so the page stays
@@ -33,7 +35,6 @@ const SHELL = `workbench-shell-${BUILD}`;
 const FILES = `workbench-files-pyodide-${PYODIDE}`;
 const INDEX = "workbench-package-index";
 const KEEP = [SHELL, FILES, INDEX];
-const START_SECONDS = 30;
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
@@ -70,19 +71,14 @@ self.addEventListener("fetch", (event) => {
   if (path.startsWith("/api/") || path === "/health" || path === "/metrics" || path === "/sw.js") {
     return;
   }
+  const cache = cacheFor(path);
   if (path.startsWith("/pyodide/v") && path.endsWith("/pyodide.asm.wasm")) {
-    const file = `${url.origin}${path}`;
     if (url.search === "?from=cache") {
-      event.respondWith(cacheFirst(FILES, new Request(file), event));
-    } else {
-      event.waitUntil(keepCopy(FILES, file).catch(() => {}));
+      event.respondWith(cacheFirst(FILES, new Request(`${url.origin}${path}`)));
     }
-  } else if (
-    (path.startsWith("/pyodide/v") && !path.endsWith("/pyodide-lock.json")) ||
-    path.startsWith("/wheelhouse/")
-  ) {
-    event.respondWith(cacheFirst(FILES, request, event));
-  } else if (path.startsWith("/pypi/") || path.startsWith("/pyodide/")) {
+  } else if (cache === FILES) {
+    event.respondWith(cacheFirst(FILES, request));
+  } else if (cache === INDEX) {
     event.respondWith(networkFirst(INDEX, request));
   } else if (request.mode === "navigate") {
     // Every page of the app is the same shell.
@@ -91,6 +87,51 @@ self.addEventListener("fetch", (event) => {
     event.respondWith(shellFirst(request, path));
   }
 });
+
+// Which cache keeps a file of this path, if any: Pyodide's files (by version, immutable) and
+// wheels in FILES; the package index's answers and Pyodide's lock (which may change) in INDEX.
+function cacheFor(path) {
+  if (path.startsWith("/pypi/") || (path.startsWith("/pyodide/") && path.endsWith("/pyodide-lock.json"))) {
+    return INDEX;
+  }
+  if (path.startsWith("/pyodide/v") || path.startsWith("/wheelhouse/")) {
+    return FILES;
+  }
+  return null;
+}
+
+// The files Python's worker used, which a later offline visit needs (the page relays the
+// worker's list): those not kept yet are copied, from the HTTP cache where it has them.
+self.addEventListener("message", (event) => {
+  const keep = event.data?.keep;
+  if (Array.isArray(keep)) {
+    event.waitUntil(keepAll(keep));
+  }
+});
+
+async function keepAll(urls) {
+  await Promise.all(
+    urls.map(async (url) => {
+      const target = new URL(url, self.location.href);
+      const name = target.origin === self.location.origin ? cacheFor(target.pathname) : null;
+      if (name === null) {
+        return;
+      }
+      const cache = await caches.open(name);
+      if (await cache.match(target.href)) {
+        return;
+      }
+      try {
+        const response = await fetch(target.href);
+        if (response.ok || (name === INDEX && response.status === 404)) {
+          await cache.put(target.href, response);
+        }
+      } catch (offline) {
+        // Kept the next time the worker lists it.
+      }
+    }),
+  );
+}
 
 async function shellFirst(request, key) {
   // caches.match, not caches.open: an old worker finishing a request must not re-create its
@@ -102,7 +143,7 @@ async function shellFirst(request, key) {
   return fetch(request);
 }
 
-async function cacheFirst(name, request, event) {
+async function cacheFirst(name, request) {
   const cache = await caches.open(name);
   // A request that asks past the caches ("reload": the worker found a damaged copy) gets the
   // server's copy, which replaces the kept one.
@@ -112,57 +153,11 @@ async function cacheFirst(name, request, event) {
     return cached;
   }
   const response = await fetch(request);
-  if (response.ok) {
-    if (request.headers.has("x-workbench-start") && !repair) {
-      event.waitUntil(keepLater(name, request.url));
-    } else {
-      await cache.put(request, response.clone());
-    }
+  // Files of Python's start are kept when its worker lists them, after the start.
+  if (response.ok && (repair || !request.headers.has("x-workbench-start"))) {
+    await cache.put(request, response.clone());
   }
   return response;
-}
-
-// The files to copy into the caches once Python's worker has started, and when that is done.
-let later = null;
-new BroadcastChannel("workbench-files").onmessage = () => later?.over();
-
-function keepLater(name, url) {
-  if (later === null) {
-    let over;
-    const files = new Map();
-    const timer = setTimeout(() => over(), START_SECONDS * 1000);
-    const kept = new Promise((resolve) => {
-      over = resolve;
-    }).then(async () => {
-      clearTimeout(timer);
-      later = null;
-      await Promise.all(
-        Array.from(files, async ([url, name]) => {
-          try {
-            const response = await fetch(url);
-            if (response.ok) {
-              await (await caches.open(name)).put(url, response);
-            }
-          } catch (offline) {
-            // Kept the next time it is used.
-          }
-        }),
-      );
-    });
-    later = { files, kept, over };
-  }
-  later.files.set(url, name);
-  return later.kept;
-}
-
-// Keeps a copy of a file the page fetches past the service worker, once.
-async function keepCopy(name, url) {
-  const cache = await caches.open(name);
-  if (await cache.match(url)) {
-    return;
-  }
-  // Only a page's start asks for it: keep it with the worker's files.
-  await keepLater(name, url);
 }
 
 async function networkFirst(name, request) {

@@ -80,14 +80,8 @@ const pageModule =
       }
     : null;
 // ---------------------------------------------------------------------------------------
-// Early start: begin loading Pyodide before "init" arrives.
-
-const early = earlyStart.get("start")
-  ? startEarly(
-      new URL(earlyStart.get("start"), self.location.href).href,
-      (earlyStart.get("fetch") || "").split(",").filter(Boolean),
-    )
-  : null;
+// Early start: begin loading Pyodide before "init" arrives. (Started at the end of this
+// file, once `fetch` below is in place, so every download goes through it.)
 
 function startEarly(base, packages) {
   try {
@@ -134,10 +128,24 @@ async function fetchAhead(base, packages) {
 // (`integrity`). One fetched ahead is handed over as it is, not read again from the HTTP
 // cache (for the big uncompressed wheels, decoding them again); the others are fetched and
 // checked by `fetchChecked`.
-const networkFetch = self.fetch.bind(self);
+const rawFetch = self.fetch.bind(self);
+// Every download from this server goes through here: it notes the file for offline use, and
+// a download that fails because the server cannot be reached says which file and what to do.
+const networkFetch = (resource, options) => {
+  const url = new URL(resource instanceof Request ? resource.url : String(resource), self.location.href);
+  return rawFetch(resource, options).then(
+    (response) => {
+      noteUsed(url, response);
+      return response;
+    },
+    (error) => {
+      throw unreachable(url, error);
+    },
+  );
+};
 // Until the preloads are done, the worker's downloads say so (`X-Workbench-Start`): the
-// service worker then copies the files it had not cached into its cache after the start
-// rather than during it (sw.js).
+// service worker then keeps them when this worker lists them after the start, rather than
+// during it (sw.js).
 let startingUp = true;
 const fetchFile = (resource, options = {}) =>
   startingUp && !(resource instanceof Request) && options.headers === undefined
@@ -165,6 +173,40 @@ self.fetch = (resource, options) => {
 // the compiled code beside it, and keeps a copy of its own for when that is gone.
 function fetchPyodideWasm(url) {
   return networkFetch(url).catch(() => networkFetch(`${url}?from=cache`));
+}
+
+// ---------------------------------------------------------------------------------------
+// Offline: the files this worker used, for the service worker to keep (sw.js). A first
+// visit's worker starts before the service worker controls the page, so its downloads pass
+// the service worker by; this list is how it learns what a later offline start needs: the
+// core files, the lock, the preloaded packages, the packages the runs imported and the
+// user installed, and the package index's answers micropip asked for.
+
+const usedFiles = new Set();
+
+function noteUsed(url, response) {
+  const path = url.pathname;
+  const kept = path.startsWith("/pyodide/") || path.startsWith("/wheelhouse/") || path.startsWith("/pypi/");
+  // The package index's "not here" is an answer too: micropip then uses Pyodide's lock.
+  if (kept && (response.ok || (response.status === 404 && path.startsWith("/pypi/")))) {
+    usedFiles.add(url.origin + path);
+  }
+}
+
+function unreachable(url, error) {
+  return new TypeError(
+    `${url.pathname} could not be loaded: the server cannot be reached and this browser has ` +
+      `not kept a copy of it yet; connect to the network once more and reload (${describe(error)})`,
+  );
+}
+
+// The page relays the list to the service worker (a dedicated worker cannot reach it).
+function keepForOffline() {
+  try {
+    new BroadcastChannel("workbench-files").postMessage({ keep: [...usedFiles] });
+  } catch (error) {
+    // No BroadcastChannel: the files are kept as later visits fetch them.
+  }
 }
 
 // Pyodide instantiates its WebAssembly from the download it asked `fetch` for; in place of the
@@ -364,10 +406,13 @@ async function answer(message, payload) {
       return execute(message);
     case Ask.loadFile:
       return loadFile(message, payload);
-    case Ask.install:
+    case Ask.install: {
       await preloading;
       await pyodide.loadPackage("micropip", { messageCallback: packagesNews });
-      return JSON.parse(await call("install", message.package, packageIndexUrl));
+      const installed = JSON.parse(await call("install", message.package, packageIndexUrl));
+      keepForOffline();
+      return installed;
+    }
     case Ask.reset:
       return JSON.parse(call("reset"));
     case Ask.listFiles:
@@ -401,9 +446,17 @@ async function init({ indexUrl, harness: source, packageIndexUrl: index, preload
     pyodide = await early.pyodide;
   } else {
     progress(Stage.downloadingRuntime);
-    importScripts(base + "pyodide.js");
+    try {
+      importScripts(base + "pyodide.js");
+    } catch (error) {
+      throw unreachable(new URL(base + "pyodide.js"), error);
+    }
     progress(Stage.startingPython);
     pyodide = await loadPyodide({ indexURL: base });
+  }
+  // The core files: some are loaded as scripts or by the page, not through fetch.
+  for (const file of ["pyodide.js", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"]) {
+    usedFiles.add(base + file);
   }
   unpackWheelsDirectly();
   if (buffer) {
@@ -428,11 +481,7 @@ async function preloadStages(stages) {
   } finally {
     // The service worker copies the files of the start into its cache now.
     startingUp = false;
-    try {
-      new BroadcastChannel("workbench-files").postMessage("preloaded");
-    } catch (error) {
-      // No BroadcastChannel: it copies them after a while instead.
-    }
+    keepForOffline();
   }
 }
 
@@ -531,6 +580,7 @@ async function execute({ id, request }) {
     // that list would otherwise sit in the queue in front of the next run.
     if (loaded && loaded.length > 0) {
       packagesSettled();
+      keepForOffline();
     }
   } catch (error) {
     packagesProblem(`could not load the packages this code imports: ${describe(error)}`);
@@ -593,3 +643,11 @@ async function loadFile({ name }, bytes) {
   }
   return JSON.parse(call("describe_file", path));
 }
+
+// Last, so that everything above is in place before the first download.
+const early = earlyStart.get("start")
+  ? startEarly(
+      new URL(earlyStart.get("start"), self.location.href).href,
+      (earlyStart.get("fetch") || "").split(",").filter(Boolean),
+    )
+  : null;

@@ -38,6 +38,36 @@ fn register_service_worker() {
     let container = window.navigator().service_worker();
     // A browser without service workers (or a private mode that refuses them) just stays online-only.
     let _ = container.register("/sw.js");
+    relay_files_to_keep(container);
+}
+
+/// Python's worker lists the files it used on the `workbench-files` channel (`{keep: [...]}`);
+/// the service worker must hear it even when it was idle (a channel does not wake it, a
+/// message does), so the page passes the list on to it once it is active.
+fn relay_files_to_keep(container: web_sys::ServiceWorkerContainer) {
+    let Ok(channel) = web_sys::BroadcastChannel::new("workbench-files") else {
+        return;
+    };
+    let relay =
+        Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+            let list = event.data();
+            let Ok(ready) = container.ready() else {
+                return;
+            };
+            leptos::task::spawn_local(async move {
+                if let Ok(registration) = wasm_bindgen_futures::JsFuture::from(ready).await
+                    && let Some(active) = registration
+                        .unchecked_into::<web_sys::ServiceWorkerRegistration>()
+                        .active()
+                {
+                    let _ = active.post_message(&list);
+                }
+            });
+        });
+    channel.set_onmessage(Some(relay.as_ref().unchecked_ref()));
+    relay.forget();
+    // The channel lives as long as the page.
+    std::mem::forget(channel);
 }
 
 /// Offers a reload when a new build's service worker took over this page (`index.html`

@@ -288,16 +288,17 @@ impl Browser {
         assert_eq!(self.eval("return typeof window.workbench").await, "object");
     }
 
-    /// Waits (up to a minute) until the service worker's files cache holds Pyodide's core files
-    /// and the wheels of these packages. It copies what Python's start fetched there once the
-    /// preloads are done, not while they pass (frontend/sw.js).
+    /// Waits (up to a minute) until the service worker's caches hold Pyodide's core files, its
+    /// lock and the wheels of these packages. It copies what Python's worker used once the
+    /// worker lists it, after the preloads, not while the files pass (frontend/sw.js).
     pub async fn wait_for_kept_files(&self, packages: &[&str]) {
         let started = Instant::now();
         loop {
             let kept = self
                 .eval_with(
+                    // (The query keeps this read of the lock out of the cache under test.)
                     "const folder = '/pyodide/v0.27.7-pyc/';
-                     const lock = await (await fetch(folder + 'pyodide-lock.json')).json();
+                     const lock = await (await fetch(folder + 'pyodide-lock.json?read-by-the-test')).json();
                      const name = (await caches.keys()).find((name) => name.startsWith('workbench-files-'));
                      const cache = name && (await caches.open(name));
                      const core = ['pyodide.js', 'pyodide.asm.js', 'pyodide.asm.wasm', 'python_stdlib.zip'];
@@ -306,7 +307,7 @@ impl Browser {
                        const url = new URL(folder + file, location.href).href;
                        if (!cache || !(await cache.match(url))) return false;
                      }
-                     return true;",
+                     return (await caches.match(new URL(folder + 'pyodide-lock.json', location.href).href)) !== undefined;",
                     vec![serde_json::json!(packages)],
                 )
                 .await;

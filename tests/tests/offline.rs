@@ -1,12 +1,13 @@
-//! Offline: after one visit the workbench loads, runs pandas on a stored CSV and stops
-//! runaway code without the server; runs made meanwhile reach the statistics exactly once
-//! when the server is back. And a damaged file in the service worker's cache is noticed and
-//! replaced.
+//! Offline: after a single visit the workbench loads, runs pandas on a stored CSV, imports
+//! the package installed online and stops runaway code without the network; runs made
+//! meanwhile reach the statistics exactly once when the server is back. A file missing
+//! offline is named, with what to do. And a damaged file in the service worker's cache is
+//! noticed and replaced.
 
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tests::{Browser, spawn_app};
+use tests::{Browser, PYTHON_LOAD_TIMEOUT, TestApp, spawn_app};
 
 async fn total_executions(browser: &Browser) -> u64 {
     browser
@@ -41,24 +42,40 @@ async fn service_worker_in_control(browser: &Browser) {
     .await;
 }
 
+/// Loses the network as a laptop losing Wi-Fi does (the browser's own emulation), and stops
+/// the server too, so nothing can reach it; the browser's HTTP cache is emptied as well, so
+/// only what the service worker kept is left.
+async fn go_offline(app: &mut TestApp, browser: &Browser) {
+    browser.devtools("Network.enable", json!({})).await;
+    browser
+        .devtools(
+            "Network.emulateNetworkConditions",
+            json!({"offline": true, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}),
+        )
+        .await;
+    app.stop().await;
+    browser
+        .devtools("Network.clearBrowserCache", json!({}))
+        .await;
+}
+
+async fn go_online(app: &mut TestApp, browser: &Browser) {
+    browser
+        .devtools(
+            "Network.emulateNetworkConditions",
+            json!({"offline": false, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}),
+        )
+        .await;
+    app.start_again().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn after_one_visit_the_workbench_works_without_the_server() {
     let mut app = spawn_app().await;
+    // A fresh profile: this is the browser's first visit, and its only one online.
     let browser = Browser::start().await;
     browser.open_workbench(&app).await;
     service_worker_in_control(&browser).await;
-    // A second visit goes through the service worker, which keeps what the page loads.
-    browser.client.refresh().await.expect("reloads");
-    browser.open_workbench(&app).await;
-    // ... and its page started Python's worker before the app loaded (the worker served
-    // from the cache still knew it was the early one).
-    assert_eq!(
-        browser
-            .eval("return performance.getEntriesByName('workbench-python-ready')[0].detail")
-            .await,
-        json!({"startedEarly": true}),
-        "the returning visit's worker did not start Python early"
-    );
     let stored = browser
         .eval("return window.workbench.loadFile('trips.csv', 'city,km\\nOslo,3\\nRome,5\\nOslo,4\\n')")
         .await;
@@ -86,25 +103,47 @@ async fn after_one_visit_the_workbench_works_without_the_server() {
         },
     )
     .await;
-    // The service worker copies the files Python's start fetched into its cache once the
-    // preloads are done, not while they pass: wait for its copies (Pyodide's files and the
-    // preloaded wheels).
+    // The service worker copies what Python's worker used once the worker lists it (after the
+    // preloads, and after the install): Pyodide's files, the lock, the preloaded wheels, and
+    // seaborn's wheel with the package index's answer for it.
     browser
         .wait_for_kept_files(&["numpy", "pandas", "matplotlib"])
         .await;
+    until(
+        "the service worker keeping seaborn",
+        Duration::from_secs(60),
+        async || {
+            browser
+                .eval(
+                    "const index = await caches.match(new URL('/pypi/simple/seaborn/', location.href).href);
+                     if (!index) return false;
+                     const page = await index.clone().json();
+                     const wheel = new URL(page.files[0].url, location.href).href;
+                     return (await caches.match(wheel)) !== undefined;",
+                )
+                .await
+                == true
+        },
+    )
+    .await;
     let before = total_executions(&browser).await;
 
-    app.stop().await;
-    // Nor the browser's HTTP cache: only what the service worker kept is left.
-    browser
-        .devtools("Network.clearBrowserCache", json!({}))
-        .await;
+    go_offline(&mut app, &browser).await;
     browser
         .client
         .refresh()
         .await
         .expect("reloads without the server");
     browser.wait_for_python().await;
+    // The reloaded page started Python's worker before the app loaded (the worker served from
+    // the cache still knew it was the early one).
+    assert_eq!(
+        browser
+            .eval("return performance.getEntriesByName('workbench-python-ready')[0].detail")
+            .await,
+        json!({"startedEarly": true}),
+        "the offline visit's worker did not start Python early"
+    );
     assert_eq!(
         browser
             .eval("return fetch('/health').then(() => 'reachable', () => 'unreachable')")
@@ -147,7 +186,7 @@ async fn after_one_visit_the_workbench_works_without_the_server() {
         })
         .await;
 
-    app.start_again().await;
+    go_online(&mut app, &browser).await;
     browser
         .client
         .refresh()
@@ -163,6 +202,50 @@ async fn after_one_visit_the_workbench_works_without_the_server() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let after: Value = total_executions(&browser).await.into();
     assert_eq!(after, before + 5, "exactly the 5 offline runs, each once");
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_missing_offline_is_named_with_what_to_do() {
+    let mut app = spawn_app().await;
+    let browser = Browser::start().await;
+    browser.open_workbench(&app).await;
+    service_worker_in_control(&browser).await;
+    browser
+        .wait_for_kept_files(&["numpy", "pandas", "matplotlib"])
+        .await;
+    // One file the start needs is gone from the service worker's caches (a browser that
+    // evicted it, or a visit that ended before it was kept).
+    let removed = browser
+        .eval(
+            "const lock = new URL('/pyodide/v0.27.7-pyc/pyodide-lock.json', location.href).href;
+             let removed = false;
+             for (const name of await caches.keys()) {
+               removed = (await (await caches.open(name)).delete(lock)) || removed;
+             }
+             return removed;",
+        )
+        .await;
+    assert_eq!(
+        removed, true,
+        "the lock was kept, so the test could remove it"
+    );
+    go_offline(&mut app, &browser).await;
+    browser
+        .client
+        .refresh()
+        .await
+        .expect("reloads without the network");
+    let status = browser
+        .wait_for_text("status", PYTHON_LOAD_TIMEOUT, |text| {
+            text.contains("ready") || text.contains("failed")
+        })
+        .await;
+    assert!(
+        status.contains("/pyodide/v0.27.7-pyc/pyodide-lock.json could not be loaded")
+            && status.contains("connect to the network once more"),
+        "the page must name the missing file and say what to do: {status}"
+    );
     browser.close().await;
 }
 
