@@ -12,6 +12,7 @@ const RECORD_REQUEST_BODIES: &str = "
     const originalFetch = window.fetch.bind(window);
     window.fetch = (input, init) => {
         if (init && typeof init.body === 'string') window.sentBodies.push(init.body);
+        else if (input instanceof Request) input.clone().text().then((body) => body && window.sentBodies.push(body));
         return originalFetch(input, init);
     };
     const originalBeacon = navigator.sendBeacon.bind(navigator);
@@ -119,7 +120,7 @@ async fn events_that_could_not_be_sent_survive_a_reload() {
     browser
         .eval(
             "const originalFetch = window.fetch.bind(window);
-             window.fetch = (input, init) => String(input).includes('/api/telemetry')
+             window.fetch = (input, init) => String(input instanceof Request ? input.url : input).includes('/api/telemetry')
                  ? Promise.reject(new TypeError('offline'))
                  : originalFetch(input, init);
              navigator.sendBeacon = () => false;",
