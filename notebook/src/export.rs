@@ -363,6 +363,9 @@ mod tests {
         let mut figure = MimeBundle::new();
         figure.insert_text("image/png", "iVBORw0KGgo=\n");
         figure.insert_text("image/svg+xml", "<svg>\n</svg>\n");
+        figure.insert_text("image/jpeg", "/9j/4AAQ\nSkZJRg==\n");
+        figure.insert_text("text/markdown", "**bold**\n\n| a |\n|---|");
+        figure.insert_text("text/html", "<b>x</b>\n<script>alert(1)</script>");
         figure.insert_text("text/plain", "");
         figure.insert("application/json", json!(["a\n", "b"]));
         figure.insert(
@@ -423,6 +426,15 @@ mod tests {
             "base64 stays one string"
         );
         assert_eq!(data["image/svg+xml"], json!(["<svg>\n", "</svg>\n"]));
+        assert_eq!(data["image/jpeg"], json!("/9j/4AAQ\nSkZJRg==\n"));
+        assert_eq!(
+            data["text/markdown"],
+            json!(["**bold**\n", "\n", "| a |\n", "|---|"])
+        );
+        assert_eq!(
+            data["text/html"],
+            json!(["<b>x</b>\n", "<script>alert(1)</script>"])
+        );
         assert_eq!(data["text/plain"], json!([]));
         assert_eq!(data["application/json"], json!(["a\n", "b"]));
         assert_eq!(data["text/x-odd"], json!(3));
