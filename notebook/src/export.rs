@@ -372,7 +372,6 @@ mod tests {
             "application/vnd.custom+json",
             json!({"x": [1.5e-7, 1e16, -0.0]}),
         );
-        figure.insert("text/x-odd", json!(3));
         let cell = notebook.cell_mut(&code).expect("the cell");
         cell.execution_count = Some(7);
         cell.metadata.insert("tags".to_owned(), json!(["keep"]));
@@ -437,7 +436,6 @@ mod tests {
         );
         assert_eq!(data["text/plain"], json!([]));
         assert_eq!(data["application/json"], json!(["a\n", "b"]));
-        assert_eq!(data["text/x-odd"], json!(3));
         assert_eq!(code["outputs"][3]["execution_count"], json!(null));
         let markdown = &written["cells"][1];
         assert_eq!(

@@ -17,7 +17,7 @@ use crate::multiline;
 use crate::notebook::{
     Notebook, TRANSIENT_CELL_METADATA, TRANSIENT_NOTEBOOK_METADATA, fill_default_metadata,
 };
-use crate::output::{Output, is_json_mime, megabytes_rounded_up, shortened};
+use crate::output::{MimeBundle, Output, megabytes_rounded_up, shortened};
 
 /// The largest `.ipynb` text that can be opened: 25 MiB.
 ///
@@ -266,14 +266,20 @@ fn import_cell(number: usize, value: Value) -> Result<ImportedCell, ImportError>
         CellKind::Markdown | CellKind::Raw => {
             cell.attachments = match object.remove("attachments") {
                 None | Some(Value::Null) => None,
-                Some(Value::Object(mut attachments)) => {
-                    for bundle in attachments.values_mut() {
-                        if let Value::Object(bundle) = bundle {
-                            rejoin_text(bundle);
-                        }
-                    }
-                    Some(Value::Object(attachments))
-                }
+                Some(Value::Object(attachments)) => Some(Value::Object(
+                    attachments
+                        .into_iter()
+                        .filter_map(|(name, bundle)| match bundle {
+                            // Held like an output's data; an attachment that is not a
+                            // bundle cannot be shown and is dropped.
+                            Value::Object(bundle) => {
+                                let bundle: MimeBundle = bundle.into_iter().collect();
+                                Some((name, Value::Object(bundle.into_iter().collect())))
+                            }
+                            _ => None,
+                        })
+                        .collect(),
+                )),
                 Some(_) => return Err(invalid("has \"attachments\" that are not a JSON object")),
             };
         }
@@ -309,24 +315,11 @@ fn import_output(cell: usize, output: usize, value: Value) -> Result<Output, Imp
         .map_err(|error| invalid(&error.to_string()))
 }
 
-/// Joins the text of a MIME bundle kept as JSON (an attachment), as [`crate::MimeBundle`]
-/// does for outputs.
-fn rejoin_text(bundle: &mut Map<String, Value>) {
-    for (mime, value) in bundle.iter_mut() {
-        if !is_json_mime(mime)
-            && value.is_array()
-            && let Some(text) = multiline::join(value)
-        {
-            *value = Value::String(text);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::id::SeededIds;
-    use crate::output::{MAX_OUTPUT_BYTES, MimeBundle, StreamName};
+    use crate::output::{MAX_OUTPUT_BYTES, StreamName};
     use serde_json::json;
 
     const JUPYTERLAB_V4_5: &str = include_str!("../tests/fixtures/jupyterlab4-v4.5.ipynb");
@@ -676,7 +669,10 @@ mod tests {
                 {"cell_type": "code", "execution_count": -1, "outputs": null},
                 {"cell_type": "code", "execution_count": "3"},
                 {"cell_type": "code", "execution_count": 4294967296_u64},
-                {"cell_type": "raw", "attachments": {"a.png": {"text/plain": ["a\n", "b"], "application/json": ["x"]}}},
+                {"cell_type": "raw", "attachments": {
+                    "a.png": {"text/plain": ["a\n", "b"], "application/json": ["x"], "image/png": 5},
+                    "b.png": "not a bundle"
+                }},
                 {"cell_type": "code", "attachments": {"a.png": {}}},
             ]
         }).to_string());

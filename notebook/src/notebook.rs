@@ -126,14 +126,36 @@ pub(crate) fn default_language_info() -> Value {
     })
 }
 
-/// Adds our `kernelspec` and `language_info` where the metadata has none.
+/// Adds our `kernelspec` and `language_info` where the metadata has none that nbformat's
+/// schema accepts (an object whose required fields, and the optional fields the schema
+/// types, are text), so every file written validates and opens with a Python kernel.
 pub(crate) fn fill_default_metadata(metadata: &mut Map<String, Value>) {
-    metadata
-        .entry("kernelspec")
-        .or_insert_with(default_kernelspec);
-    metadata
-        .entry("language_info")
-        .or_insert_with(default_language_info);
+    let acceptable = |value: Option<&Value>, required: &[&str], optional: &[&str]| {
+        value.and_then(Value::as_object).is_some_and(|object| {
+            required
+                .iter()
+                .all(|field| object.get(*field).is_some_and(Value::is_string))
+                && optional
+                    .iter()
+                    .all(|field| object.get(*field).is_none_or(Value::is_string))
+        })
+    };
+    if !acceptable(metadata.get("kernelspec"), &["name", "display_name"], &[]) {
+        metadata.insert("kernelspec".to_owned(), default_kernelspec());
+    }
+    let language_info = metadata.get("language_info");
+    let codemirror_mode_acceptable = language_info
+        .and_then(|info| info.get("codemirror_mode"))
+        .is_none_or(|mode| mode.is_string() || mode.is_object());
+    if !(codemirror_mode_acceptable
+        && acceptable(
+            language_info,
+            &["name"],
+            &["file_extension", "mimetype", "pygments_lexer"],
+        ))
+    {
+        metadata.insert("language_info".to_owned(), default_language_info());
+    }
 }
 
 /// nbformat's transient notebook metadata: never written to a file, dropped when read
@@ -163,12 +185,42 @@ mod tests {
         assert_eq!(notebook.cell(&cell.id), Some(cell));
     }
 
-    #[test]
-    fn keeps_the_files_own_kernel_metadata() {
-        let mut metadata = Map::new();
-        metadata.insert("kernelspec".to_owned(), json!({"name": "ir"}));
+    fn check_filled(file_metadata: Value, expected: Value) {
+        let mut metadata = file_metadata.as_object().cloned().unwrap_or_default();
         fill_default_metadata(&mut metadata);
-        assert_eq!(metadata["kernelspec"], json!({"name": "ir"}));
-        assert_eq!(metadata["language_info"], default_language_info());
+        assert_eq!(Value::Object(metadata), expected, "from {file_metadata}");
+    }
+
+    #[test]
+    fn keeps_the_files_own_kernel_metadata_if_nbformat_accepts_it() {
+        let r = json!({"name": "ir", "display_name": "R", "language": "R"});
+        let r_language = json!({"name": "R", "version": "4.4.1"});
+        check_filled(
+            json!({"kernelspec": r, "language_info": r_language, "toc": {}}),
+            json!({"kernelspec": r, "language_info": r_language, "toc": {}}),
+        );
+        check_filled(
+            json!({"kernelspec": r}),
+            json!({"kernelspec": r, "language_info": default_language_info()}),
+        );
+        let ours =
+            json!({"kernelspec": default_kernelspec(), "language_info": default_language_info()});
+        check_filled(json!({}), ours.clone());
+        check_filled(
+            json!({"kernelspec": null, "language_info": 3}),
+            ours.clone(),
+        );
+        check_filled(
+            json!({"kernelspec": {"name": "ir"}, "language_info": {"version": "3.12"}}),
+            ours.clone(),
+        );
+        check_filled(
+            json!({"kernelspec": {"name": "ir", "display_name": 1}, "language_info": {"name": "R", "mimetype": []}}),
+            ours.clone(),
+        );
+        check_filled(
+            json!({"kernelspec": r, "language_info": {"name": "R", "codemirror_mode": 3}}),
+            json!({"kernelspec": r, "language_info": default_language_info()}),
+        );
     }
 }

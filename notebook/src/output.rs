@@ -208,9 +208,10 @@ pub(crate) fn is_split_mime(mime: &str) -> bool {
 /// The same data in several MIME types (`text/plain`, `text/html`, `image/png`, …); a
 /// page shows the richest one it can.
 ///
-/// Text-like values are held as one string (nbformat's lists of lines are joined when
-/// read); base64 images keep the whitespace the file had (a data URL ignores it); JSON
-/// types (see [`is_json_mime`]) hold any JSON value.
+/// Every type that is not JSON (see [`is_json_mime`]) holds one string: nbformat's lists of
+/// lines are joined when read, and a value that is not text is dropped, as nbformat allows
+/// none. Base64 images keep the whitespace the file had (a data URL ignores it). JSON types
+/// hold any JSON value.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct MimeBundle(BTreeMap<String, Value>);
 
@@ -224,7 +225,8 @@ impl MimeBundle {
         self.0.get(mime)
     }
 
-    /// The text for a MIME type, if it holds a string.
+    /// The text for a MIME type: always there for a type that is not JSON; for a JSON
+    /// type, only if its value is a string.
     pub fn get_text(&self, mime: &str) -> Option<&str> {
         self.0.get(mime).and_then(Value::as_str)
     }
@@ -237,16 +239,21 @@ impl MimeBundle {
         self.0.insert(mime.into(), Value::String(text.into()));
     }
 
-    /// Inserts any value. For a type that is not JSON, a list of strings is joined into one
-    /// string, so text is always held the same way.
-    pub fn insert(&mut self, mime: impl Into<String>, value: Value) {
+    /// Inserts a value and says whether it was kept. A type that is not JSON holds text:
+    /// a list of strings is joined into one string, and anything else (a number, an
+    /// object) is not kept, since nbformat allows only text there.
+    pub fn insert(&mut self, mime: impl Into<String>, value: Value) -> bool {
         let mime = mime.into();
         let value = if is_json_mime(&mime) {
             value
         } else {
-            multiline::join_owned(value).map_or_else(|not_text| not_text, Value::String)
+            match multiline::join_owned(value) {
+                Ok(text) => Value::String(text),
+                Err(_) => return false,
+            }
         };
         self.0.insert(mime, value);
+        true
     }
 
     pub fn remove(&mut self, mime: &str) -> Option<Value> {
@@ -282,6 +289,17 @@ impl<'de> Deserialize<'de> for MimeBundle {
     }
 }
 
+impl IntoIterator for MimeBundle {
+    type Item = (String, Value);
+    type IntoIter = std::collections::btree_map::IntoIter<String, Value>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+/// Collects with [`MimeBundle::insert`]'s rules: text joined, non-text values of text types
+/// dropped.
 impl FromIterator<(String, Value)> for MimeBundle {
     fn from_iter<I: IntoIterator<Item = (String, Value)>>(entries: I) -> Self {
         let mut bundle = Self::new();
@@ -433,20 +451,28 @@ mod tests {
         bundle.insert("text/plain", json!(["a\n", "b"]));
         bundle.insert("image/svg+xml", json!(["<svg>", "</svg>"]));
         bundle.insert("application/json", json!(["a\n", "b"]));
-        bundle.insert("text/x-odd", json!(7));
+        assert!(!bundle.insert("text/x-odd", json!(7)));
+        assert!(!bundle.insert("image/png", json!({"not": "base64"})));
+        assert!(bundle.insert("application/vnd.x+json", json!(7)));
         assert_eq!(bundle.get_text("text/plain"), Some("a\nb"));
         assert_eq!(bundle.get_text("image/svg+xml"), Some("<svg></svg>"));
         assert_eq!(bundle.get("application/json"), Some(&json!(["a\n", "b"])));
-        assert_eq!(bundle.get("text/x-odd"), Some(&json!(7)));
-        assert_eq!(bundle.get_text("text/x-odd"), None);
+        assert_eq!(bundle.get("application/vnd.x+json"), Some(&json!(7)));
         assert_eq!(
             bundle.mime_types().collect::<Vec<_>>(),
             [
                 "application/json",
+                "application/vnd.x+json",
                 "image/svg+xml",
-                "text/plain",
-                "text/x-odd"
+                "text/plain"
             ]
+        );
+        let read: MimeBundle =
+            serde_json::from_value(json!({"text/plain": 3, "text/html": ["<b>", "x</b>"]}))
+                .expect("a bundle");
+        assert_eq!(
+            read.into_iter().collect::<Vec<_>>(),
+            [("text/html".to_owned(), json!("<b>x</b>"))]
         );
     }
 
