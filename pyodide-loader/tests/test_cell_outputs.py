@@ -329,6 +329,8 @@ def test_tracebacks_name_the_cells_their_lines_came_from(notebook):
     assert answer["traceback"].endswith("\nZeroDivisionError: division by zero\n")
     assert "File" not in answer["traceback"]
     assert answer["cellOutputs"][-1]["traceback"] == answer["traceback"].rstrip("\n").split("\n")
+    rerun = notebook.run("# edited\nbroken()", label=1)
+    assert "  Cell [1], line 2, in <module>\n    broken()\n" in rerun["traceback"]
 
 
 def test_a_syntax_error_names_the_cell(notebook):
