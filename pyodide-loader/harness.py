@@ -528,8 +528,8 @@ IPYTHON_DISPLAY_MODULE = "IPython.core.display_functions"
 
 class IPythonDisplayFinder:
     """Finds IPython's display_functions module with the other finders and loads it with
-    `display` and `publish_display_data` replaced by the workbench's, so `from
-    IPython.display import display` shows into the run's outputs (IPython's own would
+    `display`, `publish_display_data` and `clear_output` replaced by the workbench's, so
+    `from IPython.display import display` shows into the run's outputs (IPython's own would
     print, as no IPython shell runs here)."""
 
     def find_spec(self, fullname, path=None, target=None):
@@ -568,6 +568,12 @@ class RoutingLoader:
 def route_ipython_display(module):
     module.display = display
     module.publish_display_data = publish_display_data
+    module.clear_output = clear_output
+
+
+def clear_output(wait=False):
+    """IPython's `clear_output`, accepted and ignored: a run's outputs are never cleared in
+    place (IPython's own would print terminal escape codes into stdout here)."""
 
 
 # The helpers the rewritten magics and the matplotlib backend call, as the builtin

@@ -4,6 +4,7 @@ the mime bundles IPython would make, and tracebacks that name the cells."""
 import base64
 import json
 import sys
+import types
 
 import pytest
 
@@ -279,11 +280,13 @@ def test_ipython_display_shows_into_the_run(notebook, tmp_path, monkeypatch):
     (package / "__init__.py").write_text("")
     (package / "core" / "__init__.py").write_text("")
     (package / "core" / "display_functions.py").write_text(
-        "__all__ = ['display', 'publish_display_data']\n"
+        "__all__ = ['display', 'publish_display_data', 'clear_output']\n"
         "def display(*objs, **kwargs):\n"
         "    print('IPython would print', *objs)\n"
         "def publish_display_data(data, metadata=None, **kwargs):\n"
         "    print('IPython would print', data)\n"
+        "def clear_output(wait=False):\n"
+        "    print('IPython would print escape codes')\n"
     )
     (package / "display.py").write_text(
         "from IPython.core.display_functions import *\n"
@@ -298,7 +301,8 @@ def test_ipython_display_shows_into_the_run(notebook, tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     try:
         answer = notebook.run(
-            "from IPython.display import display, Markdown, publish_display_data\n"
+            "from IPython.display import display, Markdown, publish_display_data, clear_output\n"
+            "clear_output(wait=True)\n"
             "display(Markdown('**bold**'))\n"
             "publish_display_data({'text/html': '<p>raw</p>'})"
         )
@@ -311,6 +315,14 @@ def test_ipython_display_shows_into_the_run(notebook, tmp_path, monkeypatch):
         {"text/plain": answer["cellOutputs"][0]["data"]["text/plain"], "text/markdown": "**bold**"},
         {"text/html": "<p>raw</p>"},
     ]
+
+
+def test_ipython_display_imported_before_the_harness_started_is_routed_too(monkeypatch):
+    module = types.ModuleType(harness.IPYTHON_DISPLAY_MODULE)
+    module.display = print
+    monkeypatch.setitem(sys.modules, harness.IPYTHON_DISPLAY_MODULE, module)
+    harness.prepare_builtins()
+    assert module.display is harness.display
 
 
 def test_tracebacks_name_the_cells_their_lines_came_from(notebook):
