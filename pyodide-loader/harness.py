@@ -1,27 +1,47 @@
 """The workbench harness: the Python side of the worker.
 
 pyodide-loader sends this file to the worker, which runs it in a namespace of its own and
-then calls `setup_runtime()` once and `run`, `describe_file`, `install` and `reset` as the
-page asks. User code runs in `user_globals`, which persists between runs. Every answer is a
-JSON string shaped like the original service's contract (see pyodide-loader/src/message.rs).
+then calls `setup_runtime()` and `configure(package_index_url)` once, and `run` (or
+`run_async`), `stopped`, `needs_event_loop`, `uses_pip`, `python_source`, `describe_file`,
+`install`, `reset` and the file and package listings as the page asks. User code runs in
+`user_globals`, which persists between runs. Every answer is a JSON string shaped like the
+original service's contract (see pyodide-loader/src/message.rs), plus `cellOutputs`: the
+run's outputs as Jupyter's nbformat writes them, in the order the code made them.
+
+A run may be labelled with its notebook execution count: its tracebacks then read
+`Cell [3], line 2`, and its source stays readable for tracebacks of later runs. The IPython
+syntax notebooks use (`%time`, `%timeit`, `%%time`, `%pip install`, `%who`, `%matplotlib`,
+and clear errors for shell commands and unknown magics) is rewritten line by line into
+plain Python before the run. IPython itself is not imported for that: its import takes
+≈ 0.45 s in native CPython (more in WebAssembly, after downloading it and its
+dependencies), the rewrite well under a millisecond. When user code imports
+`IPython.display`, though, its `display` shows into the run's outputs.
 
 Only the standard library is imported at the top, so the pure parts (JSON-safe conversion,
-traceback trimming, output capture) are tested with plain CPython: pyodide-loader/tests/.
+traceback trimming, output capture, display bundles, magics) are tested with plain CPython:
+pyodide-loader/tests/.
 """
 
+import ast
 import base64
+import builtins
 import importlib
 import io
 import json
 import linecache
 import math
 import os
+import re
 import struct
 import sys
 import time
+import tokenize
 import traceback
+import types
 from datetime import datetime, timezone
 
+# The file name of unlabelled runs (the `window.workbench.execute` API); labelled runs get
+# one each (`cell_filename`).
 USER_FILENAME = "<cell>"
 # Files the user loads live here; it is on sys.path so a loaded .py file is importable.
 DATA_DIR = "/home/pyodide/data"
@@ -31,16 +51,26 @@ MAX_OUTPUT_CHARS = 1_000_000
 MAX_TABLE_ROWS = 100
 MAX_TEXT_CHARS = 100_000
 SAMPLE_ROWS = 3
+# Where `install` and `%pip install` point micropip unless told otherwise; the worker sets
+# it once with `configure`.
+PACKAGE_INDEX_URL = ""
 MATPLOTLIB_BACKEND = "workbench_matplotlib_backend"
 MATPLOTLIB_BACKEND_SOURCE = '''\
-"""Agg rendering for the workbench: figures are collected after each run, so show() does
-nothing and never blocks."""
+"""Agg rendering for the workbench. show() hands every open figure to the running cell's
+outputs at that point and closes them (as Jupyter's inline backend does); it never blocks.
+Figures still open when a run ends are shown after it."""
+import builtins
+
 from matplotlib.backends.backend_agg import FigureCanvasAgg as FigureCanvas
 
 
 def show(*args, **kwargs):
-    pass
+    workbench = getattr(builtins, "__workbench__", None)
+    if workbench is not None:
+        workbench.show_figures()
 '''
+# The mime type of a pandas table in `cellOutputs`: every cell as the text pandas prints.
+TABLE_MIME = "application/vnd.workbench.table+json"
 
 # Pyodide has no time-zone files. Importing pandas asks dateutil for "UTC", and without
 # /usr/share/zoneinfo/UTC dateutil reads its whole bundled zone archive for it: ≈ 0.15 s of
@@ -57,21 +87,97 @@ def utc_zone_data():
 
 user_globals = {"__name__": "__main__", "__builtins__": __builtins__}
 
+# The run in progress, which `display()` and `plt.show()` add their outputs to; None
+# between runs.
+current_run = None
+
+
+class UsageError(Exception):
+    """A magic used in a way the browser cannot run (IPython's name for it)."""
+
+
+class InstallError(Exception):
+    """`%pip install` could not install a package."""
+
+
+# Named without the harness's namespace in tracebacks, like Python's own exceptions.
+UsageError.__module__ = InstallError.__module__ = "builtins"
+
+
+# ---------------------------------------------------------------------------------------
+# Output capture
+
+
+class StreamPiece:
+    """Consecutive text on one stream, kept as parts and joined once at the end."""
+
+    __slots__ = ("name", "parts")
+
+    def __init__(self, name, text):
+        self.name = name
+        self.parts = [text]
+
+
+class CellOutputs:
+    """A run's outputs in nbformat form, in the order the code made them. Text on the same
+    stream is merged until something else comes. Before anything but stream text is
+    added, the streams send the partial lines they hold, and a stream sends its partial
+    line before the other stream writes, so the page sees everything in this order too."""
+
+    def __init__(self, emit):
+        self._emit = emit
+        self._items = []
+        self._streams = []
+        self._writing = None
+
+    def attach(self, stream):
+        self._streams.append(stream)
+
+    def stream_text(self, stream, text):
+        if self._writing is not None and self._writing is not stream:
+            self._writing.flush()
+        self._writing = stream
+        last = self._items[-1] if self._items else None
+        if isinstance(last, StreamPiece) and last.name == stream.name:
+            last.parts.append(text)
+        else:
+            self._items.append(StreamPiece(stream.name, text))
+
+    def add(self, output, send=False):
+        """Adds one nbformat output; `send` emits it at once as a "display" message."""
+        for stream in self._streams:
+            stream.flush()
+        self._items.append(output)
+        if send:
+            self._emit("display", json.dumps(output, allow_nan=False))
+
+    def as_list(self):
+        return [
+            {"output_type": "stream", "name": item.name, "text": "".join(item.parts)}
+            if isinstance(item, StreamPiece)
+            else item
+            for item in self._items
+        ]
+
 
 class StreamingOutput(io.TextIOBase):
     """A text stream that keeps what is written and hands each finished line to `emit` at
     once, so output appears in the page while the code still runs. Past `limit` characters
-    it keeps counting but stores and sends nothing more."""
+    it keeps counting but stores and sends nothing more. With `outputs`, what it keeps
+    also goes into that run's ordered outputs."""
 
-    def __init__(self, name, emit, limit=MAX_OUTPUT_CHARS):
+    def __init__(self, name, emit, limit=MAX_OUTPUT_CHARS, outputs=None):
         super().__init__()
         self.name = name
         self._emit = emit
         self._limit = limit
+        self._outputs = outputs
         self._parts = []
         self._kept = 0
         self._dropped = 0
         self._unsent = ""
+        if outputs is not None:
+            outputs.attach(self)
 
     def writable(self):
         return True
@@ -92,13 +198,20 @@ class StreamingOutput(io.TextIOBase):
         kept = text[:room]
         self._dropped += len(text) - len(kept)
         self._kept += len(kept)
-        self._parts.append(kept)
-        self._unsent += kept
+        self._keep(kept)
         last_newline = self._unsent.rfind("\n")
         if last_newline >= 0:
             self._emit(self.name, self._unsent[: last_newline + 1])
             self._unsent = self._unsent[last_newline + 1 :]
         return len(text)
+
+    def _keep(self, text):
+        if not text:
+            return
+        if self._outputs is not None:
+            self._outputs.stream_text(self, text)
+        self._parts.append(text)
+        self._unsent += text
 
     def flush(self):
         if self._unsent:
@@ -108,12 +221,10 @@ class StreamingOutput(io.TextIOBase):
     def finish(self):
         """Flushes, and adds a notice if output was cut."""
         if self._dropped:
-            notice = (
+            self._keep(
                 f"\n[output truncated: {self._dropped:,} more characters on {self.name} were not "
                 f"shown; the limit is {self._limit:,} per run]\n"
             )
-            self._parts.append(notice)
-            self._unsent += notice
         self.flush()
 
     def text(self):
@@ -143,82 +254,962 @@ def make_json_safe(value):
     return str(value)
 
 
-def user_traceback(error):
-    """The traceback through the user's own code only, without the harness's frames."""
-    frames = [
-        frame
-        for frame in traceback.extract_tb(error.__traceback__)
-        if frame.filename == USER_FILENAME
-    ]
-    lines = traceback.format_list(frames) + traceback.format_exception_only(type(error), error)
-    return "Traceback (most recent call last):\n" + "".join(lines)
-
-
 def describe_error(error):
     message = str(error)
     name = type(error).__name__
     return f"{name}: {message}" if message else name
 
 
-def rich_outputs(value):
-    """The result as a table (pandas) or text, then every open matplotlib figure as a PNG."""
-    outputs = []
-    table = table_output(value)
+def capped_text(text):
+    if len(text) > MAX_TEXT_CHARS:
+        return text[:MAX_TEXT_CHARS] + f"… [{len(text) - MAX_TEXT_CHARS:,} more characters]"
+    return text
+
+
+# ---------------------------------------------------------------------------------------
+# Rich display: mime bundles as IPython's formatter makes them
+
+
+# The representations IPython's display formatter asks an object for, in its order.
+# `_repr_javascript_` is left out on purpose: a notebook's script must never run.
+REPR_METHODS = (
+    ("text/html", "_repr_html_"),
+    ("text/markdown", "_repr_markdown_"),
+    ("image/svg+xml", "_repr_svg_"),
+    ("image/png", "_repr_png_"),
+    ("image/jpeg", "_repr_jpeg_"),
+    ("text/latex", "_repr_latex_"),
+    ("application/json", "_repr_json_"),
+)
+
+
+def repr_method(obj, name):
+    """`obj`'s own `name` method, as IPython looks for one: not on classes, and not on
+    objects that answer every attribute (proxies, mocks)."""
+    if isinstance(obj, type):
+        return None
+    try:
+        if hasattr(obj, "_ipython_canary_method_should_not_exist_"):
+            return None
+        method = getattr(obj, name, None)
+    except Exception:
+        return None
+    return method if callable(method) else None
+
+
+def call_repr(obj, name, *args, **kwargs):
+    """What `obj.name()` returns, or None when it has no such method or it raises."""
+    method = repr_method(obj, name)
+    if method is None:
+        return None
+    try:
+        return method(*args, **kwargs)
+    except Exception:
+        return None
+
+
+def is_json_mime(mime):
+    return mime == "application/json" or mime.endswith("+json")
+
+
+def is_text_mime(mime):
+    return mime.startswith("text/") or mime.endswith("+xml") or mime == "application/javascript"
+
+
+def mime_value(mime, value):
+    """A bundle value as nbformat stores it: JSON mimes as JSON values, text as str, and
+    binary data (bytes from `_repr_png_`) as base64."""
+    if is_json_mime(mime):
+        if isinstance(value, (str, bytes)):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass
+        return make_json_safe(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        value = bytes(value)
+        if is_text_mime(mime):
+            return value.decode("utf-8", "replace")
+        return base64.b64encode(value).decode("ascii")
+    return value if isinstance(value, str) else str(value)
+
+
+def plain_text(obj):
+    try:
+        return capped_text(repr(obj))
+    except Exception as error:
+        return f"<{type(obj).__name__} object: its repr() failed with {describe_error(error)}>"
+
+
+def mime_bundle(obj):
+    """The (data, metadata) IPython's display formatter would make for `obj`: text/plain
+    from repr, then `_repr_mimebundle_` and the `_repr_*_` methods (one that raises or
+    returns None is skipped); pandas tables and matplotlib figures get theirs here."""
+    data = {"text/plain": plain_text(obj)}
+    metadata = {}
+    bundle = call_repr(obj, "_repr_mimebundle_", include=None, exclude=None)
+    if isinstance(bundle, tuple) and len(bundle) == 2:
+        bundle, bundle_metadata = bundle
+        if isinstance(bundle_metadata, dict):
+            metadata.update(make_json_safe(bundle_metadata))
+    if isinstance(bundle, dict):
+        for mime, value in bundle.items():
+            try:
+                data[str(mime)] = mime_value(str(mime), value)
+            except Exception:
+                pass
+    for mime, name in REPR_METHODS:
+        if mime in data:
+            continue
+        value = call_repr(obj, name)
+        if isinstance(value, tuple) and len(value) == 2:
+            value, value_metadata = value
+            if isinstance(value_metadata, dict) and value is not None:
+                metadata[mime] = make_json_safe(value_metadata)
+        if value is None:
+            continue
+        try:
+            data[mime] = mime_value(mime, value)
+        except Exception:
+            pass
+    table = pandas_table(obj)
     if table is not None:
-        outputs.append(table)
-    elif value is not None:
-        text = repr(value)
-        if len(text) > MAX_TEXT_CHARS:
-            text = text[:MAX_TEXT_CHARS] + f"… [{len(text) - MAX_TEXT_CHARS:,} more characters]"
-        outputs.append({"type": "text", "text": text})
-    outputs.extend(figure_outputs())
-    return outputs
+        frame, data[TABLE_MIME] = table
+        if "text/html" not in data:
+            html = call_repr(frame, "_repr_html_")
+            if isinstance(html, str):
+                data["text/html"] = html
+    if is_figure(obj) and "image/png" not in data:
+        data["image/png"] = figure_png(obj)
+    return data, metadata
 
 
-def table_output(value):
+def raw_bundle(data):
+    """A bundle given as `{mime: value}` (display(..., raw=True))."""
+    if not isinstance(data, dict):
+        raise TypeError(f"a raw display bundle is a dict of mime types, not {type(data).__name__}")
+    return {str(mime): mime_value(str(mime), value) for mime, value in data.items()}
+
+
+def pandas_table(obj):
+    """(frame, table) for a pandas DataFrame or Series, if pandas is already imported:
+    at most MAX_TABLE_ROWS rows, every cell and index label as the text pandas prints."""
     pandas = sys.modules.get("pandas")
     if pandas is None:
         return None
-    if isinstance(value, pandas.Series):
-        value = value.to_frame(name=value.name if value.name is not None else "value")
-    if not isinstance(value, pandas.DataFrame):
+    if isinstance(obj, pandas.Series):
+        obj = obj.to_frame(name=obj.name if obj.name is not None else "value")
+    if not isinstance(obj, pandas.DataFrame):
         return None
-    shown = value.head(MAX_TABLE_ROWS)
+    shown = obj.head(MAX_TABLE_ROWS)
+    table = {
+        "columns": [str(column) for column in obj.columns],
+        "dtypes": [str(dtype) for dtype in obj.dtypes],
+        "index": formatted_index(shown),
+        "rows": formatted_rows(shown),
+        "totalRows": len(obj),
+        "truncated": len(obj) > MAX_TABLE_ROWS,
+    }
+    return obj, table
+
+
+def formatted_rows(frame):
+    """The cells as pandas prints them (its column formatter: a float column shows
+    `0.123457`, a missing value `NaN`), or as str() if pandas' formatter fails."""
+    try:
+        from pandas.io.formats.format import DataFrameFormatter
+
+        formatter = DataFrameFormatter(frame)
+        columns = [
+            [cell.strip() for cell in formatter.format_col(position)]
+            for position in range(len(frame.columns))
+        ]
+        if columns:
+            return [list(row) for row in zip(*columns)]
+        return [[] for _ in range(len(frame))]
+    except Exception:
+        return [[str(cell) for cell in row] for row in frame.itertuples(index=False, name=None)]
+
+
+def formatted_index(frame):
+    try:
+        from pandas.io.formats.format import format_array
+
+        return [label.strip() for label in format_array(frame.index._values, None, leading_space=False)]
+    except Exception:
+        return [str(label) for label in frame.index]
+
+
+def is_figure(obj):
+    figure_module = sys.modules.get("matplotlib.figure")
+    return figure_module is not None and isinstance(obj, figure_module.Figure)
+
+
+def figure_png(figure):
+    """The figure as a base64 PNG, cropped as Jupyter's inline backend crops it."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", bbox_inches="tight")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def display(
+    *objs,
+    include=None,
+    exclude=None,
+    metadata=None,
+    transient=None,
+    display_id=None,
+    raw=False,
+    clear=False,
+    **kwargs,
+):
+    """Shows each object as one output of the running cell, as Jupyter's `display` does
+    (`raw=True`: the objects are `{mime: value}` bundles already). `display_id` and
+    `clear` are accepted; outputs are never updated or cleared in place."""
+    for obj in objs:
+        if raw:
+            data, bundle_metadata = raw_bundle(obj), {}
+        elif repr_method(obj, "_ipython_display_") is not None:
+            obj._ipython_display_()
+            continue
+        else:
+            data, bundle_metadata = mime_bundle(obj)
+            if current_run is not None and is_figure(obj):
+                current_run.displayed_figures.append(obj)
+        if include:
+            data = {mime: value for mime, value in data.items() if mime in include}
+        if exclude:
+            data = {mime: value for mime, value in data.items() if mime not in exclude}
+        if metadata:
+            bundle_metadata.update(make_json_safe(metadata))
+        publish(data, bundle_metadata)
+
+
+def publish_display_data(data, metadata=None, source=None, *, transient=None, **kwargs):
+    """IPython's lower-level `publish_display_data`, for code that calls it directly."""
+    publish(raw_bundle(data), make_json_safe(metadata or {}))
+
+
+def publish(data, metadata):
+    if not data:
+        return
+    if current_run is None:
+        # Between runs (nothing should display then): at least not lost.
+        print(data.get("text/plain", ""))
+        return
+    current_run.add_display(data, metadata)
+
+
+def show_figures():
+    """`plt.show()`: every open figure becomes an output of the running cell now, and is
+    closed. Outside a run (a warm-up import) figures are left alone."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if current_run is None or pyplot is None:
+        return
+    try:
+        for number in pyplot.get_fignums():
+            figure = pyplot.figure(number)
+            png = figure_png(figure)
+            current_run.figure_images.append(image_output(png))
+            current_run.add_display({"text/plain": plain_text(figure), "image/png": png}, {})
+    finally:
+        pyplot.close("all")
+
+
+def image_output(png):
+    """A figure in the original `outputs` format."""
+    return {"type": "image", "mime": "image/png", "data": png}
+
+
+# IPython's display functions live here; IPython.display and IPython.core.display take
+# them from this module.
+IPYTHON_DISPLAY_MODULE = "IPython.core.display_functions"
+
+
+class IPythonDisplayFinder:
+    """Finds IPython's display_functions module with the other finders and loads it with
+    `display`, `publish_display_data` and `clear_output` replaced by the workbench's, so
+    `from IPython.display import display` shows into the run's outputs (IPython's own would
+    print, as no IPython shell runs here)."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != IPYTHON_DISPLAY_MODULE:
+            return None
+        for finder in sys.meta_path:
+            find_spec = getattr(finder, "find_spec", None)
+            if finder is self or find_spec is None:
+                continue
+            spec = find_spec(fullname, path, target)
+            if spec is not None:
+                if spec.loader is not None:
+                    spec.loader = RoutingLoader(spec.loader)
+                return spec
+        return None
+
+
+class RoutingLoader:
+    """Another loader's module, with the workbench's display functions put in it."""
+
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        create = getattr(self.loader, "create_module", None)
+        return create(spec) if create is not None else None
+
+    def exec_module(self, module):
+        self.loader.exec_module(module)
+        route_ipython_display(module)
+
+    def __getattr__(self, name):
+        return getattr(self.loader, name)
+
+
+def route_ipython_display(module):
+    module.display = display
+    module.publish_display_data = publish_display_data
+    module.clear_output = clear_output
+
+
+def clear_output(wait=False):
+    """IPython's `clear_output`, accepted and ignored: a run's outputs are never cleared in
+    place (IPython's own would print terminal escape codes into stdout here)."""
+
+
+# The helpers the rewritten magics and the matplotlib backend call, as the builtin
+# `__workbench__` (filled in below, once the functions exist).
+workbench_helpers = types.SimpleNamespace()
+
+
+def prepare_builtins():
+    """`display` as a builtin (as in Jupyter, and so `reset` keeps it), the helpers of
+    magics and `plt.show()`, and IPython's display routed to ours. Cheap and idempotent:
+    every run calls it."""
+    builtins.display = display
+    builtins.__workbench__ = workbench_helpers
+    if not any(isinstance(finder, IPythonDisplayFinder) for finder in sys.meta_path):
+        sys.meta_path.insert(0, IPythonDisplayFinder())
+    loaded = sys.modules.get(IPYTHON_DISPLAY_MODULE)
+    if loaded is not None and getattr(loaded, "display", None) is not display:
+        route_ipython_display(loaded)
+
+
+# ---------------------------------------------------------------------------------------
+# Tracebacks
+
+# Every labelled run's source by file name, so a function defined in cell [1] and failing
+# when cell [3] calls it shows cell 1's line; and the label each such file shows as.
+cell_sources = {}
+cell_labels = {}
+LABELLED_FILE = re.compile(r'File "(<cell \[[^"\n]*>)", line')
+
+
+def source_lines(code):
+    """The lines as Python numbers them (\\n, \\r\\n and \\r end a line; str.splitlines
+    would also split at form feeds and the like)."""
+    return io.StringIO(code, newline="").readlines()
+
+
+def remember_source(code, label):
+    """The file name a run's code compiles under, with its lines in linecache: `<cell>`
+    unlabelled (as always), `<cell [3]>` for execution count 3 (`<cell [3] (2)>` if an
+    earlier, different cell [3] still owns that name)."""
+    if label is None:
+        filename = USER_FILENAME
+    else:
+        filename = f"<cell [{label}]>"
+        copy = 1
+        while filename in cell_labels and cell_sources.get(filename) != code:
+            copy += 1
+            filename = f"<cell [{label}] ({copy})>"
+        cell_labels[filename] = label
+    cell_sources[filename] = code
+    linecache.cache[filename] = (len(code), None, source_lines(code), filename)
+    return filename
+
+
+def is_cell_file(filename):
+    return filename == USER_FILENAME or filename in cell_labels
+
+
+def user_traceback(error):
+    """The traceback through the user's own code only, without the harness's frames; a
+    labelled run's frames read `Cell [3], line 2, in f`."""
+    for filename, code in cell_sources.items():
+        if filename not in linecache.cache:
+            linecache.cache[filename] = (len(code), None, source_lines(code), filename)
+    frames = [
+        frame
+        for frame in traceback.extract_tb(error.__traceback__)
+        if is_cell_file(frame.filename)
+    ]
+    lines = traceback.format_list(frames) + traceback.format_exception_only(type(error), error)
+    text = "Traceback (most recent call last):\n" + "".join(lines)
+    return LABELLED_FILE.sub(labelled_reference, text)
+
+
+def labelled_reference(match):
+    label = cell_labels.get(match.group(1))
+    return match.group(0) if label is None else f"Cell [{label}], line"
+
+
+def error_output(error, traceback_text):
     return {
-        "type": "table",
-        "columns": [str(column) for column in value.columns],
-        "dtypes": [str(dtype) for dtype in value.dtypes],
-        "index": make_json_safe(list(shown.index)),
-        "rows": make_json_safe(shown.values.tolist()),
-        "totalRows": len(value),
-        "truncated": len(value) > MAX_TABLE_ROWS,
+        "output_type": "error",
+        "ename": type(error).__name__,
+        "evalue": str(error),
+        "traceback": traceback_text.rstrip("\n").split("\n"),
     }
 
 
-def figure_outputs():
-    pyplot = sys.modules.get("matplotlib.pyplot")
-    if pyplot is None:
-        return []
-    outputs = []
-    for number in pyplot.get_fignums():
-        buffer = io.BytesIO()
-        pyplot.figure(number).savefig(buffer, format="png", bbox_inches="tight")
-        outputs.append(
-            {
-                "type": "image",
-                "mime": "image/png",
-                "data": base64.b64encode(buffer.getvalue()).decode("ascii"),
-            }
+# ---------------------------------------------------------------------------------------
+# Magics: IPython's notebook syntax rewritten line by line into plain Python
+
+
+class CellSource:
+    """A cell as Python runs it: every magic line replaced by one line of Python (so line
+    numbers stay the user's), and whether `%%time` asked to time the whole cell."""
+
+    __slots__ = ("python", "timed")
+
+    def __init__(self, python, timed=False):
+        self.python = python
+        self.timed = timed
+
+
+SHELL_MESSAGE = "shell commands are not available in the browser"
+# Magics that run shell commands: they fail like `!ls` does.
+SHELL_LINE_MAGICS = {"sx", "system"}
+SHELL_CELL_MAGICS = {"bash", "sh", "script", "system"}
+# A line that may hold a magic: most cells have none and skip the careful scan.
+MAGIC_HINT = re.compile(r"^[ \t\f]*[%!]|=[ \t]*[%!]", re.MULTILINE)
+MAGIC_NAME = re.compile(r"(\w*)(.*)\Z", re.DOTALL)
+# What needs the event loop: top-level await (as the worker always checked: the word,
+# anywhere) and `%pip`, which becomes an await.
+AWAIT_WORD = re.compile(r"\bawait\b")
+# Statements that cannot share a line with others after `;`.
+COMPOUND_STATEMENTS = tuple(
+    getattr(ast, name)
+    for name in (
+        "If", "For", "AsyncFor", "While", "With", "AsyncWith", "Try", "TryStar",
+        "FunctionDef", "AsyncFunctionDef", "ClassDef", "Match",
+    )
+    if hasattr(ast, name)
+)
+
+
+def transform_cell(code):
+    """The cell with its magics rewritten (see `CellSource`). A line is a magic only where
+    a statement starts: not inside a string, brackets or a continued line, so `a %b` and
+    `"%time"` in a multi-line string stay as they are. Indented magics keep their
+    indentation. Nothing here raises: a magic that cannot run becomes a line that raises
+    `UsageError` when it is reached, as in IPython."""
+    if not MAGIC_HINT.search(code):
+        return CellSource(code)
+    lines = source_lines(code)
+    bodies = [line.rstrip("\r\n") for line in lines]
+    endings = [line[len(body) :] for line, body in zip(lines, bodies)]
+    timed = False
+    start = 0
+    first = next((index for index, body in enumerate(bodies) if body.strip()), None)
+    if first is not None and bodies[first].lstrip().startswith("%%"):
+        stripped = bodies[first].lstrip()
+        indent = bodies[first][: len(bodies[first]) - len(stripped)]
+        name, arguments = MAGIC_NAME.match(stripped[2:]).groups()
+        if name == "time" and not arguments.strip():
+            bodies[first] = ""
+            timed = True
+            start = first + 1
+        else:
+            if name == "time":
+                call = fail_call("%%time takes no arguments: put the code on the lines below it")
+            elif name == "timeit":
+                cell = transform_cell("".join(lines[first + 1 :])).python
+                call = f"__workbench__.timeit({arguments.strip()!r}, {cell!r})"
+            elif name in SHELL_CELL_MAGICS:
+                call = fail_call(SHELL_MESSAGE)
+            else:
+                call = fail_call(f"unknown magic %%{name}")
+            # The rest of the cell is the magic's, not Python: it is not run.
+            bodies[first] = indent + call
+            for index in range(first + 1, len(bodies)):
+                bodies[index] = ""
+            return CellSource("".join(body + ending for body, ending in zip(bodies, endings)))
+    quote, depth, continued = None, 0, False
+    for index in range(start, len(bodies)):
+        body = bodies[index]
+        if quote is None and depth == 0 and not continued:
+            replacement = transform_line(body)
+            if replacement is not None:
+                bodies[index] = replacement
+                continue
+        quote, depth, continued = scan_line(body, quote, depth)
+    return CellSource("".join(body + ending for body, ending in zip(bodies, endings)), timed)
+
+
+def scan_line(line, quote, depth):
+    """Where Python stands after `line`: inside which string (its quotes) if any, how many
+    brackets are open, and whether a backslash continues the line."""
+    position = 0
+    while position < len(line):
+        if quote is not None:
+            end = string_end(line, position, quote)
+            if end < 0:
+                # A triple-quoted string goes on; a one-quote string only after a backslash.
+                if len(quote) == 3 or line.endswith("\\"):
+                    return quote, depth, False
+                return None, depth, False
+            position = end
+            quote = None
+            continue
+        match = PYTHON_PUNCTUATION.search(line, position)
+        if match is None:
+            break
+        char = match.group()
+        position = match.end()
+        if char == "#":
+            break
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth = max(depth - 1, 0)
+        elif char == "\\":
+            if position >= len(line):
+                return None, depth, True
+            position += 1
+        elif line.startswith(char * 3, match.start()):
+            quote = char * 3
+            position = match.start() + 3
+        else:
+            quote = char
+    return quote, depth, False
+
+
+PYTHON_PUNCTUATION = re.compile(r"[#'\"\\()\[\]{}]")
+# Inside a string: its quote character, or a backslash escaping the next character.
+STRING_STOPS = {"'": re.compile(r"'|\\"), '"': re.compile(r'"|\\')}
+
+
+def string_end(line, position, quote):
+    """The index just past the quotes that close a string from `position`, or -1."""
+    find = STRING_STOPS[quote[0]]
+    while True:
+        match = find.search(line, position)
+        if match is None:
+            return -1
+        if match.group() == "\\":
+            position = match.end() + 1
+        elif line.startswith(quote, match.start()):
+            return match.start() + len(quote)
+        else:
+            position = match.end()
+
+
+def transform_line(body):
+    """One line of Python for a magic or shell line at a statement's start, or None."""
+    stripped = body.lstrip()
+    indent = body[: len(body) - len(stripped)]
+    target = None
+    if not stripped.startswith(("%", "!")):
+        assigned = assigned_magic(stripped)
+        if assigned is None:
+            return None
+        target, stripped = assigned
+    if stripped.startswith("!"):
+        prefix, expression, suffix = "", fail_call(SHELL_MESSAGE), ""
+    elif stripped.startswith("%%"):
+        name = MAGIC_NAME.match(stripped[2:]).group(1)
+        if name in ("time", "timeit") or name in SHELL_CELL_MAGICS:
+            message = f"%%{name} must be the first line of the cell"
+        else:
+            message = f"unknown magic %%{name}"
+        prefix, expression, suffix = "", fail_call(message), ""
+    else:
+        name, arguments = MAGIC_NAME.match(stripped[1:]).groups()
+        rewrite = LINE_MAGICS.get(name)
+        if rewrite is not None:
+            prefix, expression, suffix = rewrite(arguments.strip())
+        elif name in SHELL_LINE_MAGICS:
+            prefix, expression, suffix = "", fail_call(SHELL_MESSAGE), ""
+        else:
+            prefix, expression, suffix = "", fail_call(f"unknown magic %{name}"), ""
+    assignment = f"{target} = " if target is not None else ""
+    return f"{indent}{prefix}{assignment}{expression}{suffix}"
+
+
+def assigned_magic(line):
+    """(target, magic) for `x = %magic ...` or `x = !command`: the statement's first `=`
+    outside strings and brackets (not `==`, `<=`, `+=` and the like) with a magic after
+    it; None for any other line."""
+    position = 0
+    depth = 0
+    while True:
+        match = ASSIGNMENT_PUNCTUATION.search(line, position)
+        if match is None:
+            return None
+        char = match.group()
+        position = match.end()
+        if char == "#":
+            return None
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth = max(depth - 1, 0)
+        elif char == "\\":
+            position += 1
+        elif char in "'\"":
+            quote = char * 3 if line.startswith(char * 3, match.start()) else char
+            position = string_end(line, match.start() + len(quote), quote)
+            if position < 0:
+                return None
+        elif depth == 0:
+            target = line[: match.start()].rstrip()
+            if not target or target[-1] in "=<>!+-*/%&|^@:" or line.startswith("=", position):
+                return None
+            magic = line[position:].lstrip()
+            return (target, magic) if magic.startswith(("%", "!")) else None
+
+
+ASSIGNMENT_PUNCTUATION = re.compile(r"[#'\"\\()\[\]{}=]")
+
+
+def fail_call(message):
+    return f"__workbench__.fail({message!r})"
+
+
+def rewrite_time(arguments):
+    """`%time`: an expression stays the line's value (so it is the result when last); a
+    statement runs between the clock's start and stop on the same line; a compound
+    statement (`for ...: ...`) is compiled and run by the helper."""
+    code = strip_comment(arguments).strip()
+    quiet = code.endswith(";")
+    code = code.rstrip(";").rstrip()
+    suffix = ";" if quiet else ""
+    if not code:
+        return "", fail_call("%time needs a statement or an expression to time"), ""
+    try:
+        statements = ast.parse(code).body
+    except SyntaxError:
+        # Python reports the error on this line when the cell compiles.
+        statements = None
+    if statements is not None and len(statements) == 1 and isinstance(statements[0], ast.Expr):
+        return "__workbench__.time_start(); ", f"__workbench__.time_stop(({code}))", suffix
+    if statements is not None and any(isinstance(node, COMPOUND_STATEMENTS) for node in statements):
+        return "", f"__workbench__.time_exec({code!r})", suffix
+    return f"__workbench__.time_start(); {code}; ", "__workbench__.time_stop()", suffix
+
+
+def strip_comment(code):
+    """One line of Python without its trailing comment."""
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(code).readline):
+            if token.type == tokenize.COMMENT:
+                return code[: token.start[1]]
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return code
+
+
+LINE_MAGICS = {
+    "matplotlib": lambda arguments: ("", "None", ""),
+    "time": rewrite_time,
+    "timeit": lambda arguments: ("", f"__workbench__.timeit({arguments!r})", ""),
+    "who": lambda arguments: ("", f"__workbench__.who({arguments!r})", ""),
+    "pip": lambda arguments: ("", f"await __workbench__.pip({arguments!r})", ""),
+}
+
+
+def python_source(code):
+    """The Python a run of `code` executes (its magics rewritten): what the worker should
+    give `loadPackagesFromImports`, which cannot parse magics."""
+    return transform_cell(code).python
+
+
+def needs_event_loop(code):
+    """Whether `code` must run with `run_async`: it awaits at top level, or uses `%pip`."""
+    try:
+        python = transform_cell(code).python
+    except Exception:
+        python = code
+    return AWAIT_WORD.search(python) is not None
+
+
+def uses_pip(code):
+    """Whether `code` installs packages with `%pip` (the worker may first wait for its
+    preloads, as it does before an install)."""
+    try:
+        return "__workbench__.pip(" in transform_cell(code).python
+    except Exception:
+        return False
+
+
+# The starts of `%time` clocks running now (a stack: `%time` may call code that times).
+time_starts = []
+
+
+def magic_time_start():
+    time_starts.append(time.perf_counter())
+
+
+def magic_time_stop(value=None):
+    if time_starts:
+        print(f"Wall time: {format_time(time.perf_counter() - time_starts.pop())}")
+    return value
+
+
+def magic_time_exec(code):
+    """`%time` of a compound statement, run where the magic stands."""
+    frame = sys._getframe(1)
+    try:
+        tree = ast.parse(code, frame.f_code.co_filename)
+        ast.increment_lineno(tree, frame.f_lineno - 1)
+        compiled = compile(tree, frame.f_code.co_filename, "exec")
+        started = time.perf_counter()
+        exec(compiled, frame.f_globals, frame.f_locals)
+        print(f"Wall time: {format_time(time.perf_counter() - started)}")
+    finally:
+        del frame
+
+
+def format_time(seconds, precision=3):
+    """A duration as IPython writes it: `1.23 ms`, `12.3 µs`, `1min 15s`."""
+    if seconds >= 60:
+        parts = []
+        left = seconds
+        for suffix, length in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+            whole = int(left / length)
+            if whole > 0:
+                left = left % length
+                parts.append(f"{whole}{suffix}")
+            if left < 1:
+                break
+        return " ".join(parts)
+    units = ("s", "ms", "\u00b5s", "ns")
+    order = min(-(math.floor(math.log10(seconds)) // 3), 3) if seconds > 0 else 3
+    return "%.*g %s" % (precision, seconds * 1000**order, units[order])
+
+
+class TimeitResult:
+    """What `%timeit -o` returns; prints as IPython's line does."""
+
+    def __init__(self, loops, repeat, all_runs, compile_time, precision=3):
+        self.loops = loops
+        self.repeat = repeat
+        self.all_runs = all_runs
+        self.compile_time = compile_time
+        self.timings = [run / loops for run in all_runs]
+        self.best = min(self.timings)
+        self.worst = max(self.timings)
+        self._precision = precision
+
+    @property
+    def average(self):
+        return math.fsum(self.timings) / len(self.timings)
+
+    @property
+    def stdev(self):
+        mean = self.average
+        return (math.fsum((timing - mean) ** 2 for timing in self.timings) / len(self.timings)) ** 0.5
+
+    def __str__(self):
+        return (
+            f"{format_time(self.average, self._precision)} \u00b1 "
+            f"{format_time(self.stdev, self._precision)} per loop (mean \u00b1 std. dev. of "
+            f"{self.repeat} run{'' if self.repeat == 1 else 's'}, "
+            f"{self.loops:,} loop{'' if self.loops == 1 else 's'} each)"
         )
-    pyplot.close("all")
-    return outputs
+
+    __repr__ = __str__
+
+
+def parse_timeit_options(arguments):
+    """IPython's `%timeit` options (-n loops, -r runs, -p precision, -q quiet, -o return the
+    result; -t and -c are accepted and change nothing) and the statement after them."""
+    options = {"n": 0, "r": 7, "p": 3, "q": False, "o": False}
+    rest = arguments.strip()
+    while rest.startswith("-"):
+        word, _, rest = rest.partition(" ")
+        rest = rest.lstrip()
+        letters = word[1:]
+        while letters:
+            letter, letters = letters[0], letters[1:]
+            if letter in "nrp":
+                if not letters:
+                    letters, _, rest = rest.partition(" ")
+                    rest = rest.lstrip()
+                if not letters.isdigit():
+                    raise UsageError(f"%timeit -{letter} needs a whole number, not {letters!r}")
+                options[letter] = int(letters)
+                letters = ""
+            elif letter in "qotc":
+                options[letter] = True
+            else:
+                raise UsageError(f"%timeit has no option -{letter}")
+    if options["r"] < 1:
+        raise UsageError("%timeit -r needs at least one run")
+    return options, rest
+
+
+# The timing function IPython compiles the statement into (timeit's own template, as AST
+# so the user's lines keep their numbers).
+TIMEIT_TEMPLATE = (
+    "def inner(_it, _timer):\n"
+    "    _t0 = _timer()\n"
+    "    for _i in _it:\n"
+    "        pass\n"
+    "    _t1 = _timer()\n"
+    "    return _t1 - _t0\n"
+)
+
+
+def magic_timeit(arguments, cell=None):
+    """`%timeit stmt` and `%%timeit [setup]` + cell, as IPython times them: unless -n says,
+    the loop count grows by tens until one run takes ≥ 0.2 s; then -r runs (7)."""
+    import timeit
+
+    frame = sys._getframe(1)
+    filename, line = frame.f_code.co_filename, frame.f_lineno
+    namespace = frame.f_globals
+    if frame.f_locals is not frame.f_globals:
+        namespace = {**frame.f_globals, **frame.f_locals}
+    del frame
+    options, statement = parse_timeit_options(arguments)
+    if cell is None:
+        setup_code, timed_code, timed_offset = "pass", statement, line - 1
+    else:
+        setup_code, timed_code, timed_offset = statement or "pass", cell, line
+    compile_started = time.perf_counter()
+    setup = ast.parse(setup_code, filename)
+    ast.increment_lineno(setup, line - 1)
+    timed = ast.parse(timed_code, filename)
+    ast.increment_lineno(timed, timed_offset)
+    if not timed.body:
+        raise UsageError("%timeit needs a statement to time")
+    template = ast.parse(TIMEIT_TEMPLATE)
+    for node in ast.walk(template):
+        if hasattr(node, "lineno"):
+            node.lineno = node.end_lineno = line
+    inner = template.body[0]
+    inner.body[1].body = timed.body
+    inner.body[:0] = setup.body
+    code = compile(template, filename, "exec")
+    compile_time = time.perf_counter() - compile_started
+    defined = {}
+    exec(code, namespace, defined)
+    timer = timeit.Timer(timer=time.perf_counter)
+    timer.inner = defined["inner"]
+    loops = options["n"]
+    if loops == 0:
+        for power in range(10):
+            loops = 10**power
+            if timer.timeit(loops) >= 0.2:
+                break
+    result = TimeitResult(loops, options["r"], timer.repeat(options["r"], loops), compile_time, options["p"])
+    if not options["q"]:
+        if result.worst > 4 * result.best and result.best > 0 and result.worst > 1e-6:
+            print(
+                f"The slowest run took {result.worst / result.best:0.2f} times longer than the "
+                "fastest. This could mean that an intermediate result is being cached."
+            )
+        print(result)
+    return result if options["o"] else None
+
+
+def magic_who(arguments):
+    """`%who [type ...]`: the user's variable names, sorted, tab-separated."""
+    wanted = set(arguments.split())
+    names = sorted(
+        name
+        for name, value in user_globals.items()
+        if not name.startswith("_") and (not wanted or type(value).__name__ in wanted)
+    )
+    if names:
+        print("\t".join(names))
+    elif wanted:
+        print("No variables match your requested type.")
+    else:
+        print("Interactive namespace is empty.")
+
+
+# `%pip install` options that change nothing here.
+IGNORED_PIP_OPTIONS = {
+    "-q", "--quiet", "-U", "--upgrade", "--user", "--no-cache-dir", "--disable-pip-version-check",
+}
+
+
+async def magic_pip(arguments):
+    """`%pip install name ...` through micropip and the workbench's package index, saying
+    what was installed as pip does."""
+    import shlex
+
+    try:
+        words = shlex.split(arguments, comments=True)
+    except ValueError as error:
+        raise UsageError(f"%pip could not read its arguments: {error}") from None
+    if not words or words[0] != "install":
+        raise UsageError("only `%pip install <package> ...` is available in the browser")
+    requirements = []
+    for word in words[1:]:
+        if word in IGNORED_PIP_OPTIONS:
+            continue
+        if word.startswith("-"):
+            raise UsageError(f"%pip install does not support {word} in the browser")
+        requirements.append(word)
+    if not requirements:
+        raise UsageError("%pip install needs the name of a package")
+    await load_micropip()
+    import micropip
+
+    before = installed_versions(micropip)
+    for requirement in requirements:
+        try:
+            await install_requirement(requirement, PACKAGE_INDEX_URL)
+        except Exception as error:
+            raise InstallError(f"could not install {requirement}: {describe_error(error)}") from None
+    after = installed_versions(micropip)
+    added = [f"{name}-{version}" for name, version in sorted(after.items()) if before.get(name) != version]
+    if added:
+        print("Successfully installed " + " ".join(added))
+    else:
+        print("Requirement already satisfied: " + " ".join(requirements))
+
+
+async def load_micropip():
+    try:
+        import micropip  # noqa: F401
+    except ImportError:
+        import pyodide_js
+
+        await pyodide_js.loadPackage("micropip")
+
+
+def installed_versions(micropip):
+    return {package.name: package.version for package in micropip.list().values()}
+
+
+def magic_fail(message):
+    raise UsageError(message)
+
+
+workbench_helpers.fail = magic_fail
+workbench_helpers.time_start = magic_time_start
+workbench_helpers.time_stop = magic_time_stop
+workbench_helpers.time_exec = magic_time_exec
+workbench_helpers.timeit = magic_timeit
+workbench_helpers.who = magic_who
+workbench_helpers.pip = magic_pip
+workbench_helpers.show_figures = show_figures
+
+
+# ---------------------------------------------------------------------------------------
+# Set-up
 
 
 def setup_runtime():
     """Once, in the worker: the data folder (also the working directory, so a loaded file
     opens by its plain name), matplotlib rendering to PNG (the browser backend needs a
-    DOM, which a worker does not have), the UTC zone file, and cheaper import cache
-    invalidation."""
+    DOM, which a worker does not have; `plt.show()` shows into the run), the UTC zone
+    file, cheaper import cache invalidation, and `display` as a builtin."""
     os.makedirs(DATA_DIR, exist_ok=True)
     os.chdir(DATA_DIR)
     if DATA_DIR not in sys.path:
@@ -235,6 +1226,14 @@ def setup_runtime():
         with open(UTC_ZONE_FILE, "wb") as zone:
             zone.write(utc_zone_data())
     keep_unchanged_archives()
+    prepare_builtins()
+
+
+def configure(package_index_url):
+    """Once, in the worker: the package index `%pip install` (and `install` when not told
+    another) points micropip at, e.g. `https://host/pypi/simple/{package_name}/`."""
+    global PACKAGE_INDEX_URL
+    PACKAGE_INDEX_URL = package_index_url or ""
 
 
 def keep_unchanged_archives():
@@ -271,18 +1270,34 @@ def archive_stamp(path):
     return info.st_size, info.st_mtime_ns
 
 
-class Run:
-    """One run's capture and answer: streams redirected, the user's source registered so
-    tracebacks show their lines, and the answer shaped as the original service did."""
+# ---------------------------------------------------------------------------------------
+# Runs
 
-    def __init__(self, code, context_json, emit):
+
+class Run:
+    """One run's capture and answer: streams redirected, outputs collected in order, the
+    user's source registered so tracebacks show their lines, and the answer shaped as the
+    original service did plus `cellOutputs`."""
+
+    def __init__(self, code, context_json, emit, label=None):
+        global current_run
         self.started = time.perf_counter()
-        self.stdout = StreamingOutput("stdout", emit)
-        self.stderr = StreamingOutput("stderr", emit)
+        self.label = label
+        self.outputs = CellOutputs(emit)
+        self.stdout = StreamingOutput("stdout", emit, MAX_OUTPUT_CHARS, self.outputs)
+        self.stderr = StreamingOutput("stderr", emit, MAX_OUTPUT_CHARS, self.outputs)
         self.answer = {"success": True, "result": None, "outputs": []}
         self.value = None
-        linecache.cache[USER_FILENAME] = (len(code), None, code.splitlines(True), USER_FILENAME)
+        self.error_output = None
+        # Figures `plt.show()` showed, in the original `outputs` format.
+        self.figure_images = []
+        # Figures shown by display() or as the result: not shown again when the run ends.
+        self.displayed_figures = []
+        self.filename = remember_source(code, label)
         self.context = json.loads(context_json)
+        prepare_builtins()
+        time_starts.clear()
+        current_run = self
         # Last: nothing after the swap can be interrupted before `finish` puts them back.
         self.saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = self.stdout, self.stderr
@@ -296,57 +1311,156 @@ class Run:
         self.answer["error"] = describe_error(error)
         self.answer["errorType"] = type(error).__name__
         self.answer["traceback"] = user_traceback(error)
+        self.error_output = error_output(error, self.answer["traceback"])
+
+    def add_display(self, data, metadata):
+        self.outputs.add({"output_type": "display_data", "data": data, "metadata": metadata}, send=True)
 
     def finish(self):
-        sys.stdout, sys.stderr = self.saved
+        global current_run
         try:
-            self.answer["outputs"] = rich_outputs(self.value)
-        except Exception as error:
-            self.stderr.write(f"[could not show the result: {describe_error(error)}]\n")
+            value_outputs = self.show_result()
+            self.show_open_figures()
+        finally:
+            sys.stdout, sys.stderr = self.saved
+            current_run = None
         self.stdout.finish()
         self.stderr.finish()
+        if self.error_output is not None:
+            self.outputs.add(self.error_output)
+        self.answer["outputs"] = value_outputs + self.figure_images
+        self.answer["cellOutputs"] = self.outputs.as_list()
         self.answer["stdout"] = self.stdout.text()
         self.answer["stderr"] = self.stderr.text()
         self.answer["timestamp"] = now_iso()
         self.answer["durationMs"] = (time.perf_counter() - self.started) * 1000
         return json.dumps(self.answer, allow_nan=False)
 
+    def show_result(self):
+        """The last expression's value as an `execute_result` (nothing for None); returns
+        it in the original `outputs` format: a table (pandas) or its text."""
+        value = self.value
+        if value is None:
+            return []
+        try:
+            if repr_method(value, "_ipython_display_") is not None:
+                value._ipython_display_()
+            else:
+                data, metadata = mime_bundle(value)
+                if is_figure(value):
+                    self.displayed_figures.append(value)
+                self.outputs.add(
+                    {
+                        "output_type": "execute_result",
+                        "execution_count": self.label,
+                        "data": data,
+                        "metadata": metadata,
+                    }
+                )
+            table = table_output(value)
+            return [table] if table is not None else [{"type": "text", "text": plain_text(value)}]
+        except Exception as error:
+            self.stderr.write(f"[could not show the result: {describe_error(error)}]\n")
+            return []
 
-def run(code, context_json, emit):
-    """Runs code that does not use top-level await: no trip through the event loop."""
+    def show_open_figures(self):
+        """Figures still open, after the result (as Jupyter's inline backend shows them),
+        then closed; a figure already displayed by this run is not shown again."""
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is None:
+            return
+        try:
+            for number in pyplot.get_fignums():
+                figure = pyplot.figure(number)
+                png = figure_png(figure)
+                self.figure_images.append(image_output(png))
+                if not any(figure is shown for shown in self.displayed_figures):
+                    self.outputs.add(
+                        {
+                            "output_type": "display_data",
+                            "data": {"text/plain": plain_text(figure), "image/png": png},
+                            "metadata": {},
+                        }
+                    )
+        except Exception as error:
+            self.stderr.write(f"[could not show the figures: {describe_error(error)}]\n")
+        finally:
+            pyplot.close("all")
+
+
+def table_output(value):
+    """A pandas DataFrame or Series in the original `outputs` format."""
+    pandas = sys.modules.get("pandas")
+    if pandas is None:
+        return None
+    if isinstance(value, pandas.Series):
+        value = value.to_frame(name=value.name if value.name is not None else "value")
+    if not isinstance(value, pandas.DataFrame):
+        return None
+    shown = value.head(MAX_TABLE_ROWS)
+    return {
+        "type": "table",
+        "columns": [str(column) for column in value.columns],
+        "dtypes": [str(dtype) for dtype in value.dtypes],
+        "index": make_json_safe(list(shown.index)),
+        "rows": make_json_safe(shown.values.tolist()),
+        "totalRows": len(value),
+        "truncated": len(value) > MAX_TABLE_ROWS,
+    }
+
+
+def run(code, context_json, emit, label=None):
+    """Runs code that does not need the event loop straight through. Code that does (see
+    `needs_event_loop`) is handed to `run_async`: the answer is then a coroutine resolving
+    to the JSON, which the worker awaits like a string."""
+    if needs_event_loop(code):
+        return run_async(code, context_json, emit, label)
     from pyodide.code import eval_code
 
-    state = Run(code, context_json, emit)
+    state = Run(code, context_json, emit, label)
     try:
         user_globals.update(state.context)
-        state.succeeded(eval_code(code, user_globals, filename=USER_FILENAME))
+        cell = transform_cell(code)
+        started = time.perf_counter()
+        value = eval_code(cell.python, user_globals, filename=state.filename)
+        if cell.timed:
+            print(f"Wall time: {format_time(time.perf_counter() - started)}")
+        state.succeeded(value)
     except BaseException as error:  # user code may raise anything, even SystemExit
         state.failed(error)
     return state.finish()
 
 
-async def run_async(code, context_json, emit):
-    """Runs code that may use top-level await."""
+async def run_async(code, context_json, emit, label=None):
+    """Runs code that may use top-level await (or `%pip`)."""
     from pyodide.code import eval_code_async
 
-    state = Run(code, context_json, emit)
+    state = Run(code, context_json, emit, label)
     try:
         user_globals.update(state.context)
-        state.succeeded(await eval_code_async(code, user_globals, filename=USER_FILENAME))
+        cell = transform_cell(code)
+        started = time.perf_counter()
+        value = await eval_code_async(cell.python, user_globals, filename=state.filename)
+        if cell.timed:
+            print(f"Wall time: {format_time(time.perf_counter() - started)}")
+        state.succeeded(value)
     except BaseException as error:  # user code may raise anything, even SystemExit
         state.failed(error)
     return state.finish()
 
 
-def stopped(code, context_json, emit):
+def stopped(code, context_json, emit, label=None):
     """The answer for a run that Stop ended in the harness itself, just before or after the
     user's code (a `KeyboardInterrupt` raised there reaches the worker, not `run`)."""
-    state = Run(code, context_json, emit)
+    state = Run(code, context_json, emit, label)
     state.failed(KeyboardInterrupt())
     return state.finish()
 
 
-# What importing a preloaded package means: matplotlib's pyplot builds the font cache.
+# ---------------------------------------------------------------------------------------
+# The other requests
+
+
 WARM_UP_IMPORTS = {"matplotlib": "matplotlib.pyplot"}
 
 
@@ -388,13 +1502,12 @@ def describe_file(path):
     return json.dumps(answer, allow_nan=False)
 
 
-async def install(requirement, index_url):
-    import micropip
+async def install(requirement, index_url=None):
+    """The Packages panel's install: the answer as JSON, a failure included."""
+    import micropip  # noqa: F401 (the worker loads it first; without it, the worker says so)
 
-    if index_url:
-        micropip.set_index_urls([index_url])
     try:
-        await micropip.install(requirement)
+        version = await install_requirement(requirement, index_url)
     except BaseException as error:
         return json.dumps(
             {
@@ -403,8 +1516,20 @@ async def install(requirement, index_url):
                 "error": f"could not install {requirement}: {describe_error(error)}",
             }
         )
+    return json.dumps({"success": True, "package": requirement, "version": version})
+
+
+async def install_requirement(requirement, index_url=None):
+    """Installs with micropip from `index_url` (by default the configured index) and
+    returns the installed version of the requirement's package, if micropip lists it."""
+    import micropip
+
+    index_url = index_url or PACKAGE_INDEX_URL
+    if index_url:
+        micropip.set_index_urls([index_url])
+    await micropip.install(requirement)
     wanted = normalize_name(requirement.split("=")[0].split("<")[0].split(">")[0].strip())
-    version = next(
+    return next(
         (
             package.version
             for package in micropip.list().values()
@@ -412,7 +1537,6 @@ async def install(requirement, index_url):
         ),
         None,
     )
-    return json.dumps({"success": True, "package": requirement, "version": version})
 
 
 def reset():
