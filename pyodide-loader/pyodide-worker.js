@@ -17,6 +17,7 @@ const Kind = Object.freeze({
   packages: "packages",
   started: "started",
   output: "output",
+  display: "display",
   reply: "reply",
   failed: "failed",
   fatal: "fatal",
@@ -468,6 +469,7 @@ async function init({ indexUrl, harness: source, packageIndexUrl: index, preload
   harness = namespace;
   await mountFiles();
   call("setup_runtime");
+  call("configure", packageIndexUrl);
   post({ type: Kind.ready, version: pyodide.version, startedEarly });
   // Plain Python is usable now; the usual analysis packages follow in the background, stage
   // by stage, and a run that imports them waits only for what it imports
@@ -571,11 +573,15 @@ function call(name, ...args) {
 
 async function execute({ id, request }) {
   try {
-    // Code without the word "import" imports nothing: skip the parse for imports.
-    const loaded = !/\bimport\b/.test(request.code) ? [] : await pyodide.loadPackagesFromImports(request.code, {
-      messageCallback: packagesNews,
-      errorCallback: packagesProblem,
-    });
+    // Code without the word "import" imports nothing: skip the parse for imports. Pyodide's
+    // parse gives up on IPython's lines (%time, !ls), so it reads the cell as the harness
+    // will run it.
+    const loaded = !/\bimport\b/.test(request.code)
+      ? []
+      : await pyodide.loadPackagesFromImports(call("python_source", request.code), {
+          messageCallback: packagesNews,
+          errorCallback: packagesProblem,
+        });
     // News only when something loaded: the page refreshes its package list on news, and
     // that list would otherwise sit in the queue in front of the next run.
     if (loaded && loaded.length > 0) {
@@ -595,20 +601,28 @@ async function execute({ id, request }) {
     }
     pyodide.setInterruptBuffer(interruptBuffer);
   }
-  const emit = (stream, text) => post({ type: Kind.output, id, stream, text });
+  // Streams are text; a display is one nbformat output, as JSON.
+  const emit = (stream, text) =>
+    stream === "display"
+      ? post({ type: Kind.display, id, output: JSON.parse(text) })
+      : post({ type: Kind.output, id, stream, text });
   const context = JSON.stringify(request.context ?? {});
+  const label = request.label ?? null;
+  // `%pip install` waits for the preloads, as an install does (micropip then finds them).
+  if (/^\s*%pip\b/m.test(request.code)) {
+    await preloading;
+  }
   // The timeout counts from here: waiting for packages is not the code's time.
   post({ type: Kind.started, id });
-  // Only code that awaits needs the event loop; the rest runs straight through.
-  const runner = /\bawait\b/.test(request.code) ? "run_async" : "run";
   let result;
   userCodeRunning = true;
   try {
-    result = JSON.parse(await call(runner, request.code, context, emit));
+    // The harness answers at once, or — for code that awaits or installs — with a coroutine.
+    result = JSON.parse(await call("run", request.code, context, emit, label));
   } catch (error) {
     // Stop can land in the harness around the user's code; it is still a stopped run.
     if (error && error.type === "KeyboardInterrupt") {
-      result = JSON.parse(call("stopped", request.code, context, emit));
+      result = JSON.parse(call("stopped", request.code, context, emit, label));
     } else {
       throw error;
     }

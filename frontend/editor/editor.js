@@ -1,7 +1,7 @@
-// The workbench's code editor: CodeMirror 6 with Python highlighting, line numbers,
-// auto-indent, bracket matching, undo/redo and Tab/Shift-Tab indentation. Bundled at build
-// time (cargo xtask), served by our own server; the Rust page talks to it through
-// window.WorkbenchEditor.createEditor (frontend/src/editor.rs).
+// The workbench's code editors: CodeMirror 6 with Python highlighting, line numbers,
+// auto-indent, bracket matching, undo/redo and Tab/Shift-Tab indentation, one per notebook
+// cell. Bundled at build time (cargo xtask), served by our own server; the Rust page talks to
+// it through window.WorkbenchEditor (frontend/src/workbench/editor.rs).
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
 import { python } from "@codemirror/lang-python";
 import {
@@ -22,8 +22,8 @@ import {
   lineNumbers,
 } from "@codemirror/view";
 
-// What basicSetup gives, minus what a scratch editor does not need (completion popups,
-// search panel, folding, linting): a smaller bundle for the page shell.
+// What basicSetup gives, minus what a cell editor does not need (completion popups, search
+// panel, folding, linting): a smaller bundle for the page shell.
 const essentials = [
   lineNumbers(),
   highlightActiveLineGutter(),
@@ -37,9 +37,34 @@ const essentials = [
   keymap.of([...closeBracketsKeymap, ...defaultKeymap, ...historyKeymap]),
 ];
 
+const dark = window.matchMedia("(prefers-color-scheme: dark)");
+// Every editor follows the system's theme; one listener for all of them.
+const themed = new Set();
+dark.addEventListener("change", (event) => {
+  for (const { view, theme } of themed) {
+    view.dispatch({ effects: theme.reconfigure(event.matches ? oneDark : []) });
+  }
+});
+
+// A cell's editor. `callbacks`: change(text); run(how) with how "advance" (Shift+Enter),
+// "stay" (Ctrl/Cmd+Enter) or "insert" (Alt+Enter); escape() (true if it handled Escape);
+// leave(direction) when ArrowUp on the first line or ArrowDown on the last asks for the
+// cell above or below (true if there is one); focus() when the editor takes the focus.
 function createEditor(parent, doc, selection, callbacks) {
   const theme = new Compartment();
-  const dark = window.matchMedia("(prefers-color-scheme: dark)");
+  const run = (how) => () => {
+    callbacks.run(how);
+    return true;
+  };
+  const leave = (direction, atEdge) => (view) => atEdge(view) && callbacks.leave(direction);
+  const onFirstLine = (view) => {
+    const { main } = view.state.selection;
+    return main.empty && view.state.doc.lineAt(main.head).number === 1;
+  };
+  const onLastLine = (view) => {
+    const { main } = view.state.selection;
+    return main.empty && view.state.doc.lineAt(main.head).number === view.state.doc.lines;
+  };
   const view = new EditorView({
     parent,
     state: EditorState.create({
@@ -47,8 +72,12 @@ function createEditor(parent, doc, selection, callbacks) {
       selection,
       extensions: [
         keymap.of([
-          { key: "Mod-Enter", preventDefault: true, run: () => { callbacks.run(); return true; } },
-          { key: "Escape", run: () => callbacks.stop() },
+          { key: "Shift-Enter", preventDefault: true, run: run("advance") },
+          { key: "Mod-Enter", preventDefault: true, run: run("stay") },
+          { key: "Alt-Enter", preventDefault: true, run: run("insert") },
+          { key: "Escape", run: () => callbacks.escape() },
+          { key: "ArrowUp", run: leave("up", onFirstLine) },
+          { key: "ArrowDown", run: leave("down", onLastLine) },
           indentWithTab,
         ]),
         essentials,
@@ -56,36 +85,60 @@ function createEditor(parent, doc, selection, callbacks) {
         theme.of(dark.matches ? oneDark : []),
         EditorView.updateListener.of((update) => {
           if (update.docChanged) callbacks.change(update.state.doc.toString());
+          if (update.focusChanged && update.view.hasFocus) callbacks.focus?.();
         }),
         EditorView.contentAttributes.of({ "aria-label": "Python code", "data-testid": "editor" }),
       ],
     }),
   });
-  dark.addEventListener("change", (event) =>
-    view.dispatch({ effects: theme.reconfigure(event.matches ? oneDark : []) }),
-  );
-  return view;
+  const entry = { view, theme };
+  themed.add(entry);
+  return handle(view, () => themed.delete(entry));
 }
 
-function replaceAll(view, text) {
-  view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } });
+// What the app holds of an editor.
+function handle(view, forget) {
+  return {
+    getValue: () => view.state.doc.toString(),
+    setValue: (text) => {
+      if (text !== view.state.doc.toString()) {
+        view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } });
+      }
+    },
+    // Focus with the cursor at the "start" or "end" of the code, or where it was.
+    focus: (where) => {
+      if (where === "start") view.dispatch({ selection: { anchor: 0 } });
+      if (where === "end") view.dispatch({ selection: { anchor: view.state.doc.length } });
+      view.focus();
+    },
+    blur: () => view.contentDOM.blur(),
+    hasFocus: () => view.hasFocus,
+    destroy: () => {
+      forget();
+      view.destroy();
+    },
+  };
 }
 
-// The editor keeps its code for the next visit, at once on every change (a reload right
-// after typing must not lose the last keys); index.html puts it back before the first paint.
+// The page's shell (index.html) shows the first cell of the notebook last open, kept in
+// localStorage at every change (a reload right after typing must not lose the last keys) and
+// read before the first paint: `{notebook, cell, source}`. Versions before notebooks kept the
+// one editor's code under "workbench.code".
+const SHELL_KEY = "workbench.shell";
 const CODE_KEY = "workbench.code";
 
-function keptCode() {
+function keptShell() {
   try {
-    return localStorage.getItem(CODE_KEY);
+    const kept = JSON.parse(localStorage.getItem(SHELL_KEY) ?? "null");
+    return kept !== null && typeof kept.source === "string" ? kept : null;
   } catch (error) {
     return null;
   }
 }
 
-function keepCode(text) {
+function keepShell(shell) {
   try {
-    localStorage.setItem(CODE_KEY, text);
+    localStorage.setItem(SHELL_KEY, JSON.stringify(shell));
   } catch (error) {
     console.warn("could not keep the code:", error);
   }
@@ -115,74 +168,77 @@ function earlierCode() {
   });
 }
 
-// The page's code box (index.html) becomes the editor as soon as this file runs, keeping
-// what was typed, the cursor and the focus. Until the app adopts it, Ctrl+Enter asks for a
-// run that the app starts once it is there.
+// The page's code box (index.html) becomes the first cell's editor as soon as this file runs,
+// keeping what was typed, the cursor and the focus. Until the app adopts it, Ctrl/Cmd+Enter
+// and Shift+Enter ask for a run that the app starts once it is there.
 let early = null;
 function upgrade() {
   const boot = window.workbenchBoot;
   const box = document.getElementById("boot-editor");
   if (!boot || !box) return;
   let restoring = false;
+  const shell = keptShell() ?? { notebook: null, cell: null, source: box.value };
   const relay = {
     app: null,
     change(text) {
       if (!restoring) {
         boot.edited = true;
-        keepCode(text);
+        if (relay.app === null) keepShell({ ...shell, source: text });
       }
       relay.app?.change(text);
     },
-    run: () => (relay.app ? relay.app.run() : boot.requestRun()),
-    stop: () => (relay.app ? relay.app.stop() : false),
+    run: (how) => (relay.app ? relay.app.run(how) : boot.requestRun()),
+    escape: () => (relay.app ? relay.app.escape() : false),
+    leave: (direction) => (relay.app ? relay.app.leave(direction) : false),
+    focus: () => relay.app?.focus(),
   };
   const focused = document.activeElement === box;
   const selection = { anchor: box.selectionStart, head: box.selectionEnd };
-  const view = createEditor(box.parentElement, box.value, selection, relay);
+  const editor = createEditor(box.parentElement, box.value, selection, relay);
   box.remove();
-  if (focused) view.focus();
-  if (keptCode() === null) {
+  if (focused) editor.focus();
+  if (keptShell() === null && localStorage.getItem(CODE_KEY) === null) {
     earlierCode().then((text) => {
-      if (text === null || boot.edited || keptCode() !== null) return;
+      if (text === null || boot.edited || keptShell() !== null) return;
       restoring = true;
       try {
-        replaceAll(view, text);
+        editor.setValue(text);
       } finally {
         restoring = false;
       }
-      keepCode(text);
+      keepShell({ ...shell, source: text });
     });
   }
-  early = { view, relay, boot };
+  early = { editor, relay, boot, shell };
   // For `cargo xtask bench`: navigation → the full code editor.
   performance.mark("workbench-code-editor-ready");
 }
 
-// The app takes the editor over: it moves into `parent`, the page's shell goes, and
-// `callbacks` (change, run, stop) hear it from now on. Says whether a run was asked for before.
+// The app takes the shell's editor over as the first cell's: it moves into `parent`, the
+// page's shell goes, and `callbacks` hear it from now on. Says which notebook and cell the
+// shell showed, whether the code was edited, and whether a run was asked for before.
 function adopt(parent, callbacks) {
   if (!early) throw new Error("the page's code box is missing");
-  const { view, relay, boot } = early;
-  const focused = view.hasFocus;
-  parent.append(view.dom);
+  const { editor, relay, boot, shell } = early;
+  early = null;
+  const focused = editor.hasFocus();
+  parent.append(document.querySelector("#boot .cm-editor"));
   document.getElementById("boot")?.remove();
   relay.app = callbacks;
-  if (focused) view.focus();
+  if (focused) editor.focus();
   return {
+    editor,
+    notebook: shell.notebook,
+    cell: shell.cell,
+    edited: boot.edited,
     runRequested: boot.runRequested,
-    editor: {
-      getValue: () => view.state.doc.toString(),
-      setValue: (text) => replaceAll(view, text),
-      insertLine: (text) => {
-        const end = view.state.doc.length;
-        const prefix = end > 0 && !view.state.doc.toString().endsWith("\n") ? "\n" : "";
-        view.dispatch({ changes: { from: end, insert: prefix + text + "\n" } });
-        view.focus();
-      },
-      focus: () => view.focus(),
-    },
   };
 }
 
+// Creates a cell's editor in `parent`.
+function create(parent, doc, callbacks) {
+  return createEditor(parent, doc, { anchor: 0 }, callbacks);
+}
+
 upgrade();
-window.WorkbenchEditor = { adopt };
+window.WorkbenchEditor = { adopt, create, keepShell };

@@ -14,6 +14,7 @@ mod edit;
 mod export;
 mod id;
 mod import;
+pub mod markdown;
 mod multiline;
 mod notebook;
 mod output;

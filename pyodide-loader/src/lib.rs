@@ -20,7 +20,7 @@ mod worker;
 
 pub use crate::message::{
     DataFile, DeleteResult, ExecResult, ExecuteRequest, Failure, FileLoad, InstallResult,
-    LoadStage, Package, PackageNews, ResetResult, RichOutput, Status, Stream,
+    LiveOutput, LoadStage, Package, PackageNews, ResetResult, RichOutput, Status, Stream,
 };
 pub use crate::runtime::Runtime;
 
@@ -74,8 +74,6 @@ pub enum RuntimeEvent {
     Ready { version: String },
     /// News about packages loading (preloads, or imports of the code being run).
     Packages(PackageNews),
-    /// Output of the running code, as it is printed.
-    Output { stream: Stream, text: String },
     /// The worker was replaced by a fresh one (variables and imports are gone).
     Restarted { reason: String },
     /// The runtime cannot be used any more.

@@ -5,6 +5,7 @@
 //! file's contents) travels as `{json, payload}`. A new capability is a new variant on both
 //! enums here and a new case in the worker.
 
+use notebook::Output;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -70,6 +71,8 @@ pub enum FromWorker {
         stream: Stream,
         text: String,
     },
+    /// Something the running code showed (`display()`, `plt.show()`), when it showed it.
+    Display { id: u64, output: Output },
     /// The answer to request `id`; its shape depends on the request.
     Reply { id: u64, body: Value },
     /// Request `id` could not be answered (the harness itself failed).
@@ -122,6 +125,9 @@ pub struct ExecuteRequest {
     /// Milliseconds the code may run (default [`crate::DEFAULT_TIMEOUT_MS`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<u64>,
+    /// A notebook cell's execution count: tracebacks then say "Cell [n], line 2".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<u32>,
 }
 
 /// How a run failed, read once from the result's Python exception class.
@@ -161,6 +167,7 @@ impl ExecuteRequest {
             code: code.into(),
             context: None,
             timeout: None,
+            label: None,
         }
     }
 }
@@ -194,6 +201,17 @@ pub struct ExecResult {
     /// After a timeout: whether the runtime had to be replaced, losing variables and imports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_lost: Option<bool>,
+    /// Everything the run showed, in nbformat's form and in the order it was made: streams,
+    /// displays and figures, the last expression's value, the error.
+    #[serde(default)]
+    pub cell_outputs: Vec<Output>,
+}
+
+/// Output of a run as it is made, for whoever runs it (a notebook cell shows it at once).
+#[derive(Debug, Clone, PartialEq)]
+pub enum LiveOutput {
+    Stream { stream: Stream, text: String },
+    Display(Output),
 }
 
 /// One rich result of a run.
@@ -406,6 +424,7 @@ mod tests {
                 traceback: None,
                 outputs: Vec::new(),
                 state_lost,
+                cell_outputs: Vec::new(),
             };
         assert_eq!(result(true, None, None).failure(), None);
         assert_eq!(

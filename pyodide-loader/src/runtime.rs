@@ -17,7 +17,7 @@ use web_sys::{ErrorEvent, MessageEvent, Worker};
 use crate::interrupt::{InterruptBuffer, mark_timed_out, watch};
 use crate::message::{
     DataFile, DeleteResult, ExecResult, ExecuteRequest, FileLoad, FromWorker, InstallResult,
-    Package, ResetResult, Status, Stream, ToWorker,
+    LiveOutput, Package, ResetResult, Status, Stream, ToWorker,
 };
 use crate::worker::{Payload, mark_python_ready, post, read_message, spawn_worker};
 use crate::{
@@ -70,6 +70,8 @@ struct Pending {
     stderr: String,
     /// For executions: told when the code starts running, which starts the timeout.
     started: Option<oneshot::Sender<()>>,
+    /// For executions: hears the output as it is made.
+    on_output: Option<Rc<dyn Fn(LiveOutput)>>,
 }
 
 impl Runtime {
@@ -115,6 +117,23 @@ impl Runtime {
     /// Runs code and resolves with the execution result once it has finished, failed, been
     /// stopped or timed out.
     pub async fn execute(&self, request: ExecuteRequest) -> Result<ExecResult, LoaderError> {
+        self.run(request, None).await
+    }
+
+    /// [`Runtime::execute`], and `on_output` hears the output as the code makes it.
+    pub async fn execute_live(
+        &self,
+        request: ExecuteRequest,
+        on_output: impl Fn(LiveOutput) + 'static,
+    ) -> Result<ExecResult, LoaderError> {
+        self.run(request, Some(Rc::new(on_output))).await
+    }
+
+    async fn run(
+        &self,
+        request: ExecuteRequest,
+        on_output: Option<Rc<dyn Fn(LiveOutput)>>,
+    ) -> Result<ExecResult, LoaderError> {
         let timeout_ms = request.timeout.unwrap_or(DEFAULT_TIMEOUT_MS);
         if let Some(interrupt) = &self.inner.interrupt {
             interrupt.clear();
@@ -127,6 +146,7 @@ impl Runtime {
         let (started, on_start) = oneshot::channel();
         if let Some(pending) = self.inner.shared.pending.borrow_mut().get_mut(&id) {
             pending.started = Some(started);
+            pending.on_output = on_output;
         }
         let watchdog = Rc::downgrade(&self.inner);
         wasm_bindgen_futures::spawn_local(async move {
@@ -305,6 +325,7 @@ impl Inner {
                 stdout: String::new(),
                 stderr: String::new(),
                 started: None,
+                on_output: None,
             },
         );
         if let Err(error) = post(&self.worker.borrow(), &make(id), payload) {
@@ -400,13 +421,27 @@ impl Shared {
                 }
             }
             FromWorker::Output { id, stream, text } => {
-                if let Some(pending) = self.pending.borrow_mut().get_mut(&id) {
+                let listener = self.pending.borrow_mut().get_mut(&id).and_then(|pending| {
                     match stream {
                         Stream::Stdout => pending.stdout.push_str(&text),
                         Stream::Stderr => pending.stderr.push_str(&text),
                     }
+                    pending.on_output.clone()
+                });
+                // Called with nothing borrowed: it may do anything, a new request included.
+                if let Some(listener) = listener {
+                    listener(LiveOutput::Stream { stream, text });
                 }
-                (self.on_event)(RuntimeEvent::Output { stream, text });
+            }
+            FromWorker::Display { id, output } => {
+                let listener = self
+                    .pending
+                    .borrow()
+                    .get(&id)
+                    .and_then(|pending| pending.on_output.clone());
+                if let Some(listener) = listener {
+                    listener(LiveOutput::Display(output));
+                }
             }
             FromWorker::Reply { id, body } => {
                 if let Some(payload) = payload {
@@ -473,6 +508,7 @@ impl ExecResult {
             traceback: None,
             outputs: Vec::new(),
             state_lost: None,
+            cell_outputs: Vec::new(),
         }
     }
 }

@@ -235,9 +235,13 @@ async fn a_dropped_csv_is_previewed_and_the_inserted_snippet_reads_it() {
         table.contains("Rome") && table.contains("3 rows × 2 columns"),
         "{table}"
     );
-    let code = browser.find("editor").await.text().await.expect("code");
+    // The snippet went into a new cell below the selected one, which the run ran.
+    let code = browser
+        .eval("return window.workbench.notebook.cells()[1].source")
+        .await;
     assert!(
-        code.contains("pd.read_csv('/home/pyodide/data/sales.csv')"),
+        code.as_str()
+            .is_some_and(|code| code.contains("pd.read_csv('/home/pyodide/data/sales.csv')")),
         "{code}"
     );
     browser.close().await;
@@ -369,12 +373,17 @@ async fn code_files_and_history_survive_a_reload() {
 #[tokio::test(flavor = "multi_thread")]
 async fn code_kept_by_an_earlier_version_comes_back_once() {
     // Earlier versions kept the editor's code in IndexedDB; the first visit of this one
-    // moves it over, and from then on the code the user types is what comes back.
+    // moves it over, and from then on the code the user types is what comes back. (This
+    // browser is made to look as one that never ran a version with notebooks.)
     let (_app, browser) = workbench().await;
     browser
         .eval(
             "return new Promise((resolve, reject) => {
                localStorage.removeItem('workbench.code');
+               localStorage.removeItem('workbench.shell');
+               localStorage.removeItem('workbench.notebook.current');
+               indexedDB.deleteDatabase('pyodide-workbench-notebooks');
+               indexedDB.deleteDatabase('pyodide-workbench-notebook-list');
                const request = indexedDB.open('pyodide-workbench-state', 1);
                request.onsuccess = () => {
                  const transaction = request.result.transaction('state', 'readwrite');
@@ -426,7 +435,8 @@ async fn a_plot_shows_as_an_image_and_an_error_names_its_type_and_line() {
     let output = browser
         .wait_for_text("output", WAIT, |text| text.contains("ZeroDivisionError"))
         .await;
-    assert!(output.contains("File \"<cell>\", line 2"), "{output}");
+    // The cell's second run: its traceback names it as Jupyter does.
+    assert!(output.contains("Cell [2], line 2"), "{output}");
     assert!(
         output
             .trim_end()

@@ -140,10 +140,18 @@ fn ensure_wasm_opt(tools: &Path) -> Result<PathBuf> {
     Ok(bin_dir)
 }
 
-/// pytest for the harness's pure-Python tests, from PyPI into the machine's python3.
+/// pytest for the harness's pure-Python tests, and nbformat (Jupyter's own validator, which
+/// the notebook tests hold exported files to), from PyPI into the machine's python3.
 pub fn ensure_pytest() -> Result<()> {
     let installed = Command::new("python3")
-        .args(["-m", "pytest", "--version"])
+        .args([
+            "-c",
+            &format!(
+                "import importlib.metadata as m; assert m.version('pytest') == '{}' and m.version('nbformat') == '{}'",
+                version_of(PYTEST),
+                version_of(NBFORMAT)
+            ),
+        ])
         .output_if_ok()
         .is_some();
     if installed {
@@ -158,15 +166,23 @@ pub fn ensure_pytest() -> Result<()> {
             "--quiet",
             "--disable-pip-version-check",
             PYTEST,
+            NBFORMAT,
         ])
         .quiet()
         .run()
         .context(
-            "could not install pytest (needs python3 with pip and network access to PyPI once)",
+            "could not install pytest and nbformat (needs python3 with pip and network access to PyPI once)",
         )
 }
 
 const PYTEST: &str = "pytest==9.2.0";
+const NBFORMAT: &str = "nbformat==5.10.4";
+
+fn version_of(requirement: &str) -> &str {
+    requirement
+        .split_once("==")
+        .map_or(requirement, |(_, version)| version)
+}
 
 /// Debian's Chromium and ChromeDriver, which the end-to-end tests drive.
 pub fn ensure_chromium() -> Result<()> {

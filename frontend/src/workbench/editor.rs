@@ -1,7 +1,7 @@
-//! The code editor: CodeMirror 6, bundled by set-up into `/editor.js`. The page's code box
-//! (`index.html`) is usable from the first paint; `editor.js` turns it into the editor before
-//! the app starts, keeps its code in localStorage, and `window.WorkbenchEditor.adopt` hands it to
-//! the app. This module is the only place that talks to it.
+//! The cell editors: CodeMirror 6, bundled by set-up into `/editor.js`. The page's shell
+//! (`index.html`) shows the first cell's code from the first paint; `editor.js` turns it into
+//! an editor before the app starts, and `window.WorkbenchEditor.adopt` hands that one to the
+//! app; `create` makes the others. This module is the only place that talks to them.
 
 use wasm_bindgen::prelude::*;
 
@@ -15,74 +15,222 @@ extern "C" {
     fn adopt_editor(parent: &web_sys::HtmlElement, callbacks: &JsValue)
     -> Result<JsValue, JsValue>;
 
+    #[wasm_bindgen(catch, js_namespace = WorkbenchEditor, js_name = create)]
+    fn create_editor(
+        parent: &web_sys::HtmlElement,
+        doc: &str,
+        callbacks: &JsValue,
+    ) -> Result<EditorHandle, JsValue>;
+
+    #[wasm_bindgen(catch, js_namespace = WorkbenchEditor, js_name = keepShell)]
+    fn keep_shell_js(shell: &JsValue) -> Result<(), JsValue>;
+
     #[wasm_bindgen(method, js_name = getValue)]
     pub fn value(this: &EditorHandle) -> String;
 
     #[wasm_bindgen(method, js_name = setValue)]
     pub fn set_value(this: &EditorHandle, text: &str);
 
-    /// Appends a line at the end and puts the cursor there.
-    #[wasm_bindgen(method, js_name = insertLine)]
-    pub fn insert_line(this: &EditorHandle, text: &str);
+    #[wasm_bindgen(method, js_name = focus)]
+    fn focus_at(this: &EditorHandle, place: &str);
 
     #[wasm_bindgen(method)]
-    pub fn focus(this: &EditorHandle);
+    pub fn blur(this: &EditorHandle);
+
+    #[wasm_bindgen(method, js_name = hasFocus)]
+    pub fn has_focus(this: &EditorHandle) -> bool;
+
+    #[wasm_bindgen(method)]
+    pub fn destroy(this: &EditorHandle);
 }
 
-/// The editor, taken over by the app.
+/// Where the cursor goes when an editor takes the focus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    Start,
+    End,
+    /// Where it was.
+    Keep,
+}
+
+impl EditorHandle {
+    pub fn focus(&self, place: Place) {
+        self.focus_at(match place {
+            Place::Start => "start",
+            Place::End => "end",
+            Place::Keep => "keep",
+        });
+    }
+}
+
+/// Which run key was pressed in an editor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunHow {
+    /// Shift+Enter: run, then the next cell (a new one at the end).
+    Advance,
+    /// Ctrl/Cmd+Enter: run in place.
+    Stay,
+    /// Alt+Enter: run, then a new cell below.
+    Insert,
+}
+
+/// Which way ArrowUp on the first line or ArrowDown on the last leaves an editor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leave {
+    Up,
+    Down,
+}
+
+/// What an editor tells the app.
+pub struct EditorCallbacks {
+    pub change: Box<dyn Fn(String)>,
+    pub run: Box<dyn Fn(RunHow)>,
+    /// Escape; returns whether it was handled.
+    pub escape: Box<dyn Fn() -> bool>,
+    /// Returns whether there was a cell to go to.
+    pub leave: Box<dyn Fn(Leave) -> bool>,
+    pub focus: Box<dyn Fn()>,
+}
+
+impl std::fmt::Debug for EditorCallbacks {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("EditorCallbacks")
+    }
+}
+
+impl EditorCallbacks {
+    fn into_js(self) -> Result<JsValue, JsValue> {
+        let callbacks = js_sys::Object::new();
+        let set = |name: &str, function: JsValue| {
+            js_sys::Reflect::set(&callbacks, &name.into(), &function).map(|_| ())
+        };
+        let Self {
+            change,
+            run,
+            escape,
+            leave,
+            focus,
+        } = self;
+        set(
+            "change",
+            Closure::<dyn Fn(String)>::new(change).into_js_value(),
+        )?;
+        set(
+            "run",
+            Closure::<dyn Fn(String)>::new(move |how: String| {
+                run(match how.as_str() {
+                    "advance" => RunHow::Advance,
+                    "insert" => RunHow::Insert,
+                    _ => RunHow::Stay,
+                })
+            })
+            .into_js_value(),
+        )?;
+        set(
+            "escape",
+            Closure::<dyn Fn() -> bool>::new(escape).into_js_value(),
+        )?;
+        set(
+            "leave",
+            Closure::<dyn Fn(String) -> bool>::new(move |direction: String| {
+                leave(if direction == "up" {
+                    Leave::Up
+                } else {
+                    Leave::Down
+                })
+            })
+            .into_js_value(),
+        )?;
+        set("focus", Closure::<dyn Fn()>::new(focus).into_js_value())?;
+        Ok(callbacks.into())
+    }
+}
+
+/// Makes an editor holding `doc` in `parent`.
+pub fn create(
+    parent: &web_sys::HtmlElement,
+    doc: &str,
+    callbacks: EditorCallbacks,
+) -> Result<EditorHandle, String> {
+    let callbacks = callbacks
+        .into_js()
+        .map_err(|_| "could not set up the editor".to_owned())?;
+    create_editor(parent, doc, &callbacks).map_err(|error| describe(&error))
+}
+
+/// The shell's editor, taken over by the app.
 #[derive(Debug)]
 pub struct Adopted {
     pub editor: EditorHandle,
-    /// Ctrl/Cmd+Enter was pressed before the app was there.
+    /// The cell the shell showed (`None` before the first notebook existed).
+    pub cell: Option<String>,
+    /// Whether its code was edited before the app was there.
+    pub edited: bool,
+    /// Ctrl/Cmd+Enter or Shift+Enter was pressed before the app was there.
     pub run_requested: bool,
 }
 
-/// Moves the page's editor into `parent` and removes the page's shell (`#boot`) around it.
-/// `on_change` hears every edit; `on_run` is Ctrl/Cmd+Enter; `on_stop` is Escape and says
-/// whether it stopped something (if not, Escape keeps its usual meaning in the editor).
-pub fn adopt(
-    parent: &web_sys::HtmlElement,
-    on_change: impl Fn(String) + 'static,
-    on_run: impl Fn() + 'static,
-    on_stop: impl Fn() -> bool + 'static,
-) -> Result<Adopted, String> {
-    let callbacks = js_sys::Object::new();
-    let set =
-        |name: &str, function: JsValue| js_sys::Reflect::set(&callbacks, &name.into(), &function);
-    set(
-        "change",
-        Closure::<dyn Fn(String)>::new(on_change).into_js_value(),
-    )
-    .and_then(|_| set("run", Closure::<dyn Fn()>::new(on_run).into_js_value()))
-    .and_then(|_| {
-        set(
-            "stop",
-            Closure::<dyn Fn() -> bool>::new(on_stop).into_js_value(),
-        )
-    })
-    .map_err(|_| "could not set up the editor".to_owned())?;
-    let adopted = adopt_editor(parent, &callbacks).map_err(|error| {
-        // `adopt` removes the shell itself; without an editor it goes too, so that the page
-        // shows why.
-        if let Some(shell) = web_sys::window()
-            .and_then(|window| window.document())
-            .and_then(|document| document.get_element_by_id("boot"))
-        {
-            shell.remove();
-        }
-        format!(
-            "the code editor did not load ({}); reload the page",
-            error
-                .as_string()
-                .or_else(|| error
-                    .dyn_ref::<js_sys::Error>()
-                    .map(|error| error.message().into()))
-                .unwrap_or_else(|| "window.WorkbenchEditor is missing".to_owned())
-        )
-    })?;
+/// Moves the shell's editor into `parent` and removes the page's shell (`#boot`) around it.
+pub fn adopt(parent: &web_sys::HtmlElement, callbacks: EditorCallbacks) -> Result<Adopted, String> {
+    let callbacks = callbacks
+        .into_js()
+        .map_err(|_| "could not set up the editor".to_owned())?;
+    let adopted = adopt_editor(parent, &callbacks).map_err(|error| describe(&error))?;
     let field = |name: &str| js_sys::Reflect::get(&adopted, &name.into()).unwrap_or_default();
     Ok(Adopted {
         editor: field("editor").unchecked_into(),
+        cell: field("cell").as_string(),
+        edited: field("edited").is_truthy(),
         run_requested: field("runRequested").is_truthy(),
     })
+}
+
+/// The page's shell is gone without an editor to adopt (`editor.js` did not load): it goes,
+/// so the app's own page shows.
+pub fn remove_shell() {
+    if let Some(shell) = web_sys::window()
+        .and_then(|window| window.document())
+        .and_then(|document| document.get_element_by_id("boot"))
+    {
+        shell.remove();
+    }
+}
+
+/// The code the page's shell showed: the first cell of the notebook open last, or what the
+/// single editor of versions before notebooks kept.
+pub fn shell_source() -> Option<String> {
+    let storage = web_sys::window()?.local_storage().ok()??;
+    let shell = storage
+        .get_item("workbench.shell")
+        .ok()
+        .flatten()
+        .and_then(|json| serde_json::from_str::<serde_json::Value>(&json).ok())
+        .and_then(|shell| shell.get("source")?.as_str().map(str::to_owned));
+    shell.or_else(|| storage.get_item("workbench.code").ok().flatten())
+}
+
+/// What the shell shows on the next visit: the first cell of the notebook open now.
+pub fn keep_shell(notebook: &str, title: &str, cell: &str, source: &str) {
+    let shell = js_sys::Object::new();
+    for (key, value) in [
+        ("notebook", notebook),
+        ("title", title),
+        ("cell", cell),
+        ("source", source),
+    ] {
+        let _ = js_sys::Reflect::set(&shell, &key.into(), &value.into());
+    }
+    let _ = keep_shell_js(&shell);
+}
+
+fn describe(error: &JsValue) -> String {
+    format!(
+        "the code editor did not load ({}); reload the page",
+        error
+            .as_string()
+            .or_else(|| error
+                .dyn_ref::<js_sys::Error>()
+                .map(|error| error.message().into()))
+            .unwrap_or_else(|| "window.WorkbenchEditor is missing".to_owned())
+    )
 }

@@ -12,7 +12,6 @@ use serde_json::Value;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use super::editor::EditorHandle;
 use super::session::Session;
 use crate::dashboard::format_bytes;
 
@@ -55,10 +54,7 @@ impl Files {
     }
 
     /// Loads every file of a picker or a drop.
-    pub fn add(self, files: web_sys::FileList) {
-        let files: Vec<web_sys::File> = (0..files.length())
-            .filter_map(|index| files.get(index))
-            .collect();
+    pub fn add(self, files: Vec<web_sys::File>) {
         self.busy.set(true);
         spawn_local(async move {
             for file in files {
@@ -178,7 +174,8 @@ pub fn read_snippet(file: &DataFile) -> String {
 #[component]
 pub fn FilesPanel(
     files: Files,
-    editor: StoredValue<Option<EditorHandle>, LocalStorage>,
+    /// Puts code in the notebook (a new cell).
+    on_insert: Callback<String>,
 ) -> impl IntoView {
     let picked = move |event: web_sys::Event| {
         let input = event
@@ -186,7 +183,11 @@ pub fn FilesPanel(
             .and_then(|target| target.dyn_into::<web_sys::HtmlInputElement>().ok());
         if let Some(input) = input {
             if let Some(list) = input.files() {
-                files.add(list);
+                files.add(
+                    (0..list.length())
+                        .filter_map(|index| list.get(index))
+                        .collect(),
+                );
             }
             input.set_value("");
         }
@@ -223,7 +224,7 @@ pub fn FilesPanel(
             }}
             <ul class="file-list">
                 <For each=move || files.listed.get() key=|file| (file.name.clone(), file.bytes) let:file>
-                    <FileItem file=file files=files editor=editor />
+                    <FileItem file=file files=files on_insert=on_insert />
                 </For>
             </ul>
         </section>
@@ -231,11 +232,7 @@ pub fn FilesPanel(
 }
 
 #[component]
-fn FileItem(
-    file: DataFile,
-    files: Files,
-    editor: StoredValue<Option<EditorHandle>, LocalStorage>,
-) -> impl IntoView {
+fn FileItem(file: DataFile, files: Files, on_insert: Callback<String>) -> impl IntoView {
     let name = file.name.clone();
     let snippet = read_snippet(&file);
     let preview = {
@@ -243,9 +240,7 @@ fn FileItem(
         move || files.previews.with(|previews| previews.get(&name).cloned())
     };
     let insert = move |_| {
-        if let Some(editor) = editor.get_value() {
-            editor.insert_line(&snippet);
-        }
+        on_insert.run(snippet.clone());
     };
     let (delete_name, download_name) = (name.clone(), name.clone());
     view! {
@@ -338,13 +333,26 @@ fn Preview(answer: FileLoad) -> impl IntoView {
     .into_any()
 }
 
+/// Offers text to the user as a download.
+pub fn save_text_as(name: &str, text: &str, mime: &str) {
+    let array = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(mime);
+    if let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&array, &options) {
+        download(name, &blob);
+    }
+}
+
 /// Offers bytes to the user as a download.
 pub fn save_as(name: &str, bytes: &js_sys::ArrayBuffer) {
     let array = js_sys::Array::of1(bytes);
-    let Ok(blob) = web_sys::Blob::new_with_buffer_source_sequence(&array) else {
-        return;
-    };
-    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else {
+    if let Ok(blob) = web_sys::Blob::new_with_buffer_source_sequence(&array) {
+        download(name, &blob);
+    }
+}
+
+fn download(name: &str, blob: &web_sys::Blob) {
+    let Ok(url) = web_sys::Url::create_object_url_with_blob(blob) else {
         return;
     };
     if let Some(anchor) = web_sys::window()

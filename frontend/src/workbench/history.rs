@@ -1,10 +1,9 @@
 //! The run history: recent runs (time, duration, outcome, first line), kept in IndexedDB;
-//! clicking one puts its code back in the editor.
+//! clicking one puts its code back, in a new cell.
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::editor::EditorHandle;
 use super::saved_state;
 use crate::dashboard::format::duration;
 
@@ -32,6 +31,11 @@ impl Run {
             .unwrap_or("(empty)");
         line.chars().take(60).collect()
     }
+}
+
+/// The runs kept from earlier visits, oldest first.
+pub async fn kept_runs() -> Vec<Run> {
+    saved_state::load(HISTORY_KEY).await
 }
 
 /// The history; a cheap copyable handle.
@@ -72,8 +76,8 @@ fn trim(runs: &mut Vec<Run>) {
 #[component]
 pub fn HistoryPanel(
     history: History,
-    editor: StoredValue<Option<EditorHandle>, LocalStorage>,
-    code: RwSignal<String>,
+    /// Puts a run's code back (in a new cell).
+    on_restore: Callback<String>,
 ) -> impl IntoView {
     view! {
         <section class="panel" aria-labelledby="history-title" data-testid="history-panel">
@@ -107,14 +111,8 @@ pub fn HistoryPanel(
                                             class="history-entry"
                                             class:failed=!run.success
                                             data-testid="history-entry"
-                                            title="Put this code back in the editor"
-                                            on:click=move |_| {
-                                                if let Some(editor) = editor.get_value() {
-                                                    editor.set_value(&restore);
-                                                    editor.focus();
-                                                }
-                                                code.set(restore.clone());
-                                            }
+                                            title="Put this code back, in a new cell"
+                                            on:click=move |_| on_restore.run(restore.clone())
                                         >
                                             {label}
                                         </button>

@@ -1,14 +1,16 @@
-//! The workbench page: an editor, Run and Stop, a status line and the output, with Python
-//! running in a Web Worker through `pyodide-loader`.
+//! The workbench page: notebooks (see `notebook`) beside the files, packages and history
+//! panels, with a status line for Python, which runs in a Web Worker through
+//! `pyodide-loader`.
 //!
 //! The page starts the runtime as soon as it mounts, so Python loads while the user types;
-//! a Run pressed before Python is ready waits in the worker and runs when it is. The same
-//! runtime is offered to page scripts as `window.workbench`.
+//! a run asked for before Python is ready waits in the worker and runs when it is. The same
+//! runtime is offered to page scripts as `window.workbench` (and the notebooks as
+//! `window.workbench.notebook`).
 
 mod editor;
 mod files;
 mod history;
-mod output;
+mod notebook;
 mod packages;
 mod saved_state;
 mod session;
@@ -16,18 +18,16 @@ mod window_api;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use pyodide_loader::{
-    ExecResult, ExecuteRequest, Failure, LoadStage, PackageNews, Runtime, RuntimeEvent, Stream,
-};
+use pyodide_loader::{LoadStage, PackageNews, Runtime, RuntimeEvent};
+use wasm_bindgen::JsCast;
 
-use self::editor::EditorHandle;
 use self::files::{Files, FilesPanel};
 use self::history::{History, HistoryPanel, Run};
-use self::output::{OutputKind, OutputLog, OutputView};
+use self::notebook::documents::NotebooksPanel;
+use self::notebook::{NotebookView, Workspace};
 use self::packages::PackagesPanel;
 use self::session::Session;
 use crate::telemetry;
-
 /// Where the Python runtime is in its life.
 #[derive(Debug, Clone, PartialEq)]
 enum RuntimeStatus {
@@ -79,9 +79,8 @@ pub fn Workbench() -> impl IntoView {
     let status = RwSignal::new(RuntimeStatus::Loading(LoadStep::StartingWorker));
     let progress = RwSignal::new(0.1);
     let packages = RwSignal::new(String::new());
-    let log = OutputLog::new();
-    let code = RwSignal::new(String::new());
-    let running = RwSignal::new(false);
+    // What the page says about Python beside the status line (a restart, and why).
+    let notice = RwSignal::new(None::<String>);
     // Bumped after anything that may change files or packages (a run, a restart).
     let changed = RwSignal::new(0u64);
     let telemetry = telemetry::start();
@@ -89,7 +88,7 @@ pub fn Workbench() -> impl IntoView {
     // Packages installed in earlier visits come back once, when Python is first ready.
     let reinstalled = StoredValue::new(false);
     // Set once the runtime has started; its events reach the page only after that.
-    let session_cell = StoredValue::new(None::<Session>);
+    let workspace_cell = StoredValue::new(None::<(Session, Workspace)>);
 
     let runtime = Runtime::start(move |event| match event {
         RuntimeEvent::Progress(stage) => {
@@ -102,7 +101,7 @@ pub fn Workbench() -> impl IntoView {
             status.set(RuntimeStatus::Ready { version });
             changed.update(|count| *count += 1);
             if !reinstalled.get_value()
-                && let Some(session) = session_cell.get_value()
+                && let Some((session, _)) = workspace_cell.get_value()
             {
                 reinstalled.set_value(true);
                 reinstall_kept_packages(session, packages, changed);
@@ -119,22 +118,13 @@ pub fn Workbench() -> impl IntoView {
             }
             PackageNews::Loading { text } | PackageNews::Problem { text } => packages.set(text),
         },
-        RuntimeEvent::Output { stream, text } => {
-            let kind = match stream {
-                Stream::Stdout => OutputKind::Stdout,
-                Stream::Stderr => OutputKind::Stderr,
-            };
-            log.push_text(kind, text);
-        }
         RuntimeEvent::Restarted { reason } => {
             progress.set(LoadStep::Restarting.progress());
             status.set(RuntimeStatus::Loading(LoadStep::Restarting));
-            log.push_text(
-                OutputKind::Info,
-                format!("Python was restarted: {reason}\n"),
-            );
-            if let Some(session) = session_cell.get_value() {
+            notice.set(Some(format!("Python was restarted: {reason}")));
+            if let Some((session, workspace)) = workspace_cell.get_value() {
                 session.record_restart();
+                workspace.runner.restarted();
             }
         }
         RuntimeEvent::Failed(message) => status.set(RuntimeStatus::Failed(message)),
@@ -152,121 +142,110 @@ pub fn Workbench() -> impl IntoView {
             Session::new(None, telemetry)
         }
     };
-    session_cell.set_value(Some(session));
+    let workspace = Workspace::new(session);
+    workspace_cell.set_value(Some((session, workspace)));
+    if let Err(error) = notebook::api::expose(workspace) {
+        leptos::logging::warn!("window.workbench.notebook is unavailable: {error:?}");
+    }
+    // The notebook shows once it is read from this browser's storage.
+    let opened = RwSignal::new(false);
+    workspace
+        .documents
+        .start(notebook::first_notebook, move || opened.set(true));
     let files = Files::new(session);
     files.refresh();
-
-    let run = move || {
-        if running.get_untracked() || session.runtime().is_none() {
-            return;
-        }
-        running.set(true);
-        log.clear();
-        let source = code.get_untracked();
-        let request = ExecuteRequest::new(source.clone());
-        spawn_local(async move {
-            match session.execute(request).await {
-                Ok(result) => {
-                    history.record(Run {
-                        at: js_sys::Date::now(),
-                        duration_ms: result.duration_ms,
-                        success: result.success,
-                        code: source,
-                    });
-                    show_result(result, log);
-                }
-                Err(error) => log.push_text(OutputKind::Error, format!("{error}\n")),
-            }
-            running.set(false);
+    // After each run the code may have written files or installed packages.
+    Effect::new(move |previous: Option<bool>| {
+        let running = workspace.runner.running.with(Option::is_some);
+        if previous == Some(true) && !running {
             files.refresh();
             changed.update(|count| *count += 1);
-        });
-    };
-    let stop = move || {
-        if let Some(runtime) = session.runtime() {
-            runtime.stop();
         }
-    };
+        running
+    });
+    // Each finished cell goes into the run history.
+    workspace
+        .runner
+        .on_finished(move |code, duration_ms, success| {
+            history.record(Run {
+                at: js_sys::Date::now(),
+                duration_ms,
+                success,
+                code,
+            });
+        });
+
     let reset = move |_| {
-        if !confirm("Clear all variables? Your code, files and history stay.") {
+        if !confirm("Clear all variables? Your notebooks, files and history stay.") {
             return;
         }
         spawn_local(async move {
             match session.reset().await {
-                Ok(answer) => log.push_text(
-                    OutputKind::Info,
-                    format!("Variables cleared ({} removed).\n", answer.removed),
-                ),
-                Err(error) => log.push_text(OutputKind::Error, format!("{error}\n")),
+                Ok(answer) => notice.set(Some(format!(
+                    "Variables cleared ({} removed).",
+                    answer.removed
+                ))),
+                Err(error) => notice.set(Some(error.to_string())),
             }
         });
     };
     let restart = move |_| {
         if !confirm(
-            "Restart Python? Variables, imports and installed packages are lost; your code, files and history stay.",
+            "Restart Python? Variables, imports and installed packages are lost; your notebooks, files and history stay.",
         ) {
             return;
         }
         if let Some(runtime) = session.runtime() {
+            workspace.runner.restarted();
             runtime.restart();
             files.refresh();
         }
     };
-
-    // The editor: the page's own (see `editor.rs`), moved into its box once that exists. It
-    // keeps its code between visits itself.
-    let editor_box = NodeRef::<leptos::html::Div>::new();
-    let editor = StoredValue::new_local(None::<EditorHandle>);
-    Effect::new(move |_| {
-        let Some(element) = editor_box.get() else {
-            return;
-        };
-        if editor.with_value(Option::is_some) {
-            return;
-        }
-        let on_change = move |text: String| code.set(text);
-        let on_stop = move || {
-            let stopping = running.get_untracked();
-            if stopping {
-                stop();
-            }
-            stopping
-        };
-        match editor::adopt(&element, on_change, run, on_stop) {
-            Ok(adopted) => {
-                code.set(adopted.editor.value());
-                editor.set_value(Some(adopted.editor));
-                if adopted.run_requested {
-                    run();
-                }
-            }
-            Err(message) => status.set(RuntimeStatus::Failed(message)),
-        }
+    let insert_code = Callback::new(move |code: String| {
+        let id = workspace.insert_near(true, ::notebook::CellKind::Code);
+        workspace.state.set_source(&id, code);
     });
 
-    let on_key = move |event: web_sys::KeyboardEvent| {
-        if event.default_prevented() {
-            return;
-        }
-        if event.key() == "Enter" && (event.ctrl_key() || event.meta_key()) {
-            event.prevent_default();
-            run();
-        } else if event.key() == "Escape" && running.get_untracked() {
-            event.prevent_default();
-            stop();
-        }
-    };
-    // Files dropped anywhere on the page are loaded (they never leave the browser).
+    // Files dropped anywhere on the page are loaded (they never leave the browser); a
+    // dropped notebook opens as one.
     let dragging = RwSignal::new(false);
     let on_drag_over = move |event: web_sys::DragEvent| {
         event.prevent_default();
         dragging.set(true);
     };
+    let open_notebooks = move |list: web_sys::FileList| {
+        let (notebooks, data): (Vec<web_sys::File>, Vec<web_sys::File>) = (0..list.length())
+            .filter_map(|index| list.get(index))
+            .partition(|file| file.name().to_ascii_lowercase().ends_with(".ipynb"));
+        for file in notebooks {
+            notebook::open_file(workspace.documents, file);
+        }
+        if !data.is_empty() {
+            files.add(data);
+        }
+    };
     let on_drop = move |event: web_sys::DragEvent| {
         event.prevent_default();
         dragging.set(false);
         if let Some(list) = event.data_transfer().and_then(|transfer| transfer.files()) {
-            files.add(list);
+            open_notebooks(list);
+        }
+    };
+    let notebook_picker = NodeRef::<leptos::html::Input>::new();
+    let pick_notebook = Callback::new(move |()| {
+        if let Some(input) = notebook_picker.get() {
+            input.click();
+        }
+    });
+    let picked_notebook = move |event: web_sys::Event| {
+        let input = event
+            .target()
+            .and_then(|target| target.dyn_into::<web_sys::HtmlInputElement>().ok());
+        if let Some(input) = input {
+            if let Some(list) = input.files() {
+                open_notebooks(list);
+            }
+            input.set_value("");
         }
     };
     // Loading is over (or failed): the progress bar has nothing more to show.
@@ -276,7 +255,6 @@ pub fn Workbench() -> impl IntoView {
         <main
             class="workbench"
             class:dragging=move || dragging.get()
-            on:keydown=on_key
             on:dragover=on_drag_over
             on:dragleave=move |_| dragging.set(false)
             on:drop=on_drop
@@ -294,7 +272,7 @@ pub fn Workbench() -> impl IntoView {
                         {move || status.get().label()}
                     </p>
                     // Hidden, not removed, once loading is over: the header keeps its height,
-                    // so the editor below does not jump up.
+                    // so the notebook below does not jump up.
                     <progress
                         class="load-progress"
                         class:done=loaded
@@ -316,36 +294,32 @@ pub fn Workbench() -> impl IntoView {
             </header>
             <div class="columns">
                 <div class="main-column">
-                    <div class="editor-box" node_ref=editor_box data-testid="editor-box"></div>
-                    <div class="toolbar" role="toolbar" aria-label="Run controls">
-                        <button data-testid="run" on:click=move |_| run() disabled=move || running.get()>
-                            {move || if running.get() { "Running…" } else { "Run" }}
+                    <Show when=move || opened.get()>
+                        <NotebookView workspace=workspace session=session />
+                    </Show>
+                    <div class="toolbar python-controls" role="toolbar" aria-label="Python">
+                        <button class="secondary small" data-testid="reset" on:click=reset>
+                            "Reset variables"
                         </button>
-                        <button
-                            class="secondary"
-                            data-testid="stop"
-                            on:click=move |_| stop()
-                            disabled=move || !running.get()
-                        >
-                            "Stop"
+                        <button class="secondary small" data-testid="restart" on:click=restart>
+                            "Restart Python"
                         </button>
-                        <button class="secondary" data-testid="clear-output" on:click=move |_| log.clear()>
-                            "Clear output"
-                        </button>
-                        <button class="secondary" data-testid="reset" on:click=reset>
-                            "Reset"
-                        </button>
-                        <button class="secondary" data-testid="restart" on:click=restart>
-                            "Restart"
-                        </button>
-                        <span class="shortcuts">"Ctrl+Enter runs · Escape stops"</span>
+                        {move || notice.get().map(|text| view! { <span class="info" data-testid="python-notice">{text}</span> })}
                     </div>
-                    <OutputView log=log />
                 </div>
                 <aside class="side-column">
-                    <FilesPanel files=files editor=editor />
+                    <NotebooksPanel documents=workspace.documents on_open_file=pick_notebook />
+                    <input
+                        type="file"
+                        accept=".ipynb,application/x-ipynb+json"
+                        hidden
+                        node_ref=notebook_picker
+                        data-testid="notebook-input"
+                        on:change=picked_notebook
+                    />
+                    <FilesPanel files=files on_insert=insert_code />
                     <PackagesPanel session=session changed=changed />
-                    <HistoryPanel history=history editor=editor code=code />
+                    <HistoryPanel history=history on_restore=insert_code />
                 </aside>
             </div>
             <footer class="footer">
@@ -398,27 +372,8 @@ fn reinstall_kept_packages(session: Session, news: RwSignal<String>, changed: Rw
 }
 
 /// Asks the user to confirm something that loses work.
-fn confirm(question: &str) -> bool {
+pub(crate) fn confirm(question: &str) -> bool {
     web_sys::window()
         .and_then(|window| window.confirm_with_message(question).ok())
         .unwrap_or(false)
-}
-
-/// Adds what a finished run adds to the output: its rich results, or its error and traceback.
-fn show_result(result: ExecResult, log: OutputLog) {
-    if let Some(failure) = result.failure() {
-        // A timeout's own message says what happened; otherwise the traceback does.
-        let mut message = match failure {
-            Failure::TimedOut { .. } => result.error,
-            _ => result.traceback.or(result.error),
-        }
-        .unwrap_or_else(|| "the code failed".to_owned());
-        if !message.ends_with('\n') {
-            message.push('\n');
-        }
-        log.push_text(OutputKind::Error, message);
-    }
-    for output in result.outputs {
-        log.push_rich(output);
-    }
 }

@@ -4,7 +4,8 @@
 
 use leptos::prelude::*;
 use pyodide_loader::{
-    ExecResult, ExecuteRequest, Failure, FileLoad, InstallResult, LoaderError, ResetResult, Runtime,
+    ExecResult, ExecuteRequest, Failure, FileLoad, InstallResult, LiveOutput, LoaderError,
+    ResetResult, Runtime,
 };
 
 use crate::telemetry::{self, Activity, ActivityKind, TelemetryStatus};
@@ -37,8 +38,17 @@ impl Session {
 
     /// Runs code, and records the run (its code's hash, never its code).
     pub async fn execute(self, request: ExecuteRequest) -> Result<ExecResult, LoaderError> {
+        self.execute_live(request, |_| {}).await
+    }
+
+    /// [`Session::execute`], and `on_output` hears the output as the code makes it.
+    pub async fn execute_live(
+        self,
+        request: ExecuteRequest,
+        on_output: impl Fn(LiveOutput) + 'static,
+    ) -> Result<ExecResult, LoaderError> {
         let code = request.code.clone();
-        let result = self.require()?.execute(request).await?;
+        let result = self.require()?.execute_live(request, on_output).await?;
         self.record(Activity {
             kind: ActivityKind::Execution,
             code: Some(code),

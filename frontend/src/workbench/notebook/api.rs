@@ -1,0 +1,136 @@
+//! `window.workbench.notebook`, for embedding and automation (and the tests): `open(ipynbText)`,
+//! `runAll()`, `cells()`, `export()`, `list()`, `select(id)`. Documented in the README.
+
+use leptos::prelude::*;
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use super::{RunRange, Workspace};
+
+/// A cell as `cells()` gives it: outputs in nbformat's form.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CellSummary<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    source: &'a str,
+    execution_count: Option<u32>,
+    outputs: &'a [notebook::Output],
+}
+
+#[derive(Serialize)]
+struct Opened {
+    id: String,
+    cells: usize,
+}
+
+#[derive(Serialize)]
+struct Listed<'a> {
+    id: &'a str,
+    title: &'a str,
+    modified: f64,
+}
+
+/// Adds `notebook` to `window.workbench` (which `window_api` made).
+pub fn expose(workspace: Workspace) -> Result<(), JsValue> {
+    let api = js_sys::Object::new();
+    let set = |name: &str, function: JsValue| js_sys::Reflect::set(&api, &name.into(), &function);
+    let documents = workspace.documents;
+    let state = workspace.state;
+
+    set(
+        "open",
+        Closure::<dyn Fn(JsValue) -> js_sys::Promise>::new(move |text: JsValue| {
+            future_to_promise(async move {
+                let text = text
+                    .as_string()
+                    .ok_or_else(|| error("open needs the notebook's .ipynb text"))?;
+                let (id, cells) = documents.import(&text, None).map_err(error)?;
+                to_js(&Opened { id, cells })
+            })
+        })
+        .into_js_value(),
+    )?;
+    set(
+        "runAll",
+        Closure::<dyn Fn() -> js_sys::Promise>::new(move || {
+            workspace.run_range(RunRange::All);
+            let finished = workspace.runner.finished();
+            future_to_promise(async move {
+                let outcomes = finished.await.map_err(|_| error("the run was abandoned"))?;
+                to_js(&outcomes)
+            })
+        })
+        .into_js_value(),
+    )?;
+    set(
+        "cells",
+        Closure::<dyn Fn() -> Result<JsValue, JsValue>>::new(move || {
+            state.with(|model| {
+                let cells: Vec<CellSummary> = model
+                    .cells
+                    .iter()
+                    .map(|cell| CellSummary {
+                        kind: cell.kind.as_str(),
+                        source: &cell.source,
+                        execution_count: cell.execution_count,
+                        outputs: &cell.outputs,
+                    })
+                    .collect();
+                to_js(&cells)
+            })
+        })
+        .into_js_value(),
+    )?;
+    set(
+        "export",
+        Closure::<dyn Fn() -> String>::new(move || state.with(notebook::Notebook::to_ipynb))
+            .into_js_value(),
+    )?;
+    set(
+        "list",
+        Closure::<dyn Fn() -> Result<JsValue, JsValue>>::new(move || {
+            documents.entries.with_untracked(|entries| {
+                let listed: Vec<Listed> = entries
+                    .iter()
+                    .map(|entry| Listed {
+                        id: &entry.id,
+                        title: &entry.title,
+                        modified: entry.modified,
+                    })
+                    .collect();
+                to_js(&listed)
+            })
+        })
+        .into_js_value(),
+    )?;
+    set(
+        "select",
+        Closure::<dyn Fn(JsValue) -> js_sys::Promise>::new(move |id: JsValue| {
+            future_to_promise(async move {
+                let id = id
+                    .as_string()
+                    .ok_or_else(|| error("select needs a notebook id"))?;
+                documents.open_stored_now(id).await.map_err(error)?;
+                Ok(JsValue::UNDEFINED)
+            })
+        })
+        .into_js_value(),
+    )?;
+
+    let workbench = js_sys::Reflect::get(&js_sys::global(), &"workbench".into())?;
+    if workbench.is_object() {
+        js_sys::Reflect::set(&workbench, &"notebook".into(), &api)?;
+    }
+    Ok(())
+}
+
+fn to_js(value: &impl Serialize) -> Result<JsValue, JsValue> {
+    let json = serde_json::to_string(value).map_err(error)?;
+    js_sys::JSON::parse(&json)
+}
+
+fn error(message: impl ToString) -> JsValue {
+    js_sys::Error::new(&message.to_string()).into()
+}

@@ -1,0 +1,594 @@
+//! The notebooks kept in this browser: which one is open, the side panel that lists them
+//! (new, open a `.ipynb`, rename, duplicate, delete with undo), the autosave, and what happens
+//! when another tab saved the same notebook.
+//!
+//! Every change is saved [`SAVE_AFTER`] after it, and when the page goes away the open
+//! notebook is also journalled in localStorage, which takes it at once: a reload a moment
+//! after the last keystroke loses nothing.
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use notebook::{Notebook, SeededIds};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+
+use super::state::{DocMeta, NotebookState};
+use super::store::{self, Document, Entry, Saved, Store};
+
+/// How long after a change it is saved.
+const SAVE_AFTER: Duration = Duration::from_millis(300);
+
+/// The notebooks and the open one; a cheap copyable handle.
+#[derive(Debug, Clone, Copy)]
+pub struct Documents {
+    store: StoredValue<Option<Store>, LocalStorage>,
+    pub entries: RwSignal<Vec<Entry>>,
+    pub state: NotebookState,
+    /// Another tab saved the open notebook after this tab loaded it.
+    pub conflict: RwSignal<bool>,
+    /// What to tell the user about the last action: (success, message).
+    pub notice: RwSignal<Option<(bool, String)>>,
+    /// The notebook deleted last, until its undo expires.
+    pub deleted: RwSignal<Option<Document>>,
+    save_scheduled: StoredValue<bool>,
+    /// The change count last saved; a save is due while it differs.
+    saved_change: StoredValue<u64>,
+    ids: StoredValue<SeededIds>,
+}
+
+impl Documents {
+    pub fn new(state: NotebookState) -> Self {
+        Self {
+            store: StoredValue::new_local(None),
+            entries: RwSignal::new(Vec::new()),
+            state,
+            conflict: RwSignal::new(false),
+            notice: RwSignal::new(None),
+            deleted: RwSignal::new(None),
+            save_scheduled: StoredValue::new(false),
+            saved_change: StoredValue::new(0),
+            ids: StoredValue::new(SeededIds::new(
+                (js_sys::Math::random() * 4_294_967_295.0) as u64 ^ js_sys::Date::now() as u64,
+            )),
+        }
+    }
+
+    /// Opens the store and the notebook open last; with none kept, `migrate` makes the first
+    /// one (from what the single editor of earlier versions kept). `ready` hears when the
+    /// notebook is there.
+    pub fn start(
+        self,
+        migrate: impl AsyncFnOnce() -> Notebook + 'static,
+        ready: impl FnOnce() + 'static,
+    ) {
+        spawn_local(async move {
+            let store = match Store::open().await {
+                Ok(store) => Some(store),
+                Err(error) => {
+                    self.notice.set(Some((
+                        false,
+                        format!("notebooks cannot be kept in this browser: {error}"),
+                    )));
+                    None
+                }
+            };
+            self.store.set_value(store.clone());
+            let journalled = store::take_journal();
+            let mut opened = None;
+            if let Some(store) = &store {
+                if let Some(document) = journalled {
+                    // Kept only if it is newer than what IndexedDB has.
+                    let stored = store.entry(&document.entry.id).await;
+                    if stored.is_none_or(|stored| stored.revision < document.entry.revision) {
+                        let _ = store.save(&document);
+                    }
+                }
+                let entries = store.entries().await;
+                let wanted = store::current_id()
+                    .filter(|id| entries.iter().any(|entry| &entry.id == id))
+                    .or_else(|| entries.first().map(|entry| entry.id.clone()));
+                if let Some(id) = wanted {
+                    opened = store
+                        .load(&id)
+                        .await
+                        .and_then(|document| self.parse(document));
+                }
+                self.entries.set(entries);
+            }
+            match opened {
+                Some((notebook, meta)) => self.show(notebook, meta),
+                None => {
+                    let notebook = migrate().await;
+                    let meta = self.fresh_meta(&notebook, "Untitled");
+                    self.show(notebook, meta);
+                    // A new notebook is saved at once, so it is in the list.
+                    self.saved_change.set_value(u64::MAX);
+                    self.save_now();
+                }
+            }
+            self.listen();
+            self.watch_changes();
+            ready();
+        });
+    }
+
+    fn parse(self, document: Document) -> Option<(Notebook, DocMeta)> {
+        let notebook = self
+            .ids
+            .try_update_value(|ids| Notebook::from_ipynb(&document.ipynb, ids).ok())
+            .flatten()?;
+        let Entry {
+            id,
+            title,
+            modified,
+            revision,
+        } = document.entry;
+        Some((
+            notebook,
+            DocMeta {
+                id,
+                title,
+                modified,
+                revision,
+            },
+        ))
+    }
+
+    fn fresh_meta(self, notebook: &Notebook, fallback: &str) -> DocMeta {
+        let title = notebook
+            .title_from_cells()
+            .unwrap_or_else(|| self.unused_title(fallback));
+        DocMeta {
+            id: new_id(),
+            title,
+            modified: js_sys::Date::now(),
+            revision: 0,
+        }
+    }
+
+    /// `base`, or `base 2`, `base 3`… if a notebook already has that title.
+    fn unused_title(self, base: &str) -> String {
+        let taken = |title: &str| {
+            self.entries
+                .with_untracked(|entries| entries.iter().any(|entry| entry.title == title))
+        };
+        if !taken(base) {
+            return base.to_owned();
+        }
+        (2..)
+            .map(|n| format!("{base} {n}"))
+            .find(|title| !taken(title))
+            .unwrap_or_default()
+    }
+
+    fn show(self, notebook: Notebook, meta: DocMeta) {
+        store::set_current_id(&meta.id);
+        self.conflict.set(false);
+        self.state.replace(notebook, meta);
+        self.state.keep_shell();
+        self.saved_change
+            .set_value(self.state.changed.get_untracked());
+    }
+
+    /// Saves whenever the document changed, [`SAVE_AFTER`] later.
+    fn watch_changes(self) {
+        Effect::new(move |_| {
+            let change = self.state.changed.get();
+            if change != self.saved_change.get_value() && !self.save_scheduled.get_value() {
+                self.save_scheduled.set_value(true);
+                set_timeout(
+                    move || {
+                        self.save_scheduled.set_value(false);
+                        self.save_now();
+                    },
+                    SAVE_AFTER,
+                );
+            }
+        });
+        let on_pagehide = Closure::<dyn Fn()>::new(move || {
+            if self.state.changed.get_untracked() != self.saved_change.get_value() {
+                store::journal(&self.document());
+            }
+        });
+        if let Some(window) = web_sys::window() {
+            let _ = window
+                .add_event_listener_with_callback("pagehide", on_pagehide.as_ref().unchecked_ref());
+        }
+        on_pagehide.forget();
+    }
+
+    /// The open notebook as it is now.
+    pub fn document(self) -> Document {
+        let meta = self.state.meta.get_untracked();
+        Document {
+            entry: Entry {
+                id: meta.id,
+                title: meta.title,
+                modified: meta.modified,
+                revision: meta.revision,
+            },
+            ipynb: self.state.with(Notebook::to_ipynb),
+        }
+    }
+
+    /// Saves the open notebook, unless another tab saved it since this one loaded it.
+    pub fn save_now(self) {
+        let Some(store) = self.store.get_value() else {
+            return;
+        };
+        if self.conflict.get_untracked() {
+            return;
+        }
+        let change = self.state.changed.get_untracked();
+        let mut document = self.document();
+        spawn_local(async move {
+            let stored = store.entry(&document.entry.id).await;
+            if stored
+                .as_ref()
+                .is_some_and(|stored| stored.revision > document.entry.revision)
+            {
+                self.conflict.set(true);
+                return;
+            }
+            // The notebook may have been replaced by another meanwhile.
+            if self
+                .state
+                .meta
+                .with_untracked(|meta| meta.id != document.entry.id)
+            {
+                return;
+            }
+            document.entry.revision += 1;
+            if change != self.saved_change.get_value() {
+                document.entry.modified = js_sys::Date::now();
+            }
+            if let Err(error) = store.save(&document) {
+                self.notice.set(Some((
+                    false,
+                    format!("the notebook could not be saved: {error}"),
+                )));
+                return;
+            }
+            store::clear_journal();
+            self.saved_change.set_value(change);
+            self.state.meta.update(|meta| {
+                meta.revision = document.entry.revision;
+                meta.modified = document.entry.modified;
+            });
+            self.upsert_entry(document.entry.clone());
+            announce(&Saved {
+                id: document.entry.id,
+                revision: document.entry.revision,
+            });
+        });
+    }
+
+    fn upsert_entry(self, entry: Entry) {
+        self.entries.update(|entries| {
+            entries.retain(|kept| kept.id != entry.id);
+            entries.push(entry);
+            entries.sort_by(|a, b| b.modified.total_cmp(&a.modified));
+        });
+    }
+
+    /// Hears other tabs' saves: a newer save of the open notebook is a conflict; any save
+    /// refreshes the list.
+    fn listen(self) {
+        let Ok(channel) = web_sys::BroadcastChannel::new(store::CHANNEL) else {
+            return;
+        };
+        let on_message =
+            Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+                let Some(saved) = event
+                    .data()
+                    .as_string()
+                    .and_then(|json| serde_json::from_str::<Saved>(&json).ok())
+                else {
+                    return;
+                };
+                let open = self.state.meta.get_untracked();
+                if saved.id == open.id && saved.revision > open.revision {
+                    self.conflict.set(true);
+                }
+                self.refresh_list();
+            });
+        channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        on_message.forget();
+        std::mem::forget(channel);
+    }
+
+    fn refresh_list(self) {
+        let Some(store) = self.store.get_value() else {
+            return;
+        };
+        spawn_local(async move {
+            self.entries.set(store.entries().await);
+        });
+    }
+
+    /// Takes the other tab's version of the open notebook.
+    pub fn reload_from_store(self) {
+        let id = self.state.meta.get_untracked().id;
+        self.open_stored(id);
+    }
+
+    /// Keeps this tab's version, over the other tab's.
+    pub fn keep_mine(self) {
+        let Some(store) = self.store.get_value() else {
+            return;
+        };
+        let id = self.state.meta.get_untracked().id;
+        spawn_local(async move {
+            if let Some(stored) = store.entry(&id).await {
+                self.state
+                    .meta
+                    .update(|meta| meta.revision = stored.revision);
+            }
+            self.conflict.set(false);
+            self.state.changed.update(|count| *count += 1);
+        });
+    }
+
+    /// Opens a kept notebook (the open one is saved first).
+    pub fn open_stored(self, id: String) {
+        spawn_local(async move {
+            if let Err(error) = self.open_stored_now(id).await {
+                self.notice.set(Some((false, error)));
+            }
+        });
+    }
+
+    /// [`Documents::open_stored`], finished when the notebook shows.
+    pub async fn open_stored_now(self, id: String) -> Result<(), String> {
+        let store = self
+            .store
+            .get_value()
+            .ok_or("notebooks cannot be kept in this browser")?;
+        if self.state.changed.get_untracked() != self.saved_change.get_value() {
+            self.save_now();
+        }
+        let (notebook, meta) = store
+            .load(&id)
+            .await
+            .and_then(|document| self.parse(document))
+            .ok_or_else(|| format!("there is no notebook {id} in this browser"))?;
+        self.show(notebook, meta);
+        Ok(())
+    }
+
+    /// A new, empty notebook, opened.
+    pub fn create(self) -> String {
+        let notebook = self
+            .ids
+            .try_update_value(Notebook::new)
+            .expect("the id source is there");
+        self.add(notebook, "Untitled")
+    }
+
+    fn add(self, notebook: Notebook, fallback_title: &str) -> String {
+        if self.state.changed.get_untracked() != self.saved_change.get_value() {
+            self.save_now();
+        }
+        let meta = self.fresh_meta(&notebook, fallback_title);
+        let id = meta.id.clone();
+        self.show(notebook, meta);
+        // A new notebook is saved at once, so it is in the list.
+        self.saved_change.set_value(u64::MAX);
+        self.save_now();
+        id
+    }
+
+    /// Opens `.ipynb` text as a new notebook; the open ones stay as they were. Says why not.
+    pub fn import(self, text: &str, file_name: Option<&str>) -> Result<(String, usize), String> {
+        let notebook = self
+            .ids
+            .try_update_value(|ids| Notebook::from_ipynb(text, ids))
+            .expect("the id source is there")
+            .map_err(|error| error.to_string())?;
+        let cells = notebook.cells.len();
+        let fallback = file_name
+            .map(|name| name.trim_end_matches(".ipynb").to_owned())
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| "Imported".to_owned());
+        let id = self.add(notebook, &fallback);
+        Ok((id, cells))
+    }
+
+    pub fn rename(self, title: String) {
+        let title = title
+            .trim()
+            .chars()
+            .take(notebook::MAX_TITLE_CHARS)
+            .collect::<String>();
+        if !title.is_empty() {
+            self.state.set_title(title);
+        }
+    }
+
+    /// A copy of the open notebook, opened.
+    pub fn duplicate(self) {
+        let notebook = self.state.snapshot();
+        let title = format!("{} (copy)", self.state.meta.get_untracked().title);
+        let meta = DocMeta {
+            id: new_id(),
+            title,
+            modified: js_sys::Date::now(),
+            revision: 0,
+        };
+        if self.state.changed.get_untracked() != self.saved_change.get_value() {
+            self.save_now();
+        }
+        self.show(notebook, meta);
+        self.saved_change.set_value(u64::MAX);
+        self.save_now();
+    }
+
+    /// Deletes the open notebook (undoable for a while) and opens another.
+    pub fn delete_open(self) {
+        let Some(store) = self.store.get_value() else {
+            return;
+        };
+        let document = self.document();
+        if let Err(error) = store.delete(&document.entry.id) {
+            self.notice
+                .set(Some((false, format!("could not delete it: {error}"))));
+            return;
+        }
+        let id = document.entry.id.clone();
+        self.entries
+            .update(|entries| entries.retain(|entry| entry.id != id));
+        self.deleted.set(Some(document));
+        match self
+            .entries
+            .with_untracked(|entries| entries.first().map(|entry| entry.id.clone()))
+        {
+            Some(next) => {
+                // Nothing unsaved to keep: the deleted one must not be saved again.
+                self.saved_change
+                    .set_value(self.state.changed.get_untracked());
+                self.open_stored(next);
+            }
+            None => {
+                self.saved_change
+                    .set_value(self.state.changed.get_untracked());
+                self.create();
+            }
+        }
+    }
+
+    /// Brings the deleted notebook back and opens it.
+    pub fn undo_delete(self) {
+        let (Some(store), Some(mut document)) =
+            (self.store.get_value(), self.deleted.get_untracked())
+        else {
+            return;
+        };
+        self.deleted.set(None);
+        document.entry.revision += 1;
+        if store.save(&document).is_ok() {
+            self.upsert_entry(document.entry.clone());
+            self.open_stored(document.entry.id);
+        }
+    }
+}
+
+/// A notebook's id in this browser.
+fn new_id() -> String {
+    web_sys::window()
+        .and_then(|window| window.crypto().ok())
+        .map(|crypto| crypto.random_uuid())
+        .unwrap_or_else(|| format!("{:x}", (js_sys::Math::random() * 1e15) as u64))
+}
+
+fn announce(saved: &Saved) {
+    if let (Ok(channel), Ok(json)) = (
+        web_sys::BroadcastChannel::new(store::CHANNEL),
+        serde_json::to_string(saved),
+    ) {
+        let _ = channel.post_message(&JsValue::from_str(&json));
+        channel.close();
+    }
+}
+
+/// The side panel: every notebook, the open one marked, and what can be done with them.
+#[component]
+pub fn NotebooksPanel(documents: Documents, on_open_file: Callback<()>) -> impl IntoView {
+    let open_id = move || documents.state.meta.with(|meta| meta.id.clone());
+    let rename = move |_| {
+        let current = documents.state.meta.get_untracked().title;
+        if let Some(title) = web_sys::window()
+            .and_then(|window| {
+                window
+                    .prompt_with_message_and_default("Rename the notebook", &current)
+                    .ok()
+            })
+            .flatten()
+        {
+            documents.rename(title);
+        }
+    };
+    let delete = move |_| {
+        let title = documents.state.meta.get_untracked().title;
+        let confirmed = web_sys::window()
+            .and_then(|window| {
+                window
+                    .confirm_with_message(&format!(
+                        "Delete “{title}”? You can undo this for a while."
+                    ))
+                    .ok()
+            })
+            .unwrap_or(false);
+        if confirmed {
+            documents.delete_open();
+            set_timeout(move || documents.deleted.set(None), Duration::from_secs(30));
+        }
+    };
+    view! {
+        <section class="panel" aria-labelledby="notebooks-title" data-testid="notebooks-panel">
+            <h2 id="notebooks-title">"Notebooks"</h2>
+            <div class="panel-actions">
+                <button class="secondary small" data-testid="new-notebook" on:click=move |_| { documents.create(); }>
+                    "New"
+                </button>
+                <button class="secondary small" data-testid="open-notebook" on:click=move |_| on_open_file.run(())>
+                    "Open .ipynb…"
+                </button>
+            </div>
+            <ul class="notebook-list">
+                <For each=move || documents.entries.get() key=|entry| (entry.id.clone(), entry.title.clone(), entry.modified as u64) let:entry>
+                    {
+                        let id = entry.id.clone();
+                        let is_open = {
+                            let id = id.clone();
+                            move || open_id() == id
+                        };
+                        let (open_class, open_aria) = (is_open.clone(), is_open.clone());
+                        view! {
+                            <li class="notebook-entry" class:open=open_class data-testid="notebook-entry">
+                                <button
+                                    class="link"
+                                    aria-current=move || if open_aria() { "true" } else { "false" }
+                                    on:click=move |_| {
+                                        if !is_open() {
+                                            documents.open_stored(id.clone());
+                                        }
+                                    }
+                                >
+                                    <span class="notebook-title" data-testid="notebook-title">{entry.title.clone()}</span>
+                                    <small class="hint">{last_change(entry.modified)}</small>
+                                </button>
+                            </li>
+                        }
+                    }
+                </For>
+            </ul>
+            <div class="panel-actions">
+                <button class="secondary small" data-testid="rename-notebook" on:click=rename>"Rename"</button>
+                <button class="secondary small" data-testid="duplicate-notebook" on:click=move |_| documents.duplicate()>"Duplicate"</button>
+                <button class="secondary small" data-testid="delete-notebook" on:click=delete>"Delete"</button>
+            </div>
+            {move || documents.deleted.get().map(|document| view! {
+                <p class="notice ok" role="status">
+                    {format!("“{}” deleted. ", document.entry.title)}
+                    <button class="link" data-testid="undo-delete-notebook" on:click=move |_| documents.undo_delete()>"Undo"</button>
+                </p>
+            })}
+            {move || documents.notice.get().map(|(ok, text)| view! {
+                <p class=if ok { "notice ok" } else { "notice error" } role="status" data-testid="notebooks-notice">{text}</p>
+            })}
+        </section>
+    }
+}
+
+/// When a notebook last changed: the time today, the date before.
+fn last_change(unix_ms: f64) -> String {
+    let then = js_sys::Date::new(&JsValue::from_f64(unix_ms));
+    let today = js_sys::Date::new_0().to_date_string() == then.to_date_string();
+    String::from(if today {
+        then.to_locale_time_string("default")
+    } else {
+        then.to_locale_date_string("default", &JsValue::UNDEFINED)
+    })
+}
