@@ -10,10 +10,11 @@ mod admin;
 mod clock;
 mod config;
 mod error;
-mod json;
+mod extract;
 mod metrics;
 pub mod package_index;
 mod privacy;
+mod secrets;
 mod static_files;
 mod stats;
 pub mod storage;
@@ -95,7 +96,7 @@ impl AppState {
             Some(token) if !token.trim().is_empty() => (token.trim().to_owned(), None),
             _ => {
                 let (token, created) =
-                    privacy::read_or_create(&config.data_dir.join("admin-token"))?;
+                    secrets::read_or_create(&config.data_dir.join("admin-token"))?;
                 let shown = created.then(|| token.clone());
                 (token, shown)
             }

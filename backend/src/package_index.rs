@@ -196,7 +196,7 @@ impl PackageIndex {
                     file.filename
                 ))
             })?;
-        let sha256 = crate::privacy::sha256_hex(&bytes);
+        let sha256 = hex::encode(Sha256::digest(&bytes));
         if sha256 != file.sha256 {
             tracing::warn!(
                 "refused {} from {}: sha256 {sha256}, listed as {}",
@@ -460,7 +460,7 @@ fn hash_file(path: &Path) -> Result<(String, u64)> {
         size += read as u64;
         hasher.update(&buffer[..read]);
     }
-    let sha256 = crate::privacy::hex(&hasher.finalize());
+    let sha256 = hex::encode(hasher.finalize());
     Ok((sha256, size))
 }
 

@@ -25,7 +25,10 @@ use rusqlite::{Connection, params};
 use tokio::sync::oneshot;
 
 use super::summary::{EventRow, HourRollup, RangeStats, Sketch, Summary};
-use super::{Aggregates, BoxFuture, CodeRuns, EventStore, ExportRow, NewEvent, StoreError};
+use protocol::stats::ExportRow;
+use protocol::telemetry::EventKind;
+
+use super::{Aggregates, BoxFuture, CodeRuns, EventStore, NewEvent, StoreError};
 use crate::clock::{self, HOUR_MS};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -192,7 +195,7 @@ impl EventStore for SqliteStore {
                     received_at: clock::iso(row.get(0)?),
                     event_id: row.get(1)?,
                     session_id: row.get(2)?,
-                    kind: row.get(3)?,
+                    kind: event_kind(row, 3)?,
                     success: row.get(4)?,
                     duration_ms: row.get(5)?,
                     error_type: row.get(6)?,
@@ -468,7 +471,7 @@ fn scan_events(
     let mut count = 0;
     while let Some(row) = rows.next()? {
         each(EventRow {
-            kind: row.get(0)?,
+            kind: event_kind(row, 0)?,
             success: row.get(1)?,
             duration_ms: row.get(2)?,
             error_type: row.get(3)?,
@@ -546,6 +549,18 @@ fn write_group(
     }
     transaction.commit()?;
     Ok((outcomes, reopened))
+}
+
+/// A stored event's kind, which is only ever written from [`EventKind::as_str`].
+fn event_kind(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<EventKind> {
+    let text = row.get_ref(index)?.as_str()?;
+    EventKind::parse(text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            index,
+            Type::Text,
+            format!("unknown event kind {text:?}").into(),
+        )
+    })
 }
 
 fn clamp(size: u64) -> i64 {
@@ -649,7 +664,7 @@ fn database(error: impl std::fmt::Display) -> StoreError {
 
 #[cfg(test)]
 mod tests {
-    use protocol::telemetry::{EventKind, TelemetryEvent};
+    use protocol::telemetry::TelemetryEvent;
 
     use super::*;
 

@@ -14,6 +14,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use protocol::stats::Entry;
+use protocol::telemetry::EventKind;
 use serde::{Deserialize, Serialize};
 
 use super::{Aggregates, DURATION_BUCKETS};
@@ -28,9 +29,9 @@ const BUCKETS_PER_DECADE: f64 = 100.0;
 const MINUTE_MS: i64 = 60_000;
 
 /// One stored event, as the statistics read it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct EventRow {
-    pub kind: String,
+    pub kind: EventKind,
     pub success: Option<bool>,
     pub duration_ms: Option<f64>,
     pub error_type: Option<String>,
@@ -72,8 +73,8 @@ pub struct Summary {
 impl Summary {
     /// Counts one event, with the same rules the statistics have always used.
     fn add(&mut self, row: &EventRow) {
-        match row.kind.as_str() {
-            "execution" => {
+        match row.kind {
+            EventKind::Execution => {
                 self.executions += 1;
                 match row.success {
                     Some(true) => self.successes += 1,
@@ -100,12 +101,15 @@ impl Summary {
                 minute.0 += u64::from(row.success == Some(true));
                 minute.1 += 1;
             }
-            "install" if row.success != Some(false) => {
-                self.installs += 1;
-                count(&mut self.packages, row.package.as_deref());
+            // A failed install installed nothing.
+            EventKind::Install => {
+                if row.success != Some(false) {
+                    self.installs += 1;
+                    count(&mut self.packages, row.package.as_deref());
+                }
             }
-            "file_load" => self.file_loads += 1,
-            _ => {}
+            EventKind::FileLoad => self.file_loads += 1,
+            EventKind::Reset | EventKind::Restart => {}
         }
     }
 
@@ -326,7 +330,7 @@ impl RangeStats {
         if !self.sessions.contains(&row.session_id) {
             self.sessions.insert(row.session_id.clone());
         }
-        if row.kind == "execution" {
+        if row.kind == EventKind::Execution {
             if let Some(duration) = row.duration_ms {
                 self.durations.push(duration);
             }
@@ -476,12 +480,14 @@ fn bucketed_rank(buckets: &BTreeMap<i32, u64>, total: u64, fraction: f64) -> f64
 
 #[cfg(test)]
 mod tests {
+    use sha2::Digest;
+
     use super::*;
 
     fn execution(index: usize, at: i64) -> EventRow {
         let failed = index.is_multiple_of(7);
         EventRow {
-            kind: "execution".into(),
+            kind: EventKind::Execution,
             success: Some(!failed),
             duration_ms: Some((index % 997) as f64 * 1.7),
             error_type: failed.then(|| format!("Error{}", index % 3)),
@@ -583,6 +589,23 @@ mod tests {
             );
         }
         assert_eq!(Sketch::from_bytes(vec![1, 2, 3]), Sketch::new());
+    }
+
+    /// Stored rollups hold the registers as they are: the hash, the register layout and the
+    /// ranks must never change, or sketches stored by an older server would merge wrongly.
+    #[test]
+    fn the_stored_sketch_format_does_not_change() {
+        let mut sketch = Sketch::new();
+        for index in 0..10_000 {
+            sketch.insert(&format!("visitor-{index}"));
+        }
+        let bytes = sketch.as_bytes();
+        assert_eq!(bytes.len(), 2048);
+        assert_eq!(
+            hex::encode(sha2::Sha256::digest(bytes)),
+            "c4c2642f1e56218af99d8d279a393172a016d2d4bcb0eab27af9e2f0e17edfcf"
+        );
+        assert_eq!(bytes[..8], [4, 2, 6, 3, 4, 5, 3, 2]);
     }
 
     #[test]
