@@ -12,8 +12,8 @@ use serde_json::Value;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::dashboard::format_bytes;
 use crate::editor::EditorHandle;
+use crate::format::format_bytes;
 
 /// Files larger than this are refused before they are read.
 pub const MAX_FILE_BYTES: f64 = 200.0 * 1024.0 * 1024.0;

@@ -4,8 +4,8 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::dashboard::format::duration;
 use crate::editor::EditorHandle;
+use crate::format::duration;
 use crate::saved_state;
 
 /// At most this many runs are kept.

@@ -5,6 +5,7 @@
 mod dashboard;
 mod editor;
 mod files;
+mod format;
 mod history;
 mod http;
 mod idb;

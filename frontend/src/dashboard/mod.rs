@@ -6,9 +6,6 @@
 //! types, package names) is rendered as text by Leptos, never as HTML.
 
 mod charts;
-pub(crate) mod format;
-
-pub(crate) use self::format::format_bytes;
 
 use std::collections::BTreeMap;
 
@@ -20,7 +17,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 use self::charts::{BarChart, TrendChart, local_time};
-use self::format::{browser_family, duration, thousands};
+use crate::format::{browser_family, duration, thousands};
 use crate::http::{self, HttpError};
 
 const RANGES: [(&str, &str); 5] = [
