@@ -4,6 +4,8 @@
 //! `insert` resolves only once the events are on disk: the ingest endpoint answers 202 after
 //! it, so an acknowledged event survives a crash.
 
+mod hyperloglog;
+mod percentiles;
 mod sqlite;
 mod summary;
 

@@ -24,7 +24,8 @@ use rusqlite::types::Type;
 use rusqlite::{Connection, params};
 use tokio::sync::oneshot;
 
-use super::summary::{EventRow, HourRollup, RangeStats, Sketch, Summary};
+use super::hyperloglog::HyperLogLog;
+use super::summary::{EventRow, HourRollup, RangeStats, Summary};
 use protocol::stats::ExportRow;
 use protocol::telemetry::EventKind;
 
@@ -595,8 +596,8 @@ fn aggregates(connection: &Connection, from: i64, to: i64) -> rusqlite::Result<A
                 hour,
                 HourRollup {
                     summary,
-                    visitors: Sketch::from_bytes(row.get(2)?),
-                    sessions: Sketch::from_bytes(row.get(3)?),
+                    visitors: HyperLogLog::from_bytes(row.get(2)?),
+                    sessions: HyperLogLog::from_bytes(row.get(3)?),
                 },
             );
             cursor = start + HOUR_MS;
