@@ -15,6 +15,7 @@ mod metrics;
 pub mod package_index;
 mod privacy;
 mod secrets;
+mod simple_api;
 mod static_files;
 mod stats;
 pub mod storage;
