@@ -20,6 +20,8 @@ mod static_files;
 mod stats;
 pub mod storage;
 mod telemetry;
+#[cfg(feature = "test-support")]
+pub mod testing;
 mod upstream;
 
 use std::future::Future;
