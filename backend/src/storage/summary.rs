@@ -348,6 +348,25 @@ impl RangeStats {
     }
 }
 
+/// Asserts that the figures rollups keep exact are the same in `merged` as in `exact`:
+/// counts, the mean, the last execution, the trend, the hours of day, the histogram and the
+/// top lists.
+#[cfg(test)]
+pub(in crate::storage) fn assert_exact_figures_match(merged: &Aggregates, exact: &Aggregates) {
+    assert_eq!(
+        (merged.executions, merged.successes, merged.failures),
+        (exact.executions, exact.successes, exact.failures)
+    );
+    assert!((merged.mean_duration_ms - exact.mean_duration_ms).abs() < 1e-9);
+    assert_eq!(merged.last_execution_at, exact.last_execution_at);
+    assert_eq!(merged.trend, exact.trend);
+    assert_eq!(merged.hour_of_day, exact.hour_of_day);
+    assert_eq!(merged.duration_histogram, exact.duration_histogram);
+    assert_eq!(merged.error_types, exact.error_types);
+    assert_eq!(merged.client_addrs, exact.client_addrs);
+    assert_eq!(merged.code_keys, exact.code_keys);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -392,18 +411,7 @@ mod tests {
         let merged = merged.finish();
 
         assert_eq!(merged.executions, 5000);
-        assert_eq!(
-            (merged.successes, merged.failures),
-            (exact.successes, exact.failures)
-        );
-        assert!((merged.mean_duration_ms - exact.mean_duration_ms).abs() < 1e-9);
-        assert_eq!(merged.last_execution_at, exact.last_execution_at);
-        assert_eq!(merged.trend, exact.trend);
-        assert_eq!(merged.hour_of_day, exact.hour_of_day);
-        assert_eq!(merged.duration_histogram, exact.duration_histogram);
-        assert_eq!(merged.error_types, exact.error_types);
-        assert_eq!(merged.client_addrs, exact.client_addrs);
-        assert_eq!(merged.code_keys, exact.code_keys);
+        assert_exact_figures_match(&merged, &exact);
         for (approximate, true_value) in [
             (merged.p50_duration_ms, exact.p50_duration_ms),
             (merged.p95_duration_ms, exact.p95_duration_ms),

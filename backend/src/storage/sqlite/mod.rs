@@ -132,6 +132,7 @@ mod tests {
 
     use super::*;
     use crate::clock::{self, HOUR_MS};
+    use crate::storage::summary::assert_exact_figures_match;
 
     fn event(index: usize, received_at: i64) -> NewEvent {
         let failed = index.is_multiple_of(5);
@@ -175,18 +176,7 @@ mod tests {
     }
 
     fn assert_same(rolled: &Aggregates, raw: &Aggregates) {
-        assert_eq!(
-            (rolled.executions, rolled.successes, rolled.failures),
-            (raw.executions, raw.successes, raw.failures)
-        );
-        assert!((rolled.mean_duration_ms - raw.mean_duration_ms).abs() < 1e-9);
-        assert_eq!(rolled.last_execution_at, raw.last_execution_at);
-        assert_eq!(rolled.trend, raw.trend);
-        assert_eq!(rolled.hour_of_day, raw.hour_of_day);
-        assert_eq!(rolled.duration_histogram, raw.duration_histogram);
-        assert_eq!(rolled.error_types, raw.error_types);
-        assert_eq!(rolled.client_addrs, raw.client_addrs);
-        assert_eq!(rolled.code_keys, raw.code_keys);
+        assert_exact_figures_match(rolled, raw);
         assert_eq!((rolled.unique_visitors, rolled.sessions), (25, 40));
         let close = |a: f64, b: f64| (a - b).abs() <= b * 0.012;
         assert!(close(rolled.p50_duration_ms, raw.p50_duration_ms));
