@@ -4,19 +4,19 @@
 
 use axum::Json;
 use axum::extract::{FromRef, FromRequestParts, State};
-use axum::http::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::IntoResponse;
-use serde::Deserialize;
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use protocol::admin::{LoginRequest, SessionAnswer};
 
 use crate::error::AppError;
-use crate::privacy::secrets_match;
+use crate::secrets::secrets_match;
 
 /// The cookie that carries the admin session.
 pub const COOKIE_NAME: &str = "workbench_admin";
 /// A login lasts a week.
-const COOKIE_MAX_AGE_SECONDS: u32 = 7 * 24 * 3600;
+const COOKIE_MAX_AGE: cookie::time::Duration = cookie::time::Duration::days(7);
 
 /// The admin token the server accepts.
 #[derive(Debug, Clone)]
@@ -53,53 +53,39 @@ fn presented_token(headers: &HeaderMap) -> Option<String> {
     {
         return Some(bearer.trim().to_owned());
     }
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|cookies| cookies.split(';'))
-        .filter_map(|cookie| cookie.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
-        .map(|(_, value)| value.to_owned())
+    CookieJar::from_headers(headers)
+        .get(COOKIE_NAME)
+        .map(|cookie| cookie.value().to_owned())
 }
 
-#[derive(Debug, Deserialize)]
-pub struct Login {
-    token: String,
+/// The session cookie: HttpOnly (scripts cannot read it), SameSite=Strict (other sites
+/// cannot send it), for the whole site.
+fn session_cookie(token: String) -> Cookie<'static> {
+    Cookie::build((COOKIE_NAME, token))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .path("/")
+        .build()
 }
 
 /// `POST /api/admin/login {token}`: sets the session cookie.
 pub async fn login(
     State(expected): State<AdminToken>,
-    crate::json::Json(login): crate::json::Json<Login>,
-) -> Result<impl IntoResponse, AppError> {
+    jar: CookieJar,
+    crate::extract::Json(login): crate::extract::Json<LoginRequest>,
+) -> Result<(CookieJar, Json<SessionAnswer>), AppError> {
     if !secrets_match(&login.token, &expected.0) {
         return Err(AppError::Unauthorized("the admin token is wrong".into()));
     }
-    // The token is hex, so it needs no cookie escaping.
-    let cookie = format!(
-        "{COOKIE_NAME}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={COOKIE_MAX_AGE_SECONDS}",
-        login.token
-    );
-    let cookie = HeaderValue::from_str(&cookie).map_err(|_| {
-        AppError::BadRequest("the token has characters a cookie cannot carry".into())
-    })?;
-    Ok((
-        StatusCode::OK,
-        [(SET_COOKIE, cookie)],
-        Json(serde_json::json!({"success": true})),
-    ))
+    let mut cookie = session_cookie(login.token);
+    cookie.set_max_age(COOKIE_MAX_AGE);
+    Ok((jar.add(cookie), Json(SessionAnswer { success: true })))
 }
 
-/// `POST /api/admin/logout`: clears the session cookie.
-pub async fn logout() -> impl IntoResponse {
-    (
-        [(
-            SET_COOKIE,
-            HeaderValue::from_static(
-                "workbench_admin=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0",
-            ),
-        )],
-        Json(serde_json::json!({"success": true})),
-    )
+/// `POST /api/admin/logout`: clears the session cookie (always, whether or not this request
+/// carried it).
+pub async fn logout(jar: CookieJar) -> (CookieJar, Json<SessionAnswer>) {
+    let mut cookie = session_cookie(String::new());
+    cookie.make_removal();
+    (jar.add(cookie), Json(SessionAnswer { success: true }))
 }

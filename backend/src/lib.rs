@@ -10,14 +10,18 @@ mod admin;
 mod clock;
 mod config;
 mod error;
-mod json;
+mod extract;
 mod metrics;
 pub mod package_index;
 mod privacy;
+mod secrets;
+mod simple_api;
 mod static_files;
 mod stats;
 pub mod storage;
 mod telemetry;
+#[cfg(feature = "test-support")]
+pub mod testing;
 mod upstream;
 
 use std::future::Future;
@@ -95,7 +99,7 @@ impl AppState {
             Some(token) if !token.trim().is_empty() => (token.trim().to_owned(), None),
             _ => {
                 let (token, created) =
-                    privacy::read_or_create(&config.data_dir.join("admin-token"))?;
+                    secrets::read_or_create(&config.data_dir.join("admin-token"))?;
                 let shown = created.then(|| token.clone());
                 (token, shown)
             }

@@ -27,14 +27,11 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
-pub use protocol::normalize_package_name as normalize;
-
 use crate::AppState;
 use crate::error::AppError;
+use crate::simple_api::{SIMPLE_JSON, normalize, parse_wheel_filename};
 use crate::upstream::{Upstream, UpstreamFile};
 
-/// The content type micropip needs, exactly (no charset), to read a PEP 691 answer.
-pub const SIMPLE_JSON: &str = "application/vnd.pypi.simple.v1+json";
 /// Longer names are refused before any lookup.
 pub const MAX_NAME_LEN: usize = 100;
 const MAX_FILENAME_LEN: usize = 255;
@@ -196,7 +193,7 @@ impl PackageIndex {
                     file.filename
                 ))
             })?;
-        let sha256 = crate::privacy::sha256_hex(&bytes);
+        let sha256 = hex::encode(Sha256::digest(&bytes));
         if sha256 != file.sha256 {
             tracing::warn!(
                 "refused {} from {}: sha256 {sha256}, listed as {}",
@@ -393,16 +390,6 @@ pub fn validate_name(name: &str) -> Result<String, AppError> {
     Ok(normalize(name))
 }
 
-/// `name-version(-build)?-python-abi-platform.whl` → `(name, version)`.
-pub fn parse_wheel_filename(filename: &str) -> Option<(String, String)> {
-    let stem = filename.strip_suffix(".whl")?;
-    let parts: Vec<&str> = stem.split('-').collect();
-    if parts.len() < 5 {
-        return None;
-    }
-    Some((parts[0].to_owned(), parts[1].to_owned()))
-}
-
 /// The origin wheel URLs are built on: the request's host, over https only when a proxy in
 /// front says so.
 fn base_url(headers: &HeaderMap, fallback: std::net::SocketAddr) -> String {
@@ -460,7 +447,7 @@ fn hash_file(path: &Path) -> Result<(String, u64)> {
         size += read as u64;
         hasher.update(&buffer[..read]);
     }
-    let sha256 = crate::privacy::hex(&hasher.finalize());
+    let sha256 = hex::encode(hasher.finalize());
     Ok((sha256, size))
 }
 
@@ -489,15 +476,5 @@ mod tests {
             assert!(validate_name(bad).is_err(), "{bad:?} must be refused");
         }
         assert!(validate_name(&"a".repeat(MAX_NAME_LEN + 1)).is_err());
-    }
-
-    #[test]
-    fn wheel_file_names_give_name_and_version() {
-        assert_eq!(
-            parse_wheel_filename("typing_extensions-4.16.0-py3-none-any.whl"),
-            Some(("typing_extensions".to_owned(), "4.16.0".to_owned()))
-        );
-        assert_eq!(parse_wheel_filename("README.txt"), None);
-        assert_eq!(parse_wheel_filename("broken-1.0.whl"), None);
     }
 }

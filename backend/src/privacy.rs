@@ -1,17 +1,16 @@
 //! What the server keeps about a visitor, and how little: truncated addresses, a visitor id
 //! from a daily salt that never touches disk, and code hashes keyed with a server secret.
 
-use std::fs;
-use std::io::Write;
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Mutex;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 use crate::clock;
+use crate::secrets::{random_bytes, read_or_create};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -68,7 +67,7 @@ impl DailySalt {
         mac.update(address.as_bytes());
         mac.update(b"\n");
         mac.update(user_agent.as_bytes());
-        hex(&mac.finalize().into_bytes())[..16].to_owned()
+        hex::encode(mac.finalize().into_bytes())[..16].to_owned()
     }
 }
 
@@ -93,63 +92,8 @@ impl CodeKeyer {
     pub fn key(&self, code_sha256: &str) -> String {
         let mut mac = HmacSha256::new_from_slice(&self.secret).expect("HMAC takes any key length");
         mac.update(code_sha256.as_bytes());
-        hex(&mac.finalize().into_bytes())
+        hex::encode(mac.finalize().into_bytes())
     }
-}
-
-/// The secret in `path`, or a new random one written there with owner-only permissions.
-/// Returns the secret and whether it was just made.
-pub fn read_or_create(path: &Path) -> Result<(String, bool)> {
-    if let Ok(existing) = fs::read_to_string(path) {
-        let existing = existing.trim().to_owned();
-        if !existing.is_empty() {
-            return Ok((existing, false));
-        }
-    }
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent)
-            .with_context(|| format!("could not create {}", parent.display()))?;
-    }
-    let secret = hex(&random_bytes()?);
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("could not write {}", path.display()))?;
-    file.write_all(secret.as_bytes())?;
-    file.sync_all()?;
-    Ok((secret, true))
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
-fn random_bytes() -> Result<[u8; 32]> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes)
-        .map_err(|error| anyhow::anyhow!("no randomness available: {error}"))?;
-    Ok(bytes)
-}
-
-/// Equal-time comparison of two secrets (their SHA-256, so lengths do not leak either).
-pub fn secrets_match(given: &str, expected: &str) -> bool {
-    let given = Sha256::digest(given.as_bytes());
-    let expected = Sha256::digest(expected.as_bytes());
-    given
-        .iter()
-        .zip(expected.iter())
-        .fold(0u8, |difference, (a, b)| difference | (a ^ b))
-        == 0
 }
 
 #[cfg(test)]
@@ -186,25 +130,18 @@ mod tests {
         let keyer = CodeKeyer::load_or_create(folder.path()).expect("keyer");
         let again = CodeKeyer::load_or_create(folder.path()).expect("keyer");
         let stranger = CodeKeyer::load_or_create(other.path()).expect("keyer");
-        let hash = sha256_hex(b"print(1)");
+        let hash = hex::encode(Sha256::digest(b"print(1)"));
         assert_eq!(keyer.key(&hash), again.key(&hash), "the secret is kept");
         assert_ne!(keyer.key(&hash), stranger.key(&hash));
         assert_ne!(keyer.key(&hash), hash);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(folder.path().join("code-key.secret"))
+            let mode = std::fs::metadata(folder.path().join("code-key.secret"))
                 .expect("file")
                 .permissions()
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-    }
-
-    #[test]
-    fn secrets_match_only_when_equal() {
-        assert!(secrets_match("token", "token"));
-        assert!(!secrets_match("token", "tokem"));
-        assert!(!secrets_match("", "token"));
     }
 }

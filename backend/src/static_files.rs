@@ -103,7 +103,7 @@ fn stamped_service_worker(config: &Config) -> std::io::Result<String> {
             shell.push(format!("/{name}"));
         }
     }
-    let build = crate::privacy::hex(&build.finalize()[..8]);
+    let build = hex::encode(&build.finalize()[..8]);
     let mut pyodide: Vec<String> = std::fs::read_dir(config.public_dir.join("pyodide"))
         .map(|versions| {
             versions

@@ -13,18 +13,17 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
 use protocol::stats::{
-    Dashboard, DashboardStats, Entry, LegacyExecutionStats, LegacyStats, Overview, RangeInfo,
-    Recent, TrendBucket,
+    Dashboard, DashboardStats, Entry, ExportRow, LegacyExecutionStats, LegacyStats, LookupAnswer,
+    LookupRequest, Overview, RangeInfo, RangeName, Recent, TrendBucket,
 };
-use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::AppState;
 use crate::admin::Admin;
 use crate::clock::{self, DAY_MS, HOUR_MS};
 use crate::error::AppError;
-use crate::privacy;
-use crate::storage::{DURATION_BUCKETS, ExportRow};
+use crate::storage::DURATION_BUCKETS;
 
 /// `GET /api/stats`: all-time totals in the original service's shape.
 pub async fn legacy(State(state): State<AppState>) -> Result<Json<LegacyStats>, AppError> {
@@ -118,7 +117,7 @@ pub async fn export(
         "csv" => Ok(download(
             &format!("{name}.csv"),
             "text/csv; charset=utf-8",
-            to_csv(&rows).into_bytes(),
+            to_csv(&rows).map_err(internal)?,
         )),
         other => Err(AppError::BadRequest(format!(
             "format must be csv or json, not {other:?}"
@@ -144,28 +143,73 @@ fn download(file_name: &str, content_type: &'static str, body: Vec<u8>) -> Respo
 
 /// CSV with a header row. Cells that a spreadsheet would read as a formula are prefixed
 /// with `'`: user agents and error types come from clients and may be hostile.
-pub fn to_csv(rows: &[ExportRow]) -> String {
-    let mut csv = String::from(ExportRow::CSV_HEADER);
-    csv.push('\n');
+pub fn to_csv(rows: &[ExportRow]) -> Result<Vec<u8>, csv::Error> {
+    // The header is written by hand so that an empty export still has one.
+    let mut writer = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    writer.write_record(ExportRow::CSV_COLUMNS)?;
     for row in rows {
-        let cells = row.csv_cells();
-        let line: Vec<String> = cells.iter().map(|cell| csv_cell(cell)).collect();
-        csv.push_str(&line.join(","));
-        csv.push('\n');
+        writer.serialize(defused(row.clone()))?;
     }
-    csv
+    writer
+        .into_inner()
+        .map_err(|error| error.into_error().into())
 }
 
-fn csv_cell(value: &str) -> String {
-    let guarded = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+/// The row with every text cell guarded against being read as a formula. (The pattern
+/// names every field, so a new one cannot be forgotten here.)
+fn defused(row: ExportRow) -> ExportRow {
+    let ExportRow {
+        received_at,
+        event_id,
+        session_id,
+        kind,
+        success,
+        duration_ms,
+        error_type,
+        code_key,
+        code_bytes,
+        stdout_bytes,
+        stderr_bytes,
+        package,
+        version,
+        file_ext,
+        file_bytes,
+        pyodide_version,
+        client_time,
+        client_addr,
+        user_agent,
+    } = row;
+    let maybe = |text: Option<String>| text.map(formula_guard);
+    ExportRow {
+        received_at: formula_guard(received_at),
+        event_id: formula_guard(event_id),
+        session_id: formula_guard(session_id),
+        kind,
+        success,
+        duration_ms,
+        error_type: maybe(error_type),
+        code_key: maybe(code_key),
+        code_bytes,
+        stdout_bytes,
+        stderr_bytes,
+        package: maybe(package),
+        version: maybe(version),
+        file_ext: maybe(file_ext),
+        file_bytes,
+        pyodide_version: maybe(pyodide_version),
+        client_time: maybe(client_time),
+        client_addr: formula_guard(client_addr),
+        user_agent: maybe(user_agent),
+    }
+}
+
+fn formula_guard(value: String) -> String {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{value}")
     } else {
-        value.to_owned()
-    };
-    if guarded.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", guarded.replace('"', "\"\""))
-    } else {
-        guarded
+        value
     }
 }
 
@@ -249,36 +293,15 @@ async fn dashboard_stats(
 }
 
 /// `POST /api/dashboard/lookup {code} | {sha256}`: how often and when a piece of code ran.
-#[derive(Debug, Deserialize)]
-pub struct Lookup {
-    code: Option<String>,
-    sha256: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LookupAnswer {
-    success: bool,
-    sha256: String,
-    executions: u64,
-    first_seen: Option<String>,
-    last_seen: Option<String>,
-}
-
 pub async fn lookup(
     _admin: Admin,
     State(state): State<AppState>,
-    crate::json::Json(lookup): crate::json::Json<Lookup>,
+    crate::extract::Json(lookup): crate::extract::Json<LookupRequest>,
 ) -> Result<Json<LookupAnswer>, AppError> {
     let sha256 = match (lookup.code, lookup.sha256) {
-        (Some(code), _) => privacy::sha256_hex(code.as_bytes()),
-        (None, Some(hash)) => {
-            let hash = hash.trim().to_ascii_lowercase();
-            if !protocol::telemetry::is_sha256_hex(&hash) {
-                return Err(AppError::BadRequest("sha256 must be 64 hex digits".into()));
-            }
-            hash
-        }
+        (Some(code), _) => hex::encode(Sha256::digest(code.as_bytes())),
+        (None, Some(hash)) => LookupRequest::normalized_sha256(&hash)
+            .ok_or_else(|| AppError::BadRequest("sha256 must be 64 hex digits".into()))?,
         (None, None) => return Err(AppError::BadRequest("give the code or its sha256".into())),
     };
     let runs = state
@@ -317,21 +340,18 @@ fn resolve_range(query: &HashMap<String, String>, now: i64) -> Result<RangeInfo,
             to,
         });
     }
-    let label = query.get("range").map_or("24h", String::as_str);
-    let span = match label {
-        "1h" => HOUR_MS,
-        "24h" => DAY_MS,
-        "7d" => 7 * DAY_MS,
-        "30d" => 30 * DAY_MS,
-        "all" => now,
-        other => {
-            return Err(AppError::BadRequest(format!(
-                "range must be 1h, 24h, 7d, 30d or all, or give from and to; not {other:?}"
-            )));
-        }
+    let name = match query.get("range") {
+        None => RangeName::default(),
+        Some(text) => RangeName::parse(text).ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "range must be 1h, 24h, 7d, 30d or all, or give from and to; not {text:?}"
+            ))
+        })?,
     };
+    // All time reaches back to the epoch.
+    let span = name.span_ms().unwrap_or(now);
     Ok(RangeInfo {
-        label: label.to_owned(),
+        label: name.as_str().to_owned(),
         from: now - span,
         to: now + 1,
     })
@@ -380,6 +400,78 @@ mod tests {
         assert!(resolve_range(&query(&[("range", "1y")]), now).is_err());
         assert!(resolve_range(&query(&[("from", "9"), ("to", "5")]), now).is_err());
         assert!(resolve_range(&query(&[("from", "x"), ("to", "5")]), now).is_err());
+    }
+
+    /// One cell as the export writes it.
+    fn csv_cell(value: &str) -> String {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        writer
+            .write_record([formula_guard(value.to_owned())])
+            .expect("writes");
+        let line = String::from_utf8(writer.into_inner().expect("flushes")).expect("UTF-8");
+        line.strip_suffix('\n').expect("one line").to_owned()
+    }
+
+    fn row(user_agent: &str) -> ExportRow {
+        ExportRow {
+            received_at: "2026-11-29T10:00:00.000Z".into(),
+            event_id: "e-1".into(),
+            session_id: "s-1".into(),
+            kind: protocol::telemetry::EventKind::Execution,
+            success: Some(false),
+            duration_ms: Some(12.5),
+            error_type: Some("-ValueError".into()),
+            code_key: Some("ab".repeat(32)),
+            code_bytes: Some(10),
+            stdout_bytes: None,
+            stderr_bytes: Some(0),
+            package: None,
+            version: None,
+            file_ext: None,
+            file_bytes: None,
+            pyodide_version: Some("0.27.7".into()),
+            client_time: None,
+            client_addr: "127.0.0.0/24".into(),
+            user_agent: Some(user_agent.into()),
+        }
+    }
+
+    #[test]
+    fn the_csv_header_names_every_column_in_order() {
+        let csv =
+            String::from_utf8(to_csv(&[row("Agent, \"quoted\"")]).expect("csv")).expect("UTF-8");
+        let mut lines = csv.lines();
+        assert_eq!(
+            lines.next(),
+            Some(
+                "receivedAt,eventId,sessionId,kind,success,durationMs,errorType,codeKey,codeBytes,stdoutBytes,stderrBytes,package,version,fileExt,fileBytes,pyodideVersion,clientTime,clientAddr,userAgent"
+            )
+        );
+        assert_eq!(
+            lines.next(),
+            Some(
+                format!(
+                    "2026-11-29T10:00:00.000Z,e-1,s-1,execution,false,12.5,'-ValueError,{},10,,0,,,,,0.27.7,,127.0.0.0/24,\"Agent, \"\"quoted\"\"\"",
+                    "ab".repeat(32)
+                )
+                .as_str()
+            )
+        );
+        assert_eq!(lines.next(), None);
+        // The header is there when nothing is exported too.
+        let empty = String::from_utf8(to_csv(&[]).expect("csv")).expect("UTF-8");
+        assert_eq!(empty.lines().count(), 1);
+    }
+
+    #[test]
+    fn the_written_header_is_the_rows_own() {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        writer.serialize(row("Agent")).expect("writes");
+        let csv = String::from_utf8(writer.into_inner().expect("flushes")).expect("UTF-8");
+        assert_eq!(
+            csv.lines().next(),
+            Some(ExportRow::CSV_COLUMNS.join(",").as_str())
+        );
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::AppState;
 use crate::admin::Admin;
 use crate::clock;
 use crate::error::AppError;
-use crate::json::Body;
+use crate::extract::Body;
 use crate::metrics::Counters;
 use crate::privacy;
 use crate::storage::NewEvent;

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use serde::Deserialize;
+use url::Url;
 
-use crate::package_index::{SIMPLE_JSON, normalize, parse_wheel_filename};
+use crate::simple_api::{SIMPLE_JSON, is_pure_python3_wheel, normalize, parse_wheel_filename};
 
 /// A wheel larger than this is not downloaded.
 pub const MAX_WHEEL_BYTES: u64 = 100 * 1024 * 1024;
@@ -131,13 +132,7 @@ impl Upstream {
 /// A listed file if it is a pure-Python 3 wheel of this project with a sha256, not yanked.
 fn offered(file: PageFile, name: &str, page_url: &str) -> Option<UpstreamFile> {
     let (project, _) = parse_wheel_filename(&file.filename)?;
-    let stem = file.filename.strip_suffix(".whl")?;
-    let tags: Vec<&str> = stem.rsplitn(4, '-').take(3).collect();
-    let [platform, abi, python] = tags.as_slice() else {
-        return None;
-    };
-    let pure =
-        *platform == "any" && *abi == "none" && python.split('.').any(|tag| tag.starts_with("py3"));
+    let pure = is_pure_python3_wheel(&file.filename);
     let yanked = !matches!(
         file.yanked,
         serde_json::Value::Null | serde_json::Value::Bool(false)
@@ -156,42 +151,19 @@ fn offered(file: PageFile, name: &str, page_url: &str) -> Option<UpstreamFile> {
         return None;
     }
     Some(UpstreamFile {
-        url: resolve(page_url, file.url.split('#').next().unwrap_or_default()),
+        url: resolve(page_url, &file.url)?,
         filename: file.filename,
         sha256,
         size: file.size,
     })
 }
 
-/// Resolves a link on a page: absolute, root-relative or relative to the page's folder.
-fn resolve(page_url: &str, link: &str) -> String {
-    if link.starts_with("http://") || link.starts_with("https://") {
-        return link.to_owned();
-    }
-    let scheme_end = page_url.find("://").map_or(0, |at| at + 3);
-    if let Some(path) = link.strip_prefix('/') {
-        let origin_end = page_url[scheme_end..]
-            .find('/')
-            .map_or(page_url.len(), |at| scheme_end + at);
-        return format!("{}/{path}", &page_url[..origin_end]);
-    }
-    let folder_end = page_url
-        .rfind('/')
-        .filter(|at| *at >= scheme_end)
-        .map_or(page_url.len(), |at| at + 1);
-    let mut url = page_url[..folder_end].to_owned();
-    if !url.ends_with('/') {
-        url.push('/');
-    }
-    let mut link = link;
-    while let Some(rest) = link.strip_prefix("../") {
-        let trimmed = url.trim_end_matches('/');
-        if let Some(at) = trimmed.rfind('/').filter(|at| *at >= scheme_end) {
-            url.truncate(at + 1);
-        }
-        link = rest;
-    }
-    format!("{url}{link}")
+/// Resolves a link on a page as a browser would (absolute, scheme-relative, root-relative
+/// or relative to the page's folder), without its fragment (`#sha256=…`).
+fn resolve(page_url: &str, link: &str) -> Option<String> {
+    let mut url = Url::parse(page_url).ok()?.join(link).ok()?;
+    url.set_fragment(None);
+    Some(url.into())
 }
 
 #[cfg(test)]
@@ -240,16 +212,23 @@ mod tests {
     #[test]
     fn links_resolve_like_a_browser_would() {
         let page = "https://up.example/simple/x/";
+        let resolve = |link| resolve(page, link).expect("resolves");
         assert_eq!(
-            resolve(page, "https://cdn.example/a.whl"),
+            resolve("https://cdn.example/a.whl"),
             "https://cdn.example/a.whl"
         );
+        assert_eq!(resolve("/files/a.whl"), "https://up.example/files/a.whl");
+        assert_eq!(resolve("a.whl"), "https://up.example/simple/x/a.whl");
+        assert_eq!(resolve("../../a.whl"), "https://up.example/a.whl");
+        // Scheme-relative: another host, on the page's scheme.
         assert_eq!(
-            resolve(page, "/files/a.whl"),
+            resolve("//files.example/packages/a.whl"),
+            "https://files.example/packages/a.whl"
+        );
+        assert_eq!(
+            resolve("../../files/a.whl#sha256=ab"),
             "https://up.example/files/a.whl"
         );
-        assert_eq!(resolve(page, "a.whl"), "https://up.example/simple/x/a.whl");
-        assert_eq!(resolve(page, "../../a.whl"), "https://up.example/a.whl");
     }
 
     #[test]

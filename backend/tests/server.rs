@@ -261,10 +261,7 @@ async fn the_package_index_serves_wheelhouse_projects_as_pep_691_json() {
             file["url"],
             "http://workbench.test:8080/wheelhouse/seaborn-0.13.2-py3-none-any.whl"
         );
-        let expected: String = sha2::Sha256::digest(SEABORN_WHEEL)
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect();
+        let expected = format!("{:x}", sha2::Sha256::digest(SEABORN_WHEEL));
         assert_eq!(file["hashes"]["sha256"], expected);
     }
     let wheel = get(&site, "/wheelhouse/seaborn-0.13.2-py3-none-any.whl").await;

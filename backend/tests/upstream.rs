@@ -17,10 +17,7 @@ const TAMPERED: &[u8] = b"something else entirely";
 const WHEEL: &str = "demo_pkg-1.0-py3-none-any.whl";
 
 fn sha256(bytes: &[u8]) -> String {
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    format!("{:x}", sha2::Sha256::digest(bytes))
 }
 
 /// A fake PEP 691 index; returns its base URL, how many wheel downloads it served, and a

@@ -3,6 +3,7 @@
 //! and the workbench never loads dashboard data.
 
 mod dashboard;
+mod format;
 mod http;
 mod idb;
 mod telemetry;

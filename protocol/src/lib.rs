@@ -3,6 +3,7 @@
 //!
 //! Field names are camelCase on the wire, as the original service's clients expect.
 
+pub mod admin;
 pub mod stats;
 pub mod telemetry;
 

@@ -1,9 +1,12 @@
-//! Statistics answers: the legacy `GET /api/stats` shape, and the admin dashboard's
-//! `GET /api/dashboard/stats`, which keeps the original keys and adds new ones.
+//! Statistics answers: the legacy `GET /api/stats` shape, the admin dashboard's
+//! `GET /api/dashboard/stats` (which keeps the original keys and adds new ones) with its
+//! named ranges, the code look-up, and the export's rows.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+use crate::telemetry::{EventKind, is_sha256_hex};
 
 /// `GET /api/stats`: the original service's shape, with no addresses in it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -133,4 +136,189 @@ pub struct ImportedEvent {
     pub client_addr: Option<String>,
     #[serde(default)]
     pub user_agent: Option<String>,
+}
+
+/// The named time ranges of the dashboard (`?range=…`), each ending now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RangeName {
+    #[serde(rename = "1h")]
+    LastHour,
+    #[default]
+    #[serde(rename = "24h")]
+    LastDay,
+    #[serde(rename = "7d")]
+    LastWeek,
+    #[serde(rename = "30d")]
+    LastMonth,
+    #[serde(rename = "all")]
+    AllTime,
+}
+
+impl RangeName {
+    /// Every range, shortest first, as the dashboard offers them.
+    pub const ALL: [RangeName; 5] = [
+        Self::LastHour,
+        Self::LastDay,
+        Self::LastWeek,
+        Self::LastMonth,
+        Self::AllTime,
+    ];
+
+    /// The name in addresses and in [`RangeInfo::label`].
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LastHour => "1h",
+            Self::LastDay => "24h",
+            Self::LastWeek => "7d",
+            Self::LastMonth => "30d",
+            Self::AllTime => "all",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|name| name.as_str() == text)
+    }
+
+    /// How far back the range reaches, in milliseconds; `None` for all time.
+    pub fn span_ms(self) -> Option<i64> {
+        const HOUR_MS: i64 = 3_600_000;
+        match self {
+            Self::LastHour => Some(HOUR_MS),
+            Self::LastDay => Some(24 * HOUR_MS),
+            Self::LastWeek => Some(7 * 24 * HOUR_MS),
+            Self::LastMonth => Some(30 * 24 * HOUR_MS),
+            Self::AllTime => None,
+        }
+    }
+}
+
+/// `POST /api/dashboard/lookup` (admin): how often a piece of code ran, asked by the code
+/// itself or by its SHA-256. When both are given, the code counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LookupRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+impl LookupRequest {
+    /// What a person typed: a SHA-256 (64 hex digits, any case, spaces around allowed) is
+    /// asked for as a hash, anything else as code.
+    pub fn from_input(text: &str) -> Self {
+        match Self::normalized_sha256(text) {
+            Some(sha256) => Self {
+                code: None,
+                sha256: Some(sha256),
+            },
+            None => Self {
+                code: Some(text.to_owned()),
+                sha256: None,
+            },
+        }
+    }
+
+    /// `text` as a SHA-256 in lowercase hex, if it is one.
+    pub fn normalized_sha256(text: &str) -> Option<String> {
+        let hash = text.trim().to_ascii_lowercase();
+        is_sha256_hex(&hash).then_some(hash)
+    }
+}
+
+/// The answer of `POST /api/dashboard/lookup`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LookupAnswer {
+    pub success: bool,
+    /// The SHA-256 looked up (of the code, when code was given).
+    pub sha256: String,
+    pub executions: u64,
+    /// When it first and last ran (ISO 8601), if it ever did.
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+}
+
+/// One stored event as `GET /api/dashboard/export` gives it, in JSON and as a CSV row:
+/// everything the server keeps, with the keyed code hash instead of the browser's. The
+/// fields' order is the CSV's column order and their names are its header.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportRow {
+    /// When the server received it (ISO 8601).
+    pub received_at: String,
+    pub event_id: String,
+    pub session_id: String,
+    pub kind: EventKind,
+    pub success: Option<bool>,
+    pub duration_ms: Option<f64>,
+    pub error_type: Option<String>,
+    pub code_key: Option<String>,
+    pub code_bytes: Option<i64>,
+    pub stdout_bytes: Option<i64>,
+    pub stderr_bytes: Option<i64>,
+    pub package: Option<String>,
+    pub version: Option<String>,
+    pub file_ext: Option<String>,
+    pub file_bytes: Option<i64>,
+    pub pyodide_version: Option<String>,
+    pub client_time: Option<String>,
+    pub client_addr: String,
+    pub user_agent: Option<String>,
+}
+
+impl ExportRow {
+    /// The CSV export's header: the fields' wire names, in order.
+    pub const CSV_COLUMNS: [&'static str; 19] = [
+        "receivedAt",
+        "eventId",
+        "sessionId",
+        "kind",
+        "success",
+        "durationMs",
+        "errorType",
+        "codeKey",
+        "codeBytes",
+        "stdoutBytes",
+        "stderrBytes",
+        "package",
+        "version",
+        "fileExt",
+        "fileBytes",
+        "pyodideVersion",
+        "clientTime",
+        "clientAddr",
+        "userAgent",
+    ];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn range_names_are_the_ones_in_addresses() {
+        for name in RangeName::ALL {
+            let wire = serde_json::to_value(name).expect("serialises");
+            assert_eq!(wire, name.as_str());
+            assert_eq!(RangeName::parse(name.as_str()), Some(name));
+        }
+        assert_eq!(RangeName::default().as_str(), "24h");
+        assert_eq!(RangeName::parse("1y"), None);
+        assert_eq!(RangeName::LastWeek.span_ms(), Some(7 * 86_400_000));
+        assert_eq!(RangeName::AllTime.span_ms(), None);
+    }
+
+    #[test]
+    fn a_typed_hash_is_looked_up_as_a_hash_and_anything_else_as_code() {
+        let hash = "AB".repeat(32);
+        assert_eq!(
+            serde_json::to_value(LookupRequest::from_input(&format!(" {hash}\n")))
+                .expect("serialises"),
+            serde_json::json!({"sha256": "ab".repeat(32)})
+        );
+        assert_eq!(
+            serde_json::to_value(LookupRequest::from_input("print(1)")).expect("serialises"),
+            serde_json::json!({"code": "print(1)"})
+        );
+    }
 }

@@ -1,10 +1,11 @@
-//! Helpers for the end-to-end tests: [`spawn_app`] starts the real server on a free port,
-//! serving the real Trunk build (`dist/`) and the real Pyodide files (`public/`), and
-//! [`Browser::start`] starts Debian's headless Chromium through ChromeDriver.
+//! Helpers for the end-to-end tests: [`spawn_app`] starts the real server on a free port
+//! (the server's own test harness, `backend::testing`), serving the real Trunk build
+//! (`dist/`) and the real Pyodide files (`public/`), and [`Browser::start`] starts Debian's
+//! headless Chromium through ChromeDriver.
 //!
 //! `cargo xtask test` builds `dist/` and lays out `public/` before it runs these tests.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -14,51 +15,14 @@ use fantoccini::wd::TimeoutConfiguration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::Value;
-use tokio::sync::oneshot;
 
-/// The admin token the test server accepts.
-pub const ADMIN_TOKEN: &str = "test-admin-token";
+pub use backend::testing::{ADMIN_TOKEN, TestApp};
 
 /// How long a page may take to load Python; cold Pyodide start-up on two cores is ~10 s.
 pub const PYTHON_LOAD_TIMEOUT: Duration = Duration::from_secs(120);
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-
-/// A running server; it stops when this is dropped.
-#[derive(Debug)]
-pub struct TestApp {
-    pub address: SocketAddr,
-    /// The server's data directory (events, secrets, audit log).
-    pub data: tempfile::TempDir,
-    config: backend::Config,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: Option<Server>,
-}
-
-impl TestApp {
-    /// Stops the server (as if it went away) and waits until it has.
-    pub async fn stop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(server) = self.server.take() {
-            let stopped = tokio::time::timeout(Duration::from_secs(10), server).await;
-            assert!(stopped.is_ok(), "the server did not stop within 10 s");
-        }
-    }
-
-    /// Starts the server again on the same address and data directory.
-    pub async fn start_again(&mut self) {
-        let (shutdown, server) = serve(self.config.clone()).await;
-        self.shutdown = Some(shutdown);
-        self.server = Some(server);
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.address)
-    }
-}
 
 /// The repository root, where `dist/` and `public/` are.
 pub fn workspace_root() -> PathBuf {
@@ -86,44 +50,12 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut backend::Config)) -> TestAp
             "{needed} is missing: run the tests with `cargo xtask test`, which builds and lays it out first"
         );
     }
-    let data = tempfile::tempdir().expect("a temporary data directory");
-    // A fixed free port, so a stopped server can come back at the same address.
-    let address = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let mut config = config(address, data.path());
-    adjust(&mut config);
-    let (shutdown, server) = serve(config.clone()).await;
-    TestApp {
-        address,
-        data,
-        config,
-        shutdown: Some(shutdown),
-        server: Some(server),
-    }
-}
-
-fn config(address: SocketAddr, data: &std::path::Path) -> backend::Config {
-    let root = workspace_root();
-    backend::Config {
-        addr: address,
-        dist_dir: root.join("dist"),
-        public_dir: root.join("public"),
-        data_dir: data.to_path_buf(),
-        admin_token: Some(ADMIN_TOKEN.to_owned()),
-        ..backend::Config::with_defaults()
-    }
-}
-
-type Server = tokio::task::JoinHandle<backend::Result<()>>;
-
-async fn serve(config: backend::Config) -> (oneshot::Sender<()>, Server) {
-    let application = backend::Application::build(config)
-        .await
-        .expect("the server starts");
-    let (shutdown, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(application.run_until(async {
-        stopped.await.ok();
-    }));
-    (shutdown, server)
+    backend::testing::spawn_app_with(|config| {
+        config.dist_dir = root.join("dist");
+        config.public_dir = root.join("public");
+        adjust(config);
+    })
+    .await
 }
 
 /// Headless Chromium driven through ChromeDriver, with its own fresh profile. Dropping it

@@ -2,9 +2,13 @@
 //! wheelhouse lacks, which the server fetches from a fake upstream index, verifies, keeps and
 //! then serves with the upstream gone; a wheel whose hash does not match is refused.
 
+use std::io::{Cursor, Write};
+
 use serde_json::json;
 use sha2::Digest;
 use tests::{Browser, spawn_app_with};
+use zip::CompressionMethod;
+use zip::write::SimpleFileOptions;
 
 const WHEEL: &str = "upstream_demo-1.0-py3-none-any.whl";
 
@@ -28,65 +32,17 @@ fn demo_wheel() -> Vec<u8> {
             "upstream_demo/__init__.py,,\nupstream_demo-1.0.dist-info/METADATA,,\nupstream_demo-1.0.dist-info/WHEEL,,\nupstream_demo-1.0.dist-info/RECORD,,\n",
         ),
     ];
-    let mut zip = Vec::new();
-    let mut central = Vec::new();
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let stored = SimpleFileOptions::default().compression_method(CompressionMethod::Stored);
     for (name, contents) in files {
-        let offset = zip.len() as u32;
-        let (crc, size, name_len) = (
-            crc32(contents.as_bytes()),
-            contents.len() as u32,
-            name.len() as u16,
-        );
-        // Local header: version 2.0, no flags, stored, 1980-01-01 00:00.
-        zip.extend(0x0403_4b50_u32.to_le_bytes());
-        zip.extend([20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]);
-        zip.extend(crc.to_le_bytes());
-        zip.extend(size.to_le_bytes());
-        zip.extend(size.to_le_bytes());
-        zip.extend(name_len.to_le_bytes());
-        zip.extend(0_u16.to_le_bytes());
-        zip.extend(name.as_bytes());
-        zip.extend(contents.as_bytes());
-        central.extend(0x0201_4b50_u32.to_le_bytes());
-        central.extend([20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]);
-        central.extend(crc.to_le_bytes());
-        central.extend(size.to_le_bytes());
-        central.extend(size.to_le_bytes());
-        central.extend(name_len.to_le_bytes());
-        central.extend([0; 12]);
-        central.extend(offset.to_le_bytes());
-        central.extend(name.as_bytes());
+        zip.start_file(name, stored).expect("a zip entry");
+        zip.write_all(contents.as_bytes()).expect("written");
     }
-    let (central_offset, central_size) = (zip.len() as u32, central.len() as u32);
-    zip.extend(central);
-    zip.extend(0x0605_4b50_u32.to_le_bytes());
-    zip.extend([0, 0, 0, 0, 4, 0, 4, 0]);
-    zip.extend(central_size.to_le_bytes());
-    zip.extend(central_offset.to_le_bytes());
-    zip.extend([0, 0]);
-    zip
-}
-
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0_u32;
-    for byte in bytes {
-        crc ^= u32::from(*byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
+    zip.finish().expect("a complete zip").into_inner()
 }
 
 fn sha256(bytes: &[u8]) -> String {
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    format!("{:x}", sha2::Sha256::digest(bytes))
 }
 
 /// Serves `upstream-demo` (correct hash) and `tampered-demo` (listed with a wrong hash).

@@ -37,10 +37,7 @@ async fn a_run_reaches_the_statistics_as_a_hash_and_never_as_code() {
         })
         .await;
     // The event is queued when the run's result arrives, after its output: wait for it to go.
-    let hash: String = Sha256::digest(code.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash = format!("{:x}", Sha256::digest(code.as_bytes()));
     let started = std::time::Instant::now();
     let bodies = loop {
         let bodies: Vec<String> =
@@ -97,7 +94,16 @@ async fn turning_telemetry_off_sends_nothing() {
     browser.eval(RECORD_REQUEST_BODIES).await;
     let result = browser.execute(serde_json::json!({"code": "6 * 7"})).await;
     assert_eq!(result["result"], 42);
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // Nothing may ever be sent, so there is no event to wait for: watch the page for two of
+    // the telemetry client's send intervals (1 s each) instead, failing at the first body.
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(2) {
+        let bodies = browser.eval("return window.sentBodies.length").await;
+        if bodies != 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let bodies = browser.eval("return window.sentBodies").await;
     assert_eq!(
         bodies,
@@ -120,9 +126,12 @@ async fn events_that_could_not_be_sent_survive_a_reload() {
     browser
         .eval(
             "const originalFetch = window.fetch.bind(window);
-             window.fetch = (input, init) => String(input instanceof Request ? input.url : input).includes('/api/telemetry')
-                 ? Promise.reject(new TypeError('offline'))
-                 : originalFetch(input, init);
+             window.telemetryAttempts = 0;
+             window.fetch = (input, init) => {
+                 if (!String(input instanceof Request ? input.url : input).includes('/api/telemetry')) return originalFetch(input, init);
+                 window.telemetryAttempts += 1;
+                 return Promise.reject(new TypeError('offline'));
+             };
              navigator.sendBeacon = () => false;",
         )
         .await;
@@ -135,7 +144,15 @@ async fn events_that_could_not_be_sent_survive_a_reload() {
             text == "1 waiting to be sent"
         })
         .await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // The page tried to send the event and failed.
+    let started = std::time::Instant::now();
+    while browser.eval("return window.telemetryAttempts").await == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the page never tried to send the queued event"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let stats = browser
         .eval("return fetch('/api/stats').then((answer) => answer.json())")
         .await;

@@ -1,4 +1,5 @@
-//! The Pyodide assets and the wheelhouse, laid out under `public/` for the server.
+//! The Pyodide assets, laid out under `public/` for the server, and the code editor's
+//! bundle (the wheelhouse is `wheelhouse.rs`).
 //!
 //! Downloads land in the cache folder and are checked against the sha256 pinned in the
 //! manifest; package files are then checked against the npm package's `pyodide-lock.json`.
@@ -18,8 +19,8 @@ use crate::manifest::Manifest;
 use crate::step::{Command, step};
 
 /// Bumped whenever the way assets are laid out changes, so old layouts are redone.
-const LAYOUT_VERSION: &str = "1";
-const STAMP: &str = ".workbench-assets";
+pub(crate) const LAYOUT_VERSION: &str = "1";
+pub(crate) const STAMP: &str = ".workbench-assets";
 
 /// The folder the server serves at `/pyodide/v{version}/`.
 pub fn pyodide_dir(root: &Path, manifest: &Manifest) -> PathBuf {
@@ -30,7 +31,11 @@ pub fn pyodide_dir(root: &Path, manifest: &Manifest) -> PathBuf {
 
 pub fn ensure_pyodide(root: &Path, cache: &Path, manifest: &Manifest) -> Result<()> {
     let target = pyodide_dir(root, manifest);
-    let fingerprint = fingerprint(&[LAYOUT_VERSION, &manifest.text, &compress_script(root)?]);
+    let fingerprint = fingerprint(&[
+        LAYOUT_VERSION,
+        &manifest.pyodide_inputs(),
+        &compress_script(root)?,
+    ]);
     if stamp_matches(&target, &fingerprint) {
         println!(
             "==> Pyodide {} assets: up to date in {}",
@@ -289,77 +294,6 @@ fn extract_core(tarball: &Path, staging: &Path, files: &[String]) -> Result<Valu
     lock.with_context(|| format!("{} has no pyodide-lock.json", tarball.display()))
 }
 
-/// Pure-Python wheels from PyPI for what the Pyodide lock lacks, copied to `public/wheelhouse/`.
-pub fn ensure_wheelhouse(root: &Path, cache: &Path, manifest: &Manifest) -> Result<()> {
-    let spec = &manifest.wheelhouse;
-    let fingerprint = fingerprint(&[
-        LAYOUT_VERSION,
-        &spec.with_dependencies.join(" "),
-        &spec.without_dependencies.join(" "),
-    ]);
-    let target = root.join("public").join("wheelhouse");
-    if stamp_matches(&target, &fingerprint) {
-        println!("==> wheelhouse: up to date in {}", target.display());
-        return Ok(());
-    }
-    let downloaded = cache.join(format!("wheelhouse-{}", &fingerprint[..16]));
-    if !stamp_matches(&downloaded, &fingerprint) {
-        step("download the wheelhouse (PyPI)", || {
-            fs::create_dir_all(&downloaded)?;
-            let needs = || {
-                format!(
-                    "could not download {} from PyPI (needs python3 with pip and network access to PyPI once)",
-                    [
-                        spec.with_dependencies.clone(),
-                        spec.without_dependencies.clone()
-                    ]
-                    .concat()
-                    .join(", ")
-                )
-            };
-            // Pyodide takes pure-Python wheels for CPython 3.12 on any platform.
-            let mut pure = vec![
-                "--only-binary=:all:",
-                "--python-version",
-                "3.12",
-                "--implementation",
-                "py",
-                "--abi",
-                "none",
-                "--platform",
-                "any",
-            ];
-            pure.extend(spec.with_dependencies.iter().map(String::as_str));
-            pip_download(&downloaded, &pure).with_context(needs)?;
-            // seaborn's own dependencies (numpy, pandas, matplotlib) come from the Pyodide lock.
-            let mut alone = vec!["--only-binary=:all:", "--no-deps"];
-            alone.extend(spec.without_dependencies.iter().map(String::as_str));
-            pip_download(&downloaded, &alone).with_context(needs)?;
-            fs::write(downloaded.join(STAMP), &fingerprint)?;
-            Ok(())
-        })?;
-    }
-    step("lay out the wheelhouse", || {
-        if target.exists() {
-            fs::remove_dir_all(&target)?;
-        }
-        fs::create_dir_all(&target)?;
-        let mut wheels = Vec::new();
-        for entry in fs::read_dir(&downloaded)? {
-            let path = entry?.path();
-            if path.extension().is_some_and(|extension| extension == "whl") {
-                let name = path.file_name().context("wheel without a name")?.to_owned();
-                fs::copy(&path, target.join(&name))?;
-                wheels.push(name.to_string_lossy().into_owned());
-            }
-        }
-        wheels.sort();
-        println!("    {} wheels: {}", wheels.len(), wheels.join(", "));
-        fs::write(target.join(STAMP), &fingerprint)?;
-        Ok(())
-    })
-}
-
 /// The code editor (CodeMirror 6) bundled from the npm registry into
 /// `frontend/editor/dist/editor.js`, which Trunk copies into the build.
 pub fn ensure_editor(root: &Path) -> Result<()> {
@@ -424,7 +358,7 @@ fn cached_download(
     Ok(path)
 }
 
-fn pip_download(dir: &Path, args: &[&str]) -> Result<()> {
+pub(crate) fn pip_download(dir: &Path, args: &[&str]) -> Result<()> {
     Command::new("python3")
         .args([
             "-m",
@@ -440,19 +374,15 @@ fn pip_download(dir: &Path, args: &[&str]) -> Result<()> {
         .run()
 }
 
-fn stamp_matches(dir: &Path, fingerprint: &str) -> bool {
+pub(crate) fn stamp_matches(dir: &Path, fingerprint: &str) -> bool {
     fs::read_to_string(dir.join(STAMP)).is_ok_and(|stamp| stamp == fingerprint)
 }
 
-fn fingerprint(parts: &[&str]) -> String {
+pub(crate) fn fingerprint(parts: &[&str]) -> String {
     let mut hasher = Sha256::new();
     for part in parts {
         hasher.update(part.as_bytes());
         hasher.update([0]);
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    format!("{:x}", hasher.finalize())
 }

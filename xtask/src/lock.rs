@@ -99,7 +99,7 @@ pub fn sha256_of_file(path: &Path) -> Result<String, LockError> {
         }
         hasher.update(&buffer[..read]);
     }
-    Ok(hex(&hasher.finalize()))
+    Ok(format!("{:x}", hasher.finalize()))
 }
 
 /// Checks that the file at `path` has the expected sha256; the error names the file and both hashes.
@@ -171,10 +171,6 @@ pub fn trim(lock: &Value, present: &BTreeSet<String>) -> Result<Trimmed, LockErr
         kept,
         warnings,
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod lock;
 mod manifest;
 mod step;
 mod tools;
+mod wheelhouse;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -237,7 +238,7 @@ fn setup(root: &Path, cache: &Path) -> Result<tools::Tools> {
     let tools = tools::ensure_all(root, cache)?;
     assets::ensure_pyodide(root, cache, &manifest)?;
     assets::ensure_precompiled(root, &manifest)?;
-    assets::ensure_wheelhouse(root, cache, &manifest)?;
+    wheelhouse::ensure_wheelhouse(root, cache, &manifest)?;
     assets::ensure_editor(root)?;
     Ok(tools)
 }

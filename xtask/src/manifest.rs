@@ -4,8 +4,10 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
-use serde::Deserialize;
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::lock::normalize;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -14,13 +16,10 @@ pub struct Manifest {
     pub core: Core,
     pub packages: Packages,
     pub wheelhouse: Wheelhouse,
-    /// The manifest text itself: a change to it invalidates what set-up laid out before.
-    #[serde(skip)]
-    pub text: String,
 }
 
 /// The core runtime, from the npm registry.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Core {
     pub npm_package: String,
@@ -31,7 +30,7 @@ pub struct Core {
 }
 
 /// The official binary package files, carried by a wheel on PyPI.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Packages {
     pub pypi_requirement: String,
@@ -45,8 +44,47 @@ pub struct Packages {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Wheelhouse {
+    /// Requirements wanted with their dependencies (how `wheels` was made).
     pub with_dependencies: Vec<String>,
+    /// Requirements wanted without theirs (seaborn's come from the Pyodide lock).
     pub without_dependencies: Vec<String>,
+    /// Every wheel of the wheelhouse, exactly: set-up downloads these and nothing else, so
+    /// a dependency's new release changes nothing until it is pinned here.
+    pub wheels: Vec<PinnedWheel>,
+}
+
+/// One wheel, pinned by name, version and sha256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PinnedWheel {
+    pub name: String,
+    pub version: String,
+    /// The file PyPI serves for that version (`name-version-py3-none-any.whl`).
+    pub file: String,
+    pub sha256: String,
+}
+
+impl Wheelhouse {
+    /// A wanted requirement (`name==version`) that no pinned wheel provides, if any: after
+    /// a requirement changes, the pins must be made again.
+    pub fn unpinned_requirement(&self) -> Option<&str> {
+        self.with_dependencies
+            .iter()
+            .chain(&self.without_dependencies)
+            .map(String::as_str)
+            .find(|requirement| {
+                let (name, version) = requirement.split_once("==").unwrap_or((requirement, ""));
+                !self.wheels.iter().any(|wheel| {
+                    normalize(&wheel.name) == normalize(name) && wheel.version == version
+                })
+            })
+    }
+}
+
+impl PinnedWheel {
+    /// What pip is asked for.
+    pub fn requirement(&self) -> String {
+        format!("{}=={}", self.name, self.version)
+    }
 }
 
 impl Manifest {
@@ -56,9 +94,66 @@ impl Manifest {
         let path = root.join(Self::PATH);
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("could not read {}", path.display()))?;
-        let mut manifest: Manifest = serde_json::from_str(&text)
+        let manifest: Manifest = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a valid manifest", path.display()))?;
-        manifest.text = text;
+        if let Some(requirement) = manifest.wheelhouse.unpinned_requirement() {
+            bail!(
+                "{}: {requirement} has no wheel of that name and version in wheelhouse.wheels",
+                path.display()
+            );
+        }
         Ok(manifest)
+    }
+
+    /// What the laid-out Pyodide distribution depends on: its version and sources, not the
+    /// wheelhouse (a new pin there must not redo the Pyodide files).
+    pub fn pyodide_inputs(&self) -> String {
+        serde_json::json!({
+            "pyodideVersion": self.pyodide_version,
+            "core": self.core,
+            "packages": self.packages,
+        })
+        .to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest() -> Manifest {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("the workspace root");
+        Manifest::load(root).expect("the manifest loads")
+    }
+
+    #[test]
+    fn every_wheel_is_pinned_and_named_as_its_file() {
+        let wheelhouse = manifest().wheelhouse;
+        for wheel in &wheelhouse.wheels {
+            let mut parts = wheel.file.split('-');
+            assert_eq!(
+                parts.next().map(normalize),
+                Some(normalize(&wheel.name)),
+                "{}",
+                wheel.file
+            );
+            assert_eq!(parts.next(), Some(wheel.version.as_str()), "{}", wheel.file);
+            assert!(wheel.file.ends_with("-py3-none-any.whl"), "{}", wheel.file);
+            assert!(
+                protocol::telemetry::is_sha256_hex(&wheel.sha256),
+                "{}",
+                wheel.file
+            );
+        }
+        assert_eq!(wheelhouse.unpinned_requirement(), None);
+    }
+
+    #[test]
+    fn a_requirement_without_a_pinned_wheel_is_found() {
+        let mut wheelhouse = manifest().wheelhouse;
+        wheelhouse.with_dependencies.push("requests==9.9.9".into());
+        assert_eq!(wheelhouse.unpinned_requirement(), Some("requests==9.9.9"));
     }
 }

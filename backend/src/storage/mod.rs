@@ -4,13 +4,15 @@
 //! `insert` resolves only once the events are on disk: the ingest endpoint answers 202 after
 //! it, so an acknowledged event survives a crash.
 
+mod hyperloglog;
+mod percentiles;
 mod sqlite;
 mod summary;
 
 use std::future::Future;
 use std::pin::Pin;
 
-use protocol::stats::Entry;
+use protocol::stats::{Entry, ExportRow};
 use protocol::telemetry::TelemetryEvent;
 
 pub use self::sqlite::SqliteStore;
@@ -68,67 +70,6 @@ pub const DURATION_BUCKETS: [(&str, f64); 5] = [
     ("1–10 s", 10_000.0),
     ("≥ 10 s", f64::INFINITY),
 ];
-
-/// One stored event as exported: everything the server keeps, the keyed code hash instead
-/// of the browser's.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ExportRow {
-    pub received_at: String,
-    pub event_id: String,
-    pub session_id: String,
-    pub kind: String,
-    pub success: Option<bool>,
-    pub duration_ms: Option<f64>,
-    pub error_type: Option<String>,
-    pub code_key: Option<String>,
-    pub code_bytes: Option<i64>,
-    pub stdout_bytes: Option<i64>,
-    pub stderr_bytes: Option<i64>,
-    pub package: Option<String>,
-    pub version: Option<String>,
-    pub file_ext: Option<String>,
-    pub file_bytes: Option<i64>,
-    pub pyodide_version: Option<String>,
-    pub client_time: Option<String>,
-    pub client_addr: String,
-    pub user_agent: Option<String>,
-}
-
-impl ExportRow {
-    pub const CSV_HEADER: &'static str = "receivedAt,eventId,sessionId,kind,success,durationMs,errorType,codeKey,codeBytes,stdoutBytes,stderrBytes,package,version,fileExt,fileBytes,pyodideVersion,clientTime,clientAddr,userAgent";
-
-    /// The cells in [`Self::CSV_HEADER`]'s order.
-    pub fn csv_cells(&self) -> Vec<String> {
-        fn text(value: &Option<String>) -> String {
-            value.clone().unwrap_or_default()
-        }
-        fn number<T: ToString>(value: &Option<T>) -> String {
-            value.as_ref().map(ToString::to_string).unwrap_or_default()
-        }
-        vec![
-            self.received_at.clone(),
-            self.event_id.clone(),
-            self.session_id.clone(),
-            self.kind.clone(),
-            number(&self.success),
-            number(&self.duration_ms),
-            text(&self.error_type),
-            text(&self.code_key),
-            number(&self.code_bytes),
-            number(&self.stdout_bytes),
-            number(&self.stderr_bytes),
-            text(&self.package),
-            text(&self.version),
-            text(&self.file_ext),
-            number(&self.file_bytes),
-            text(&self.pyodide_version),
-            text(&self.client_time),
-            self.client_addr.clone(),
-            text(&self.user_agent),
-        ]
-    }
-}
 
 /// How often one piece of code ran.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

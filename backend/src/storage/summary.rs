@@ -14,8 +14,11 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use protocol::stats::Entry;
+use protocol::telemetry::EventKind;
 use serde::{Deserialize, Serialize};
 
+use super::hyperloglog::HyperLogLog;
+use super::percentiles::{bucket_of, bucketed_rank, nearest_rank};
 use super::{Aggregates, DURATION_BUCKETS};
 use crate::clock::HOUR_MS;
 
@@ -23,14 +26,12 @@ use crate::clock::HOUR_MS;
 pub const HOURLY_TOP: usize = 100;
 /// Names a top list in the statistics shows.
 const TOP: usize = 20;
-/// Percentile buckets per decade of milliseconds: each is 2.3 % wide.
-const BUCKETS_PER_DECADE: f64 = 100.0;
 const MINUTE_MS: i64 = 60_000;
 
 /// One stored event, as the statistics read it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct EventRow {
-    pub kind: String,
+    pub kind: EventKind,
     pub success: Option<bool>,
     pub duration_ms: Option<f64>,
     pub error_type: Option<String>,
@@ -72,8 +73,8 @@ pub struct Summary {
 impl Summary {
     /// Counts one event, with the same rules the statistics have always used.
     fn add(&mut self, row: &EventRow) {
-        match row.kind.as_str() {
-            "execution" => {
+        match row.kind {
+            EventKind::Execution => {
                 self.executions += 1;
                 match row.success {
                     Some(true) => self.successes += 1,
@@ -100,12 +101,15 @@ impl Summary {
                 minute.0 += u64::from(row.success == Some(true));
                 minute.1 += 1;
             }
-            "install" if row.success != Some(false) => {
-                self.installs += 1;
-                count(&mut self.packages, row.package.as_deref());
+            // A failed install installed nothing.
+            EventKind::Install => {
+                if row.success != Some(false) {
+                    self.installs += 1;
+                    count(&mut self.packages, row.package.as_deref());
+                }
             }
-            "file_load" => self.file_loads += 1,
-            _ => {}
+            EventKind::FileLoad => self.file_loads += 1,
+            EventKind::Reset | EventKind::Restart => {}
         }
     }
 
@@ -175,113 +179,12 @@ fn histogram_slot(duration: f64) -> usize {
         .unwrap_or(DURATION_BUCKETS.len() - 1)
 }
 
-/// The percentile bucket of a duration: `floor(100 · log10(ms))`, and one bucket for zero.
-fn bucket_of(duration: f64) -> i32 {
-    if duration > 0.0 {
-        (duration.log10() * BUCKETS_PER_DECADE).floor() as i32
-    } else {
-        i32::MIN
-    }
-}
-
-/// The geometric middle of a bucket: within 1.2 % of every duration in it.
-fn bucket_value(bucket: i32) -> f64 {
-    if bucket == i32::MIN {
-        0.0
-    } else {
-        10f64.powf((f64::from(bucket) + 0.5) / BUCKETS_PER_DECADE)
-    }
-}
-
-/// A HyperLogLog sketch of distinct strings: 2,048 one-byte registers, ~2.3 % standard error,
-/// exact-looking for small counts (linear counting).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sketch {
-    registers: Vec<u8>,
-}
-
-impl Sketch {
-    const INDEX_BITS: u32 = 11;
-    const REGISTERS: usize = 1 << Self::INDEX_BITS;
-
-    pub fn new() -> Self {
-        Self {
-            registers: vec![0; Self::REGISTERS],
-        }
-    }
-
-    /// A stored sketch; anything of the wrong size reads as empty.
-    pub fn from_bytes(bytes: Vec<u8>) -> Self {
-        if bytes.len() == Self::REGISTERS {
-            Self { registers: bytes }
-        } else {
-            Self::new()
-        }
-    }
-
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.registers
-    }
-
-    pub fn insert(&mut self, value: &str) {
-        let hash = hash64(value.as_bytes());
-        let index = (hash >> (64 - Self::INDEX_BITS)) as usize;
-        let rest = hash << Self::INDEX_BITS;
-        let rank = rest.leading_zeros().min(64 - Self::INDEX_BITS) + 1;
-        let register = &mut self.registers[index];
-        *register = (*register).max(rank as u8);
-    }
-
-    pub fn merge(&mut self, other: &Self) {
-        for (mine, theirs) in self.registers.iter_mut().zip(&other.registers) {
-            *mine = (*mine).max(*theirs);
-        }
-    }
-
-    pub fn estimate(&self) -> u64 {
-        let m = Self::REGISTERS as f64;
-        let alpha = 0.7213 / (1.0 + 1.079 / m);
-        let sum: f64 = self
-            .registers
-            .iter()
-            .map(|register| 2f64.powi(-i32::from(*register)))
-            .sum();
-        let raw = alpha * m * m / sum;
-        let zeros = self.registers.iter().filter(|r| **r == 0).count();
-        let estimate = if raw <= 2.5 * m && zeros > 0 {
-            m * (m / zeros as f64).ln()
-        } else {
-            raw
-        };
-        estimate.round() as u64
-    }
-}
-
-impl Default for Sketch {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// FNV-1a, then SplitMix64's finaliser to spread the bits: stable across versions and
-/// restarts, which stored sketches need.
-fn hash64(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in bytes {
-        hash ^= u64::from(*byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash = (hash ^ (hash >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    hash = (hash ^ (hash >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    hash ^ (hash >> 31)
-}
-
 /// What is stored for one hour.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HourRollup {
     pub summary: Summary,
-    pub visitors: Sketch,
-    pub sessions: Sketch,
+    pub visitors: HyperLogLog,
+    pub sessions: HyperLogLog,
 }
 
 /// The statistics of `[from, to)`, built from raw events and whole stored hours.
@@ -294,8 +197,8 @@ pub struct RangeStats {
     durations: Vec<f64>,
     visitors: HashSet<String>,
     sessions: HashSet<String>,
-    visitor_sketch: Sketch,
-    session_sketch: Sketch,
+    visitor_sketch: HyperLogLog,
+    session_sketch: HyperLogLog,
     merged_hours: bool,
     trend: Vec<(u64, u64)>,
     hour_of_day: Vec<u64>,
@@ -310,8 +213,8 @@ impl RangeStats {
             durations: Vec::new(),
             visitors: HashSet::new(),
             sessions: HashSet::new(),
-            visitor_sketch: Sketch::new(),
-            session_sketch: Sketch::new(),
+            visitor_sketch: HyperLogLog::new(),
+            session_sketch: HyperLogLog::new(),
             merged_hours: false,
             trend: vec![(0, 0); 24],
             hour_of_day: vec![0; 24],
@@ -326,7 +229,7 @@ impl RangeStats {
         if !self.sessions.contains(&row.session_id) {
             self.sessions.insert(row.session_id.clone());
         }
-        if row.kind == "execution" {
+        if row.kind == EventKind::Execution {
             if let Some(duration) = row.duration_ms {
                 self.durations.push(duration);
             }
@@ -377,9 +280,9 @@ impl RangeStats {
                     .collect();
             }
         }
-        let mut visitors = Sketch::new();
+        let mut visitors = HyperLogLog::new();
         self.visitors.iter().for_each(|id| visitors.insert(id));
-        let mut sessions = Sketch::new();
+        let mut sessions = HyperLogLog::new();
         self.sessions.iter().for_each(|id| sessions.insert(id));
         HourRollup {
             summary,
@@ -445,33 +348,23 @@ impl RangeStats {
     }
 }
 
-/// The nearest-rank percentile of sorted values: the smallest value with at least
-/// `fraction` of the values at or below it (0 when there are none).
-fn nearest_rank(sorted: &[f64], fraction: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((fraction * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
-}
-
-/// The nearest-rank percentile from bucket counts: the middle of the bucket holding it.
-fn bucketed_rank(buckets: &BTreeMap<i32, u64>, total: u64, fraction: f64) -> f64 {
-    if total == 0 {
-        return 0.0;
-    }
-    let rank = ((fraction * total as f64).ceil() as u64).clamp(1, total);
-    let mut seen = 0;
-    for (bucket, count) in buckets {
-        seen += count;
-        if seen >= rank {
-            return bucket_value(*bucket);
-        }
-    }
-    buckets
-        .keys()
-        .next_back()
-        .map_or(0.0, |last| bucket_value(*last))
+/// Asserts that the figures rollups keep exact are the same in `merged` as in `exact`:
+/// counts, the mean, the last execution, the trend, the hours of day, the histogram and the
+/// top lists.
+#[cfg(test)]
+pub(in crate::storage) fn assert_exact_figures_match(merged: &Aggregates, exact: &Aggregates) {
+    assert_eq!(
+        (merged.executions, merged.successes, merged.failures),
+        (exact.executions, exact.successes, exact.failures)
+    );
+    assert!((merged.mean_duration_ms - exact.mean_duration_ms).abs() < 1e-9);
+    assert_eq!(merged.last_execution_at, exact.last_execution_at);
+    assert_eq!(merged.trend, exact.trend);
+    assert_eq!(merged.hour_of_day, exact.hour_of_day);
+    assert_eq!(merged.duration_histogram, exact.duration_histogram);
+    assert_eq!(merged.error_types, exact.error_types);
+    assert_eq!(merged.client_addrs, exact.client_addrs);
+    assert_eq!(merged.code_keys, exact.code_keys);
 }
 
 #[cfg(test)]
@@ -481,7 +374,7 @@ mod tests {
     fn execution(index: usize, at: i64) -> EventRow {
         let failed = index.is_multiple_of(7);
         EventRow {
-            kind: "execution".into(),
+            kind: EventKind::Execution,
             success: Some(!failed),
             duration_ms: Some((index % 997) as f64 * 1.7),
             error_type: failed.then(|| format!("Error{}", index % 3)),
@@ -518,18 +411,7 @@ mod tests {
         let merged = merged.finish();
 
         assert_eq!(merged.executions, 5000);
-        assert_eq!(
-            (merged.successes, merged.failures),
-            (exact.successes, exact.failures)
-        );
-        assert!((merged.mean_duration_ms - exact.mean_duration_ms).abs() < 1e-9);
-        assert_eq!(merged.last_execution_at, exact.last_execution_at);
-        assert_eq!(merged.trend, exact.trend);
-        assert_eq!(merged.hour_of_day, exact.hour_of_day);
-        assert_eq!(merged.duration_histogram, exact.duration_histogram);
-        assert_eq!(merged.error_types, exact.error_types);
-        assert_eq!(merged.client_addrs, exact.client_addrs);
-        assert_eq!(merged.code_keys, exact.code_keys);
+        assert_exact_figures_match(&merged, &exact);
         for (approximate, true_value) in [
             (merged.p50_duration_ms, exact.p50_duration_ms),
             (merged.p95_duration_ms, exact.p95_duration_ms),
@@ -565,24 +447,6 @@ mod tests {
         assert_eq!(rollup.summary.code_keys.len(), HOURLY_TOP);
         assert_eq!(rollup.summary.code_keys.get("common"), Some(&2));
         assert_eq!(rollup.summary.executions, HOURLY_TOP as u64 + 52);
-    }
-
-    #[test]
-    fn sketches_count_distinct_values_and_survive_storage() {
-        for true_count in [0_u64, 1, 7, 1000, 100_000] {
-            let mut sketch = Sketch::new();
-            for index in 0..true_count {
-                sketch.insert(&format!("visitor-{index}"));
-                sketch.insert(&format!("visitor-{index}"));
-            }
-            let stored = Sketch::from_bytes(sketch.as_bytes().to_vec());
-            let estimate = stored.estimate();
-            assert!(
-                estimate.abs_diff(true_count) <= true_count / 20,
-                "{estimate} for {true_count}"
-            );
-        }
-        assert_eq!(Sketch::from_bytes(vec![1, 2, 3]), Sketch::new());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use protocol::stats::{Entry, TrendBucket};
 
-use super::format::thousands;
+use crate::format::thousands;
 
 /// Charts are drawn in a coordinate space about as wide as their card, so text stays legible.
 const WIDTH: f64 = 380.0;

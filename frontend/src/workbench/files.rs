@@ -13,7 +13,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use super::session::Session;
-use crate::dashboard::format_bytes;
+use crate::format::format_bytes;
 
 /// Files larger than this are refused before they are read.
 pub const MAX_FILE_BYTES: f64 = 200.0 * 1024.0 * 1024.0;

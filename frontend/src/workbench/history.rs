@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::saved_state;
-use crate::dashboard::format::duration;
+use crate::format::duration;
 
 /// At most this many runs are kept.
 pub const MAX_RUNS: usize = 50;

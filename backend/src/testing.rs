@@ -1,0 +1,278 @@
+//! Test support (feature `test-support`), shared by this crate's integration tests and the
+//! end-to-end tests in `tests/`: [`spawn_app`] starts the real server on a free port with
+//! its own temporary data directory, and [`Client`] speaks HTTP/1.1 to it through hyper's
+//! client (keep-alive, chunked bodies and streams included).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Method, Request};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::{Application, Config};
+
+/// The admin token a test server accepts.
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+/// A running server; it stops when this is dropped.
+#[derive(Debug)]
+pub struct TestApp {
+    /// Where it listens; [`TestApp::start_again`] comes back at the same address.
+    pub address: SocketAddr,
+    /// The server's data directory (events, secrets, audit log), removed when dropped.
+    pub data: tempfile::TempDir,
+    /// What the server was started with, for [`TestApp::start_again`].
+    config: Config,
+    /// Dropping or sending it shuts the server down.
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    /// A client for this server.
+    pub fn client(&self) -> Client {
+        Client::new(self.address)
+    }
+
+    /// The absolute URL of `path` on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// Stops the server (as if it went away) and waits until it has; the data stays.
+    pub async fn stop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let stopped = tokio::time::timeout(Duration::from_secs(10), server)
+                .await
+                .expect("the server stops within 10 s");
+            stopped
+                .expect("the server task ends")
+                .expect("the server shuts down cleanly");
+        }
+    }
+
+    /// Starts the server again on the same address and data directory.
+    pub async fn start_again(&mut self) {
+        let (_, shutdown, server) = serve(self.config.clone()).await;
+        self.shutdown = Some(shutdown);
+        self.server = Some(server);
+    }
+}
+
+/// The configuration of a test server keeping its data in `data`: a free port, the admin
+/// token [`ADMIN_TOKEN`], no frontend build or Pyodide files (folders that do not exist),
+/// and an ingest rate no test reaches unless it lowers it.
+pub fn config_for(data: &Path) -> Config {
+    Config {
+        addr: "127.0.0.1:0".parse().expect("a socket address"),
+        dist_dir: data.join("no-dist"),
+        public_dir: data.join("no-public"),
+        data_dir: data.to_path_buf(),
+        admin_token: Some(ADMIN_TOKEN.to_owned()),
+        ingest_rate: 10_000.0,
+        ingest_burst: 10_000.0,
+        ..Config::with_defaults()
+    }
+}
+
+/// Starts the server with [`config_for`] a new temporary data directory.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`], after `adjust` has changed the configuration.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let data = tempfile::tempdir().expect("a temporary data directory");
+    let mut config = config_for(data.path());
+    adjust(&mut config);
+    let (address, shutdown, server) = serve(config.clone()).await;
+    // The port is fixed from now on, so a stopped server comes back at the same address.
+    config.addr = address;
+    TestApp {
+        address,
+        data,
+        config,
+        shutdown: Some(shutdown),
+        server: Some(server),
+    }
+}
+
+async fn serve(
+    config: Config,
+) -> (
+    SocketAddr,
+    oneshot::Sender<()>,
+    JoinHandle<anyhow::Result<()>>,
+) {
+    let application = Application::build(config).await.expect("the server starts");
+    let address = application.local_addr();
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(application.run_until(async {
+        stopped.await.ok();
+    }));
+    (address, shutdown, server)
+}
+
+/// An HTTP client for one server.
+#[derive(Debug, Clone)]
+pub struct Client {
+    address: SocketAddr,
+    http: HyperClient<HttpConnector, Full<Bytes>>,
+}
+
+impl Client {
+    pub fn new(address: SocketAddr) -> Self {
+        Self {
+            address,
+            http: HyperClient::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    /// Sends a request and reads the whole answer.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Answer {
+        let answer = self.open(method, path, headers, body).await;
+        let body = answer
+            .body
+            .collect()
+            .await
+            .expect("reads the answer's body")
+            .to_bytes();
+        Answer {
+            status: answer.status,
+            headers: answer.headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        }
+    }
+
+    /// Sends a request and returns as soon as the answer's head is there, for answers that
+    /// stream (server-sent events).
+    pub async fn open(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Streaming {
+        let mut request = Request::builder()
+            .method(Method::from_bytes(method.as_bytes()).expect("an HTTP method"))
+            .uri(format!("http://{}{path}", self.address));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request
+            .body(Full::new(Bytes::copy_from_slice(body)))
+            .expect("a valid request");
+        let response = self
+            .http
+            .request(request)
+            .await
+            .unwrap_or_else(|error| panic!("{method} {path} got no answer: {error}"));
+        let (head, body) = response.into_parts();
+        Streaming {
+            status: head.status.as_u16(),
+            headers: head.headers,
+            body: Body::new(body),
+            seen: String::new(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.send("GET", path, &[], b"").await
+    }
+
+    /// A GET with the admin token as a bearer token.
+    pub async fn get_as_admin(&self, path: &str) -> Answer {
+        let bearer = format!("Bearer {ADMIN_TOKEN}");
+        self.send("GET", path, &[("Authorization", &bearer)], b"")
+            .await
+    }
+
+    /// A POST of JSON, as a browser with the user agent `test-agent/1.0` sends it.
+    pub async fn post_json(&self, path: &str, body: &Value) -> Answer {
+        self.send(
+            "POST",
+            path,
+            &[
+                ("Content-Type", "application/json"),
+                ("User-Agent", "test-agent/1.0"),
+            ],
+            body.to_string().as_bytes(),
+        )
+        .await
+    }
+}
+
+/// A whole HTTP answer.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: HeaderMap,
+    /// The body as text (invalid UTF-8 replaced).
+    pub body: String,
+}
+
+impl Answer {
+    /// The body as JSON; panics, showing the body, if it is not.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|error| panic!("{error}: {}", self.body))
+    }
+
+    /// A header's value, if present and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+}
+
+/// An answer whose body is still arriving.
+#[derive(Debug)]
+pub struct Streaming {
+    pub status: u16,
+    pub headers: HeaderMap,
+    body: Body,
+    /// The body so far, as text.
+    seen: String,
+}
+
+impl Streaming {
+    /// A header's value, if present and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    /// Reads until the body so far contains `needle`; panics if the body ends first.
+    pub async fn read_until(&mut self, needle: &str) {
+        while !self.seen.contains(needle) {
+            let frame = self
+                .body
+                .frame()
+                .await
+                .unwrap_or_else(|| panic!("the stream ended before {needle:?}: {}", self.seen))
+                .expect("reads the stream");
+            if let Ok(data) = frame.into_data() {
+                self.seen.push_str(&String::from_utf8_lossy(&data));
+            }
+        }
+    }
+
+    /// The body so far.
+    pub fn seen(&self) -> &str {
+        &self.seen
+    }
+}
