@@ -20,6 +20,14 @@ const CSV_CODE: &str =
     "import pandas as pd\ndf = pd.read_csv('big.csv')\nlen(df.groupby('city')['km'].sum())";
 const FIGURE_CODE: &str = "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()";
 const BASELINE_FIGURE_CODE: &str = "import matplotlib\nmatplotlib.use('Agg')\nimport io, matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nbuffer = io.BytesIO()\nplt.savefig(buffer, format='png')\nbuffer.tell() > 0";
+/// Cells in the notebook whose opening, scrolling and typing are measured (~2 MB with outputs).
+const BIG_NOTEBOOK_CELLS: usize = 200;
+/// Trivial cells run by "run all", against as many `execute` calls.
+const RUN_ALL_CELLS: usize = 50;
+/// Keystrokes timed in the big notebook.
+const KEYSTROKES: usize = 40;
+/// A CSV of this many MB is loaded by a drop, to weigh what it costs the app's memory.
+const MEMORY_CSV_MB: usize = 100;
 /// Makes a ~10 MB CSV in the page as `text`.
 const MAKE_CSV: &str = "const rows = ['city,km']; for (let i = 0; i < 450000; i++) rows.push(`city${i % 100},${(i % 997) / 7}`); const text = rows.join('\\n');";
 
@@ -69,6 +77,13 @@ async fn main() {
         for page in order {
             // A fresh profile: the first visit is cold, the second warm.
             let browser = Browser::start().await;
+            // The app's own WebAssembly memory, for the file-load measurement.
+            browser
+                .devtools(
+                    "Page.addScriptToEvaluateOnNewDocument",
+                    json!({"source": "addEventListener('TrunkApplicationStarted', (event) => { window.benchAppMemory = event.detail.wasm.memory; });"}),
+                )
+                .await;
             for visit in ["cold", "warm"] {
                 let answer = first_result(&browser, &app, page).await;
                 assert_eq!(answer["result"], json!(3), "{page:?} answered {answer}");
@@ -209,11 +224,130 @@ async fn workbench_extras(browser: &Browser) -> serde_json::Map<String, Value> {
         )
         .await;
     assert_eq!(figure["success"], true, "{figure}");
-    serde_json::Map::from_iter([
+    let mut measured = serde_json::Map::from_iter([
         ("workbench trivial runs".to_owned(), trivial),
         ("workbench csv".to_owned(), csv),
         ("workbench figure".to_owned(), figure),
+    ]);
+    measured.extend(notebook_extras(browser).await);
+    measured.insert("file memory".to_owned(), file_memory(browser).await);
+    measured
+}
+
+/// The notebook: run-all against `execute` calls, opening a big notebook, typing in it.
+async fn notebook_extras(browser: &Browser) -> serde_json::Map<String, Value> {
+    let run_all = browser
+        .eval_with(
+            "return (async () => {
+               const cells = Array.from({length: arguments[0]}, (_, i) => ({cell_type: 'code', source: `${i} + 1`, metadata: {}, outputs: [], execution_count: null}));
+               await window.workbench.notebook.open(JSON.stringify({cells, metadata: {}, nbformat: 4, nbformat_minor: 5}));
+               let started = performance.now();
+               const outcomes = await window.workbench.notebook.runAll();
+               const runAll = performance.now() - started;
+               started = performance.now();
+               for (let i = 0; i < arguments[0]; i++) await window.workbench.execute({ code: `${i} + 1` });
+               const calls = performance.now() - started;
+               return { runAllMs: runAll, executeCallsMs: calls, ran: outcomes.filter((outcome) => outcome.success).length };
+             })()",
+            vec![json!(RUN_ALL_CELLS)],
+        )
+        .await;
+    assert_eq!(run_all["ran"], json!(RUN_ALL_CELLS), "{run_all}");
+    // A 200-cell notebook with outputs (text and a small figure each), as a file would hold it.
+    let open = browser
+        .eval_with(
+            "return (async () => {
+               const png = document.createElement('canvas');
+               png.width = 320; png.height = 200;
+               const context = png.getContext('2d');
+               for (let i = 0; i < 200; i++) { context.fillStyle = `hsl(${i * 7}, 60%, 50%)`; context.fillRect(i * 1.6, 200 - i, 2, i); }
+               const image = png.toDataURL('image/png').split(',')[1];
+               const cells = [];
+               for (let i = 0; i < arguments[0]; i++) {
+                 const source = `# step ${i}\nvalues = [x * ${i} for x in range(100)]\nsum(values)`;
+                 cells.push({cell_type: 'code', source, metadata: {}, execution_count: i + 1, outputs: [
+                   {output_type: 'stream', name: 'stdout', text: 'line of output\n'.repeat(60)},
+                   {output_type: 'display_data', metadata: {}, data: {'image/png': image, 'text/plain': '<Figure>'}},
+                 ]});
+               }
+               const text = JSON.stringify({cells, metadata: {}, nbformat: 4, nbformat_minor: 5});
+               const started = performance.now();
+               await window.workbench.notebook.open(text);
+               // Until the first cells are on the screen and the first one can be typed in.
+               await new Promise((resolve) => {
+                 const check = () => {
+                   const first = document.querySelector('[data-testid=cell] .cm-editor');
+                   if (first && document.querySelectorAll('[data-testid=cell]').length === arguments[0]) resolve();
+                   else requestAnimationFrame(check);
+                 };
+                 check();
+               });
+               return { ms: performance.now() - started, bytes: text.length, editors: document.querySelectorAll('.cm-editor').length };
+             })()",
+            vec![json!(BIG_NOTEBOOK_CELLS)],
+        )
+        .await;
+    // Keystroke → next frame, in that notebook's first cell.
+    browser
+        .eval(
+            "window.benchKeys = [];
+             const editor = document.querySelector('[data-testid=cell] .cm-content');
+             let pressed = null;
+             editor.addEventListener('keydown', (event) => { pressed = event.timeStamp; }, true);
+             new MutationObserver(() => {
+               if (pressed === null) return;
+               const at = pressed;
+               pressed = null;
+               requestAnimationFrame((frame) => window.benchKeys.push(frame - at));
+             }).observe(editor, {childList: true, subtree: true, characterData: true});",
+        )
+        .await;
+    let editor = browser
+        .client
+        .find(fantoccini::Locator::Css(
+            "[data-testid=cell] [data-testid=editor]",
+        ))
+        .await
+        .expect("the first cell's editor");
+    editor.click().await.expect("focus");
+    for _ in 0..KEYSTROKES {
+        editor.send_keys("x").await.expect("a key");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let keys = browser.eval("return window.benchKeys").await;
+    serde_json::Map::from_iter([
+        ("notebook run all".to_owned(), run_all),
+        ("notebook open".to_owned(), open),
+        ("notebook keystrokes".to_owned(), keys),
     ])
+}
+
+/// How much the app's own memory grows when a 100 MB CSV is dropped on the page (the bytes
+/// go to Python's worker without passing through it).
+async fn file_memory(browser: &Browser) -> Value {
+    browser
+        .eval_with(
+            "return (async () => {
+               const size = arguments[0] * 1024 * 1024;
+               const row = 'city42,123.456\n';
+               const chunk = row.repeat(Math.ceil(1024 * 1024 / row.length));
+               const file = new File(['city,km\n', ...Array.from({length: arguments[0]}, () => chunk)], 'memory.csv', {type: 'text/csv'});
+               const memory = () => window.benchAppMemory ? window.benchAppMemory.buffer.byteLength : NaN;
+               const before = memory();
+               const transfer = new DataTransfer();
+               transfer.items.add(file);
+               const main = document.querySelector('main');
+               const started = performance.now();
+               main.dispatchEvent(new DragEvent('drop', {dataTransfer: transfer, bubbles: true, cancelable: true}));
+               while (!(document.querySelector('[data-testid=files-notice]')?.textContent || '').includes('memory.csv')) {
+                 await new Promise((resolve) => setTimeout(resolve, 50));
+               }
+               return { fileBytes: file.size, appMemoryBefore: before, appMemoryAfter: memory(), ms: performance.now() - started,
+                        notice: document.querySelector('[data-testid=files-notice]').textContent };
+             })()",
+            vec![json!(MEMORY_CSV_MB)],
+        )
+        .await
 }
 
 async fn baseline_extras(browser: &Browser) -> serde_json::Map<String, Value> {
@@ -367,6 +501,28 @@ impl Report {
         md.push_str(&format!(
             "| Trivial run `1+1`, page → result (median of {TRIVIAL_RUNS}) | {trivial:.2} ms | {bare:.2} ms (bare `runPython` in a worker) | overhead {:+.2} ms | — |\n",
             trivial - bare
+        ));
+        let run_all = &extras["notebook run all"];
+        let open = &extras["notebook open"];
+        let keys = numbers(&extras["notebook keystrokes"]);
+        let memory = &extras["file memory"];
+        let mib = |value: &Value| value.as_f64().unwrap_or(f64::NAN) / 1024.0 / 1024.0;
+        md.push_str(&format!(
+            "| Notebook: run all of {RUN_ALL_CELLS} trivial cells, against {RUN_ALL_CELLS} `execute` calls | {:.0} ms | {:.0} ms (`execute`) | {:.2}× | — |\n\
+             | Notebook: open {BIG_NOTEBOOK_CELLS} cells with outputs ({:.1} MB `.ipynb`) until the first cell is editable | {:.0} ms | — | — | — |\n\
+             | Notebook: keystroke → next frame in that notebook, median / slowest of {} | {:.1} ms / {:.1} ms | — | — | — |\n\
+             | Dropping a {:.0} MB CSV: the app's own memory before → after | {:.1} MiB → {:.1} MiB | — | — | — |\n",
+            run_all["runAllMs"].as_f64().unwrap_or(f64::NAN),
+            run_all["executeCallsMs"].as_f64().unwrap_or(f64::NAN),
+            run_all["runAllMs"].as_f64().unwrap_or(f64::NAN) / run_all["executeCallsMs"].as_f64().unwrap_or(f64::NAN),
+            open["bytes"].as_f64().unwrap_or(0.0) / 1e6,
+            open["ms"].as_f64().unwrap_or(f64::NAN),
+            keys.len(),
+            median(&keys),
+            keys.iter().copied().fold(f64::NAN, f64::max),
+            memory["fileBytes"].as_f64().unwrap_or(0.0) / 1024.0 / 1024.0,
+            mib(&memory["appMemoryBefore"]),
+            mib(&memory["appMemoryAfter"]),
         ));
         md.push_str(&format!(
             "\n(The CSV is {csv_mb:.1} MB, made in the page; the workbench stores it in the browser first. The \
