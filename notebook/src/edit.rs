@@ -55,6 +55,11 @@ impl Notebook {
         Some((index, id))
     }
 
+    /// How many deletes [`Notebook::undo_delete`] can still undo.
+    pub fn undoable_deletes(&self) -> usize {
+        self.deleted.len()
+    }
+
     /// Moves a cell one place up or down and returns its new index; `None` if there is no
     /// such cell or it is already first (up) or last (down).
     pub fn move_cell(&mut self, id: &CellId, direction: Direction) -> Option<usize> {

@@ -135,11 +135,14 @@ async fn a_failing_run_names_the_exception_and_the_users_line_and_keeps_earlier_
 #[tokio::test(flavor = "multi_thread")]
 async fn output_appears_while_the_code_is_still_running() {
     let (_app, browser) = workbench().await;
+    // In a notebook cell, whose output the page shows as it comes.
     browser
         .eval(
             "window.finished = false;
-             window.workbench.execute('import time\\nprint(\"first\", flush=True)\\ntime.sleep(4)\\nprint(\"second\")')
-                 .then(() => { window.finished = true; });",
+             const code = 'import time\\nprint(\"first\", flush=True)\\ntime.sleep(4)\\nprint(\"second\")';
+             const cells = [{cell_type: 'code', source: code, metadata: {}, outputs: [], execution_count: null}];
+             return window.workbench.notebook.open(JSON.stringify({cells, metadata: {}, nbformat: 4, nbformat_minor: 5}))
+                 .then(() => { window.workbench.notebook.runAll().then(() => { window.finished = true; }); });",
         )
         .await;
     browser
@@ -477,6 +480,14 @@ async fn endless_output_is_capped_and_the_page_stays_responsive() {
         "{}",
         &stdout[stdout.len() - 200..]
     );
+    // The same in a notebook cell: the page shows what was kept, and the notice.
+    browser
+        .eval(
+            "const cells = [{cell_type: 'code', source: \"for _ in range(1000):\\n    print('x' * 100_000)\", metadata: {}, outputs: [], execution_count: null}];
+             return window.workbench.notebook.open(JSON.stringify({cells, metadata: {}, nbformat: 4, nbformat_minor: 5}))
+                 .then(() => window.workbench.notebook.runAll());",
+        )
+        .await;
     let shown = browser
         .wait_for_text("output", Duration::from_secs(20), |text| {
             text.contains("[output truncated")

@@ -443,6 +443,22 @@ pub fn NotebookView(workspace: Workspace, session: Session) -> impl IntoView {
                 <button class="secondary" data-testid="stop" on:click=move |_| runner.stop() disabled=move || !busy()>"Stop"</button>
                 <button class="secondary" data-testid="restart-run-all" on:click=confirm_restart>"Restart & run all"</button>
                 <button class="secondary" data-testid="clear-output" on:click=move |_| state.clear_all_outputs()>"Clear outputs"</button>
+                <Show when=move || { state.undoable.get() > 0 }>
+                    <button
+                        class="secondary"
+                        data-testid="undo-delete"
+                        title="Bring back the last deleted cell (Z)"
+                        on:click=move |_| {
+                            if state.undo_delete()
+                                && let Some(id) = state.selected.get_untracked()
+                            {
+                                workspace.select(&id);
+                            }
+                        }
+                    >
+                        "Undo delete"
+                    </button>
+                </Show>
                 <button class="secondary" data-testid="add-code" on:click=move |_| { workspace.insert_near(true, CellKind::Code); }>"+ Code"</button>
                 <button class="secondary" data-testid="add-markdown" on:click=move |_| { workspace.insert_near(true, CellKind::Markdown); }>"+ Markdown"</button>
                 <button class="secondary" data-testid="download-ipynb" on:click=move |_| download(false)>"Download .ipynb"</button>

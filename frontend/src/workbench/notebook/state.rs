@@ -93,6 +93,8 @@ pub struct NotebookState {
     ids: StoredValue<SeededIds>,
     /// Bumped on every change of the document, for the autosave to follow.
     pub changed: RwSignal<u64>,
+    /// How many cell deletes can be undone (the toolbar offers it).
+    pub undoable: RwSignal<usize>,
 }
 
 impl NotebookState {
@@ -106,6 +108,7 @@ impl NotebookState {
             mode: RwSignal::new(Mode::Command),
             ids: StoredValue::new(SeededIds::new(random_seed())),
             changed: RwSignal::new(0),
+            undoable: RwSignal::new(0),
         };
         state.sync_all();
         state
@@ -125,6 +128,7 @@ impl NotebookState {
         self.meta.set(meta);
         self.selected.set(None);
         self.mode.set(Mode::Command);
+        self.undoable.set(0);
         self.sync_all();
     }
 
@@ -177,6 +181,10 @@ impl NotebookState {
 
     fn touch(self) {
         self.changed.update(|count| *count += 1);
+        let undoable = self.with(Notebook::undoable_deletes);
+        if self.undoable.get_untracked() != undoable {
+            self.undoable.set(undoable);
+        }
     }
 
     /// The page's shell shows the first cell of the open notebook on the next visit, from
