@@ -16,6 +16,7 @@ pub mod documents;
 mod keys;
 mod outputs;
 pub mod runner;
+mod sanitize;
 pub mod state;
 mod store;
 

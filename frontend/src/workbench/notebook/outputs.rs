@@ -1,20 +1,18 @@
 //! A cell's outputs, in the order the code made them: streams, errors, and rich data shown
 //! in the richest form the page can show safely — our table for pandas frames, images,
-//! Markdown (rendered safely, see `notebook::markdown`), and HTML only inside a sandboxed
-//! frame that can run no script and load nothing (a notebook may come from a stranger).
+//! Markdown (rendered safely, see `notebook::markdown`), and HTML only as sanitised nodes
+//! (see `sanitize`: a notebook may come from a stranger).
 
 use leptos::prelude::*;
 use notebook::{MimeBundle, Output, StreamName};
 use serde_json::Value;
+
 use wasm_bindgen::JsCast;
+
+use super::sanitize;
 
 /// Our table of a pandas frame (harness.py): every cell as the text pandas prints.
 pub const TABLE_MIME: &str = "application/vnd.workbench.table+json";
-
-/// What the frame that shows untrusted HTML may do: nothing — no script, no request (images
-/// only from `data:` URLs), no navigation.
-const HTML_FRAME_POLICY: &str =
-    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:";
 
 /// The outputs of one cell.
 #[component]
@@ -106,16 +104,19 @@ fn bundle_view(data: &MimeBundle, result: bool) -> AnyView {
     if let Some(markdown) = data.get_text("text/markdown") {
         return markdown_view(markdown, "markdown-output").into_any();
     }
-    if let Some(html) = data.get_text("text/html") {
-        let document = format!(
-            "<!doctype html><meta http-equiv=\"Content-Security-Policy\" content=\"{HTML_FRAME_POLICY}\">\
-             <style>body{{font:14px system-ui,sans-serif;margin:4px}}table{{border-collapse:collapse}}\
-             td,th{{border:1px solid #ccc;padding:2px 6px}}</style>{html}"
-        );
-        return view! {
-            <iframe class="html-output" data-testid="html-output" sandbox="" srcdoc=document title="HTML output"></iframe>
-        }
-        .into_any();
+    if let Some(html) = data.get_text("text/html")
+        && let Some(clean) = sanitize::sanitized(html)
+    {
+        // The sanitised nodes themselves, not their markup parsed again.
+        let holder = NodeRef::<leptos::html::Div>::new();
+        Effect::new(move |_| {
+            if let Some(holder) = holder.get() {
+                holder.set_inner_html("");
+                let _ = holder.append_child(&clean);
+            }
+        });
+        return view! { <div class="html-output" data-testid="html-output" node_ref=holder></div> }
+            .into_any();
     }
     let text = data
         .get_text("text/plain")
