@@ -910,8 +910,22 @@ def strip_comment(code):
     return code
 
 
+def load_extension(arguments):
+    """`%load_ext autoreload` (in many notebooks' first cell) has nothing to do here: a
+    loaded file is imported afresh when it changes. Any other extension is not available."""
+    name = strip_comment(arguments).strip()
+    if name == "autoreload":
+        return ("", "None", "")
+    return ("", fail_call(f"the IPython extension {name} is not available in the browser"), "")
+
+
 LINE_MAGICS = {
     "matplotlib": lambda arguments: ("", "None", ""),
+    # IPython's own settings (`%config InlineBackend.figure_format = 'retina'`): figures are
+    # drawn by the workbench's backend, so there is nothing to set.
+    "config": lambda arguments: ("", "None", ""),
+    "load_ext": load_extension,
+    "autoreload": lambda arguments: ("", "None", ""),
     "time": rewrite_time,
     "timeit": lambda arguments: ("", f"__workbench__.timeit({arguments!r})", ""),
     "who": lambda arguments: ("", f"__workbench__.who({arguments!r})", ""),

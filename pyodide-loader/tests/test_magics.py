@@ -122,6 +122,17 @@ def test_matplotlib_magic_changes_nothing(notebook):
     assert (answer["success"], answer["result"], answer["stdout"]) == (True, 1, "")
 
 
+def test_the_first_cell_of_many_notebooks_runs(notebook):
+    cell = "%load_ext autoreload\n%autoreload 2\n%config InlineBackend.figure_format = 'retina'\n1"
+    answer = notebook.run(cell)
+    assert (answer["success"], answer["result"], answer["stdout"]) == (True, 1, "")
+
+
+def test_other_extensions_say_they_are_not_available(notebook):
+    answer = notebook.run("%load_ext sql")
+    assert answer["error"] == "UsageError: the IPython extension sql is not available in the browser"
+
+
 @pytest.mark.parametrize(
     ("cell", "error"),
     [
