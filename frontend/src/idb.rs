@@ -66,6 +66,16 @@ impl KeyValueStore {
             .collect())
     }
 
+    /// Every value that reads as a `T` (JSON); the others are skipped.
+    pub async fn values_of<T: serde::de::DeserializeOwned>(&self) -> Vec<T> {
+        self.values()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|json| serde_json::from_str(json).ok())
+            .collect()
+    }
+
     /// Stores `value` under `key`; the browser finishes the write even if nobody waits.
     pub fn put(&self, key: &str, value: &str) -> Result<(), String> {
         self.object_store(IdbTransactionMode::Readwrite)?

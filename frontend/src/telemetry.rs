@@ -149,13 +149,7 @@ async fn open_queue(status: TelemetryStatus) {
             return;
         }
     };
-    let stored: Vec<TelemetryEvent> = store
-        .values()
-        .await
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|json| serde_json::from_str(json).ok())
-        .collect();
+    let stored: Vec<TelemetryEvent> = store.values_of().await;
     QUEUE.with_borrow_mut(|queue| {
         let recorded: HashSet<String> = queue
             .events

@@ -18,6 +18,22 @@ use serde_json::Value;
 
 pub use backend::testing::{ADMIN_TOKEN, TestApp};
 
+/// Records the body of every `fetch` and `sendBeacon` the page makes from now on in
+/// `window.sentBodies` (gloo-net sends a `Request`, whose body is read from a clone).
+pub const RECORD_REQUEST_BODIES: &str = "
+    window.sentBodies = [];
+    const originalFetch = window.fetch.bind(window);
+    window.fetch = (input, init) => {
+        if (init && typeof init.body === 'string') window.sentBodies.push(init.body);
+        else if (input instanceof Request) input.clone().text().then((body) => body && window.sentBodies.push(body));
+        return originalFetch(input, init);
+    };
+    const originalBeacon = navigator.sendBeacon.bind(navigator);
+    navigator.sendBeacon = (url, data) => {
+        window.sentBodies.push(String(data));
+        return originalBeacon(url, data);
+    };";
+
 /// How long a page may take to load Python; cold Pyodide start-up on two cores is ~10 s.
 pub const PYTHON_LOAD_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -163,7 +179,11 @@ impl Browser {
     /// the closing one is typed, so typed code arrives as written — except indentation
     /// after a colon, which the editor adds itself.
     pub async fn type_code(&self, code: &str) {
-        let editor = self.find("editor").await;
+        self.type_into(&self.find("editor").await, code).await;
+    }
+
+    /// [`Browser::type_code`] into this editor (a notebook cell's, say).
+    pub async fn type_into(&self, editor: &Element, code: &str) {
         editor.click().await.expect("the editor takes focus");
         editor
             .send_keys("\u{e009}a\u{e000}\u{e003}")

@@ -6,7 +6,9 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tests::{Browser, PYTHON_LOAD_TIMEOUT, TestApp, spawn_app, workspace_root};
+use tests::{
+    Browser, PYTHON_LOAD_TIMEOUT, RECORD_REQUEST_BODIES, TestApp, spawn_app, workspace_root,
+};
 
 const WAIT: Duration = Duration::from_secs(60);
 const SHIFT_ENTER: &str = "\u{e008}\u{e007}\u{e000}";
@@ -54,13 +56,9 @@ async fn cells_until(
 
 /// Types into the editor of cell `index` (clicking it first), replacing its code.
 async fn type_into(browser: &Browser, index: usize, code: &str) {
-    let editor = editor_of(browser, index).await;
-    editor.click().await.expect("the editor takes focus");
-    editor
-        .send_keys("\u{e009}a\u{e000}\u{e003}")
-        .await
-        .expect("select all and delete");
-    editor.send_keys(code).await.expect("typing works");
+    browser
+        .type_into(&editor_of(browser, index).await, code)
+        .await;
 }
 
 async fn editor_of(browser: &Browser, index: usize) -> fantoccini::elements::Element {
@@ -847,19 +845,7 @@ async fn the_single_editor_and_its_history_move_into_the_first_notebook() {
 #[tokio::test(flavor = "multi_thread")]
 async fn notebook_text_outputs_and_file_names_never_leave_the_browser() {
     let (_app, browser) = workbench().await;
-    browser
-        .eval(
-            "window.sentBodies = [];
-             const originalFetch = window.fetch.bind(window);
-             window.fetch = (input, init) => {
-               if (init && typeof init.body === 'string') window.sentBodies.push(init.body);
-               else if (input instanceof Request) input.clone().text().then((body) => body && window.sentBodies.push(body));
-               return originalFetch(input, init);
-             };
-             const originalBeacon = navigator.sendBeacon.bind(navigator);
-             navigator.sendBeacon = (url, data) => { window.sentBodies.push(String(data)); return originalBeacon(url, data); };",
-        )
-        .await;
+    browser.eval(RECORD_REQUEST_BODIES).await;
     let private = json!({
         "cells": [
             {"cell_type": "markdown", "metadata": {}, "source": "# secret-title-4711"},

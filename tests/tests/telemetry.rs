@@ -4,22 +4,7 @@
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use tests::{Browser, spawn_app};
-
-/// Records the body of every `fetch` and `sendBeacon` the page makes from now on.
-const RECORD_REQUEST_BODIES: &str = "
-    window.sentBodies = [];
-    const originalFetch = window.fetch.bind(window);
-    window.fetch = (input, init) => {
-        if (init && typeof init.body === 'string') window.sentBodies.push(init.body);
-        else if (input instanceof Request) input.clone().text().then((body) => body && window.sentBodies.push(body));
-        return originalFetch(input, init);
-    };
-    const originalBeacon = navigator.sendBeacon.bind(navigator);
-    navigator.sendBeacon = (url, data) => {
-        window.sentBodies.push(String(data));
-        return originalBeacon(url, data);
-    };";
+use tests::{Browser, RECORD_REQUEST_BODIES, spawn_app};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_reaches_the_statistics_as_a_hash_and_never_as_code() {

@@ -62,14 +62,7 @@ impl Store {
 
     /// Every notebook, the last changed first.
     pub async fn entries(&self) -> Vec<Entry> {
-        let mut entries: Vec<Entry> = self
-            .entries
-            .values()
-            .await
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|json| serde_json::from_str(json).ok())
-            .collect();
+        let mut entries: Vec<Entry> = self.entries.values_of().await;
         entries.sort_by(|a, b| b.modified.total_cmp(&a.modified));
         entries
     }
