@@ -79,7 +79,11 @@ async fn the_editor_takes_typing_before_python_is_ready_and_the_run_waits_for_it
     browser.client.goto(&app.url("/")).await.expect("opens");
     browser.wait_for_text("editor", WAIT, |_| true).await;
     browser.type_code("print('typed early')").await;
-    let status = browser.find("status").await.text().await.expect("status");
+    // Read in one step: the shell's status line may give way to the app's meanwhile.
+    let status = browser
+        .eval("return document.querySelector('[data-testid=status]').textContent")
+        .await;
+    let status = status.as_str().unwrap_or_default();
     assert!(
         status.starts_with("Loading Python"),
         "typing did not wait for Python: {status}"

@@ -189,7 +189,11 @@ impl Documents {
         });
         let on_pagehide = Closure::<dyn Fn()>::new(move || {
             if self.state.changed.get_untracked() != self.saved_change.get_value() {
-                store::journal(&self.document());
+                // The save that did not happen: one revision on from what is stored.
+                let mut document = self.document();
+                document.entry.revision += 1;
+                document.entry.modified = js_sys::Date::now();
+                store::journal(&document);
             }
         });
         if let Some(window) = web_sys::window() {

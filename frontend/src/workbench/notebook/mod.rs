@@ -113,7 +113,9 @@ impl Workspace {
             view.editor.set_value(Some(shell_editor.clone()));
             view.has_editor.set(true);
         }
-        if edited && typed != source {
+        // The shell keeps the first cell's code at every keystroke, the notebook a moment
+        // later: for the same cell, the shell's is the newer.
+        if typed != source && (edited || cell.as_deref() == Some(id.as_str())) {
             if same_cell {
                 self.state.set_source_from_editor(id, typed);
             } else {
