@@ -2,9 +2,9 @@
 //! (new, open a `.ipynb`, rename, duplicate, delete with undo), the autosave, and what happens
 //! when another tab saved the same notebook.
 //!
-//! Every change is saved [`SAVE_AFTER`] after it, and when the page goes away the open
-//! notebook is also journalled in localStorage, which takes it at once: a reload a moment
-//! after the last keystroke loses nothing.
+//! Every change is saved [`SAVE_AFTER`] after the last one, and when the page goes away the
+//! open notebook is also journalled in localStorage, which takes it at once: a reload a
+//! moment after the last keystroke loses nothing.
 
 use std::time::Duration;
 
@@ -17,8 +17,10 @@ use wasm_bindgen::prelude::*;
 use super::state::{DocMeta, NotebookState};
 use super::store::{self, Document, Entry, Saved, Store};
 
-/// How long after a change it is saved.
+/// How long after the last change it is saved.
 const SAVE_AFTER: Duration = Duration::from_millis(300);
+/// While changes go on, a save still happens this often.
+const SAVE_AT_LEAST_EVERY: Duration = Duration::from_secs(2);
 
 /// The notebooks and the open one; a cheap copyable handle.
 #[derive(Debug, Clone, Copy)]
@@ -33,6 +35,9 @@ pub struct Documents {
     /// The notebook deleted last, until its undo expires.
     pub deleted: RwSignal<Option<Document>>,
     save_scheduled: StoredValue<bool>,
+    /// When the document last changed, and when its first unsaved change was (`Date.now()`).
+    last_change_at: StoredValue<f64>,
+    first_unsaved_at: StoredValue<f64>,
     /// The change count last saved; a save is due while it differs.
     saved_change: StoredValue<u64>,
     ids: StoredValue<SeededIds>,
@@ -48,6 +53,8 @@ impl Documents {
             notice: RwSignal::new(None),
             deleted: RwSignal::new(None),
             save_scheduled: StoredValue::new(false),
+            last_change_at: StoredValue::new(0.0),
+            first_unsaved_at: StoredValue::new(0.0),
             saved_change: StoredValue::new(0),
             ids: StoredValue::new(SeededIds::new(
                 (js_sys::Math::random() * 4_294_967_295.0) as u64 ^ js_sys::Date::now() as u64,
@@ -176,15 +183,11 @@ impl Documents {
     fn watch_changes(self) {
         Effect::new(move |_| {
             let change = self.state.changed.get();
+            self.last_change_at.set_value(js_sys::Date::now());
             if change != self.saved_change.get_value() && !self.save_scheduled.get_value() {
                 self.save_scheduled.set_value(true);
-                set_timeout(
-                    move || {
-                        self.save_scheduled.set_value(false);
-                        self.save_now();
-                    },
-                    SAVE_AFTER,
-                );
+                self.first_unsaved_at.set_value(js_sys::Date::now());
+                self.save_when_quiet();
             }
         });
         let on_pagehide = Closure::<dyn Fn()>::new(move || {
@@ -201,6 +204,28 @@ impl Documents {
                 .add_event_listener_with_callback("pagehide", on_pagehide.as_ref().unchecked_ref());
         }
         on_pagehide.forget();
+    }
+
+    /// Saves once typing has paused for [`SAVE_AFTER`] — writing a big notebook takes a few
+    /// milliseconds, which is not spent between two keystrokes — or at the latest
+    /// [`SAVE_AT_LEAST_EVERY`] after the first unsaved change.
+    fn save_when_quiet(self) {
+        set_timeout(
+            move || {
+                let now = js_sys::Date::now();
+                let quiet =
+                    now - self.last_change_at.get_value() >= SAVE_AFTER.as_millis() as f64 * 0.8;
+                let overdue = now - self.first_unsaved_at.get_value()
+                    >= SAVE_AT_LEAST_EVERY.as_millis() as f64;
+                if quiet || overdue {
+                    self.save_scheduled.set_value(false);
+                    self.save_now();
+                } else {
+                    self.save_when_quiet();
+                }
+            },
+            SAVE_AFTER,
+        );
     }
 
     /// The open notebook as it is now.
