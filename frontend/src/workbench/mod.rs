@@ -23,7 +23,7 @@ use wasm_bindgen::JsCast;
 
 use self::files::{Files, FilesPanel};
 use self::history::{History, HistoryPanel, Run};
-use self::notebook::documents::NotebooksPanel;
+use self::notebook::panel::NotebooksPanel;
 use self::notebook::{NotebookView, Workspace};
 use self::packages::PackagesPanel;
 use self::session::Session;
@@ -151,7 +151,9 @@ pub fn Workbench() -> impl IntoView {
     let opened = RwSignal::new(false);
     workspace
         .documents
-        .start(notebook::first_notebook, move || opened.set(true));
+        .start(notebook::documents::first_notebook, move || {
+            opened.set(true)
+        });
     let files = Files::new(session);
     files.refresh();
     // After each run the code may have written files or installed packages.
@@ -218,7 +220,7 @@ pub fn Workbench() -> impl IntoView {
             .filter_map(|index| list.get(index))
             .partition(|file| file.name().to_ascii_lowercase().ends_with(".ipynb"));
         for file in notebooks {
-            notebook::open_file(workspace.documents, file);
+            notebook::documents::open_file(workspace.documents, file);
         }
         if !data.is_empty() {
             files.add(data);

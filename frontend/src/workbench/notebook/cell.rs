@@ -126,21 +126,14 @@ pub fn CellRow(id: CellId, workspace: Workspace) -> impl IntoView {
 fn CellTools(id: CellId, workspace: Workspace) -> impl IntoView {
     let state = workspace.state;
     let view = state.view(&id);
-    let (run, up, down, kind, clear, collapse, delete) = (
-        id.clone(),
-        id.clone(),
-        id.clone(),
-        id.clone(),
-        id.clone(),
-        id.clone(),
-        id,
-    );
+    // Every button acts on this cell: one copyable handle on its id.
+    let id = StoredValue::new(id);
     let is_code = move || view.is_some_and(|view| view.kind.get() == CellKind::Code);
     view! {
         <div class="cell-tools" role="toolbar" aria-label="Cell">
-            <button class="secondary small" title="Run (Shift+Enter)" data-testid="cell-run" on:click=move |_| workspace.run_cell(&run, RunHow::Stay)>"▶"</button>
-            <button class="secondary small" title="Move up" data-testid="cell-up" on:click=move |_| state.move_cell(&up, Direction::Up)>"↑"</button>
-            <button class="secondary small" title="Move down" data-testid="cell-down" on:click=move |_| state.move_cell(&down, Direction::Down)>"↓"</button>
+            <button class="secondary small" title="Run (Shift+Enter)" data-testid="cell-run" on:click=move |_| workspace.run_cell(&id.get_value(), RunHow::Stay)>"▶"</button>
+            <button class="secondary small" title="Move up" data-testid="cell-up" on:click=move |_| state.move_cell(&id.get_value(), Direction::Up)>"↑"</button>
+            <button class="secondary small" title="Move down" data-testid="cell-down" on:click=move |_| state.move_cell(&id.get_value(), Direction::Down)>"↓"</button>
             <select
                 class="small"
                 aria-label="Cell type"
@@ -148,7 +141,7 @@ fn CellTools(id: CellId, workspace: Workspace) -> impl IntoView {
                 prop:value=move || view.map(|view| view.kind.get().as_str()).unwrap_or("code")
                 on:change=move |event| {
                     if let Some(new_kind) = CellKind::parse(&event_target_value(&event)) {
-                        workspace.set_kind(&kind, new_kind);
+                        workspace.set_kind(&id.get_value(), new_kind);
                     }
                 }
             >
@@ -157,20 +150,20 @@ fn CellTools(id: CellId, workspace: Workspace) -> impl IntoView {
                 <option value="raw">"Raw"</option>
             </select>
             <Show when=is_code>
-                <button class="secondary small" title="Clear output" data-testid="cell-clear" on:click={let clear = clear.clone(); move |_| state.clear_outputs(&clear)}>"Clear"</button>
+                <button class="secondary small" title="Clear output" data-testid="cell-clear" on:click=move |_| state.clear_outputs(&id.get_value())>"Clear"</button>
                 <button
                     class="secondary small"
                     title="Hide or show the output"
                     data-testid="cell-collapse"
-                    on:click={let collapse = collapse.clone(); move |_| {
+                    on:click=move |_| {
                         let hidden = view.is_some_and(|view| view.collapsed.get_untracked());
-                        state.set_collapsed(&collapse, !hidden);
-                    }}
+                        state.set_collapsed(&id.get_value(), !hidden);
+                    }
                 >
                     {move || if view.is_some_and(|view| view.collapsed.get()) { "Show output" } else { "Hide output" }}
                 </button>
             </Show>
-            <button class="secondary small" title="Delete (D D)" data-testid="cell-delete" on:click=move |_| state.delete(&delete)>"Delete"</button>
+            <button class="secondary small" title="Delete (D D)" data-testid="cell-delete" on:click=move |_| state.delete(&id.get_value())>"Delete"</button>
         </div>
     }
 }

@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use notebook::{Notebook, SeededIds};
+use notebook::{CellKind, Notebook, SeededIds};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
+use super::super::{editor, history};
 use super::state::{DocMeta, NotebookState};
 use super::store::{self, Document, Entry, Saved, Store};
 
@@ -521,103 +522,62 @@ fn announce(saved: &Saved) {
     }
 }
 
-/// The side panel: every notebook, the open one marked, and what can be done with them.
-#[component]
-pub fn NotebooksPanel(documents: Documents, on_open_file: Callback<()>) -> impl IntoView {
-    let open_id = move || documents.state.meta.with(|meta| meta.id.clone());
-    let rename = move |_| {
-        let current = documents.state.meta.get_untracked().title;
-        if let Some(title) = web_sys::window()
-            .and_then(|window| {
-                window
-                    .prompt_with_message_and_default("Rename the notebook", &current)
-                    .ok()
-            })
-            .flatten()
-        {
-            documents.rename(title);
+/// The first notebook of a browser that had none: the code the single editor of earlier
+/// versions kept (or the shell's example), then the run history's code, one cell per run,
+/// under a heading — nothing a user had is lost.
+pub async fn first_notebook() -> Notebook {
+    let mut ids = SeededIds::new(js_sys::Date::now() as u64);
+    let mut first = Notebook::new(&mut ids);
+    first.cells[0].source = editor::shell_source().unwrap_or_else(|| "print(1 + 1)\n".to_owned());
+    let mut runs: Vec<String> = Vec::new();
+    for run in history::kept_runs().await {
+        let code = run.code.trim_end().to_owned();
+        if !code.is_empty() && !runs.contains(&code) && code != first.cells[0].source.trim_end() {
+            runs.push(code);
         }
-    };
-    let delete = move |_| {
-        let title = documents.state.meta.get_untracked().title;
-        let confirmed = web_sys::window()
-            .and_then(|window| {
-                window
-                    .confirm_with_message(&format!(
-                        "Delete “{title}”? You can undo this for a while."
-                    ))
-                    .ok()
-            })
-            .unwrap_or(false);
-        if confirmed {
-            documents.delete_open();
-            set_timeout(move || documents.deleted.set(None), Duration::from_secs(30));
-        }
-    };
-    view! {
-        <section class="panel" aria-labelledby="notebooks-title" data-testid="notebooks-panel">
-            <h2 id="notebooks-title">"Notebooks"</h2>
-            <div class="panel-actions">
-                <button class="secondary small" data-testid="new-notebook" on:click=move |_| { documents.create(); }>
-                    "New"
-                </button>
-                <button class="secondary small" data-testid="open-notebook" on:click=move |_| on_open_file.run(())>
-                    "Open .ipynb…"
-                </button>
-            </div>
-            <ul class="notebook-list">
-                <For each=move || documents.entries.get() key=|entry| (entry.id.clone(), entry.title.clone(), entry.modified as u64) let:entry>
-                    {
-                        let id = entry.id.clone();
-                        let is_open = {
-                            let id = id.clone();
-                            move || open_id() == id
-                        };
-                        let (open_class, open_aria) = (is_open.clone(), is_open.clone());
-                        view! {
-                            <li class="notebook-entry" class:open=open_class data-testid="notebook-entry">
-                                <button
-                                    class="link"
-                                    aria-current=move || if open_aria() { "true" } else { "false" }
-                                    on:click=move |_| {
-                                        if !is_open() {
-                                            documents.open_stored(id.clone());
-                                        }
-                                    }
-                                >
-                                    <span class="notebook-title" data-testid="notebook-title">{entry.title.clone()}</span>
-                                    <small class="hint">{last_change(entry.modified)}</small>
-                                </button>
-                            </li>
-                        }
-                    }
-                </For>
-            </ul>
-            <div class="panel-actions">
-                <button class="secondary small" data-testid="rename-notebook" on:click=rename>"Rename"</button>
-                <button class="secondary small" data-testid="duplicate-notebook" on:click=move |_| documents.duplicate()>"Duplicate"</button>
-                <button class="secondary small" data-testid="delete-notebook" on:click=delete>"Delete"</button>
-            </div>
-            {move || documents.deleted.get().map(|document| view! {
-                <p class="notice ok" role="status">
-                    {format!("“{}” deleted. ", document.entry.title)}
-                    <button class="link" data-testid="undo-delete-notebook" on:click=move |_| documents.undo_delete()>"Undo"</button>
-                </p>
-            })}
-            {move || documents.notice.get().map(|(ok, text)| view! {
-                <p class=if ok { "notice ok" } else { "notice error" } role="status" data-testid="notebooks-notice">{text}</p>
-            })}
-        </section>
     }
+    if !runs.is_empty() {
+        let heading = first.insert_cell(1, CellKind::Markdown, &mut ids);
+        first.set_source(
+            &heading,
+            "## Earlier runs\n\nThe code of the runs in your history, oldest first.".to_owned(),
+        );
+        for (offset, code) in runs.into_iter().enumerate() {
+            let cell = first.insert_cell(2 + offset, CellKind::Code, &mut ids);
+            first.set_source(&cell, code);
+        }
+    }
+    first
 }
 
-/// When a notebook last changed: the time today, the date before.
-fn last_change(unix_ms: f64) -> String {
-    let then = js_sys::Date::new(&JsValue::from_f64(unix_ms));
-    let today = js_sys::Date::new_0().to_date_string() == then.to_date_string();
-    String::from(if today {
-        then.to_locale_time_string("default")
-    } else {
-        then.to_locale_date_string("default", &JsValue::UNDEFINED)
-    })
+/// Opens a `.ipynb` file as a new notebook, or says why not (the file is never read whole
+/// when it is too big to open).
+pub fn open_file(documents: Documents, file: web_sys::File) {
+    let name = file.name();
+    let size = file.size() as usize;
+    if size > notebook::MAX_NOTEBOOK_BYTES {
+        let reason = notebook::ImportError::TooLarge { bytes: size }.to_string();
+        documents
+            .notice
+            .set(Some((false, format!("{name}: {reason}"))));
+        return;
+    }
+    spawn_local(async move {
+        let text = wasm_bindgen_futures::JsFuture::from(file.text())
+            .await
+            .ok()
+            .and_then(|text| text.as_string());
+        let outcome = match text {
+            Some(text) => documents.import(&text, Some(&name)),
+            None => Err("the file could not be read".to_owned()),
+        };
+        match outcome {
+            Ok((_, cells)) => documents
+                .notice
+                .set(Some((true, format!("{name} opened ({cells} cells)")))),
+            Err(reason) => documents
+                .notice
+                .set(Some((false, format!("{name}: {reason}")))),
+        }
+    });
 }

@@ -7,7 +7,10 @@
 //! - `cell`, `outputs`: how a cell and its outputs look;
 //! - `runner`: the queue of cells to run, Stop, Restart;
 //! - `keys`: Jupyter's command mode;
-//! - `documents`, `store`: the notebooks kept in IndexedDB, autosave, other tabs;
+//! - `documents`, `store`: the notebooks kept in IndexedDB, autosave, other tabs, the first
+//!   notebook made from what earlier versions kept, `.ipynb` files opened;
+//! - `panel`: the side panel that lists them;
+//! - `sanitize`: HTML outputs made safe to show;
 //! - `api`: `window.workbench.notebook`.
 
 pub mod api;
@@ -15,6 +18,7 @@ mod cell;
 pub mod documents;
 mod keys;
 mod outputs;
+pub mod panel;
 pub mod runner;
 mod sanitize;
 pub mod state;
@@ -30,7 +34,6 @@ use self::documents::Documents;
 use self::runner::Runner;
 use self::state::{Mode, NotebookState};
 use super::editor::{self, Adopted, EditorCallbacks, Leave, Place, RunHow};
-use super::history;
 use super::session::Session;
 
 /// Everything a cell's view and the keys act on; a cheap copyable handle.
@@ -492,66 +495,6 @@ fn shell_present() -> bool {
         .and_then(|window| window.document())
         .and_then(|document| document.get_element_by_id("boot"))
         .is_some()
-}
-
-/// The first notebook of a browser that had none: the code the single editor of earlier
-/// versions kept (or the shell's example), then the run history's code, one cell per run,
-/// under a heading — nothing a user had is lost.
-pub async fn first_notebook() -> Notebook {
-    let mut ids = notebook::SeededIds::new(js_sys::Date::now() as u64);
-    let mut first = Notebook::new(&mut ids);
-    first.cells[0].source = editor::shell_source().unwrap_or_else(|| "print(1 + 1)\n".to_owned());
-    let mut runs: Vec<String> = Vec::new();
-    for run in history::kept_runs().await {
-        let code = run.code.trim_end().to_owned();
-        if !code.is_empty() && !runs.contains(&code) && code != first.cells[0].source.trim_end() {
-            runs.push(code);
-        }
-    }
-    if !runs.is_empty() {
-        let heading = first.insert_cell(1, CellKind::Markdown, &mut ids);
-        first.set_source(
-            &heading,
-            "## Earlier runs\n\nThe code of the runs in your history, oldest first.".to_owned(),
-        );
-        for (offset, code) in runs.into_iter().enumerate() {
-            let cell = first.insert_cell(2 + offset, CellKind::Code, &mut ids);
-            first.set_source(&cell, code);
-        }
-    }
-    first
-}
-
-/// Opens a `.ipynb` file as a new notebook, or says why not (the file is never read whole
-/// when it is too big to open).
-pub fn open_file(documents: Documents, file: web_sys::File) {
-    let name = file.name();
-    let size = file.size() as usize;
-    if size > notebook::MAX_NOTEBOOK_BYTES {
-        let reason = notebook::ImportError::TooLarge { bytes: size }.to_string();
-        documents
-            .notice
-            .set(Some((false, format!("{name}: {reason}"))));
-        return;
-    }
-    leptos::task::spawn_local(async move {
-        let text = wasm_bindgen_futures::JsFuture::from(file.text())
-            .await
-            .ok()
-            .and_then(|text| text.as_string());
-        let outcome = match text {
-            Some(text) => documents.import(&text, Some(&name)),
-            None => Err("the file could not be read".to_owned()),
-        };
-        match outcome {
-            Ok((_, cells)) => documents
-                .notice
-                .set(Some((true, format!("{name} opened ({cells} cells)")))),
-            Err(reason) => documents
-                .notice
-                .set(Some((false, format!("{name}: {reason}")))),
-        }
-    });
 }
 
 /// A title as a file name: what a file system takes.
