@@ -288,3 +288,27 @@ def test_syntax_warnings_are_warnings(space):
     assert [problem["severity"] for problem in problems] == ["warning"]
     assert "escape sequence" in problems[0]["message"]
     assert (problems[0]["from"], problems[0]["to"]) == (0, 15)
+
+
+def test_the_time_limit_is_held_off_while_jedi_parses_its_own_files(space):
+    import parso
+    import parso.cache
+
+    held = []
+    assist.setup(space, hold=held.append)
+    parso.cache.parser_cache.clear()
+    assert "path" in labels(ask("complete", "import os\nos.pa"))
+    # Parsing the stubs (os, and what it imports) held the interrupt off, one file at a time.
+    assert held and held == [True, False] * (len(held) // 2), held
+    held.clear()
+    parso.load_grammar().parse("sales_total.bit_length(")
+    assert held == [], "code without a file (the user's) is parsed with the time limit on"
+
+
+def test_the_garbage_collector_is_back_on_after_every_answer(space):
+    import gc
+
+    for code in ["sales_t", "weird_dir.", "x = ("]:
+        for kind in ("complete", "check"):
+            ask(kind, code)
+            assert gc.isenabled(), (kind, code)

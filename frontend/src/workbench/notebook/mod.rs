@@ -28,6 +28,7 @@ use self::cell::{CellRow, HOST_ATTRIBUTE};
 use self::documents::Documents;
 use self::runner::Runner;
 use self::state::{Mode, NotebookState};
+use super::assist::Assist;
 use super::editor::{self, Adopted, EditorCallbacks, Leave, Place, RunHow};
 use super::history;
 use super::session::Session;
@@ -219,6 +220,7 @@ impl Workspace {
                 self.state.selected.set(Some(focus.clone()));
                 self.state.mode.set(Mode::Edit);
             }),
+            assist: Assist::new(self.runner),
         }
     }
 
