@@ -46,7 +46,8 @@ MAX_LINE_CHARS = 20_000
 MAX_DOC_CHARS = 1500
 MAX_SIGNATURE_DOC_CHARS = 300
 MAX_SIGNATURES = 3
-MAX_PARAM_CHARS = 80
+MAX_DEFAULT_CHARS = 30
+MAX_ANNOTATION_CHARS = 120
 
 EMPTY = {
     "complete": {"from": 0, "to": 0, "items": []},
@@ -291,7 +292,7 @@ def frame_columns(place):
 
 def signatures(code, index):
     """The signatures of the call the cursor is in, each with where its parameters are in
-    its label and which one the cursor is at."""
+    its label, their annotations, and which one the cursor is at."""
     place = Place(code, index)
     if place.in_comment:
         return EMPTY["signatures"]
@@ -312,8 +313,10 @@ def signatures(code, index):
 
 
 def signature_label(signature):
-    """`name(a, b=1, *, c) -> T`, and the [from, to] of each parameter in it (UTF-16), in
-    the order of `signature.params` (what `signature.index` counts)."""
+    """`name(a, b=1, *, c)`, compact — parameters without their annotations, long defaults
+    cut, so pandas' 50 parameters fit a tooltip — and each parameter's `from`, `to` (UTF-16,
+    in the label) and annotation, in the order of `signature.params` (what
+    `signature.index` counts)."""
     from inspect import Parameter
 
     label = signature.name + "("
@@ -330,21 +333,70 @@ def signature_label(signature):
         elif kind == Parameter.KEYWORD_ONLY and not keyword_only:
             label += "*, "
             keyword_only = True
-        text = param.to_string()
-        if len(text) > MAX_PARAM_CHARS:
-            text = text[: MAX_PARAM_CHARS - 1] + "…"
+        name, annotation, default = split_param(param.to_string())
+        text = name + ("=" + shortened(default, MAX_DEFAULT_CHARS) if default else "")
         start = to_utf16(label, len(label))
         label += text
-        params.append([start, to_utf16(label, len(label))])
+        params.append(
+            {
+                "from": start,
+                "to": to_utf16(label, len(label)),
+                "annotation": shortened(annotation, MAX_ANNOTATION_CHARS) or None,
+            }
+        )
         if number < len(signature.params) - 1:
             label += ", "
     if positional:
         label += ", /" if params else "/"
     label += ")"
-    annotation = signature._signature.annotation_string  # jedi shows it the same way
-    if annotation:
-        label += " -> " + annotation
+    returns = unquoted(signature._signature.annotation_string)  # jedi's own `to_string` reads it
+    if returns:
+        label += " -> " + shortened(returns, MAX_ANNOTATION_CHARS)
     return label, params
+
+
+def split_param(text):
+    """jedi's `name: annotation=default` as its three parts (empty when absent); a `:` or
+    `=` inside brackets or quotes splits nothing. Annotations lose the quotes that
+    `from __future__ import annotations` leaves around them."""
+    depth = 0
+    quote = None
+    colon = equals = None
+    for position, character in enumerate(text):
+        if quote is not None:
+            if character == quote:
+                quote = None
+        elif character in "'\"":
+            quote = character
+        elif character in "([{":
+            depth += 1
+        elif character in ")]}":
+            depth -= 1
+        elif depth == 0 and character == ":" and colon is None and equals is None:
+            colon = position
+        elif depth == 0 and character == "=" and equals is None:
+            equals = position
+    name_end = colon if colon is not None else equals if equals is not None else len(text)
+    annotation = ""
+    if colon is not None:
+        annotation = text[colon + 1 : equals if equals is not None else len(text)]
+    default = text[equals + 1 :] if equals is not None else ""
+    return text[:name_end].strip(), unquoted(annotation.strip()), default.strip()
+
+
+def unquoted(annotation):
+    if len(annotation) >= 2 and annotation[0] == annotation[-1] and annotation[0] in "'\"":
+        return annotation[1:-1]
+    return annotation
+
+
+def shortened(text, limit):
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def compact_signature(signature):
+    """A signature as signature help shows it (see `signature_label`)."""
+    return signature_label(signature)[0]
 
 
 def inspect(code, index):
@@ -361,7 +413,7 @@ def inspect(code, index):
         return EMPTY["inspect"]
     name = names[0]
     try:
-        shown = [signature.to_string() for signature in name.get_signatures()[:MAX_SIGNATURES]]
+        shown = [compact_signature(signature) for signature in name.get_signatures()[:MAX_SIGNATURES]]
     except Exception:  # noqa: BLE001 - jedi cannot always say
         shown = []
     return {

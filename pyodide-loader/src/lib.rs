@@ -25,8 +25,8 @@ pub use crate::assist::AssistError;
 pub use crate::message::{
     AssistRequest, CompletionItem, CompletionKind, Completions, DataFile, DeleteResult, Docs,
     ExecResult, ExecuteRequest, Failure, FileLoad, InstallResult, LiveOutput, LoadStage, Package,
-    PackageNews, Problem, ResetResult, RichOutput, Severity, Signature, SignatureHelp, Status,
-    Stream,
+    PackageNews, Problem, ResetResult, RichOutput, Severity, Signature, SignatureHelp,
+    SignatureParam, Status, Stream,
 };
 pub use crate::runtime::Runtime;
 

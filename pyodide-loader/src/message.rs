@@ -133,16 +133,24 @@ pub struct SignatureHelp {
     pub signatures: Vec<Signature>,
 }
 
-/// One signature: `label` is `name(a, b=1) -> T`.
+/// One signature: `label` is `name(a, b=1) -> T`, compact (parameters without their
+/// annotations, long defaults cut).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Signature {
     pub label: String,
-    /// Where each parameter is in `label`, `[from, to)`.
-    pub params: Vec<[u32; 2]>,
+    pub params: Vec<SignatureParam>,
     /// The parameter the cursor is at, if it is at one.
     pub active: Option<u32>,
     /// The first paragraph of the docstring.
     pub doc: String,
+}
+
+/// A parameter of a [`Signature`]: where it is in the label, `from..to`, and its annotation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignatureParam {
+    pub from: u32,
+    pub to: u32,
+    pub annotation: Option<String>,
 }
 
 /// The docs of a name, or none.
@@ -547,9 +555,14 @@ mod tests {
         assert_eq!(completions.items[1].detail.as_deref(), Some("%pip install"));
         assert_eq!(completions.items[2].kind, CompletionKind::Other);
         let help: SignatureHelp = serde_json::from_value(json!({"signatures": [
-            {"label": "f(a, b)", "params": [[2, 3], [5, 6]], "active": null, "doc": ""}]}))
+            {"label": "f(a, b)", "params": [{"from": 2, "to": 3, "annotation": "int"},
+             {"from": 5, "to": 6, "annotation": null}], "active": null, "doc": ""}]}))
         .expect("signatures");
-        assert_eq!(help.signatures[0].params[1], [5, 6]);
+        assert_eq!(help.signatures[0].params[1].from, 5);
+        assert_eq!(
+            help.signatures[0].params[0].annotation.as_deref(),
+            Some("int")
+        );
         let docs: DocsAnswer = serde_json::from_value(json!({"docs": null})).expect("docs");
         assert_eq!(docs.docs, None);
         let check: SyntaxCheck = serde_json::from_value(json!({"problems": [

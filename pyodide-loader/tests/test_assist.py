@@ -225,20 +225,40 @@ def test_very_long_lines_answer_in_time(space):
 def test_signature_help_knows_the_parameter_at_the_cursor(space):
     answer = ask("signatures", "print(")
     (signature,) = answer["signatures"]
-    assert signature["label"].startswith("print(*values")
+    # Compact: annotations are shown for the parameter at the cursor only.
+    assert signature["label"].startswith("print(*values, sep=..., end=...")
     assert signature["active"] == 0
-    start, end = signature["params"][0]
-    assert signature["label"][start:end].startswith("*values")
+    first = signature["params"][0]
+    assert signature["label"][first["from"] : first["to"]] == "*values"
+    assert first["annotation"] == "object"
     answer = ask("signatures", "pd.read_csv('a.csv', |)")
     (signature,) = answer["signatures"]
     assert signature["label"] == (
         "read_csv(filepath_or_buffer, sep=',', *, header='infer', index_col=None)"
     )
     assert signature["active"] == 1
-    start, end = signature["params"][signature["active"]]
-    assert signature["label"][start:end] == "sep=','"
+    param = signature["params"][signature["active"]]
+    assert signature["label"][param["from"] : param["to"]] == "sep=','"
+    assert param["annotation"] is None
     assert signature["doc"].startswith("Read a comma-separated values (csv) file into DataFrame.")
     assert ask("signatures", "sales_total")["signatures"] == []
+
+
+def test_parameters_split_into_name_annotation_and_default():
+    assert assist.split_param("sep: 'str | None | lib.NoDefault'=<no_default>") == (
+        "sep",
+        "str | None | lib.NoDefault",
+        "<no_default>",
+    )
+    assert assist.split_param("header: \"int | Literal['infer']\"='infer'") == (
+        "header",
+        "int | Literal['infer']",
+        "'infer'",
+    )
+    assert assist.split_param("*values: object") == ("*values", "object", "")
+    assert assist.split_param("key=lambda x: x") == ("key", "", "lambda x: x")
+    assert assist.split_param("flags: dict[str, int]={'a': 1}") == ("flags", "dict[str, int]", "{'a': 1}")
+    assert assist.split_param("x") == ("x", "", "")
 
 
 def test_docs_show_the_signature_and_the_start_of_the_docstring(space):

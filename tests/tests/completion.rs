@@ -506,7 +506,7 @@ async fn completion_is_local_and_telemetry_is_unchanged() {
     let (_app, browser) = workbench().await;
     run_first_cell(
         &browser,
-        "import pandas as pd\ndf = pd.DataFrame({'secret_column_7f3a': [1]})",
+        "import pandas as pd\ndf = pd.DataFrame({'amount_7f3a': [1]})",
     )
     .await;
     complete(&browser, 1, "pd.read_cs").await;
@@ -518,13 +518,13 @@ async fn completion_is_local_and_telemetry_is_unchanged() {
 
     // Completion, signatures, docs, a syntax check and hovering: all answered.
     let options = complete(&browser, 1, "df.").await;
-    assert_eq!(kind_of(&options, "secret_column_7f3a"), "column");
+    assert_eq!(kind_of(&options, "amount_7f3a"), "column");
     type_into(&browser, 1, "print(").await;
     text_of(&browser, "[data-testid=signature]", WAIT).await;
     type_into(&browser, 1, "pd.read_csv").await;
     keys(&browser, 1, SHIFT_TAB).await;
     text_of(&browser, "[data-testid=docs]", WAIT).await;
-    type_into(&browser, 1, "print(secret_column_7f3a 2)").await;
+    type_into(&browser, 1, "print(amount_7f3a 2)").await;
     text_of(&browser, ".cm-lintRange-error", WAIT).await;
 
     let made = browser.eval("return window.requestsMade").await;
