@@ -9,6 +9,8 @@ import {
   acceptCompletion,
   autocompletion,
   completionStatus,
+  selectedCompletionIndex,
+  setSelectedCompletion,
   startCompletion,
 } from "@codemirror/autocomplete";
 import { indentLess } from "@codemirror/commands";
@@ -329,8 +331,10 @@ function syntaxCheck(callbacks) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Keys: Tab completes after code (indents otherwise), Shift+Tab shows docs, Escape closes
-// the docs and the signature before it leaves the editor.
+// Keys: Tab completes after code (indents otherwise) and takes the highlighted item, or the
+// first; Shift+Tab shows docs; Escape closes the docs and the signature before it leaves
+// the editor. The popup opens as you type with nothing highlighted, so Enter still starts a
+// new line (and the run keys run) until ↓ or ↑ picks an item.
 
 function assistKeys(callbacks) {
   return Prec.high(
@@ -338,7 +342,15 @@ function assistKeys(callbacks) {
       {
         key: "Tab",
         run: (view) => {
-          if (completionStatus(view.state) === "active") return acceptCompletion(view);
+          if (completionStatus(view.state) === "active") {
+            if (selectedCompletionIndex(view.state) === null) {
+              view.dispatch({ effects: setSelectedCompletion(0) });
+            }
+            // Within the popup's first 75 ms (CodeMirror's guard) this takes nothing; it
+            // must not indent either.
+            acceptCompletion(view);
+            return true;
+          }
           const { main } = view.state.selection;
           const line = view.state.doc.lineAt(main.head);
           if (!main.empty || /^\s*$/.test(line.text.slice(0, main.head - line.from))) return false;
@@ -397,6 +409,7 @@ export function pythonAssist(callbacks) {
     autocompletion({
       override: [completionSource(callbacks)],
       activateOnTypingDelay: COMPLETE_AFTER_MS,
+      selectOnOpen: false,
       filterStrict: true,
       compareCompletions: (a, b) => a.rank - b.rank,
       // Rendering 200 options cost the popup ≈ 20 ms a time; ↑/↓ bring the rest in.

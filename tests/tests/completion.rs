@@ -17,6 +17,8 @@ const CTRL_SPACE: &str = "\u{e009}\u{e00d}\u{e000}";
 const SHIFT_TAB: &str = "\u{e008}\u{e004}\u{e000}";
 const CTRL_SHIFT_M: &str = "\u{e009}\u{e008}m\u{e000}";
 const ENTER: &str = "\u{e007}";
+const TAB: &str = "\u{e004}";
+const DOWN: &str = "\u{e015}";
 const ESCAPE: &str = "\u{e00c}";
 
 /// The options of the completion popup on the page: label and the kind shown beside it.
@@ -202,7 +204,7 @@ async fn completion_offers_columns_members_keyword_arguments_and_loaded_files() 
     let options = complete(&browser, 1, "df.").await;
     assert_eq!(kind_of(&options, "amount"), "column", "{options:?}");
     assert_eq!(kind_of(&options, "agg"), "function");
-    // Typing on narrows the list; Enter takes the first.
+    // Typing on narrows the list; Tab takes the first.
     keys(&browser, 1, "ci").await;
     let started = Instant::now();
     while popup_options(&browser)
@@ -219,7 +221,7 @@ async fn completion_offers_columns_members_keyword_arguments_and_loaded_files() 
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(150)).await;
-    keys(&browser, 1, ENTER).await;
+    keys(&browser, 1, TAB).await;
     cells_until(&browser, "the accepted completion", |cells| {
         cells[1]["source"] == "df.city"
     })
@@ -229,6 +231,13 @@ async fn completion_offers_columns_members_keyword_arguments_and_loaded_files() 
     let options = complete(&browser, 1, "np.lin").await;
     assert_eq!(kind_of(&options, "linspace"), "function", "{options:?}");
     assert_eq!(kind_of(&options, "linalg"), "module");
+    // Nothing is highlighted until ↓ or ↑: Enter starts a new line as ever.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    keys(&browser, 1, ENTER).await;
+    cells_until(&browser, "the new line", |cells| {
+        cells[1]["source"] == "np.lin\n"
+    })
+    .await;
 
     // Keyword arguments inside a call, first.
     let options = complete(&browser, 1, "pd.read_csv(sep").await;
@@ -240,6 +249,8 @@ async fn completion_offers_columns_members_keyword_arguments_and_loaded_files() 
     let options = complete(&browser, 1, "pd.read_csv(\"").await;
     assert_eq!(kind_of(&options, "sales.csv"), "file", "{options:?}");
     tokio::time::sleep(Duration::from_millis(150)).await;
+    // ↓ picks it, Enter takes it.
+    keys(&browser, 1, DOWN).await;
     keys(&browser, 1, ENTER).await;
     cells_until(&browser, "the file name", |cells| {
         cells[1]["source"] == "pd.read_csv(\"sales.csv\")"
