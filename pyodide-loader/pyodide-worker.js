@@ -3,7 +3,8 @@
 // in pyodide-loader/src/message.rs. The Python side (the harness) arrives with "init".
 //
 // Sections: the message kinds · state · early start · package files (fetch, integrity,
-// Pyodide's WebAssembly) · unpacking wheels · dispatch · start and preloads · runs · files.
+// Pyodide's WebAssembly) · unpacking wheels · dispatch · start and preloads · runs · files ·
+// the editor's questions.
 "use strict";
 
 // ---------------------------------------------------------------------------------------
@@ -33,6 +34,7 @@ const Ask = Object.freeze({
   deleteFile: "deleteFile",
   readFile: "readFile",
   listPackages: "listPackages",
+  assist: "assist",
 });
 const Stage = Object.freeze({ downloadingRuntime: "downloadingRuntime", startingPython: "startingPython" });
 const News = Object.freeze({ loading: "loading", settled: "settled", problem: "problem" });
@@ -60,6 +62,8 @@ let preloading = Promise.resolve();
 let queue = Promise.resolve();
 // True while a user's code runs (it may await, letting the preloads go on meanwhile).
 let userCodeRunning = false;
+// The namespace of assist.py, which answers the editor's questions.
+let assistant = null;
 
 // Started early by the page (named `start=FOLDER&fetch=PACKAGE,...`): begin loading Pyodide
 // before "init" arrives, and download those packages' files meanwhile. (The name, not a query
@@ -430,6 +434,8 @@ async function answer(message, payload) {
     }
     case Ask.listPackages:
       return JSON.parse(call("list_packages"));
+    case Ask.assist:
+      return assist(message);
     default:
       throw new Error(`unknown message type ${message.type}`);
   }
@@ -438,7 +444,7 @@ async function answer(message, payload) {
 // ---------------------------------------------------------------------------------------
 // Start and preloads.
 
-async function init({ indexUrl, harness: source, packageIndexUrl: index, preload }, buffer) {
+async function init({ indexUrl, harness: source, packageIndexUrl: index, preload, assist: assistSource, installable }, buffer) {
   const base = new URL(indexUrl, self.location.href).href;
   packageIndexUrl = new URL(index, self.location.href).href.replace(/%7B/g, "{").replace(/%7D/g, "}");
   const startedEarly = early !== null && early.base === base;
@@ -470,6 +476,7 @@ async function init({ indexUrl, harness: source, packageIndexUrl: index, preload
   await mountFiles();
   call("setup_runtime");
   call("configure", packageIndexUrl);
+  setUpAssistant(assistSource, installable);
   post({ type: Kind.ready, version: pyodide.version, startedEarly });
   // Plain Python is usable now; the usual analysis packages follow in the background, stage
   // by stage, and a run that imports them waits only for what it imports
@@ -485,6 +492,9 @@ async function preloadStages(stages) {
     startingUp = false;
     keepForOffline();
   }
+  // Then the editor's first completion is made ready, between requests (see `assist`).
+  preloadsDone = true;
+  queue = queue.then(() => prepareAssistant().catch(() => {}));
 }
 
 async function preloadEach(stages) {
@@ -656,6 +666,107 @@ async function loadFile({ name }, bytes) {
     await pyodide.loadPackage("pandas", { messageCallback: packagesNews });
   }
   return JSON.parse(call("describe_file", path));
+}
+
+// ---------------------------------------------------------------------------------------
+// The editor's questions: completions, signatures, docs and syntax errors (assist.py), each
+// within the page's time limit.
+
+// A view of the interrupt buffer's third byte: Pyodide watches it, not the run's byte 0,
+// while a question is answered, so an interrupt the page raises for a question can never
+// stop a run (pyodide-loader/src/interrupt.rs).
+let assistInterrupt = null;
+
+function setUpAssistant(source, installable) {
+  if (interruptBuffer && interruptBuffer.length > 2) {
+    assistInterrupt = interruptBuffer.subarray(2, 3);
+  }
+  const namespace = pyodide.globals.get("dict")();
+  pyodide.runPython(source, { globals: namespace, filename: "<workbench-assist>" });
+  assistant = namespace;
+  // Import names Pyodide's lock can load (a run that imports one loads it) and names our
+  // package index serves (`%pip install`).
+  const lockImports = [...(pyodide._api._import_name_to_package_name?.keys() ?? [])];
+  const proxies = [
+    assistant.get("setup"),
+    harness.get("user_globals"),
+    harness.get("python_source"),
+    pyodide.toPy(lockImports),
+    pyodide.toPy(installable ?? []),
+  ];
+  const [setup, ...args] = proxies;
+  try {
+    setup(...args, holdInterrupts);
+  } finally {
+    for (const proxy of proxies) proxy.destroy();
+  }
+}
+
+// While jedi parses a file of its own (a stub of the standard library, once per file), the
+// page's interrupt waits: parsing is bounded, and cutting it short would repeat it, and be
+// cut short again, on every keystroke. The interrupt lands when the parse is done.
+let answering = false;
+function holdInterrupts(hold) {
+  if (assistInterrupt && answering) {
+    pyodide.setInterruptBuffer(hold ? undefined : assistInterrupt);
+  }
+}
+
+// jedi loaded, and one completion made (it parses the builtins' stubs, ≈ 0.7 s): after the
+// preloads, between requests. Not part of any time limit. Until the preloads are done, a
+// question that needs jedi answers nothing rather than load it: that would compete with the
+// packages a first run waits for.
+let preloadsDone = false;
+let assistantReady = null;
+function prepareAssistant() {
+  if (assistantReady === null) {
+    assistantReady = (async () => {
+      await pyodide.loadPackage("jedi", { messageCallback: () => {}, errorCallback: packagesProblem });
+      const warmUp = assistant.get("warm_up");
+      try {
+        warmUp();
+      } finally {
+        warmUp.destroy();
+      }
+    })();
+    assistantReady.catch(() => {
+      assistantReady = null;
+    });
+  }
+  return assistantReady;
+}
+
+async function assist({ id, request }) {
+  // A syntax check is CPython's own parser: it needs no jedi.
+  if (request.kind !== "check") {
+    if (!preloadsDone && assistantReady === null) {
+      const nothing = assistant.get("nothing");
+      try {
+        return JSON.parse(nothing(request.kind));
+      } finally {
+        nothing.destroy();
+      }
+    }
+    await prepareAssistant();
+  }
+  // The page's time limit starts now.
+  post({ type: Kind.started, id });
+  if (assistInterrupt) {
+    assistInterrupt[0] = 0;
+    pyodide.setInterruptBuffer(assistInterrupt);
+  }
+  answering = true;
+  const answer = assistant.get("answer");
+  try {
+    return JSON.parse(answer(request.kind, request.code, request.cursor ?? 0));
+  } finally {
+    answering = false;
+    answer.destroy();
+    pyodide.setInterruptBuffer(undefined);
+    if (assistInterrupt) {
+      assistInterrupt[0] = 0;
+    }
+  }
 }
 
 // Last, so that everything above is in place before the first download.

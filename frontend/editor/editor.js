@@ -13,6 +13,7 @@ import {
 import { closeBrackets, closeBracketsKeymap } from "@codemirror/autocomplete";
 import { Compartment, EditorState } from "@codemirror/state";
 import { oneDark } from "@codemirror/theme-one-dark";
+import { pythonAssist } from "./python-assist.js";
 import {
   drawSelection,
   EditorView,
@@ -22,8 +23,8 @@ import {
   lineNumbers,
 } from "@codemirror/view";
 
-// What basicSetup gives, minus what a cell editor does not need (completion popups, search
-// panel, folding, linting): a smaller bundle for the page shell.
+// What basicSetup gives, minus what a cell editor does not need (search panel, folding); its
+// completion popup and linting are Python's own (python-assist.js).
 const essentials = [
   lineNumbers(),
   highlightActiveLineGutter(),
@@ -49,7 +50,9 @@ dark.addEventListener("change", (event) => {
 // A cell's editor. `callbacks`: change(text); run(how) with how "advance" (Shift+Enter),
 // "stay" (Ctrl/Cmd+Enter) or "insert" (Alt+Enter); escape() (true if it handled Escape);
 // leave(direction) when ArrowUp on the first line or ArrowDown on the last asks for the
-// cell above or below (true if there is one); focus() when the editor takes the focus.
+// cell above or below (true if there is one); focus() when the editor takes the focus; and
+// Python's answers for the editor: complete(code, cursor), signatures(code, cursor),
+// inspect(code, cursor) and check(code), each a Promise of JSON or null (python-assist.js).
 function createEditor(parent, doc, selection, callbacks) {
   const theme = new Compartment();
   const run = (how) => () => {
@@ -82,6 +85,7 @@ function createEditor(parent, doc, selection, callbacks) {
         ]),
         essentials,
         python(),
+        pythonAssist(callbacks),
         theme.of(dark.matches ? oneDark : []),
         EditorView.updateListener.of((update) => {
           if (update.docChanged) callbacks.change(update.state.doc.toString());
@@ -191,6 +195,11 @@ function upgrade() {
     escape: () => (relay.app ? relay.app.escape() : false),
     leave: (direction) => (relay.app ? relay.app.leave(direction) : false),
     focus: () => relay.app?.focus(),
+    // Python answers once the app is there.
+    complete: (code, cursor) => relay.app?.complete(code, cursor) ?? Promise.resolve(null),
+    signatures: (code, cursor) => relay.app?.signatures(code, cursor) ?? Promise.resolve(null),
+    inspect: (code, cursor) => relay.app?.inspect(code, cursor) ?? Promise.resolve(null),
+    check: (code) => relay.app?.check(code) ?? Promise.resolve(null),
   };
   const focused = document.activeElement === box;
   const selection = { anchor: box.selectionStart, head: box.selectionEnd };

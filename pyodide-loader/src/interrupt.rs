@@ -1,24 +1,28 @@
 //! Stop and timeouts.
 //!
-//! The interrupt buffer is a 2-byte `SharedArrayBuffer`: byte 0 is Pyodide's (SIGINT →
-//! `KeyboardInterrupt`, cleared when raised), byte 1 is ours and stays set until the next run
-//! is sent, so a Stop that Pyodide spent while loading the run's packages still stops the
-//! run. A run past its timeout is interrupted the same way; if it has not answered
-//! [`STUCK_GRACE_MS`] later, its worker is replaced. Without cross-origin isolation there is
-//! no buffer, and Stop replaces the worker.
+//! The interrupt buffer is a 3-byte `SharedArrayBuffer`: byte 0 is Pyodide's while a run
+//! runs (SIGINT → `KeyboardInterrupt`, cleared when raised), byte 1 is ours and stays set
+//! until the next run is sent, so a Stop that Pyodide spent while loading the run's packages
+//! still stops the run. A run past its timeout is interrupted the same way; if it has not
+//! answered [`STUCK_GRACE_MS`] later, its worker is replaced. Byte 2 is Pyodide's while the
+//! worker answers one of the editor's questions (the worker hands Pyodide a view of that byte
+//! alone): an interrupt meant for a question that has just answered can never reach a run.
+//! Without cross-origin isolation there is no buffer, and Stop replaces the worker.
 
 use std::rc::Weak;
 
 use js_sys::Uint8Array;
 use wasm_bindgen::JsValue;
 
-use crate::STUCK_GRACE_MS;
 use crate::message::{ExecResult, TIMEOUT_ERROR};
 use crate::runtime::{Inner, Shared};
+use crate::{ASSIST_STUCK_GRACE_MS, ASSIST_TIME_LIMIT_MS, STUCK_GRACE_MS};
 
 /// The signal number Pyodide reads from the interrupt buffer's first byte.
 const SIGINT: u8 = 2;
-const INTERRUPT_BUFFER_LEN: u32 = 2;
+const INTERRUPT_BUFFER_LEN: u32 = 3;
+/// The byte Pyodide watches while the worker answers one of the editor's questions.
+const ASSIST_BYTE: u32 = 2;
 
 /// The buffer shared with the worker, and a view on it.
 pub(crate) struct InterruptBuffer {
@@ -49,9 +53,15 @@ impl InterruptBuffer {
         self.buffer.clone()
     }
 
-    /// A Stop pressed while nothing ran must not stop the next run.
+    /// A Stop pressed while nothing ran must not stop the next run. (The question byte is
+    /// the worker's to clear: a question may be with it.)
     pub(crate) fn clear(&self) {
-        self.view.fill(0, 0, INTERRUPT_BUFFER_LEN);
+        self.view.fill(0, 0, ASSIST_BYTE);
+    }
+
+    /// The editor's question ran past its time limit: `KeyboardInterrupt` in it.
+    pub(crate) fn raise_assist(&self) {
+        self.view.set_index(ASSIST_BYTE, SIGINT);
     }
 
     /// Stop: raise `KeyboardInterrupt` now, and again while the run waits or runs.
@@ -93,6 +103,30 @@ pub(crate) async fn watch(inner: Weak<Inner>, id: u64, timeout_ms: u64) {
     let Some(inner) = inner.upgrade() else { return };
     if inner.shared.is_pending(id) {
         inner.replace_worker("the code ran past its timeout and did not stop when interrupted");
+    }
+}
+
+/// Interrupts one of the editor's questions past [`ASSIST_TIME_LIMIT_MS`] (counted from when
+/// the worker starts on it), and replaces the worker if it is still stuck
+/// [`ASSIST_STUCK_GRACE_MS`] later: only code that ignores interrupts gets that far, and it
+/// would hold Python for ever.
+pub(crate) async fn watch_assist(inner: Weak<Inner>, id: u64) {
+    gloo_timers::future::TimeoutFuture::new(millis(ASSIST_TIME_LIMIT_MS)).await;
+    {
+        let Some(inner) = inner.upgrade() else { return };
+        if !inner.shared.is_pending(id) {
+            return;
+        }
+        if let Some(interrupt) = &inner.interrupt {
+            interrupt.raise_assist();
+        }
+    }
+    gloo_timers::future::TimeoutFuture::new(millis(ASSIST_STUCK_GRACE_MS)).await;
+    let Some(inner) = inner.upgrade() else { return };
+    if inner.shared.is_pending(id) {
+        inner.replace_worker(
+            "completing the code got stuck in an object's own code, which ignored the interrupt; variables and imports were lost",
+        );
     }
 }
 

@@ -11,16 +11,22 @@
 //!
 //! - `runtime`: the [`Runtime`] handle, its requests and their answers;
 //! - `worker`: starting (or adopting) the worker and posting to it;
-//! - `interrupt`: Stop and timeouts, through a `SharedArrayBuffer` Pyodide watches.
+//! - `interrupt`: Stop and timeouts, through a `SharedArrayBuffer` Pyodide watches;
+//! - `assist`: the editor's questions (completions, signatures, docs, syntax errors),
+//!   answered by `assist.py` within a time limit, one at a time, newest first.
 
+mod assist;
 mod interrupt;
 pub mod message;
 mod runtime;
 mod worker;
 
+pub use crate::assist::AssistError;
 pub use crate::message::{
-    DataFile, DeleteResult, ExecResult, ExecuteRequest, Failure, FileLoad, InstallResult,
-    LiveOutput, LoadStage, Package, PackageNews, ResetResult, RichOutput, Status, Stream,
+    AssistRequest, CompletionItem, CompletionKind, Completions, DataFile, DeleteResult, Docs,
+    ExecResult, ExecuteRequest, Failure, FileLoad, InstallResult, LiveOutput, LoadStage, Package,
+    PackageNews, Problem, ResetResult, RichOutput, Severity, Signature, SignatureHelp,
+    SignatureParam, Status, Stream,
 };
 pub use crate::runtime::Runtime;
 
@@ -37,10 +43,39 @@ pub const STUCK_GRACE_MS: u64 = 2_000;
 /// Where loaded files live inside Python (the harness's `DATA_DIR`).
 pub const DATA_DIR: &str = "/home/pyodide/data";
 /// Packages loaded (and imported) in the background once Python is ready, the original
-/// service's preloads, in stages: a run that needs only the first stage waits for that.
-pub const PRELOAD: &[&[&str]] = &[&["numpy", "pandas"], &["matplotlib", "micropip"]];
+/// service's preloads, in stages: a run that needs only the first stage waits for that. The
+/// last is the editor's: jedi, for completion (a completion asked for earlier loads it
+/// itself).
+pub const PRELOAD: &[&[&str]] = &[&["numpy", "pandas"], &["matplotlib", "micropip"], &["jedi"]];
+/// How long the editor's question may take once the worker starts on it: then it is
+/// interrupted and answers nothing (a hostile `__dir__` must not hold Python).
+pub const ASSIST_TIME_LIMIT_MS: u64 = 1_000;
+/// How long an interrupted question may take to stop before the worker is replaced: long,
+/// since only code that ignores interrupts (C code looping) gets there.
+pub const ASSIST_STUCK_GRACE_MS: u64 = 10_000;
 /// The Python side of the worker: runs user code and shapes the answers.
 const HARNESS: &str = include_str!("../harness.py");
+/// The Python that answers the editor's questions.
+const ASSIST: &str = include_str!("../assist.py");
+/// Set-up's pins, of which the wheelhouse's wheels are what our package index serves.
+const MANIFEST: &str = include_str!("../manifest.json");
+
+/// The import names of the wheels our package index serves (`manifest.json`'s wheelhouse),
+/// which completion offers after `import` though they are not installed yet: a wheel's
+/// import name is taken to be its project name with `-` as `_`, which holds for all of them.
+pub fn installable_imports() -> Vec<String> {
+    let manifest: serde_json::Value = serde_json::from_str(MANIFEST).unwrap_or_default();
+    manifest["wheelhouse"]["wheels"]
+        .as_array()
+        .map(|wheels| {
+            wheels
+                .iter()
+                .filter_map(|wheel| wheel["name"].as_str())
+                .map(|name| name.to_lowercase().replace(['-', '.'], "_"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
 
 /// Where the server serves this version's Pyodide files, precompiled to bytecode by set-up
 /// (imports skip parsing: `cargo xtask bench` measured the first pandas result ~3× sooner).
@@ -118,6 +153,19 @@ mod tests {
             "frontend/index.html must start the worker on {}",
             index_url()
         );
+    }
+
+    #[test]
+    fn the_wheelhouse_wheels_are_offered_by_their_import_names() {
+        let names = installable_imports();
+        for expected in [
+            "seaborn",
+            "requests",
+            "typing_extensions",
+            "charset_normalizer",
+        ] {
+            assert!(names.iter().any(|name| name == expected), "{names:?}");
+        }
     }
 
     #[test]

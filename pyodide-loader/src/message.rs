@@ -17,14 +17,18 @@ use serde_json::{Map, Value};
     rename_all_fields = "camelCase"
 )]
 pub enum ToWorker {
-    /// Load Pyodide from `index_url`, run the harness source, then load and import
-    /// `preload` in the background, stage after stage. The payload, if any, is the interrupt
-    /// buffer.
+    /// Load Pyodide from `index_url`, run the harness source (and the editor's, `assist`),
+    /// then load and import `preload` in the background, stage after stage. The payload, if
+    /// any, is the interrupt buffer.
     Init {
         index_url: String,
         harness: String,
         package_index_url: String,
         preload: Vec<Vec<String>>,
+        /// The Python that answers [`ToWorker::Assist`] (`assist.py`).
+        assist: String,
+        /// Import names our package index can install (completed after `import`).
+        installable: Vec<String>,
     },
     /// Run code; the worker answers with `Output` messages and one `Reply`.
     Execute { id: u64, request: ExecuteRequest },
@@ -42,6 +46,150 @@ pub enum ToWorker {
     ReadFile { id: u64, name: String },
     /// List the installed packages.
     ListPackages { id: u64 },
+    /// A question the editor asks about a cell's code; answered within a time limit (see
+    /// `assist.rs`), and never asked while a run runs.
+    Assist { id: u64, request: AssistRequest },
+}
+
+impl ToWorker {
+    /// Whether the worker may take seconds over it (a run, an install, a file load): the
+    /// editor's questions are not asked while one is waiting or running, rather than wait.
+    pub(crate) fn is_long(&self) -> bool {
+        matches!(
+            self,
+            Self::Execute { .. } | Self::Install { .. } | Self::LoadFile { .. }
+        )
+    }
+}
+
+/// What the editor asks about a cell's code. `cursor` counts UTF-16 code units, as the
+/// editor does; so does every position in the answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum AssistRequest {
+    /// Completions at the cursor: answered with [`Completions`].
+    Complete { code: String, cursor: u32 },
+    /// The signatures of the call the cursor is in: [`SignatureHelp`].
+    Signatures { code: String, cursor: u32 },
+    /// The docs of the name at the cursor: [`DocsAnswer`].
+    Inspect { code: String, cursor: u32 },
+    /// The cell's syntax error and warnings: [`SyntaxCheck`].
+    Check { code: String },
+}
+
+impl AssistRequest {
+    /// Which question it is: a newer question of the same kind supersedes a waiting one.
+    pub(crate) fn same_kind(&self, other: &Self) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+    }
+}
+
+/// Completions: replace `from..to` with an item's label.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Completions {
+    pub from: u32,
+    pub to: u32,
+    /// In jedi's order (parameters first, then names, private ones last).
+    pub items: Vec<CompletionItem>,
+}
+
+/// One completion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompletionItem {
+    pub label: String,
+    pub kind: CompletionKind,
+    /// A word shown beside it, e.g. how a module not installed yet can be had.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// What a completion (or a documented name) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum CompletionKind {
+    Module,
+    Class,
+    Function,
+    Variable,
+    /// A keyword argument of the call the cursor is in (`sep=`).
+    Argument,
+    /// A file in the data folder, inside a string passed to a call.
+    File,
+    Keyword,
+    Property,
+    /// A column of a pandas DataFrame.
+    Column,
+    #[serde(other)]
+    Other,
+}
+
+/// The signatures of the call around the cursor (several for overloads).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SignatureHelp {
+    pub signatures: Vec<Signature>,
+}
+
+/// One signature: `label` is `name(a, b=1) -> T`, compact (parameters without their
+/// annotations, long defaults cut).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signature {
+    pub label: String,
+    pub params: Vec<SignatureParam>,
+    /// The parameter the cursor is at, if it is at one.
+    pub active: Option<u32>,
+    /// The first paragraph of the docstring.
+    pub doc: String,
+}
+
+/// A parameter of a [`Signature`]: where it is in the label, `from..to`, and its annotation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignatureParam {
+    pub from: u32,
+    pub to: u32,
+    pub annotation: Option<String>,
+}
+
+/// The docs of a name, or none.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DocsAnswer {
+    pub docs: Option<Docs>,
+}
+
+/// What Shift+Tab (or hovering) shows about a name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Docs {
+    /// The full name, e.g. `pandas.read_csv`.
+    pub name: String,
+    pub kind: CompletionKind,
+    pub signatures: Vec<String>,
+    /// The first part of the docstring.
+    pub doc: String,
+}
+
+/// The problems Python finds in a cell before running it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SyntaxCheck {
+    pub problems: Vec<Problem>,
+}
+
+/// A syntax error (or warning), where it is in the cell and CPython's message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    pub from: u32,
+    pub to: u32,
+    pub message: String,
+    pub severity: Severity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Severity {
+    Error,
+    Warning,
 }
 
 /// What the worker tells the page.
@@ -347,11 +495,14 @@ mod tests {
             harness: "pass".into(),
             package_index_url: "/pypi/simple/{package_name}/".into(),
             preload: vec![vec!["numpy".into()]],
+            assist: "pass".into(),
+            installable: vec!["seaborn".into()],
         };
         assert_eq!(
             serde_json::to_value(init).expect("serialize"),
             json!({"type": "init", "indexUrl": "/pyodide/v0.27.7/", "harness": "pass",
-                   "packageIndexUrl": "/pypi/simple/{package_name}/", "preload": [["numpy"]]})
+                   "packageIndexUrl": "/pypi/simple/{package_name}/", "preload": [["numpy"]],
+                   "assist": "pass", "installable": ["seaborn"]})
         );
         let execute = ToWorker::Execute {
             id: 3,
@@ -369,6 +520,93 @@ mod tests {
             serde_json::to_value(load).expect("serialize"),
             json!({"type": "loadFile", "id": 4, "name": "a.csv"})
         );
+    }
+
+    #[test]
+    fn the_editors_questions_carry_their_kind_and_the_answers_parse() {
+        let ask = ToWorker::Assist {
+            id: 9,
+            request: AssistRequest::Complete {
+                code: "df.".into(),
+                cursor: 3,
+            },
+        };
+        assert_eq!(
+            serde_json::to_value(ask).expect("serialize"),
+            json!({"type": "assist", "id": 9, "request": {"kind": "complete", "code": "df.", "cursor": 3}})
+        );
+        let check = AssistRequest::Check { code: "x".into() };
+        assert_eq!(
+            serde_json::to_value(&check).expect("serialize"),
+            json!({"kind": "check", "code": "x"})
+        );
+        assert!(!check.same_kind(&AssistRequest::Inspect {
+            code: "x".into(),
+            cursor: 0
+        }));
+        // As assist.py answers.
+        let completions: Completions =
+            serde_json::from_value(json!({"from": 3, "to": 3, "items": [
+            {"label": "price", "kind": "column"},
+            {"label": "seaborn", "kind": "module", "detail": "%pip install"},
+            {"label": "x", "kind": "somethingNew"}]}))
+            .expect("completions");
+        assert_eq!(completions.items[0].kind, CompletionKind::Column);
+        assert_eq!(completions.items[1].detail.as_deref(), Some("%pip install"));
+        assert_eq!(completions.items[2].kind, CompletionKind::Other);
+        let help: SignatureHelp = serde_json::from_value(json!({"signatures": [
+            {"label": "f(a, b)", "params": [{"from": 2, "to": 3, "annotation": "int"},
+             {"from": 5, "to": 6, "annotation": null}], "active": null, "doc": ""}]}))
+        .expect("signatures");
+        assert_eq!(help.signatures[0].params[1].from, 5);
+        assert_eq!(
+            help.signatures[0].params[0].annotation.as_deref(),
+            Some("int")
+        );
+        let docs: DocsAnswer = serde_json::from_value(json!({"docs": null})).expect("docs");
+        assert_eq!(docs.docs, None);
+        let check: SyntaxCheck = serde_json::from_value(json!({"problems": [
+            {"from": 4, "to": 5, "message": "'(' was never closed", "severity": "error"}]}))
+        .expect("problems");
+        assert_eq!(check.problems[0].severity, Severity::Error);
+    }
+
+    #[test]
+    fn the_worker_and_assist_py_answer_every_question() {
+        let worker = include_str!("../pyodide-worker.js");
+        assert!(
+            worker.contains("assist: \"assist\""),
+            "the worker's Ask table"
+        );
+        let assist = include_str!("../assist.py");
+        let handlers = assist
+            .lines()
+            .find(|line| line.starts_with("HANDLERS = "))
+            .expect("assist.py's HANDLERS");
+        for request in [
+            AssistRequest::Complete {
+                code: String::new(),
+                cursor: 0,
+            },
+            AssistRequest::Signatures {
+                code: String::new(),
+                cursor: 0,
+            },
+            AssistRequest::Inspect {
+                code: String::new(),
+                cursor: 0,
+            },
+            AssistRequest::Check {
+                code: String::new(),
+            },
+        ] {
+            let kind = serde_json::to_value(&request).expect("serialize")["kind"].clone();
+            let kind = kind.as_str().expect("a kind");
+            assert!(
+                handlers.contains(&format!("\"{kind}\": ")),
+                "assist.py answers {kind}"
+            );
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 
+use crate::assist::AssistQueue;
 use crate::interrupt::{InterruptBuffer, mark_timed_out, watch};
 use crate::message::{
     DataFile, DeleteResult, ExecResult, ExecuteRequest, FileLoad, FromWorker, InstallResult,
@@ -21,8 +22,8 @@ use crate::message::{
 };
 use crate::worker::{Payload, mark_python_ready, post, read_message, spawn_worker};
 use crate::{
-    DEFAULT_TIMEOUT_MS, HARNESS, LoaderError, PACKAGE_INDEX_URL, PRELOAD, PYODIDE_VERSION,
-    RuntimeEvent, index_url, validate_file_name,
+    ASSIST, DEFAULT_TIMEOUT_MS, HARNESS, LoaderError, PACKAGE_INDEX_URL, PRELOAD, PYODIDE_VERSION,
+    RuntimeEvent, index_url, installable_imports, validate_file_name,
 };
 
 type Reply = oneshot::Sender<Result<Value, LoaderError>>;
@@ -30,7 +31,7 @@ type Reply = oneshot::Sender<Result<Value, LoaderError>>;
 /// A handle on one Python runtime; clones share it. The worker ends when the last clone drops.
 #[derive(Clone)]
 pub struct Runtime {
-    inner: Rc<Inner>,
+    pub(crate) inner: Rc<Inner>,
 }
 
 pub(crate) struct Inner {
@@ -41,7 +42,9 @@ pub(crate) struct Inner {
     next_id: Cell<u64>,
     /// `None` when the page is not cross-origin isolated, and Stop then has to restart the
     /// worker.
-    interrupt: Option<InterruptBuffer>,
+    pub(crate) interrupt: Option<InterruptBuffer>,
+    /// The editor's questions: the one with the worker, and the newest of each kind waiting.
+    pub(crate) assist: RefCell<AssistQueue>,
     /// Called by the browser for every worker message; reused by replacement workers.
     on_message: Closure<dyn FnMut(MessageEvent)>,
     on_error: Closure<dyn FnMut(ErrorEvent)>,
@@ -72,6 +75,8 @@ struct Pending {
     started: Option<oneshot::Sender<()>>,
     /// For executions: hears the output as it is made.
     on_output: Option<Rc<dyn Fn(LiveOutput)>>,
+    /// A request the worker may take seconds over (see `ToWorker::is_long`).
+    long: bool,
 }
 
 impl Runtime {
@@ -105,6 +110,7 @@ impl Runtime {
             shared,
             next_id: Cell::new(1),
             interrupt: InterruptBuffer::new(),
+            assist: RefCell::new(AssistQueue::default()),
             on_message,
             on_error,
         };
@@ -143,9 +149,8 @@ impl Runtime {
             None,
             Some(timeout_ms),
         )?;
-        let (started, on_start) = oneshot::channel();
+        let on_start = self.inner.shared.on_start(id);
         if let Some(pending) = self.inner.shared.pending.borrow_mut().get_mut(&id) {
-            pending.started = Some(started);
             pending.on_output = on_output;
         }
         let watchdog = Rc::downgrade(&self.inner);
@@ -300,6 +305,8 @@ impl Inner {
                 .iter()
                 .map(|stage| stage.iter().map(|name| (*name).to_owned()).collect())
                 .collect(),
+            assist: ASSIST.to_owned(),
+            installable: installable_imports(),
         };
         let payload = self
             .interrupt
@@ -308,7 +315,7 @@ impl Inner {
         post(&self.worker.borrow(), &init, payload)
     }
 
-    fn request(
+    pub(crate) fn request(
         &self,
         make: impl FnOnce(u64) -> ToWorker,
         payload: Option<Payload>,
@@ -316,6 +323,7 @@ impl Inner {
     ) -> Result<(u64, oneshot::Receiver<Result<Value, LoaderError>>), LoaderError> {
         let id = self.next_id.get();
         self.next_id.set(id + 1);
+        let message = make(id);
         let (reply, answer) = oneshot::channel();
         self.shared.pending.borrow_mut().insert(
             id,
@@ -326,9 +334,10 @@ impl Inner {
                 stderr: String::new(),
                 started: None,
                 on_output: None,
+                long: message.is_long(),
             },
         );
-        if let Err(error) = post(&self.worker.borrow(), &make(id), payload) {
+        if let Err(error) = post(&self.worker.borrow(), &message, payload) {
             self.shared.pending.borrow_mut().remove(&id);
             return Err(error);
         }
@@ -458,6 +467,26 @@ impl Shared {
 
     pub(crate) fn is_pending(&self, id: u64) -> bool {
         self.pending.borrow().contains_key(&id)
+    }
+
+    /// Resolves when the worker says request `id` began (`Started`); dropped unresolved if
+    /// it is answered first.
+    pub(crate) fn on_start(&self, id: u64) -> oneshot::Receiver<()> {
+        let (started, on_start) = oneshot::channel();
+        if let Some(pending) = self.pending.borrow_mut().get_mut(&id) {
+            pending.started = Some(started);
+        }
+        on_start
+    }
+
+    /// Whether Python is loaded and answers requests.
+    pub(crate) fn is_ready(&self) -> bool {
+        self.ready_version.borrow().is_some()
+    }
+
+    /// Whether a run, an install or a file load is waiting or running.
+    pub(crate) fn is_busy(&self) -> bool {
+        self.pending.borrow().values().any(|pending| pending.long)
     }
 
     /// Whether an execution is waiting or running.

@@ -28,6 +28,38 @@ const RUN_ALL_CELLS: usize = 50;
 const KEYSTROKES: usize = 40;
 /// A CSV of this many MB is loaded by a drop, to weigh what it costs the app's memory.
 const MEMORY_CSV_MB: usize = 100;
+/// Completions timed once the first one shows, each a `.` typed after one of these names.
+const COMPLETIONS: usize = 50;
+const COMPLETION_NAMESPACE: &str = "import numpy as np\nimport pandas as pd\ndf = pd.DataFrame({'amount': range(10), 'city': ['Oslo'] * 10})";
+/// Types `arguments[0]` and then a `.` into the first cell's editor the way a keyboard does
+/// (`beforeinput`/`input` events, which CodeMirror reads as typing), and resolves with the
+/// milliseconds from the `.` to the frame that shows the completion popup, or null if none
+/// shows within 3 s. (The popup a two-letter name may open first is closed before the `.`.)
+const TIME_COMPLETION: &str = "window.benchComplete = async (name) => {
+    const content = document.querySelector('[data-testid=cell] .cm-content');
+    const popup = () => document.querySelector('.cm-tooltip-autocomplete');
+    const escape = () => content.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true, cancelable: true}));
+    const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+    content.focus();
+    document.execCommand('selectAll');
+    document.execCommand('insertText', false, name);
+    await pause(250);
+    if (popup()) escape();
+    content.focus();
+    await pause(50);
+    const shown = new Promise((resolve) => {
+      const observer = new MutationObserver(() => {
+        if (popup()) { observer.disconnect(); requestAnimationFrame(() => resolve(performance.now())); }
+      });
+      observer.observe(document.body, {childList: true, subtree: true});
+      setTimeout(() => { observer.disconnect(); resolve(null); }, 3000);
+    });
+    const started = performance.now();
+    document.execCommand('insertText', false, '.');
+    const at = await shown;
+    if (popup()) escape();
+    return at === null ? null : at - started;
+  };";
 /// Makes a ~10 MB CSV in the page as `text`.
 const MAKE_CSV: &str = "const rows = ['city,km']; for (let i = 0; i < 450000; i++) rows.push(`city${i % 100},${(i % 997) / 7}`); const text = rows.join('\\n');";
 
@@ -163,6 +195,8 @@ async fn first_result(browser: &Browser, app: &TestApp, page: Page) -> Value {
 }
 
 async fn workbench_extras(browser: &Browser) -> serde_json::Map<String, Value> {
+    // First, while the page is young: when completion first answers, then how fast it is.
+    let completion = completion_extras(browser).await;
     // On a settled runtime, like the baseline's idle worker: once the background preloads are
     // done (their last step imports pyplot), not while they still take turns with the runs.
     let settled = browser
@@ -229,9 +263,56 @@ async fn workbench_extras(browser: &Browser) -> serde_json::Map<String, Value> {
         ("workbench csv".to_owned(), csv),
         ("workbench figure".to_owned(), figure),
     ]);
+    measured.extend(completion);
     measured.extend(notebook_extras(browser).await);
     measured.insert("file memory".to_owned(), file_memory(browser).await);
     measured
+}
+
+/// Completion in the first cell: navigation → the first popup (jedi loads after the
+/// preloads), that popup's keystroke → frame, then keystroke → frame for
+/// [`COMPLETIONS`] more, after `df`, `np` and `pd` in turn.
+async fn completion_extras(browser: &Browser) -> serde_json::Map<String, Value> {
+    let defined = browser
+        .eval_with(
+            "return window.workbench.execute({ code: arguments[0] })",
+            vec![json!(COMPLETION_NAMESPACE)],
+        )
+        .await;
+    assert_eq!(defined["success"], json!(true), "{defined}");
+    browser.eval(TIME_COMPLETION).await;
+    let first = browser
+        .eval(
+            "return (async () => {
+               for (let attempt = 0; attempt < 60; attempt++) {
+                 const ms = await window.benchComplete('df');
+                 if (ms !== null) return { ms, at: performance.now(), attempts: attempt + 1 };
+               }
+               return null;
+             })()",
+        )
+        .await;
+    assert!(first.is_object(), "no completion within 3 minutes");
+    // The rest on a settled page: the service worker copies the files of the start into its
+    // cache right after the preloads.
+    browser
+        .wait_for_kept_files(&["numpy", "pandas", "matplotlib", "jedi"])
+        .await;
+    let times = browser
+        .eval_with(
+            "return (async () => {
+               const names = ['df', 'np', 'pd'];
+               const times = [];
+               for (let i = 0; i < arguments[0]; i++) times.push(await window.benchComplete(names[i % 3]));
+               return times;
+             })()",
+            vec![json!(COMPLETIONS)],
+        )
+        .await;
+    serde_json::Map::from_iter([
+        ("first completion".to_owned(), first),
+        ("completions".to_owned(), times),
+    ])
 }
 
 /// The notebook: run-all against `execute` calls, opening a big notebook, typing in it.
@@ -394,6 +475,17 @@ fn median(values: &[f64]) -> f64 {
     }
 }
 
+/// The nearest-rank percentile `share` (0–1) of `values`.
+fn percentile(values: &[f64], share: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = (share * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
 fn numbers(value: &Value) -> Vec<f64> {
     value
         .as_array()
@@ -506,12 +598,17 @@ impl Report {
         let open = &extras["notebook open"];
         let keys = numbers(&extras["notebook keystrokes"]);
         let memory = &extras["file memory"];
+        let first_completion = &extras["first completion"];
+        let completions = &extras["completions"];
+        let shown = numbers(completions);
         let mib = |value: &Value| value.as_f64().unwrap_or(f64::NAN) / 1024.0 / 1024.0;
         md.push_str(&format!(
             "| Notebook: run all of {RUN_ALL_CELLS} trivial cells, against {RUN_ALL_CELLS} `execute` calls | {:.0} ms | {:.0} ms (`execute`) | {:.2}× | — |\n\
              | Notebook: open {BIG_NOTEBOOK_CELLS} cells with outputs ({:.1} MB `.ipynb`) until the first cell is editable | {:.0} ms | — | — | — |\n\
              | Notebook: keystroke → next frame in that notebook, median / slowest of {} | {:.1} ms / {:.1} ms | — | — | — |\n\
-             | Dropping a {:.0} MB CSV: the app's own memory before → after | {:.1} MiB → {:.1} MiB | — | — | — |\n",
+             | Dropping a {:.0} MB CSV: the app's own memory before → after | {:.1} MiB → {:.1} MiB | — | — | — |\n\
+             | Completion: navigation → the first popup (jedi loads after the preloads); that `.` → popup on screen | {:.1} s; {:.0} ms | — | — | — |\n\
+             | Completion: `.` → popup on screen after `df`/`np`/`pd` (a DataFrame, numpy, pandas), p50 / p95 of {} ({} shown) | {:.0} ms / {:.0} ms | — | — | — |\n",
             run_all["runAllMs"].as_f64().unwrap_or(f64::NAN),
             run_all["executeCallsMs"].as_f64().unwrap_or(f64::NAN),
             run_all["runAllMs"].as_f64().unwrap_or(f64::NAN) / run_all["executeCallsMs"].as_f64().unwrap_or(f64::NAN),
@@ -523,6 +620,12 @@ impl Report {
             memory["fileBytes"].as_f64().unwrap_or(0.0) / 1024.0 / 1024.0,
             mib(&memory["appMemoryBefore"]),
             mib(&memory["appMemoryAfter"]),
+            first_completion["at"].as_f64().unwrap_or(f64::NAN) / 1000.0,
+            first_completion["ms"].as_f64().unwrap_or(f64::NAN),
+            completions.as_array().map_or(0, Vec::len),
+            shown.len(),
+            percentile(&shown, 0.5),
+            percentile(&shown, 0.95),
         ));
         md.push_str(&format!(
             "\n(The CSV is {csv_mb:.1} MB, made in the page; the workbench stores it in the browser first. The \

@@ -298,13 +298,18 @@ fn extract_core(tarball: &Path, staging: &Path, files: &[String]) -> Result<Valu
 /// `frontend/editor/dist/editor.js`, which Trunk copies into the build.
 pub fn ensure_editor(root: &Path) -> Result<()> {
     let dir = root.join("frontend").join("editor");
-    let inputs = ["package.json", "package-lock.json", "editor.js"]
-        .iter()
-        .map(|name| {
-            fs::read_to_string(dir.join(name))
-                .with_context(|| format!("could not read frontend/editor/{name}"))
-        })
-        .collect::<Result<Vec<String>>>()?;
+    let inputs = [
+        "package.json",
+        "package-lock.json",
+        "editor.js",
+        "python-assist.js",
+    ]
+    .iter()
+    .map(|name| {
+        fs::read_to_string(dir.join(name))
+            .with_context(|| format!("could not read frontend/editor/{name}"))
+    })
+    .collect::<Result<Vec<String>>>()?;
     let mut parts: Vec<&str> = vec![LAYOUT_VERSION];
     parts.extend(inputs.iter().map(String::as_str));
     let fingerprint = fingerprint(&parts);

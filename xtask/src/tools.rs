@@ -140,16 +140,20 @@ fn ensure_wasm_opt(tools: &Path) -> Result<PathBuf> {
     Ok(bin_dir)
 }
 
-/// pytest for the harness's pure-Python tests, and nbformat (Jupyter's own validator, which
-/// the notebook tests hold exported files to), from PyPI into the machine's python3.
+/// pytest for the harness's pure-Python tests, nbformat (Jupyter's own validator, which
+/// the notebook tests hold exported files to), and jedi and parso at the versions Pyodide
+/// ships (the editor's completion, `assist.py`, is tested with them), from PyPI into the
+/// machine's python3.
 pub fn ensure_pytest() -> Result<()> {
     let installed = Command::new("python3")
         .args([
             "-c",
             &format!(
-                "import importlib.metadata as m; assert m.version('pytest') == '{}' and m.version('nbformat') == '{}'",
+                "import importlib.metadata as m; assert [m.version(name) for name in ('pytest', 'nbformat', 'jedi', 'parso')] == ['{}', '{}', '{}', '{}']",
                 version_of(PYTEST),
-                version_of(NBFORMAT)
+                version_of(NBFORMAT),
+                version_of(JEDI),
+                version_of(PARSO)
             ),
         ])
         .output_if_ok()
@@ -167,16 +171,21 @@ pub fn ensure_pytest() -> Result<()> {
             "--disable-pip-version-check",
             PYTEST,
             NBFORMAT,
+            JEDI,
+            PARSO,
         ])
         .quiet()
         .run()
         .context(
-            "could not install pytest and nbformat (needs python3 with pip and network access to PyPI once)",
+            "could not install pytest, nbformat, jedi and parso (needs python3 with pip and network access to PyPI once)",
         )
 }
 
 const PYTEST: &str = "pytest==9.2.0";
 const NBFORMAT: &str = "nbformat==5.10.4";
+/// The versions in Pyodide 0.27.7's lock (`pyodide-lock.json`), which the worker loads.
+const JEDI: &str = "jedi==0.19.1";
+const PARSO: &str = "parso==0.8.4";
 
 fn version_of(requirement: &str) -> &str {
     requirement

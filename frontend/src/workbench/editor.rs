@@ -3,7 +3,11 @@
 //! an editor before the app starts, and `window.WorkbenchEditor.adopt` hands that one to the
 //! app; `create` makes the others. This module is the only place that talks to them.
 
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use super::assist::Assist;
 
 #[wasm_bindgen]
 extern "C" {
@@ -81,7 +85,7 @@ pub enum Leave {
     Down,
 }
 
-/// What an editor tells the app.
+/// What an editor tells the app, and asks it.
 pub struct EditorCallbacks {
     pub change: Box<dyn Fn(String)>,
     pub run: Box<dyn Fn(RunHow)>,
@@ -90,6 +94,8 @@ pub struct EditorCallbacks {
     /// Returns whether there was a cell to go to.
     pub leave: Box<dyn Fn(Leave) -> bool>,
     pub focus: Box<dyn Fn()>,
+    /// Python's answers about the code (completions, signatures, docs, syntax errors).
+    pub assist: Assist,
 }
 
 impl std::fmt::Debug for EditorCallbacks {
@@ -110,6 +116,7 @@ impl EditorCallbacks {
             escape,
             leave,
             focus,
+            assist,
         } = self;
         set(
             "change",
@@ -142,8 +149,52 @@ impl EditorCallbacks {
             .into_js_value(),
         )?;
         set("focus", Closure::<dyn Fn()>::new(focus).into_js_value())?;
+        // Each answer goes to editor.js as JSON (null: nothing to show).
+        set(
+            "complete",
+            Closure::<dyn Fn(String, u32) -> js_sys::Promise>::new(move |code, cursor| {
+                future_to_promise(async move { Ok(as_json(assist.complete(code, cursor).await)) })
+            })
+            .into_js_value(),
+        )?;
+        set(
+            "signatures",
+            Closure::<dyn Fn(String, u32) -> js_sys::Promise>::new(move |code, cursor| {
+                future_to_promise(async move { Ok(as_json(assist.signatures(code, cursor).await)) })
+            })
+            .into_js_value(),
+        )?;
+        set(
+            "inspect",
+            Closure::<dyn Fn(String, u32) -> js_sys::Promise>::new(move |code, cursor| {
+                future_to_promise(async move {
+                    let docs = assist.inspect(code, cursor).await;
+                    Ok(as_json(Some(pyodide_loader::message::DocsAnswer { docs })))
+                })
+            })
+            .into_js_value(),
+        )?;
+        set(
+            "check",
+            Closure::<dyn Fn(String) -> js_sys::Promise>::new(move |code| {
+                future_to_promise(async move {
+                    let problems = assist.check(code).await;
+                    Ok(as_json(problems.map(|problems| {
+                        pyodide_loader::message::SyntaxCheck { problems }
+                    })))
+                })
+            })
+            .into_js_value(),
+        )?;
         Ok(callbacks.into())
     }
+}
+
+/// An answer as the JSON editor.js reads, or `null`.
+fn as_json(answer: Option<impl Serialize>) -> JsValue {
+    answer
+        .and_then(|answer| serde_json::to_string(&answer).ok())
+        .map_or(JsValue::NULL, |json| JsValue::from_str(&json))
 }
 
 /// Makes an editor holding `doc` in `parent`.

@@ -7,6 +7,7 @@
 //! runtime is offered to page scripts as `window.workbench` (and the notebooks as
 //! `window.workbench.notebook`).
 
+mod assist;
 mod editor;
 mod files;
 mod history;

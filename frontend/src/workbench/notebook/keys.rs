@@ -32,6 +32,15 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Z", "undo the last delete"),
     ("M / Y", "make the cell Markdown / code"),
     ("?", "show or hide these keys"),
+    (
+        "Tab, Ctrl+Space",
+        "in an editor: complete the code (Tab indents at the start of a line)",
+    ),
+    (
+        "Shift+Tab",
+        "in an editor: the docs of the name at the cursor",
+    ),
+    ("Ctrl/Cmd+Shift+M", "in an editor: list its syntax errors"),
 ];
 
 thread_local! {

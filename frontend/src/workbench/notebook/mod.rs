@@ -33,6 +33,7 @@ use self::cell::{CellRow, HOST_ATTRIBUTE};
 use self::documents::Documents;
 use self::runner::Runner;
 use self::state::{Mode, NotebookState};
+use super::assist::Assist;
 use super::editor::{self, Adopted, EditorCallbacks, Leave, Place, RunHow};
 use super::session::Session;
 
@@ -225,6 +226,7 @@ impl Workspace {
                 self.state.selected.set(Some(focus.clone()));
                 self.state.mode.set(Mode::Edit);
             }),
+            assist: Assist::new(self.runner),
         }
     }
 

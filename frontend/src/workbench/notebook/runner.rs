@@ -78,6 +78,11 @@ impl Runner {
         self.finished_run.set_value(Some(Rc::new(listener)));
     }
 
+    /// The session the cells run in.
+    pub fn session(self) -> Session {
+        self.session
+    }
+
     /// Whether a cell runs or waits to.
     pub fn busy(self) -> bool {
         self.running.get_untracked().is_some() || self.queue.with_value(|queue| !queue.is_empty())

@@ -1,0 +1,51 @@
+//! What the cell editors ask Python while the user types — completions, signatures, docs,
+//! syntax errors — answered in the worker from the running namespace (see
+//! `pyodide_loader::Runtime::complete` and its neighbours).
+//!
+//! Everything stays in the browser: nothing here is recorded by the usage statistics
+//! (`Session` records runs, installs, loads and resets only) and nothing reaches the server.
+//! While a cell runs or waits to (the notebook's queue, or any run the runtime knows of),
+//! the editors ask nothing and show nothing: a question never waits for a run.
+
+use pyodide_loader::{Completions, Docs, Problem, Runtime, SignatureHelp};
+
+use super::notebook::runner::Runner;
+
+/// A cheap copyable handle the editors' callbacks hold.
+#[derive(Debug, Clone, Copy)]
+pub struct Assist {
+    runner: Runner,
+}
+
+impl Assist {
+    pub fn new(runner: Runner) -> Self {
+        Self { runner }
+    }
+
+    /// The runtime, unless a cell runs or waits to.
+    fn runtime(self) -> Option<Runtime> {
+        if self.runner.busy() {
+            return None;
+        }
+        self.runner.session().runtime()
+    }
+
+    /// Completions at `cursor` (UTF-16 code units), or `None` when there is nothing to show.
+    pub async fn complete(self, code: String, cursor: u32) -> Option<Completions> {
+        self.runtime()?.complete(&code, cursor).await.ok()
+    }
+
+    pub async fn signatures(self, code: String, cursor: u32) -> Option<SignatureHelp> {
+        self.runtime()?.signatures(&code, cursor).await.ok()
+    }
+
+    pub async fn inspect(self, code: String, cursor: u32) -> Option<Docs> {
+        self.runtime()?.inspect(&code, cursor).await.ok().flatten()
+    }
+
+    /// The cell's syntax problems; `None` means "not checked now" (the editor keeps what it
+    /// showed), unlike an empty list.
+    pub async fn check(self, code: String) -> Option<Vec<Problem>> {
+        self.runtime()?.check(&code).await.ok()
+    }
+}
