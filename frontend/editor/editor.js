@@ -3,7 +3,7 @@
 // cell. Bundled at build time (cargo xtask), served by our own server; the Rust page talks to
 // it through window.WorkbenchEditor (frontend/src/workbench/editor.rs).
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
-import { python } from "@codemirror/lang-python";
+import { python as python_ } from "@codemirror/lang-python";
 import {
   bracketMatching,
   defaultHighlightStyle,
@@ -53,8 +53,12 @@ dark.addEventListener("change", (event) => {
 // cell above or below (true if there is one); focus() when the editor takes the focus; and
 // Python's answers for the editor: complete(code, cursor), signatures(code, cursor),
 // inspect(code, cursor) and check(code), each a Promise of JSON or null (python-assist.js).
-function createEditor(parent, doc, selection, callbacks) {
+// Code cells are Python (highlighting and Python's help); Markdown and raw cells plain text
+// (`setPython` switches when a cell changes kind).
+function createEditor(parent, doc, selection, callbacks, isPython = true) {
   const theme = new Compartment();
+  const language = new Compartment();
+  const languageFor = (python) => (python ? [python_(), pythonAssist(callbacks)] : []);
   const run = (how) => () => {
     callbacks.run(how);
     return true;
@@ -84,8 +88,7 @@ function createEditor(parent, doc, selection, callbacks) {
           indentWithTab,
         ]),
         essentials,
-        python(),
-        pythonAssist(callbacks),
+        language.of(languageFor(isPython)),
         theme.of(dark.matches ? oneDark : []),
         EditorView.updateListener.of((update) => {
           if (update.docChanged) callbacks.change(update.state.doc.toString());
@@ -97,7 +100,9 @@ function createEditor(parent, doc, selection, callbacks) {
   });
   const entry = { view, theme };
   themed.add(entry);
-  return handle(view, () => themed.delete(entry));
+  const editor = handle(view, () => themed.delete(entry));
+  editor.setPython = (python) => view.dispatch({ effects: language.reconfigure(languageFor(python)) });
+  return editor;
 }
 
 // What the app holds of an editor.
@@ -244,9 +249,9 @@ function adopt(parent, callbacks) {
   };
 }
 
-// Creates a cell's editor in `parent`.
-function create(parent, doc, callbacks) {
-  return createEditor(parent, doc, { anchor: 0 }, callbacks);
+// Creates a cell's editor in `parent`: Python, or plain text for Markdown and raw cells.
+function create(parent, doc, callbacks, isPython) {
+  return createEditor(parent, doc, { anchor: 0 }, callbacks, isPython);
 }
 
 upgrade();

@@ -24,6 +24,7 @@ extern "C" {
         parent: &web_sys::HtmlElement,
         doc: &str,
         callbacks: &JsValue,
+        python: bool,
     ) -> Result<EditorHandle, JsValue>;
 
     #[wasm_bindgen(catch, js_namespace = WorkbenchEditor, js_name = keepShell)]
@@ -43,6 +44,10 @@ extern "C" {
 
     #[wasm_bindgen(method, js_name = hasFocus)]
     pub fn has_focus(this: &EditorHandle) -> bool;
+
+    /// Python (highlighting and Python's help) for a code cell, plain text for the others.
+    #[wasm_bindgen(method, js_name = setPython)]
+    pub fn set_python(this: &EditorHandle, python: bool);
 
     #[wasm_bindgen(method)]
     pub fn destroy(this: &EditorHandle);
@@ -197,16 +202,17 @@ fn as_json(answer: Option<impl Serialize>) -> JsValue {
         .map_or(JsValue::NULL, |json| JsValue::from_str(&json))
 }
 
-/// Makes an editor holding `doc` in `parent`.
+/// Makes an editor holding `doc` in `parent`: Python, or plain text (Markdown, raw cells).
 pub fn create(
     parent: &web_sys::HtmlElement,
     doc: &str,
+    python: bool,
     callbacks: EditorCallbacks,
 ) -> Result<EditorHandle, String> {
     let callbacks = callbacks
         .into_js()
         .map_err(|_| "could not set up the editor".to_owned())?;
-    create_editor(parent, doc, &callbacks).map_err(|error| describe(&error))
+    create_editor(parent, doc, &callbacks, python).map_err(|error| describe(&error))
 }
 
 /// The shell's editor, taken over by the app.

@@ -113,6 +113,7 @@ impl Workspace {
         let source = self.state.source(id);
         let typed = shell_editor.value();
         let same_cell = cell.is_none() || cell.as_deref() == Some(id.as_str());
+        shell_editor.set_python(self.state.kind(id) == Some(CellKind::Code));
         if let Some(view) = self.state.view(id) {
             view.editor.set_value(Some(shell_editor.clone()));
             view.has_editor.set(true);
@@ -184,8 +185,14 @@ impl Workspace {
             .ok()??
             .dyn_into::<web_sys::HtmlElement>()
             .ok()?;
-        let editor =
-            editor::create(&host, &self.state.source(id), self.callbacks(id.clone())).ok()?;
+        let python = self.state.kind(id) == Some(CellKind::Code);
+        let editor = editor::create(
+            &host,
+            &self.state.source(id),
+            python,
+            self.callbacks(id.clone()),
+        )
+        .ok()?;
         view.editor.set_value(Some(editor.clone()));
         view.has_editor.set(true);
         Some(editor)

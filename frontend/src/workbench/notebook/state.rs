@@ -317,6 +317,9 @@ impl NotebookState {
             model.set_kind(id, kind);
         });
         if let Some(view) = self.view(id) {
+            if let Some(editor) = view.editor.get_value() {
+                editor.set_python(kind == CellKind::Code);
+            }
             view.kind.set(kind);
             view.count.set(None);
             view.outputs.set(Vec::new());
