@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Parser;
 
@@ -44,6 +45,29 @@ pub struct Config {
     /// Telemetry requests a client may send at once before the rate applies.
     #[arg(long, env = "WORKBENCH_INGEST_BURST", default_value_t = 50.0)]
     pub ingest_burst: f64,
+    /// Open connections at most; when full, the oldest connection not in the middle of a
+    /// request is closed to make room. Lowered at start to fit the process's file limit.
+    #[arg(long, env = "WORKBENCH_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers; also how long a kept-alive
+    /// connection may sit idle between requests.
+    #[arg(long, env = "WORKBENCH_HEADER_TIMEOUT", default_value = "10", value_parser = seconds)]
+    pub header_timeout: Duration,
+    /// Seconds a client has to send a request's body once its headers are in.
+    #[arg(long, env = "WORKBENCH_BODY_TIMEOUT", default_value = "15", value_parser = seconds)]
+    pub body_timeout: Duration,
+}
+
+/// A positive number of seconds (fractions allowed), for the timeouts.
+fn seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0 {
+        Ok(Duration::from_secs_f64(seconds))
+    } else {
+        Err(format!("{text} s is not between 0 and a day"))
+    }
 }
 
 impl Config {
@@ -68,6 +92,9 @@ impl std::fmt::Debug for Config {
             .field("upstream_index", &self.upstream_index)
             .field("ingest_rate", &self.ingest_rate)
             .field("ingest_burst", &self.ingest_burst)
+            .field("max_connections", &self.max_connections)
+            .field("header_timeout", &self.header_timeout)
+            .field("body_timeout", &self.body_timeout)
             .finish()
     }
 }

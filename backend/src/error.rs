@@ -18,6 +18,9 @@ pub enum AppError {
     PayloadTooLarge(String),
     #[error("{0}")]
     Unauthorized(String),
+    /// The request's body did not arrive in time.
+    #[error("{0}")]
+    RequestTimeout(String),
     #[error("too many requests: try again in {} s", retry_after.as_secs().max(1))]
     TooManyRequests { retry_after: Duration },
     /// A request axum's extractors refused (wrong content type, malformed JSON, …).
@@ -38,6 +41,7 @@ impl AppError {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "timeout"),
             Self::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::Rejected { status, .. } => (*status, "bad_request"),
             Self::BadGateway(_) => (StatusCode::BAD_GATEWAY, "upstream"),

@@ -9,6 +9,7 @@
 mod admin;
 mod clock;
 mod config;
+mod connections;
 mod error;
 mod extract;
 mod metrics;
@@ -300,16 +301,16 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
         let retention = tokio::spawn(purge_old_events(self.state.clone()));
+        let config = self.state.config();
+        let limits = connections::Limits {
+            max_connections: config.max_connections,
+            header_timeout: config.header_timeout,
+            body_timeout: config.body_timeout,
+        };
         let router = app(self.state);
-        let served = axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("the server failed");
+        connections::serve(self.listener, router, limits, shutdown).await;
         retention.abort();
-        served
+        Ok(())
     }
 }
 
