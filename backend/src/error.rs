@@ -21,6 +21,9 @@ pub enum AppError {
     /// The request's body did not arrive in time.
     #[error("{0}")]
     RequestTimeout(String),
+    /// A live stream over the per-client or total cap.
+    #[error("{0}")]
+    TooManyStreams(String),
     #[error("too many requests: try again in {} s", retry_after.as_secs().max(1))]
     TooManyRequests { retry_after: Duration },
     /// A request axum's extractors refused (wrong content type, malformed JSON, …).
@@ -43,6 +46,7 @@ impl AppError {
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "timeout"),
             Self::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Self::TooManyStreams(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_streams"),
             Self::Rejected { status, .. } => (*status, "bad_request"),
             Self::BadGateway(_) => (StatusCode::BAD_GATEWAY, "upstream"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

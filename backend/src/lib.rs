@@ -12,11 +12,13 @@ mod config;
 mod connections;
 mod error;
 mod extract;
+mod live;
 mod metrics;
 pub mod package_index;
 mod privacy;
 mod secrets;
 mod simple_api;
+mod snapshot;
 mod static_files;
 mod stats;
 pub mod storage;
@@ -77,6 +79,10 @@ struct Shared {
     changes: broadcast::Sender<()>,
     /// Counts for `/metrics`.
     counters: metrics::Counters,
+    /// The public figures, computed at most once a second.
+    public: snapshot::PublicSnapshot,
+    /// Live dashboards: one computation per range and change, shared by its streams.
+    live: live::LiveHub,
 }
 
 impl AppState {
@@ -120,6 +126,8 @@ impl AppState {
                 admin_token: AdminToken(token.into()),
                 changes,
                 counters: metrics::Counters::default(),
+                public: snapshot::PublicSnapshot::default(),
+                live: live::LiveHub::default(),
                 config,
             }),
         };
@@ -164,6 +172,14 @@ impl AppState {
 
     fn counters(&self) -> &metrics::Counters {
         &self.inner.counters
+    }
+
+    fn public(&self) -> &snapshot::PublicSnapshot {
+        &self.inner.public
+    }
+
+    fn live(&self) -> &live::LiveHub {
+        &self.inner.live
     }
 
     fn subscribe(&self) -> broadcast::Receiver<()> {

@@ -3,12 +3,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
-use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::HeaderValue;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
@@ -17,24 +16,23 @@ use protocol::stats::{
     LookupRequest, Overview, RangeInfo, RangeName, Recent, TrendBucket,
 };
 use sha2::{Digest, Sha256};
-use tokio::sync::broadcast::error::RecvError;
 
 use crate::AppState;
 use crate::admin::Admin;
 use crate::clock::{self, DAY_MS, HOUR_MS};
 use crate::error::AppError;
 use crate::storage::DURATION_BUCKETS;
+use crate::telemetry::{Peer, client_ip};
 
-/// `GET /api/stats`: all-time totals in the original service's shape.
+/// `GET /api/stats`: all-time totals in the original service's shape, from the public
+/// snapshot (at most a second old when events keep arriving).
 pub async fn legacy(State(state): State<AppState>) -> Result<Json<LegacyStats>, AppError> {
-    let now = clock::now_ms();
-    let store = state.store();
-    let totals = store.aggregates(0, now + 1).await.map_err(internal)?;
-    let hourly_trend = store
-        .aggregates(now - DAY_MS, now + 1)
+    let figures = state
+        .public()
+        .get(state.store().as_ref())
         .await
-        .map_err(internal)?
-        .hour_of_day;
+        .map_err(internal)?;
+    let totals = &figures.totals;
     Ok(Json(LegacyStats {
         uptime: state.uptime().as_secs_f64(),
         pyodide_ready: state.serves_pyodide(),
@@ -44,10 +42,10 @@ pub async fn legacy(State(state): State<AppState>) -> Result<Json<LegacyStats>, 
             average_execution_time: totals.mean_duration_ms,
             error_categories: totals
                 .error_types
-                .into_iter()
-                .map(|entry| (entry.name, entry.count))
+                .iter()
+                .map(|entry| (entry.name.clone(), entry.count))
                 .collect::<BTreeMap<_, _>>(),
-            hourly_trend,
+            hourly_trend: figures.hour_of_day.clone(),
         },
     }))
 }
@@ -62,37 +60,27 @@ pub async fn dashboard(
 }
 
 /// `GET /api/dashboard/live?range=…`: server-sent events, one `stats` event at once and one
-/// after each change (bursts are merged over a quarter second).
+/// after each change; the statistics are computed once per change for every stream of the
+/// same range (see `live`).
 pub async fn live(
     _admin: Admin,
     State(state): State<AppState>,
+    Peer(peer): Peer,
+    headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
-    resolve_range(&query, clock::now_ms())?;
-    let changes = state.subscribe();
-    let stream = futures_util::stream::unfold(
-        (state, changes, query, true),
-        |(state, mut changes, query, first)| async move {
-            if !first {
-                match changes.recv().await {
-                    Ok(()) | Err(RecvError::Lagged(_)) => {}
-                    Err(RecvError::Closed) => return None,
-                }
-                tokio::time::sleep(Duration::from_millis(250)).await;
-                while changes.try_recv().is_ok() {}
-            }
-            let event = match dashboard_stats(&state, &query).await {
-                Ok(stats) => Event::default()
-                    .event("stats")
-                    .json_data(stats)
-                    .unwrap_or_else(|error| {
-                        Event::default().event("error").data(error.to_string())
-                    }),
-                Err(error) => Event::default().event("error").data(error.to_string()),
-            };
-            Some((Ok(event), (state, changes, query, false)))
-        },
-    );
+    let range = resolve_range(&query, clock::now_ms())?;
+    let key = match range.label.as_str() {
+        "custom" => format!("{}..{}", range.from, range.to),
+        label => label.to_owned(),
+    };
+    let client = client_ip(peer, &headers, &state.config().trusted_proxy);
+    let subscription = state.live().subscribe(&state, client, key, query)?;
+    let stream = futures_util::stream::unfold(subscription, |mut subscription| async move {
+        let frame = subscription.next().await?;
+        let event = Event::default().event(frame.event).data(&frame.data);
+        Some((Ok(event), subscription))
+    });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
@@ -213,7 +201,7 @@ fn formula_guard(value: String) -> String {
     }
 }
 
-async fn dashboard_stats(
+pub(crate) async fn dashboard_stats(
     state: &AppState,
     query: &HashMap<String, String>,
 ) -> Result<DashboardStats, AppError> {

@@ -204,6 +204,32 @@ impl Client {
             .await
     }
 
+    /// A POST of JSON with the admin token as a bearer token.
+    pub async fn post_as_admin(&self, path: &str, body: &Value) -> Answer {
+        let bearer = format!("Bearer {ADMIN_TOKEN}");
+        self.send(
+            "POST",
+            path,
+            &[
+                ("Authorization", &bearer),
+                ("Content-Type", "application/json"),
+            ],
+            body.to_string().as_bytes(),
+        )
+        .await
+    }
+
+    /// A sample without labels from `/metrics` (`workbench_…_total`); panics if it is missing.
+    pub async fn metric(&self, name: &str) -> u64 {
+        let metrics = self.get("/metrics").await;
+        metrics
+            .body
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in /metrics:\n{}", metrics.body))
+    }
+
     /// A POST of JSON, as a browser with the user agent `test-agent/1.0` sends it.
     pub async fn post_json(&self, path: &str, body: &Value) -> Answer {
         self.send(
