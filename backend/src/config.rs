@@ -29,6 +29,12 @@ pub struct Config {
     /// Keep full client addresses (an audit trail) instead of /24 and /48 prefixes.
     #[arg(long, env = "WORKBENCH_STORE_FULL_IP")]
     pub store_full_ip: bool,
+    /// The address browsers reach the server at (`https://workbench.example.org`): wheel URLs
+    /// in the package index are built on it, and cookie-signed admin requests must come from
+    /// it. Without it, a trusted proxy's `X-Forwarded-Host`/`-Proto` or `Host` say it, and a
+    /// direct client's `Host` only when it names this server.
+    #[arg(long, env = "WORKBENCH_PUBLIC_URL", value_parser = public_url)]
+    pub public_url: Option<url::Url>,
     /// Proxies whose `X-Forwarded-For` is believed (comma-separated addresses).
     #[arg(long, env = "WORKBENCH_TRUSTED_PROXY", value_delimiter = ',')]
     pub trusted_proxy: Vec<IpAddr>,
@@ -56,6 +62,22 @@ pub struct Config {
     /// Seconds a client has to send a request's body once its headers are in.
     #[arg(long, env = "WORKBENCH_BODY_TIMEOUT", default_value = "15", value_parser = seconds)]
     pub body_timeout: Duration,
+}
+
+/// An http(s) origin, optionally with a trailing `/`: no path, query or user.
+fn public_url(text: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(text).map_err(|error| format!("{text:?} is not a URL: {error}"))?;
+    if !matches!(url.scheme(), "http" | "https")
+        || url.host_str().is_none()
+        || url.path() != "/"
+        || url.query().is_some()
+        || !url.username().is_empty()
+    {
+        return Err(format!(
+            "{text:?} must be http(s)://host[:port], without a path (the workbench is served at the root)"
+        ));
+    }
+    Ok(url)
 }
 
 /// A positive number of seconds (fractions allowed), for the timeouts.
@@ -87,6 +109,10 @@ impl std::fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("admin_token", &self.admin_token.as_ref().map(|_| "(set)"))
             .field("store_full_ip", &self.store_full_ip)
+            .field(
+                "public_url",
+                &self.public_url.as_ref().map(url::Url::as_str),
+            )
             .field("trusted_proxy", &self.trusted_proxy)
             .field("retention_days", &self.retention_days)
             .field("upstream_index", &self.upstream_index)

@@ -18,6 +18,9 @@ pub enum AppError {
     PayloadTooLarge(String),
     #[error("{0}")]
     Unauthorized(String),
+    /// Authenticated, but refused (a cross-site request).
+    #[error("{0}")]
+    Forbidden(String),
     /// The request's body did not arrive in time.
     #[error("{0}")]
     RequestTimeout(String),
@@ -44,6 +47,7 @@ impl AppError {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "timeout"),
             Self::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::TooManyStreams(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_streams"),

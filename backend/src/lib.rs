@@ -7,6 +7,7 @@
 //! [`app`] builds the router so tests can also call it in-process.
 
 mod admin;
+mod client;
 mod clock;
 mod config;
 mod connections;
@@ -16,6 +17,7 @@ mod live;
 mod metrics;
 pub mod package_index;
 mod privacy;
+mod rate_limit;
 mod secrets;
 mod simple_api;
 mod snapshot;
@@ -35,20 +37,20 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 pub use anyhow::Result;
-use axum::extract::{DefaultBodyLimit, FromRef, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 
-use crate::admin::AdminToken;
+use crate::admin::AdminAuth;
 pub use crate::clock::now_ms;
 pub use crate::config::Config;
 use crate::error::AppError;
 use crate::package_index::PackageIndex;
 use crate::privacy::{CodeKeyer, DailySalt};
+use crate::rate_limit::RateLimiter;
 pub use crate::storage::{EventStore, NewEvent, SqliteStore};
-use crate::telemetry::RateLimiter;
 
 /// State shared by all handlers; cheap to clone.
 #[derive(Clone)]
@@ -73,8 +75,8 @@ struct Shared {
     salt: DailySalt,
     /// Per-client limit on telemetry requests.
     limiter: RateLimiter,
-    /// The token admin endpoints require.
-    admin_token: AdminToken,
+    /// The admin token, the open admin sessions and the login limits.
+    admin: AdminAuth,
     /// Tells live dashboards that new events arrived.
     changes: broadcast::Sender<()>,
     /// Counts for `/metrics`.
@@ -102,13 +104,15 @@ impl AppState {
             )
         })?;
         let keyer = CodeKeyer::load_or_create(&config.data_dir)?;
-        let (token, new_token) = match &config.admin_token {
-            Some(token) if !token.trim().is_empty() => (token.trim().to_owned(), None),
+        let (admin, new_token) = match &config.admin_token {
+            Some(token) if !token.trim().is_empty() => {
+                (AdminAuth::new(token, "WORKBENCH_ADMIN_TOKEN")?, None)
+            }
             _ => {
-                let (token, created) =
-                    secrets::read_or_create(&config.data_dir.join("admin-token"))?;
-                let shown = created.then(|| token.clone());
-                (token, shown)
+                let path = config.data_dir.join("admin-token");
+                let (token, created) = secrets::read_or_create(&path)?;
+                let admin = AdminAuth::new(&token, &path.display().to_string())?;
+                (admin, created.then_some(token))
             }
         };
         let serves_pyodide = serves_pyodide(&config.public_dir);
@@ -123,7 +127,7 @@ impl AppState {
                 keyer,
                 salt: DailySalt::new()?,
                 limiter,
-                admin_token: AdminToken(token.into()),
+                admin,
                 changes,
                 counters: metrics::Counters::default(),
                 public: snapshot::PublicSnapshot::default(),
@@ -174,6 +178,10 @@ impl AppState {
         &self.inner.counters
     }
 
+    fn admin(&self) -> &AdminAuth {
+        &self.inner.admin
+    }
+
     fn public(&self) -> &snapshot::PublicSnapshot {
         &self.inner.public
     }
@@ -198,12 +206,6 @@ impl std::fmt::Debug for AppState {
             .debug_struct("AppState")
             .field("config", &self.inner.config)
             .finish_non_exhaustive()
-    }
-}
-
-impl FromRef<AppState> for AdminToken {
-    fn from_ref(state: &AppState) -> Self {
-        state.inner.admin_token.clone()
     }
 }
 

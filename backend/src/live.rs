@@ -5,13 +5,13 @@
 //! total, and a stream over a cap is refused with a 429 that says which cap.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, broadcast, watch};
 
 use crate::AppState;
+use crate::client::ClientKey;
 use crate::error::AppError;
 use crate::metrics::Counters;
 
@@ -54,7 +54,7 @@ struct Range {
 #[derive(Debug, Default)]
 struct StreamCount {
     total: usize,
-    by_client: HashMap<IpAddr, usize>,
+    by_client: HashMap<ClientKey, usize>,
 }
 
 /// An open stream: its place under the caps, and its range's frames.
@@ -86,7 +86,7 @@ impl Subscription {
 #[derive(Debug)]
 struct StreamSlot {
     state: AppState,
-    client: IpAddr,
+    client: ClientKey,
 }
 
 impl Drop for StreamSlot {
@@ -108,7 +108,7 @@ impl LiveHub {
     pub fn subscribe(
         &self,
         state: &AppState,
-        client: IpAddr,
+        client: ClientKey,
         range: String,
         query: HashMap<String, String>,
     ) -> Result<Subscription, AppError> {

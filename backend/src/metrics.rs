@@ -22,6 +22,10 @@ pub struct Counters {
     pub rate_limited: AtomicU64,
     /// Statistics computed for live dashboards (once per change and range, for all streams).
     pub live_computations: AtomicU64,
+    /// Admin logins with a wrong token.
+    pub login_failures: AtomicU64,
+    /// Admin logins refused over the rate limit, before the token was looked at.
+    pub logins_refused: AtomicU64,
 }
 
 impl Counters {
@@ -131,6 +135,18 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
         "counter",
         "Statistics computed for live dashboards (once per change and range).",
         &[("", read(&counters.live_computations))],
+    );
+    metric(
+        "workbench_admin_login_failures_total",
+        "counter",
+        "Admin logins with a wrong token.",
+        &[("", read(&counters.login_failures))],
+    );
+    metric(
+        "workbench_admin_logins_refused_total",
+        "counter",
+        "Admin logins refused with 429 over the rate limit.",
+        &[("", read(&counters.logins_refused))],
     );
     metric(
         "workbench_live_streams",

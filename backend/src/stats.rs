@@ -19,10 +19,10 @@ use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::admin::Admin;
+use crate::client::{ClientKey, Peer, client_ip};
 use crate::clock::{self, DAY_MS, HOUR_MS};
 use crate::error::AppError;
 use crate::storage::DURATION_BUCKETS;
-use crate::telemetry::{Peer, client_ip};
 
 /// `GET /api/stats`: all-time totals in the original service's shape, from the public
 /// snapshot (at most a second old when events keep arriving).
@@ -75,7 +75,9 @@ pub async fn live(
         label => label.to_owned(),
     };
     let client = client_ip(peer, &headers, &state.config().trusted_proxy);
-    let subscription = state.live().subscribe(&state, client, key, query)?;
+    let subscription = state
+        .live()
+        .subscribe(&state, ClientKey::of(client), key, query)?;
     let stream = futures_util::stream::unfold(subscription, |mut subscription| async move {
         let frame = subscription.next().await?;
         let event = Event::default().event(frame.event).data(&frame.data);
