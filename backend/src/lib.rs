@@ -18,6 +18,7 @@ mod metrics;
 pub mod package_index;
 mod privacy;
 mod rate_limit;
+mod refusals;
 mod secrets;
 mod simple_api;
 mod snapshot;
@@ -211,6 +212,12 @@ impl std::fmt::Debug for AppState {
 
 /// The whole HTTP surface of the server.
 pub fn app(state: AppState) -> Router {
+    app_with(state, Router::new())
+}
+
+/// [`app`] with `extra` routes beside the API's, under the same layers (JSON errors, panics
+/// caught): for tests that need a handler the product does not have.
+pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
     let config = &state.inner.config;
     let api = Router::new()
         .route("/health", get(health))
@@ -237,7 +244,15 @@ pub fn app(state: AppState) -> Router {
         .route("/api/{*rest}", any(not_found))
         .route("/pypi/{*rest}", any(not_found))
         .route("/wheelhouse/{*filename}", get(package_index::wheel))
+        // The folders themselves are no pages of the app either.
+        .route("/api", any(not_found))
+        .route("/api/", any(not_found))
+        .route("/pypi", any(not_found))
+        .route("/pypi/", any(not_found))
+        .route("/wheelhouse", any(not_found))
+        .route("/wheelhouse/", any(not_found))
         .route("/sw.js", get(static_files::service_worker))
+        .merge(extra)
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(state.clone());
     static_files::wrap(static_files::routes(config).merge(api))
@@ -267,6 +282,8 @@ fn serves_pyodide(public_dir: &Path) -> bool {
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    /// Routes added by [`Application::with_routes`].
+    extra: Router<AppState>,
 }
 
 impl std::fmt::Debug for Application {
@@ -302,7 +319,17 @@ impl Application {
             "package index: {} projects from the wheelhouse",
             state.index().len()
         );
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            extra: Router::new(),
+        })
+    }
+
+    /// Serves `routes` too, as [`app_with`] does (for tests).
+    pub fn with_routes(mut self, routes: Router<AppState>) -> Self {
+        self.extra = self.extra.merge(routes);
+        self
     }
 
     /// The address actually bound (useful when the configured port was 0).
@@ -325,7 +352,7 @@ impl Application {
             header_timeout: config.header_timeout,
             body_timeout: config.body_timeout,
         };
-        let router = app(self.state);
+        let router = app_with(self.state, self.extra);
         connections::serve(self.listener, router, limits, shutdown).await;
         retention.abort();
         Ok(())

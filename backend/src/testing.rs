@@ -64,7 +64,7 @@ impl TestApp {
 
     /// Starts the server again on the same address and data directory.
     pub async fn start_again(&mut self) {
-        let (_, shutdown, server) = serve(self.config.clone()).await;
+        let (_, shutdown, server) = serve(self.config.clone(), axum::Router::new()).await;
         self.shutdown = Some(shutdown);
         self.server = Some(server);
     }
@@ -93,10 +93,18 @@ pub async fn spawn_app() -> TestApp {
 
 /// [`spawn_app`], after `adjust` has changed the configuration.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_with_routes(adjust, axum::Router::new()).await
+}
+
+/// [`spawn_app_with`], serving `routes` beside the product's (a handler that panics, say).
+pub async fn spawn_app_with_routes(
+    adjust: impl FnOnce(&mut Config),
+    routes: axum::Router<crate::AppState>,
+) -> TestApp {
     let data = tempfile::tempdir().expect("a temporary data directory");
     let mut config = config_for(data.path());
     adjust(&mut config);
-    let (address, shutdown, server) = serve(config.clone()).await;
+    let (address, shutdown, server) = serve(config.clone(), routes).await;
     // The port is fixed from now on, so a stopped server comes back at the same address.
     config.addr = address;
     TestApp {
@@ -110,12 +118,16 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
 
 async fn serve(
     config: Config,
+    routes: axum::Router<crate::AppState>,
 ) -> (
     SocketAddr,
     oneshot::Sender<()>,
     JoinHandle<anyhow::Result<()>>,
 ) {
-    let application = Application::build(config).await.expect("the server starts");
+    let application = Application::build(config)
+        .await
+        .expect("the server starts")
+        .with_routes(routes);
     let address = application.local_addr();
     let (shutdown, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(application.run_until(async {
