@@ -61,6 +61,10 @@ pub struct Limits {
 #[derive(Debug, Clone, Copy)]
 pub struct BodyTimeout(pub Duration);
 
+/// The address the client connected to: this server's side of the connection.
+#[derive(Debug, Clone, Copy)]
+pub struct LocalAddr(pub SocketAddr);
+
 /// Serves connections from `listener` until `shutdown` resolves, then lets the requests in
 /// flight finish for a few seconds and closes the rest.
 pub async fn serve(
@@ -195,12 +199,16 @@ impl Connection {
             state,
             permit,
         } = self;
+        let local = stream.local_addr().ok();
         let for_requests = Arc::clone(&state);
         let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
             let busy = Busy::start(Arc::clone(&for_requests), started);
             let extensions = request.extensions_mut();
             extensions.insert(ConnectInfo(peer));
             extensions.insert(BodyTimeout(limits.body_timeout));
+            if let Some(local) = local {
+                extensions.insert(LocalAddr(local));
+            }
             let answer = router.clone().oneshot(request);
             async move {
                 let response = answer.await?;

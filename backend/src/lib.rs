@@ -147,10 +147,6 @@ impl AppState {
         &self.inner.index
     }
 
-    fn listen_addr(&self) -> SocketAddr {
-        self.inner.config.addr
-    }
-
     fn store(&self) -> &Arc<dyn EventStore> {
         &self.inner.store
     }

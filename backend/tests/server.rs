@@ -52,6 +52,7 @@ fn site() -> Site {
         dist_dir: folder.path().join("dist"),
         public_dir: folder.path().join("public"),
         data_dir: folder.path().join("data"),
+        public_url: Some("http://workbench.test:8080".parse().expect("a URL")),
         ..Config::with_defaults()
     };
     Site {
@@ -501,4 +502,95 @@ fn the_servers_release_profile_unwinds() {
         .find(|section| section.starts_with("profile.wasm-release]"))
         .expect("the WebAssembly build's own profile");
     assert!(wasm.contains("panic = \"abort\""), "[{wasm}");
+}
+
+#[tokio::test]
+async fn wheel_urls_come_from_configuration_a_trusted_proxy_or_our_own_address() {
+    let public = tempfile::tempdir().expect("dir");
+    let wheel = "seaborn-0.13.2-py3-none-any.whl";
+    std::fs::create_dir_all(public.path().join("wheelhouse")).expect("mkdir");
+    std::fs::write(public.path().join("wheelhouse").join(wheel), SEABORN_WHEEL).expect("wheel");
+    let url_of = |answer: backend::testing::Answer| -> String {
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        answer.json()["files"][0]["url"]
+            .as_str()
+            .expect("a URL")
+            .to_owned()
+    };
+
+    let direct = backend::testing::spawn_app_with(|config| {
+        config.public_dir = public.path().to_path_buf();
+    })
+    .await;
+    let own = format!("http://{}/wheelhouse/{wheel}", direct.address);
+    let localhost = format!("localhost:{}", direct.address.port());
+    for (headers, expected, why) in [
+        (
+            vec![("Host", "evil.example")],
+            own.clone(),
+            "a stranger's Host",
+        ),
+        (
+            vec![
+                ("Host", "evil.example"),
+                ("X-Forwarded-Host", "evil.example"),
+                ("X-Forwarded-Proto", "https"),
+            ],
+            own.clone(),
+            "forwarding headers from a client that is no proxy",
+        ),
+        (
+            vec![("Host", localhost.as_str())],
+            format!("http://{localhost}/wheelhouse/{wheel}"),
+            "localhost at our port names this server",
+        ),
+        (vec![], own.clone(), "our own address"),
+    ] {
+        let answer = direct
+            .client()
+            .send("GET", "/pypi/simple/seaborn/", &headers, b"")
+            .await;
+        assert_eq!(url_of(answer), expected, "{why}");
+    }
+
+    let behind_proxy = backend::testing::spawn_app_with(|config| {
+        config.public_dir = public.path().to_path_buf();
+        config.trusted_proxy = vec!["127.0.0.1".parse().expect("ip")];
+    })
+    .await;
+    let answer = behind_proxy
+        .client()
+        .send(
+            "GET",
+            "/pypi/simple/seaborn/",
+            &[
+                ("X-Forwarded-Host", "workbench.example.org"),
+                ("X-Forwarded-Proto", "https"),
+            ],
+            b"",
+        )
+        .await;
+    assert_eq!(
+        url_of(answer),
+        format!("https://workbench.example.org/wheelhouse/{wheel}")
+    );
+
+    let configured = backend::testing::spawn_app_with(|config| {
+        config.public_dir = public.path().to_path_buf();
+        config.public_url = Some("https://python.example.net".parse().expect("a URL"));
+    })
+    .await;
+    let answer = configured
+        .client()
+        .send(
+            "GET",
+            "/pypi/simple/seaborn/",
+            &[("Host", "evil.example")],
+            b"",
+        )
+        .await;
+    assert_eq!(
+        url_of(answer),
+        format!("https://python.example.net/wheelhouse/{wheel}")
+    );
 }
