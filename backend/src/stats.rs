@@ -92,7 +92,8 @@ pub async fn export(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, AppError> {
-    let range = resolve_range(&query, clock::now_ms())?;
+    let now = clock::now_ms();
+    let range = within_data(&state, resolve_range(&query, now)?, now).await?;
     let rows = state
         .store()
         .export(range.from, range.to)
@@ -208,7 +209,7 @@ pub(crate) async fn dashboard_stats(
     query: &HashMap<String, String>,
 ) -> Result<DashboardStats, AppError> {
     let now = clock::now_ms();
-    let range = resolve_range(query, now)?;
+    let range = within_data(state, resolve_range(query, now)?, now).await?;
     let store = state.store();
     let numbers = store
         .aggregates(range.from, range.to)
@@ -308,7 +309,7 @@ pub async fn lookup(
     }))
 }
 
-/// The named ranges, or an explicit `from`/`to` in unix milliseconds.
+/// The named ranges, or an explicit `from`/`to` in unix milliseconds (both or neither).
 fn resolve_range(query: &HashMap<String, String>, now: i64) -> Result<RangeInfo, AppError> {
     let number = |name: &str| -> Result<Option<i64>, AppError> {
         query
@@ -320,15 +321,23 @@ fn resolve_range(query: &HashMap<String, String>, now: i64) -> Result<RangeInfo,
             })
             .transpose()
     };
-    if let (Some(from), Some(to)) = (number("from")?, number("to")?) {
-        if from >= to {
-            return Err(AppError::BadRequest("from must be before to".into()));
+    match (number("from")?, number("to")?) {
+        (Some(from), Some(to)) => {
+            if from >= to {
+                return Err(AppError::BadRequest("from must be before to".into()));
+            }
+            return Ok(RangeInfo {
+                label: "custom".into(),
+                from,
+                to,
+            });
         }
-        return Ok(RangeInfo {
-            label: "custom".into(),
-            from,
-            to,
-        });
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(AppError::BadRequest(
+                "give both from and to (unix milliseconds), or neither".into(),
+            ));
+        }
+        (None, None) => {}
     }
     let name = match query.get("range") {
         None => RangeName::default(),
@@ -338,13 +347,32 @@ fn resolve_range(query: &HashMap<String, String>, now: i64) -> Result<RangeInfo,
             ))
         })?,
     };
-    // All time reaches back to the epoch.
+    // All time reaches back to the epoch (and is narrowed to the data by `within_data`).
     let span = name.span_ms().unwrap_or(now);
     Ok(RangeInfo {
         label: name.as_str().to_owned(),
         from: now - span,
         to: now + 1,
     })
+}
+
+/// An explicit or all-time range narrowed to the stored data — from the first stored event
+/// to now — so its trend's 24 buckets span something and no arithmetic on it overflows.
+/// (The named spans are left as they are: their trend shows the whole span.)
+async fn within_data(state: &AppState, range: RangeInfo, now: i64) -> Result<RangeInfo, AppError> {
+    if !matches!(range.label.as_str(), "custom" | "all") {
+        return Ok(range);
+    }
+    let first = state
+        .store()
+        .first_event_at()
+        .await
+        .map_err(internal)?
+        .unwrap_or(now)
+        .min(now);
+    let from = range.from.clamp(first, now + 1);
+    let to = range.to.clamp(first, now + 1).max(from);
+    Ok(RangeInfo { from, to, ..range })
 }
 
 fn ratio(part: u64, whole: u64) -> f64 {
@@ -390,6 +418,11 @@ mod tests {
         assert!(resolve_range(&query(&[("range", "1y")]), now).is_err());
         assert!(resolve_range(&query(&[("from", "9"), ("to", "5")]), now).is_err());
         assert!(resolve_range(&query(&[("from", "x"), ("to", "5")]), now).is_err());
+        assert!(
+            resolve_range(&query(&[("from", "5")]), now).is_err(),
+            "half a range"
+        );
+        assert!(resolve_range(&query(&[("to", "5")]), now).is_err());
     }
 
     /// One cell as the export writes it.

@@ -140,6 +140,12 @@ impl EventStore for SqliteStore {
         })
     }
 
+    fn first_event_at(&self) -> BoxFuture<Result<Option<i64>, StoreError>> {
+        self.inner.readers.read(|connection| {
+            connection.query_row("SELECT MIN(received_at) FROM events", [], |row| row.get(0))
+        })
+    }
+
     fn code_runs(&self, code_key: String) -> BoxFuture<Result<CodeRuns, StoreError>> {
         self.inner
             .readers
