@@ -17,6 +17,7 @@ mod live;
 mod metrics;
 pub mod package_index;
 mod privacy;
+mod private_files;
 mod rate_limit;
 mod refusals;
 mod secrets;

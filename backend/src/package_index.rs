@@ -33,6 +33,7 @@ use crate::AppState;
 use crate::client::{Peer, came_over_https, is_trusted_proxy};
 use crate::connections::LocalAddr;
 use crate::error::AppError;
+use crate::private_files;
 use crate::simple_api::{SIMPLE_JSON, normalize, parse_wheel_filename};
 use crate::upstream::{Upstream, UpstreamFile};
 
@@ -216,8 +217,8 @@ impl PackageIndex {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let path = fetched.folder.join(&file.filename);
         let partial = fetched.folder.join(format!(".{}.partial", file.filename));
-        fs::create_dir_all(&fetched.folder)
-            .and_then(|()| fs::write(&partial, &bytes))
+        private_files::create_dir(&fetched.folder)
+            .and_then(|()| private_files::write(&partial, &bytes))
             .and_then(|()| fs::rename(&partial, &path))
             .map_err(|error| {
                 AppError::Internal(format!("could not keep {}: {error}", path.display()))

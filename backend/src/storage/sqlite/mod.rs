@@ -26,7 +26,6 @@ mod schema;
 mod summariser;
 mod writer;
 
-use std::fs;
 use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, RwLock};
@@ -40,6 +39,7 @@ use self::schema::{migrate, open_connection};
 use self::writer::{Command, Reply, Writer};
 use super::recent::{RecentMinutes, SharedRecent};
 use super::{Aggregates, BoxFuture, CodeRuns, EventStore, NewEvent, StoreError, StoreWork};
+use crate::private_files;
 
 /// Read connections: enough for a few dashboards and the public statistics at once on a
 /// small machine.
@@ -75,8 +75,14 @@ impl SqliteStore {
     /// Opens (creating and migrating if needed) `events.sqlite3` in `data_dir`, and the audit
     /// log folder beside it.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        fs::create_dir_all(data_dir).map_err(database)?;
+        private_files::create_dir(data_dir).map_err(database)?;
         let path = data_dir.join("events.sqlite3");
+        // Made owner-only before SQLite opens it; its -wal and -shm files take its mode.
+        private_files::append(&path).map_err(database)?;
+        for suffix in ["", "-wal", "-shm"] {
+            private_files::restrict(&data_dir.join(format!("events.sqlite3{suffix}")))
+                .map_err(database)?;
+        }
         let mut connection = open_connection(&path)?;
         migrate(&mut connection)?;
         let work = Arc::new(StoreWork::default());

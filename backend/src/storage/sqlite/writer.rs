@@ -370,6 +370,10 @@ impl Writer {
         if deleted > 0 {
             self.work.changes.fetch_add(1, Ordering::Release);
         }
+        let old_logs = self.audit.forget_before(cutoff);
+        if old_logs > 0 {
+            tracing::info!("deleted {old_logs} audit log files past the retention");
+        }
         Ok(deleted as u64)
     }
 }
