@@ -50,9 +50,9 @@ impl PublicSnapshot {
             }
         }
         self.computations.fetch_add(1, Ordering::Relaxed);
-        let now = clock::now_ms();
-        let totals = store.aggregates(0, now + 1).await?;
-        let hour_of_day = store.aggregates(now - DAY_MS, now + 1).await?.hour_of_day;
+        let end = clock::end_of_minute(clock::now_ms());
+        let totals = store.aggregates(0, end).await?;
+        let hour_of_day = store.aggregates(end - DAY_MS, end).await?.hour_of_day;
         let figures = Arc::new(PublicFigures {
             totals,
             hour_of_day,

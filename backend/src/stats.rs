@@ -216,12 +216,18 @@ pub(crate) async fn dashboard_stats(
         .await
         .map_err(internal)?;
     let hourly_trend = store
-        .aggregates(now - DAY_MS, now + 1)
+        .aggregates(
+            clock::end_of_minute(now) - DAY_MS,
+            clock::end_of_minute(now),
+        )
         .await
         .map_err(internal)?
         .hour_of_day;
     let last_hour = store
-        .aggregates(now - HOUR_MS, now + 1)
+        .aggregates(
+            clock::end_of_minute(now) - HOUR_MS,
+            clock::end_of_minute(now),
+        )
         .await
         .map_err(internal)?;
     let uptime = state.uptime().as_secs();
@@ -347,18 +353,21 @@ fn resolve_range(query: &HashMap<String, String>, now: i64) -> Result<RangeInfo,
             ))
         })?,
     };
-    // All time reaches back to the epoch (and is narrowed to the data by `within_data`).
-    let span = name.span_ms().unwrap_or(now);
+    // Named ranges are whole minutes, up to the end of the current one; all time reaches
+    // back to the epoch (and is narrowed to the data by `within_data`).
+    let end = clock::end_of_minute(now);
+    let span = name.span_ms().unwrap_or(end);
     Ok(RangeInfo {
         label: name.as_str().to_owned(),
-        from: now - span,
-        to: now + 1,
+        from: end - span,
+        to: end,
     })
 }
 
 /// An explicit or all-time range narrowed to the stored data — from the first stored event
-/// to now — so its trend's 24 buckets span something and no arithmetic on it overflows.
-/// (The named spans are left as they are: their trend shows the whole span.)
+/// to the end of the current minute — so its trend's 24 buckets span something and no
+/// arithmetic on it overflows. (The named spans are left as they are: their trend shows the
+/// whole span.)
 async fn within_data(state: &AppState, range: RangeInfo, now: i64) -> Result<RangeInfo, AppError> {
     if !matches!(range.label.as_str(), "custom" | "all") {
         return Ok(range);
@@ -370,8 +379,9 @@ async fn within_data(state: &AppState, range: RangeInfo, now: i64) -> Result<Ran
         .map_err(internal)?
         .unwrap_or(now)
         .min(now);
-    let from = range.from.clamp(first, now + 1);
-    let to = range.to.clamp(first, now + 1).max(from);
+    let end = clock::end_of_minute(now);
+    let from = range.from.clamp(first, end);
+    let to = range.to.clamp(first, end).max(from);
     Ok(RangeInfo { from, to, ..range })
 }
 
@@ -410,9 +420,13 @@ mod tests {
                 .collect()
         };
         let day = resolve_range(&query(&[]), now).expect("default");
-        assert_eq!((day.label.as_str(), day.from), ("24h", now - DAY_MS));
-        let week = resolve_range(&query(&[("range", "7d")]), now).expect("7d");
-        assert_eq!(week.from, now - 7 * DAY_MS);
+        assert_eq!(
+            (day.label.as_str(), day.from, day.to),
+            ("24h", now + 60_000 - DAY_MS, now + 60_000),
+            "whole minutes, up to the end of the current one"
+        );
+        let week = resolve_range(&query(&[("range", "7d")]), now + 1).expect("7d");
+        assert_eq!(week.from, now + 60_000 - 7 * DAY_MS);
         let custom = resolve_range(&query(&[("from", "5"), ("to", "9")]), now).expect("custom");
         assert_eq!((custom.from, custom.to), (5, 9));
         assert!(resolve_range(&query(&[("range", "1y")]), now).is_err());

@@ -14,7 +14,7 @@ use std::sync::{Arc, RwLock};
 use super::summary::{EventRow, Rollup};
 use crate::clock::HOUR_MS;
 
-pub const MINUTE_MS: i64 = 60_000;
+pub use crate::clock::MINUTE_MS;
 /// Names a finished minute keeps per top list.
 pub const MINUTE_TOP: usize = 40;
 /// Whole hours kept before the current one.
