@@ -52,7 +52,7 @@ impl PublicSnapshot {
         self.computations.fetch_add(1, Ordering::Relaxed);
         let end = clock::end_of_minute(clock::now_ms());
         let totals = store.aggregates(0, end).await?;
-        let hour_of_day = store.aggregates(end - DAY_MS, end).await?.hour_of_day;
+        let hour_of_day = store.counts(end - DAY_MS, end).await?.hour_of_day;
         let figures = Arc::new(PublicFigures {
             totals,
             hour_of_day,

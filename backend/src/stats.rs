@@ -215,21 +215,18 @@ pub(crate) async fn dashboard_stats(
         .aggregates(range.from, range.to)
         .await
         .map_err(internal)?;
-    let hourly_trend = store
-        .aggregates(
-            clock::end_of_minute(now) - DAY_MS,
-            clock::end_of_minute(now),
-        )
-        .await
-        .map_err(internal)?
-        .hour_of_day;
-    let last_hour = store
-        .aggregates(
-            clock::end_of_minute(now) - HOUR_MS,
-            clock::end_of_minute(now),
-        )
-        .await
-        .map_err(internal)?;
+    // The last 24 hours' executions by hour of day, and the last hour's count: counts only.
+    let end = clock::end_of_minute(now);
+    let hourly_trend = if (range.from, range.to) == (end - DAY_MS, end) {
+        numbers.hour_of_day.clone()
+    } else {
+        store
+            .counts(end - DAY_MS, end)
+            .await
+            .map_err(internal)?
+            .hour_of_day
+    };
+    let last_hour = store.counts(end - HOUR_MS, end).await.map_err(internal)?;
     let uptime = state.uptime().as_secs();
     let bucket_ms = (range.to - range.from) / 24;
     let trend = numbers

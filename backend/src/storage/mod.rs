@@ -120,6 +120,9 @@ pub trait EventStore: Send + Sync + 'static {
     /// The aggregates over `[from, to)`; see `summary` for which figures are estimates when
     /// the range spans stored hourly rollups.
     fn aggregates(&self, from: i64, to: i64) -> BoxFuture<Result<Aggregates, StoreError>>;
+    /// Only the counts, the mean duration and the trends over `[from, to)` (lists,
+    /// percentiles and unique counts left empty): the cheap part of [`EventStore::aggregates`].
+    fn counts(&self, from: i64, to: i64) -> BoxFuture<Result<Aggregates, StoreError>>;
     /// When the earliest stored event was received, if there is one.
     fn first_event_at(&self) -> BoxFuture<Result<Option<i64>, StoreError>>;
     /// How often code with this key ran.

@@ -133,6 +133,18 @@ impl Summary {
         }
     }
 
+    /// Adds another summary's counts and sums, but not its lists or buckets.
+    fn merge_counts(&mut self, other: &Self) {
+        self.executions += other.executions;
+        self.successes += other.successes;
+        self.failures += other.failures;
+        self.duration_count += other.duration_count;
+        self.duration_sum += other.duration_sum;
+        self.last_execution_at = self.last_execution_at.max(other.last_execution_at);
+        self.installs += other.installs;
+        self.file_loads += other.file_loads;
+    }
+
     fn merge(&mut self, other: &Self) {
         self.executions += other.executions;
         self.successes += other.successes;
@@ -263,6 +275,9 @@ pub struct RangeStats {
     visitor_sketch: HyperLogLog,
     session_sketch: HyperLogLog,
     merged_hours: bool,
+    /// Only counts, means and the trends are wanted: summaries' lists, buckets and sketches
+    /// are not merged.
+    counts_only: bool,
     trend: Vec<(u64, u64)>,
     hour_of_day: Vec<u64>,
 }
@@ -279,9 +294,24 @@ impl RangeStats {
             visitor_sketch: HyperLogLog::new(),
             session_sketch: HyperLogLog::new(),
             merged_hours: false,
+            counts_only: false,
             trend: vec![(0, 0); 24],
             hour_of_day: vec![0; 24],
         }
+    }
+
+    /// Statistics of `[from, to)` that keep only the counts, the mean and the trends (the
+    /// lists, percentiles and unique counts stay empty): much cheaper over summarised time.
+    pub fn counts_only(from: i64, to: i64) -> Self {
+        Self {
+            counts_only: true,
+            ..Self::new(from, to)
+        }
+    }
+
+    /// The range `[from, to)` these statistics are for.
+    pub fn range(&self) -> (i64, i64) {
+        (self.from, self.to)
     }
 
     pub fn add_event(&mut self, row: &EventRow) {
@@ -306,6 +336,10 @@ impl RangeStats {
         self.merged_hours = true;
         for (minute, (successes, executions)) in &rollup.summary.minutes {
             self.place(hour * HOUR_MS + minute * MINUTE_MS, *successes, *executions);
+        }
+        if self.counts_only {
+            self.summary.merge_counts(&rollup.summary);
+            return;
         }
         self.summary.merge(&rollup.summary);
         self.visitor_sketch.merge(&rollup.visitors);

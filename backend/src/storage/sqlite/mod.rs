@@ -38,6 +38,7 @@ use self::queries::RollupCache;
 use self::schema::{migrate, open_connection};
 use self::writer::{Command, Reply, Writer};
 use super::recent::{RecentMinutes, SharedRecent};
+use super::summary::RangeStats;
 use super::{Aggregates, BoxFuture, CodeRuns, EventStore, NewEvent, StoreError, StoreWork};
 use crate::private_files;
 
@@ -142,7 +143,18 @@ impl EventStore for SqliteStore {
         let rollups = Arc::clone(&self.inner.rollups);
         let work = Arc::clone(&self.inner.work);
         self.inner.readers.read(move |connection| {
-            queries::aggregates(connection, &recent, &rollups, &work, from, to)
+            let stats = RangeStats::new(from, to);
+            queries::aggregates(connection, &recent, &rollups, &work, stats)
+        })
+    }
+
+    fn counts(&self, from: i64, to: i64) -> BoxFuture<Result<Aggregates, StoreError>> {
+        let recent = Arc::clone(&self.inner.recent);
+        let rollups = Arc::clone(&self.inner.rollups);
+        let work = Arc::clone(&self.inner.work);
+        self.inner.readers.read(move |connection| {
+            let stats = RangeStats::counts_only(from, to);
+            queries::aggregates(connection, &recent, &rollups, &work, stats)
         })
     }
 
@@ -342,6 +354,23 @@ mod tests {
             "no raw events read"
         );
         assert!(read(&work.summaries_merged) >= merged_before + 90);
+        let counts = store.counts(from, to).await.expect("counts");
+        assert_eq!(
+            (
+                counts.executions,
+                counts.failures,
+                &counts.trend,
+                &counts.hour_of_day
+            ),
+            (
+                planned.executions,
+                planned.failures,
+                &planned.trend,
+                &planned.hour_of_day
+            ),
+            "the cheap counts agree with the full statistics"
+        );
+        assert!(counts.code_keys.is_empty(), "and leave the lists out");
 
         // A range starting inside a minute reads that minute's events only.
         let from = now - 60 * 60_000 - 17_000;

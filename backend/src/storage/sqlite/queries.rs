@@ -84,15 +84,15 @@ enum Piece {
     Minute(i64, Arc<MinutePart>),
 }
 
-/// The statistics of `[from, to)`, read in one snapshot; see the module's comment for how.
+/// `stats` filled for its range, read in one snapshot; see the module's comment for how.
 pub(super) fn aggregates(
     connection: &Connection,
     recent: &SharedRecent,
     cache: &RollupCache,
     work: &StoreWork,
-    from: i64,
-    to: i64,
+    mut stats: RangeStats,
 ) -> rusqlite::Result<Aggregates> {
+    let (from, to) = stats.range();
     let snapshot = connection.unchecked_transaction()?;
     let stored = stored_hours(&snapshot, from, to)?;
     let pieces = {
@@ -101,7 +101,6 @@ pub(super) fn aggregates(
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         plan(from, to, &stored, &recent)
     };
-    let mut stats = RangeStats::new(from, to);
     let in_memory: u64 = pieces
         .iter()
         .map(|piece| match piece {
