@@ -125,13 +125,16 @@ fn run(cli: Cli) -> Result<()> {
                     .run()
             })?;
             let release = root.join("target").join("release");
+            let server_json = release.join("server-bench.json");
             step("benchmark", || {
                 Command::new(release.join("examples").join("bench"))
                     .args([release.join("backend").as_os_str()])
                     .args([seconds.to_string(), seed_events.to_string()])
+                    .args([server_json.as_os_str()])
                     .current_dir(&root)
                     .run()
             })?;
+            println!("figures: {}", server_json.display());
         }
         Task::Bench { runs } => {
             let tools = setup(&root, &cache)?;
