@@ -179,7 +179,7 @@ impl Writer {
     /// the current minute ends (its summary's top lists are cut then).
     fn next_wake_up(&self) -> Duration {
         let now = clock::now_ms();
-        let next_minute = (now.div_euclid(60_000) + 1) * 60_000;
+        let next_minute = clock::end_of_minute(now);
         let mut wait = Duration::from_millis((next_minute - now).unsigned_abs() + 10);
         if self.in_flight.len() < IN_FLIGHT {
             for (hour, touch) in &self.pending {
@@ -287,6 +287,10 @@ impl Writer {
         for (hour, seq) in due {
             if self.summariser.send(Job { hour, seq }).is_ok() {
                 self.in_flight.insert(hour, seq);
+            } else {
+                tracing::error!("the summariser has stopped; hours stay unsummarised");
+                // Try again after another quiet spell rather than at once.
+                self.touch(hour);
             }
         }
     }
