@@ -1,6 +1,9 @@
 //! Server benchmark (not a test): telemetry ingest throughput and latency under concurrent
-//! batched load, next to `/health` measured the same way in the same run, then the
-//! dashboard query time over a store seeded with many events.
+//! batched load, next to `/health` measured the same way in the same run; then, over a store
+//! seeded with a million events across 30 days and a hundred thousand more in the current
+//! hour, `/api/stats` and the 24-hour dashboard at 1 and 16 concurrent clients while ingest
+//! runs (with `/health` beside them), the 30-day dashboard, and ingest while ten live
+//! dashboards are open.
 //!
 //! `cargo xtask bench-server` builds in release mode and runs this against the release
 //! server binary. Figures are machine-dependent; compare the ratios.
@@ -35,17 +38,15 @@ async fn main() -> anyhow::Result<()> {
         address,
         concurrency,
         Duration::from_secs(seconds),
-        |_, _| "GET /health HTTP/1.1\r\nHost: bench\r\n\r\n".to_owned(),
+        health_request,
     )
     .await?;
-    let ingest = load(address, concurrency, Duration::from_secs(seconds), |worker, round| {
-        let events: Vec<TelemetryEvent> = (0..20).map(|n| event(&format!("w{worker}-r{round}-{n}"))).collect();
-        let body = serde_json::json!({ "events": events }).to_string();
-        format!(
-            "POST /api/telemetry HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-    })
+    let ingest = load(
+        address,
+        concurrency,
+        Duration::from_secs(seconds),
+        ingest_request,
+    )
     .await?;
     let rss_kib = rss_kib(server.id());
     server.kill().await?;
@@ -89,11 +90,12 @@ async fn main() -> anyhow::Result<()> {
     figures.insert("ingestErrors".into(), ingest.errors.into());
 
     if seed_events > 0 {
+        let current_hour_events = seed_events / 10;
         let seeded = tempfile::tempdir()?;
         let started = Instant::now();
-        let store = seed(seeded.path(), seed_events).await?;
+        let store = seed(seeded.path(), seed_events, current_hour_events).await?;
         println!(
-            "seeded {seed_events} events in {:.1} s",
+            "seeded {seed_events} events over 30 days and {current_hour_events} in the current hour in {:.1} s",
             started.elapsed().as_secs_f64()
         );
         let started = Instant::now();
@@ -103,7 +105,48 @@ async fn main() -> anyhow::Result<()> {
             started.elapsed().as_secs_f64()
         );
         drop(store);
+        let started = Instant::now();
         let (mut server, address) = start_server(&server_binary, seeded.path()).await?;
+        let start_seconds = started.elapsed().as_secs_f64();
+        println!(
+            "the server started over them in {start_seconds:.1} s (the last day's minute summaries rebuilt)"
+        );
+        figures.insert("seededEvents".into(), seed_events.into());
+        figures.insert("currentHourEvents".into(), current_hour_events.into());
+        figures.insert("serverStartSeconds".into(), start_seconds.into());
+
+        let phase = Duration::from_secs(seconds);
+        for (name, request) in [
+            ("stats", stats_request as fn(usize, usize) -> String),
+            ("dashboard24h", dashboard_24h_request),
+        ] {
+            for clients in [1, 16] {
+                let (reads, ingest, health) = tokio::join!(
+                    load(address, clients, phase, request),
+                    load(address, 4, phase, ingest_request),
+                    load(address, 1, phase, health_request),
+                );
+                let (reads, ingest, health) = (reads?, ingest?, health?);
+                println!(
+                    "{name:>13} × {clients:>2} clients while ingest runs: {:>6.0} requests/s   p50 {:>6.2} ms   p99 {:>6.2} ms   (errors {})   | /health p99 {:.2} ms | ingest p99 {:.2} ms ({:.0} events/s)",
+                    reads.per_second(),
+                    reads.percentile(0.50),
+                    reads.percentile(0.99),
+                    reads.errors,
+                    health.percentile(0.99),
+                    ingest.percentile(0.99),
+                    ingest.per_second() * 20.0,
+                );
+                let key = |figure: &str| format!("{name}{clients}{figure}");
+                figures.insert(key("PerSecond"), reads.per_second().into());
+                figures.insert(key("P50Ms"), reads.percentile(0.50).into());
+                figures.insert(key("P99Ms"), reads.percentile(0.99).into());
+                figures.insert(key("Errors"), reads.errors.into());
+                figures.insert(key("HealthP99Ms"), health.percentile(0.99).into());
+                figures.insert(key("IngestP99Ms"), ingest.percentile(0.99).into());
+            }
+        }
+
         let mut times = Vec::new();
         for _ in 0..5 {
             let started = Instant::now();
@@ -121,14 +164,93 @@ async fn main() -> anyhow::Result<()> {
             "GET /api/dashboard/stats?range=30d over {seed_events} events: median {:.0} ms (of 5)",
             times[2]
         );
-        figures.insert("seededEvents".into(), seed_events.into());
         figures.insert("dashboard30dMedianMs".into(), times[2].into());
+
+        let quiet = load(address, 8, phase, ingest_request).await?;
+        let streams = open_live_streams(address, 10).await?;
+        let watched = load(address, 8, phase, ingest_request).await?;
+        drop(streams);
+        println!(
+            "POST /api/telemetry × 8: p99 {:.2} ms without live dashboards, {:.2} ms with 10 open ({:.0} vs {:.0} events/s)",
+            quiet.percentile(0.99),
+            watched.percentile(0.99),
+            quiet.per_second() * 20.0,
+            watched.per_second() * 20.0,
+        );
+        figures.insert("ingestP99QuietMs".into(), quiet.percentile(0.99).into());
+        figures.insert("ingestP99LiveMs".into(), watched.percentile(0.99).into());
         server.kill().await?;
     }
     if let Some(path) = json_path {
         std::fs::write(&path, serde_json::Value::Object(figures).to_string())?;
     }
     Ok(())
+}
+
+fn health_request(_: usize, _: usize) -> String {
+    "GET /health HTTP/1.1\r\nHost: bench\r\n\r\n".to_owned()
+}
+
+fn stats_request(_: usize, _: usize) -> String {
+    "GET /api/stats HTTP/1.1\r\nHost: bench\r\n\r\n".to_owned()
+}
+
+fn dashboard_24h_request(_: usize, _: usize) -> String {
+    format!(
+        "GET /api/dashboard/stats?range=24h HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
+    )
+}
+
+/// A batch of 20 new events; ids unique per worker, round and process run.
+fn ingest_request(worker: usize, round: usize) -> String {
+    static RUN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let run = if round == 0 {
+        RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    } else {
+        RUN.load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let events: Vec<TelemetryEvent> = (0..20)
+        .map(|n| event(&format!("x{run}-w{worker}-r{round}-{n}")))
+        .collect();
+    let body = serde_json::json!({ "events": events }).to_string();
+    format!(
+        "POST /api/telemetry HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// `count` live dashboards (half on the last hour, half on the last day), each read as a
+/// browser would; they close when the returned tasks are dropped.
+async fn open_live_streams(address: SocketAddr, count: usize) -> anyhow::Result<LiveStreams> {
+    let mut readers = Vec::new();
+    for index in 0..count {
+        let range = if index % 2 == 0 { "1h" } else { "24h" };
+        let mut stream = TcpStream::connect(address).await?;
+        stream
+            .write_all(
+                format!(
+                    "GET /api/dashboard/live?range={range} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {TOKEN}\r\nX-Forwarded-For: 10.0.0.{index}\r\n\r\n"
+                )
+                .as_bytes(),
+            )
+            .await?;
+        readers.push(tokio::spawn(async move {
+            let mut buffer = vec![0u8; 1 << 16];
+            while matches!(stream.read(&mut buffer).await, Ok(read) if read > 0) {}
+        }));
+    }
+    Ok(LiveStreams(readers))
+}
+
+/// Open live streams; dropping this closes them.
+struct LiveStreams(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for LiveStreams {
+    fn drop(&mut self) {
+        for reader in &self.0 {
+            reader.abort();
+        }
+    }
 }
 
 fn event(id: &str) -> TelemetryEvent {
@@ -152,16 +274,28 @@ fn event(id: &str) -> TelemetryEvent {
     }
 }
 
-/// Fills a store with `count` events spread over 30 days, straight through the store.
-async fn seed(data: &std::path::Path, count: usize) -> anyhow::Result<SqliteStore> {
+/// Fills a store with `count` events spread over 30 days and `current_hour` more received
+/// since the current hour began, straight through the store.
+async fn seed(
+    data: &std::path::Path,
+    count: usize,
+    current_hour: usize,
+) -> anyhow::Result<SqliteStore> {
     let store = SqliteStore::open(data)?;
     let now = backend::now_ms();
     let span = 30 * 24 * 3_600_000_i64;
+    let hour_so_far = (now % 3_600_000).max(1);
     let errors = ["ZeroDivisionError", "NameError", "TypeError", "KeyError"];
-    for chunk in 0..count.div_ceil(5000) {
-        let events: Vec<NewEvent> = (0..5000.min(count - chunk * 5000))
+    let total = count + current_hour;
+    for chunk in 0..total.div_ceil(5000) {
+        let events: Vec<NewEvent> = (0..5000.min(total - chunk * 5000))
             .map(|n| {
                 let index = chunk * 5000 + n;
+                let received_at = if index < count {
+                    now - (index as i64 * 7919) % span
+                } else {
+                    now - (index as i64 * 7919) % hour_so_far
+                };
                 let mut event = event(&format!("seed-{index}"));
                 event.success = Some(index % 7 != 0);
                 event.error_type = (index % 7 == 0).then(|| errors[index % 4].to_owned());
@@ -169,7 +303,7 @@ async fn seed(data: &std::path::Path, count: usize) -> anyhow::Result<SqliteStor
                 event.session_id = format!("s{}", index % 5000);
                 NewEvent {
                     event,
-                    received_at: now - (index as i64 * 7919) % span,
+                    received_at,
                     client_addr: format!("203.0.{}.0/24", index % 200),
                     visitor_id: format!("v{}", index % 3000),
                     user_agent: Some(format!("Agent/{}", index % 50)),
@@ -195,6 +329,9 @@ async fn start_server(
             "1000000000",
             "--ingest-burst",
             "1000000000",
+            // The live dashboards come "from" ten clients, within the per-client cap.
+            "--trusted-proxy",
+            "127.0.0.1",
         ])
         .arg("--data-dir")
         .arg(data)

@@ -1,43 +1,157 @@
-//! Admin authentication: one token, from configuration or made on first start (kept in the
-//! data directory, 0600, printed once). API clients send `Authorization: Bearer <token>`;
-//! the browser logs in once and gets an HttpOnly, SameSite=Strict cookie.
+//! Admin authentication. There is one token, from configuration or made on first start (kept
+//! in the data directory, 0600, printed once), of at least [`MIN_TOKEN_LEN`] characters. API
+//! clients send it as `Authorization: Bearer <token>`; the browser trades it once for a
+//! session:
+//!
+//! - The cookie holds a random session id, never the token. The server keeps the id's SHA-256
+//!   and when it expires (a week, the cookie's max age); logout revokes it. Sessions live in
+//!   memory, so a restart logs admins out.
+//! - The cookie is HttpOnly and SameSite=Strict, and `Secure` when the request came over
+//!   HTTPS (a trusted proxy's `X-Forwarded-Proto`).
+//! - Logins are rate limited per client and for everyone together, and failures are logged.
+//! - A request that changes something and signs in by cookie must be JSON and come from this
+//!   site (`Sec-Fetch-Site: same-origin`, or an `Origin` equal to ours): SameSite=Strict does
+//!   not cover a page on another port of the same host or on a sibling subdomain. Bearer
+//!   requests carry no ambient credential and are not checked.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::extract::{FromRef, FromRequestParts, State};
-use axum::http::HeaderMap;
-use axum::http::header::AUTHORIZATION;
+use axum::extract::{FromRequestParts, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, ORIGIN};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use protocol::admin::{LoginRequest, SessionAnswer};
+use sha2::{Digest, Sha256};
 
+use crate::AppState;
+use crate::client::{ClientKey, Peer, came_over_https, client_ip, is_trusted_proxy};
 use crate::error::AppError;
-use crate::secrets::secrets_match;
+use crate::metrics::Counters;
+use crate::privacy;
+use crate::rate_limit::{RateLimiter, SharedLimit};
+use crate::secrets::{random_bytes, secrets_match};
 
 /// The cookie that carries the admin session.
 pub const COOKIE_NAME: &str = "workbench_admin";
+/// The shortest admin token the server starts with.
+pub const MIN_TOKEN_LEN: usize = 16;
 /// A login lasts a week.
-const COOKIE_MAX_AGE: cookie::time::Duration = cookie::time::Duration::days(7);
+const SESSION_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Sessions kept at most; beyond, the one closest to expiring is dropped.
+const MAX_SESSIONS: usize = 1000;
+/// Login attempts per client: 10 at once, then one every 6 seconds.
+const LOGINS_PER_CLIENT: (f64, f64) = (1.0 / 6.0, 10.0);
+/// Login attempts from everyone together: 30 at once, then one a second.
+const LOGINS_IN_ALL: (f64, f64) = (1.0, 30.0);
 
-/// The admin token the server accepts.
-#[derive(Debug, Clone)]
-pub struct AdminToken(pub std::sync::Arc<str>);
+/// The admin token, the open sessions and the login limits.
+#[derive(Debug)]
+pub struct AdminAuth {
+    token: String,
+    /// SHA-256 of each open session's id, and when it expires.
+    sessions: Mutex<HashMap<[u8; 32], Instant>>,
+    per_client: RateLimiter,
+    in_all: SharedLimit,
+}
+
+impl AdminAuth {
+    /// Refuses a token shorter than [`MIN_TOKEN_LEN`]; `source` says where it came from.
+    pub fn new(token: &str, source: &str) -> anyhow::Result<Self> {
+        let token = token.trim();
+        let length = token.chars().count();
+        if length < MIN_TOKEN_LEN {
+            anyhow::bail!(
+                "the admin token from {source} has {length} characters; it must have at least {MIN_TOKEN_LEN}. \
+                 Make one with `openssl rand -hex 32`, or leave WORKBENCH_ADMIN_TOKEN unset (and delete a short \
+                 data/admin-token) to have the server make one"
+            );
+        }
+        Ok(Self {
+            token: token.to_owned(),
+            sessions: Mutex::new(HashMap::new()),
+            per_client: RateLimiter::new(LOGINS_PER_CLIENT.0, LOGINS_PER_CLIENT.1),
+            in_all: SharedLimit::new(LOGINS_IN_ALL.0, LOGINS_IN_ALL.1),
+        })
+    }
+
+    /// Opens a session; returns its id, for the cookie.
+    fn start_session(&self) -> Result<String, AppError> {
+        let id =
+            hex::encode(random_bytes().map_err(|error| AppError::Internal(error.to_string()))?);
+        let now = Instant::now();
+        let mut sessions = self.lock();
+        sessions.retain(|_, expires| *expires > now);
+        if sessions.len() >= MAX_SESSIONS
+            && let Some(closest) = sessions
+                .iter()
+                .min_by_key(|(_, expires)| **expires)
+                .map(|(hash, _)| *hash)
+        {
+            sessions.remove(&closest);
+        }
+        sessions.insert(session_hash(&id), now + SESSION_LIFETIME);
+        Ok(id)
+    }
+
+    fn session_is_open(&self, id: &str) -> bool {
+        self.lock()
+            .get(&session_hash(id))
+            .is_some_and(|expires| *expires > Instant::now())
+    }
+
+    fn end_session(&self, id: &str) {
+        self.lock().remove(&session_hash(id));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Instant>> {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn session_hash(id: &str) -> [u8; 32] {
+    Sha256::digest(id.as_bytes()).into()
+}
 
 /// Proof that the request came from an admin; handlers that take it are admin-only.
 #[derive(Debug, Clone, Copy)]
 pub struct Admin;
 
-impl<S> FromRequestParts<S> for Admin
-where
-    AdminToken: FromRef<S>,
-    S: Send + Sync,
-{
+impl FromRequestParts<AppState> for Admin {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let expected = AdminToken::from_ref(state);
-        match presented_token(&parts.headers) {
-            Some(token) if secrets_match(&token, &expected.0) => Ok(Admin),
-            Some(_) => Err(AppError::Unauthorized("the admin token is wrong".into())),
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let auth = state.admin();
+        if let Some(bearer) = bearer_token(&parts.headers) {
+            return if secrets_match(bearer, &auth.token) {
+                Ok(Admin)
+            } else {
+                Err(AppError::Unauthorized("the admin token is wrong".into()))
+            };
+        }
+        let peer = Peer::from_request_parts(parts, state)
+            .await
+            .unwrap_or(Peer(None))
+            .0;
+        match session_id(&parts.headers) {
+            Some(id) if auth.session_is_open(&id) => {
+                if !matches!(parts.method, Method::GET | Method::HEAD) {
+                    check_same_site(&parts.headers, peer, state)?;
+                }
+                Ok(Admin)
+            }
+            Some(_) => Err(AppError::Unauthorized(
+                "the session has ended: log in again".into(),
+            )),
             None => Err(AppError::Unauthorized(
                 "admin login required: send Authorization: Bearer <token> or log in".into(),
             )),
@@ -45,47 +159,175 @@ where
     }
 }
 
-fn presented_token(headers: &HeaderMap) -> Option<String> {
-    if let Some(bearer) = headers
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
-    {
-        return Some(bearer.trim().to_owned());
-    }
+        .map(str::trim)
+}
+
+fn session_id(headers: &HeaderMap) -> Option<String> {
     CookieJar::from_headers(headers)
         .get(COOKIE_NAME)
         .map(|cookie| cookie.value().to_owned())
 }
 
+/// Refuses a cookie-signed request that is not JSON or does not come from this site.
+fn check_same_site(
+    headers: &HeaderMap,
+    peer: Option<IpAddr>,
+    state: &AppState,
+) -> Result<(), AppError> {
+    let text = |name| headers.get(name).and_then(|value| value.to_str().ok());
+    let is_json = text(CONTENT_TYPE)
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(AppError::Rejected {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            message: "a request signed in by cookie must send Content-Type: application/json"
+                .into(),
+        });
+    }
+    if let Some(site) = text("sec-fetch-site".parse().expect("a header name")) {
+        return if site == "same-origin" {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!(
+                "cross-site request refused (Sec-Fetch-Site: {site})"
+            )))
+        };
+    }
+    match (text(ORIGIN), own_origin(headers, peer, state)) {
+        (Some(origin), Some(own)) if origin.eq_ignore_ascii_case(&own) => Ok(()),
+        (Some(origin), _) => Err(AppError::Forbidden(format!(
+            "cross-site request refused: {origin} is not this site"
+        ))),
+        (None, _) => Err(AppError::Forbidden(
+            "cross-site request refused: a request signed in by cookie needs an Origin header (API clients send Authorization: Bearer instead)".into(),
+        )),
+    }
+}
+
+/// This site's origin as the browser sees it: the configured public URL, or the scheme and
+/// host the request was made to (a trusted proxy's `X-Forwarded-Host` and
+/// `X-Forwarded-Proto`, or the `Host` header over plain HTTP).
+fn own_origin(headers: &HeaderMap, peer: Option<IpAddr>, state: &AppState) -> Option<String> {
+    if let Some(public) = &state.config().public_url {
+        return Some(public.origin().ascii_serialization());
+    }
+    let trusted = &state.config().trusted_proxy;
+    let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    let forwarded_host = is_trusted_proxy(peer, trusted)
+        .then(|| text("x-forwarded-host"))
+        .flatten();
+    let host = forwarded_host.or_else(|| text(HOST.as_str()))?;
+    let scheme = if came_over_https(peer, headers, trusted) {
+        "https"
+    } else {
+        "http"
+    };
+    Some(format!("{scheme}://{host}"))
+}
+
 /// The session cookie: HttpOnly (scripts cannot read it), SameSite=Strict (other sites
-/// cannot send it), for the whole site.
-fn session_cookie(token: String) -> Cookie<'static> {
-    Cookie::build((COOKIE_NAME, token))
+/// cannot send it), for the whole site, `Secure` over HTTPS.
+fn session_cookie(value: String, secure: bool) -> Cookie<'static> {
+    Cookie::build((COOKIE_NAME, value))
         .http_only(true)
         .same_site(SameSite::Strict)
+        .secure(secure)
         .path("/")
         .build()
 }
 
-/// `POST /api/admin/login {token}`: sets the session cookie.
+fn is_https(headers: &HeaderMap, peer: Option<IpAddr>, state: &AppState) -> bool {
+    let config = state.config();
+    came_over_https(peer, headers, &config.trusted_proxy)
+        || config
+            .public_url
+            .as_ref()
+            .is_some_and(|url| url.scheme() == "https")
+}
+
+/// `POST /api/admin/login {token}`: opens a session and sets its cookie.
 pub async fn login(
-    State(expected): State<AdminToken>,
+    State(state): State<AppState>,
+    Peer(peer): Peer,
+    headers: HeaderMap,
     jar: CookieJar,
     crate::extract::Json(login): crate::extract::Json<LoginRequest>,
 ) -> Result<(CookieJar, Json<SessionAnswer>), AppError> {
-    if !secrets_match(&login.token, &expected.0) {
+    let config = state.config();
+    let client = client_ip(peer, &headers, &config.trusted_proxy);
+    let auth = state.admin();
+    if let Err(retry_after) = auth
+        .per_client
+        .check(ClientKey::of(client))
+        .and_then(|()| auth.in_all.check())
+    {
+        Counters::add(&state.counters().logins_refused, 1);
+        return Err(AppError::TooManyRequests { retry_after });
+    }
+    if !secrets_match(&login.token, &auth.token) {
+        Counters::add(&state.counters().login_failures, 1);
+        tracing::warn!(
+            "failed admin login from {}",
+            privacy::stored_address(client, config.store_full_ip)
+        );
         return Err(AppError::Unauthorized("the admin token is wrong".into()));
     }
-    let mut cookie = session_cookie(login.token);
-    cookie.set_max_age(COOKIE_MAX_AGE);
+    let mut cookie = session_cookie(auth.start_session()?, is_https(&headers, peer, &state));
+    cookie.set_max_age(cookie::time::Duration::seconds(
+        SESSION_LIFETIME.as_secs().try_into().unwrap_or(i64::MAX),
+    ));
     Ok((jar.add(cookie), Json(SessionAnswer { success: true })))
 }
 
-/// `POST /api/admin/logout`: clears the session cookie (always, whether or not this request
-/// carried it).
-pub async fn logout(jar: CookieJar) -> (CookieJar, Json<SessionAnswer>) {
-    let mut cookie = session_cookie(String::new());
+/// `POST /api/admin/logout`: ends the session this request carries (a cross-site request
+/// cannot) and clears its cookie.
+pub async fn logout(
+    State(state): State<AppState>,
+    Peer(peer): Peer,
+    headers: HeaderMap,
+    jar: CookieJar,
+) -> Result<(CookieJar, Json<SessionAnswer>), AppError> {
+    if let Some(id) = session_id(&headers) {
+        check_same_site(&headers, peer, &state)?;
+        state.admin().end_session(&id);
+    }
+    let mut cookie = session_cookie(String::new(), is_https(&headers, peer, &state));
     cookie.make_removal();
-    (jar.add(cookie), Json(SessionAnswer { success: true }))
+    Ok((jar.add(cookie), Json(SessionAnswer { success: true })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_tokens_are_refused_with_a_way_to_make_one() {
+        let error = AdminAuth::new("  too-short  ", "WORKBENCH_ADMIN_TOKEN")
+            .expect_err("9 characters")
+            .to_string();
+        assert!(error.contains("has 9 characters"), "{error}");
+        assert!(error.contains("openssl rand -hex 32"), "{error}");
+        assert!(AdminAuth::new("sixteen-chars-ok", "a test").is_ok());
+    }
+
+    #[test]
+    fn sessions_are_random_revocable_and_never_the_token() {
+        let auth = AdminAuth::new("a-token-of-some-length", "a test").expect("auth");
+        let first = auth.start_session().expect("session");
+        let second = auth.start_session().expect("session");
+        assert_ne!(first, second);
+        assert_eq!(first.len(), 64);
+        assert!(!first.contains("a-token"));
+        assert!(auth.session_is_open(&first));
+        auth.end_session(&first);
+        assert!(!auth.session_is_open(&first));
+        assert!(auth.session_is_open(&second));
+        assert!(!auth.session_is_open("a-token-of-some-length"));
+    }
 }

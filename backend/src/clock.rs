@@ -2,6 +2,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub const MINUTE_MS: i64 = 60_000;
 pub const HOUR_MS: i64 = 3_600_000;
 pub const DAY_MS: i64 = 24 * HOUR_MS;
 
@@ -12,6 +13,13 @@ pub fn now_ms() -> i64 {
         .map_or(0, |elapsed| {
             i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
         })
+}
+
+/// The end of the minute `ms` falls in: "up to now" in whole minutes, which is how the
+/// statistics' named ranges end (every event received so far is before it, and a range of
+/// whole minutes is answered from minute summaries without reading events).
+pub fn end_of_minute(ms: i64) -> i64 {
+    (ms.div_euclid(MINUTE_MS) + 1) * MINUTE_MS
 }
 
 /// `2026-11-27T10:00:00.000Z`
@@ -63,5 +71,10 @@ mod tests {
         assert_eq!(iso(1_795_778_096_789), "2026-11-27T11:14:56.789Z");
         assert_eq!(date(1_795_778_096_789), "2026-11-27");
         assert_eq!(iso(-1), "1969-12-31T23:59:59.999Z");
+        assert_eq!(
+            iso(end_of_minute(1_795_778_096_789)),
+            "2026-11-27T11:15:00.000Z"
+        );
+        assert_eq!(end_of_minute(120_000), 180_000);
     }
 }

@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Parser;
 
@@ -28,6 +29,12 @@ pub struct Config {
     /// Keep full client addresses (an audit trail) instead of /24 and /48 prefixes.
     #[arg(long, env = "WORKBENCH_STORE_FULL_IP")]
     pub store_full_ip: bool,
+    /// The address browsers reach the server at (`https://workbench.example.org`): wheel URLs
+    /// in the package index are built on it, and cookie-signed admin requests must come from
+    /// it. Without it, a trusted proxy's `X-Forwarded-Host`/`-Proto` or `Host` say it, and a
+    /// direct client's `Host` only when it names this server.
+    #[arg(long, env = "WORKBENCH_PUBLIC_URL", value_parser = public_url)]
+    pub public_url: Option<url::Url>,
     /// Proxies whose `X-Forwarded-For` is believed (comma-separated addresses).
     #[arg(long, env = "WORKBENCH_TRUSTED_PROXY", value_delimiter = ',')]
     pub trusted_proxy: Vec<IpAddr>,
@@ -44,6 +51,45 @@ pub struct Config {
     /// Telemetry requests a client may send at once before the rate applies.
     #[arg(long, env = "WORKBENCH_INGEST_BURST", default_value_t = 50.0)]
     pub ingest_burst: f64,
+    /// Open connections at most; when full, the oldest connection not in the middle of a
+    /// request is closed to make room. Lowered at start to fit the process's file limit.
+    #[arg(long, env = "WORKBENCH_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers; also how long a kept-alive
+    /// connection may sit idle between requests.
+    #[arg(long, env = "WORKBENCH_HEADER_TIMEOUT", default_value = "10", value_parser = seconds)]
+    pub header_timeout: Duration,
+    /// Seconds a client has to send a request's body once its headers are in.
+    #[arg(long, env = "WORKBENCH_BODY_TIMEOUT", default_value = "15", value_parser = seconds)]
+    pub body_timeout: Duration,
+}
+
+/// An http(s) origin, optionally with a trailing `/`: no path, query or user.
+fn public_url(text: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(text).map_err(|error| format!("{text:?} is not a URL: {error}"))?;
+    if !matches!(url.scheme(), "http" | "https")
+        || url.host_str().is_none()
+        || url.path() != "/"
+        || url.query().is_some()
+        || !url.username().is_empty()
+    {
+        return Err(format!(
+            "{text:?} must be http(s)://host[:port], without a path (the workbench is served at the root)"
+        ));
+    }
+    Ok(url)
+}
+
+/// A positive number of seconds (fractions allowed), for the timeouts.
+fn seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0 {
+        Ok(Duration::from_secs_f64(seconds))
+    } else {
+        Err(format!("{text} s is not between 0 and a day"))
+    }
 }
 
 impl Config {
@@ -63,11 +109,18 @@ impl std::fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("admin_token", &self.admin_token.as_ref().map(|_| "(set)"))
             .field("store_full_ip", &self.store_full_ip)
+            .field(
+                "public_url",
+                &self.public_url.as_ref().map(url::Url::as_str),
+            )
             .field("trusted_proxy", &self.trusted_proxy)
             .field("retention_days", &self.retention_days)
             .field("upstream_index", &self.upstream_index)
             .field("ingest_rate", &self.ingest_rate)
             .field("ingest_burst", &self.ingest_burst)
+            .field("max_connections", &self.max_connections)
+            .field("header_timeout", &self.header_timeout)
+            .field("body_timeout", &self.body_timeout)
             .finish()
     }
 }

@@ -18,6 +18,15 @@ pub enum AppError {
     PayloadTooLarge(String),
     #[error("{0}")]
     Unauthorized(String),
+    /// Authenticated, but refused (a cross-site request).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request's body did not arrive in time.
+    #[error("{0}")]
+    RequestTimeout(String),
+    /// A live stream over the per-client or total cap.
+    #[error("{0}")]
+    TooManyStreams(String),
     #[error("too many requests: try again in {} s", retry_after.as_secs().max(1))]
     TooManyRequests { retry_after: Duration },
     /// A request axum's extractors refused (wrong content type, malformed JSON, …).
@@ -38,7 +47,10 @@ impl AppError {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "timeout"),
             Self::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Self::TooManyStreams(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_streams"),
             Self::Rejected { status, .. } => (*status, "bad_request"),
             Self::BadGateway(_) => (StatusCode::BAD_GATEWAY, "upstream"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

@@ -1,12 +1,21 @@
 //! Request extractors whose rejections answer in the app's own error shape
-//! (`{success: false, error, code}`) instead of axum's plain text.
+//! (`{success: false, error, code}`) instead of axum's plain text, and which give a body
+//! only the time the connection allows it ([`BodyTimeout`]).
+
+use std::future::Future;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, JsonRejection};
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 
+use crate::connections::BodyTimeout;
 use crate::error::AppError;
+
+/// The body deadline when a request did not come through the server's accept loop (tests
+/// calling the router in-process).
+const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// `axum::Json`, with JSON error answers.
 #[derive(Debug)]
@@ -20,7 +29,8 @@ where
     type Rejection = AppError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
+        let deadline = body_timeout(&request);
+        match within(deadline, axum::Json::<T>::from_request(request, state)).await? {
             Ok(axum::Json(value)) => Ok(Self(value)),
             Err(rejection) => Err(AppError::Rejected {
                 status: rejection.status(),
@@ -38,8 +48,9 @@ impl<S: Send + Sync> FromRequest<S> for Body {
     type Rejection = AppError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        Bytes::from_request(request, state)
-            .await
+        let deadline = body_timeout(&request);
+        within(deadline, Bytes::from_request(request, state))
+            .await?
             .map(Self)
             .map_err(|rejection: BytesRejection| {
                 if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -55,4 +66,21 @@ impl<S: Send + Sync> FromRequest<S> for Body {
                 }
             })
     }
+}
+
+fn body_timeout(request: &Request) -> Duration {
+    request
+        .extensions()
+        .get::<BodyTimeout>()
+        .map_or(DEFAULT_BODY_TIMEOUT, |BodyTimeout(timeout)| *timeout)
+}
+
+/// Reading a body, or a 408 when it takes longer than `deadline`.
+async fn within<T>(deadline: Duration, reading: impl Future<Output = T>) -> Result<T, AppError> {
+    tokio::time::timeout(deadline, reading).await.map_err(|_| {
+        AppError::RequestTimeout(format!(
+            "the request's body did not arrive within {} s",
+            deadline.as_secs_f64()
+        ))
+    })
 }

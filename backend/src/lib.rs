@@ -7,15 +7,22 @@
 //! [`app`] builds the router so tests can also call it in-process.
 
 mod admin;
+mod client;
 mod clock;
 mod config;
+mod connections;
 mod error;
 mod extract;
+mod live;
 mod metrics;
 pub mod package_index;
 mod privacy;
+mod private_files;
+mod rate_limit;
+mod refusals;
 mod secrets;
 mod simple_api;
+mod snapshot;
 mod static_files;
 mod stats;
 pub mod storage;
@@ -32,20 +39,20 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 pub use anyhow::Result;
-use axum::extract::{DefaultBodyLimit, FromRef, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 
-use crate::admin::AdminToken;
+use crate::admin::AdminAuth;
 pub use crate::clock::now_ms;
 pub use crate::config::Config;
 use crate::error::AppError;
 use crate::package_index::PackageIndex;
 use crate::privacy::{CodeKeyer, DailySalt};
+use crate::rate_limit::RateLimiter;
 pub use crate::storage::{EventStore, NewEvent, SqliteStore};
-use crate::telemetry::RateLimiter;
 
 /// State shared by all handlers; cheap to clone.
 #[derive(Clone)]
@@ -70,12 +77,16 @@ struct Shared {
     salt: DailySalt,
     /// Per-client limit on telemetry requests.
     limiter: RateLimiter,
-    /// The token admin endpoints require.
-    admin_token: AdminToken,
+    /// The admin token, the open admin sessions and the login limits.
+    admin: AdminAuth,
     /// Tells live dashboards that new events arrived.
     changes: broadcast::Sender<()>,
     /// Counts for `/metrics`.
     counters: metrics::Counters,
+    /// The public figures, computed at most once a second.
+    public: snapshot::PublicSnapshot,
+    /// Live dashboards: one computation per range and change, shared by its streams.
+    live: live::LiveHub,
 }
 
 impl AppState {
@@ -95,13 +106,15 @@ impl AppState {
             )
         })?;
         let keyer = CodeKeyer::load_or_create(&config.data_dir)?;
-        let (token, new_token) = match &config.admin_token {
-            Some(token) if !token.trim().is_empty() => (token.trim().to_owned(), None),
+        let (admin, new_token) = match &config.admin_token {
+            Some(token) if !token.trim().is_empty() => {
+                (AdminAuth::new(token, "WORKBENCH_ADMIN_TOKEN")?, None)
+            }
             _ => {
-                let (token, created) =
-                    secrets::read_or_create(&config.data_dir.join("admin-token"))?;
-                let shown = created.then(|| token.clone());
-                (token, shown)
+                let path = config.data_dir.join("admin-token");
+                let (token, created) = secrets::read_or_create(&path)?;
+                let admin = AdminAuth::new(&token, &path.display().to_string())?;
+                (admin, created.then_some(token))
             }
         };
         let serves_pyodide = serves_pyodide(&config.public_dir);
@@ -116,9 +129,11 @@ impl AppState {
                 keyer,
                 salt: DailySalt::new()?,
                 limiter,
-                admin_token: AdminToken(token.into()),
+                admin,
                 changes,
                 counters: metrics::Counters::default(),
+                public: snapshot::PublicSnapshot::default(),
+                live: live::LiveHub::default(),
                 config,
             }),
         };
@@ -131,10 +146,6 @@ impl AppState {
 
     fn index(&self) -> &PackageIndex {
         &self.inner.index
-    }
-
-    fn listen_addr(&self) -> SocketAddr {
-        self.inner.config.addr
     }
 
     fn store(&self) -> &Arc<dyn EventStore> {
@@ -165,6 +176,18 @@ impl AppState {
         &self.inner.counters
     }
 
+    fn admin(&self) -> &AdminAuth {
+        &self.inner.admin
+    }
+
+    fn public(&self) -> &snapshot::PublicSnapshot {
+        &self.inner.public
+    }
+
+    fn live(&self) -> &live::LiveHub {
+        &self.inner.live
+    }
+
     fn subscribe(&self) -> broadcast::Receiver<()> {
         self.inner.changes.subscribe()
     }
@@ -184,14 +207,14 @@ impl std::fmt::Debug for AppState {
     }
 }
 
-impl FromRef<AppState> for AdminToken {
-    fn from_ref(state: &AppState) -> Self {
-        state.inner.admin_token.clone()
-    }
-}
-
 /// The whole HTTP surface of the server.
 pub fn app(state: AppState) -> Router {
+    app_with(state, Router::new())
+}
+
+/// [`app`] with `extra` routes beside the API's, under the same layers (JSON errors, panics
+/// caught): for tests that need a handler the product does not have.
+pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
     let config = &state.inner.config;
     let api = Router::new()
         .route("/health", get(health))
@@ -218,7 +241,15 @@ pub fn app(state: AppState) -> Router {
         .route("/api/{*rest}", any(not_found))
         .route("/pypi/{*rest}", any(not_found))
         .route("/wheelhouse/{*filename}", get(package_index::wheel))
+        // The folders themselves are no pages of the app either.
+        .route("/api", any(not_found))
+        .route("/api/", any(not_found))
+        .route("/pypi", any(not_found))
+        .route("/pypi/", any(not_found))
+        .route("/wheelhouse", any(not_found))
+        .route("/wheelhouse/", any(not_found))
         .route("/sw.js", get(static_files::service_worker))
+        .merge(extra)
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(state.clone());
     static_files::wrap(static_files::routes(config).merge(api))
@@ -248,6 +279,8 @@ fn serves_pyodide(public_dir: &Path) -> bool {
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    /// Routes added by [`Application::with_routes`].
+    extra: Router<AppState>,
 }
 
 impl std::fmt::Debug for Application {
@@ -283,7 +316,17 @@ impl Application {
             "package index: {} projects from the wheelhouse",
             state.index().len()
         );
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            extra: Router::new(),
+        })
+    }
+
+    /// Serves `routes` too, as [`app_with`] does (for tests).
+    pub fn with_routes(mut self, routes: Router<AppState>) -> Self {
+        self.extra = self.extra.merge(routes);
+        self
     }
 
     /// The address actually bound (useful when the configured port was 0).
@@ -300,16 +343,16 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
         let retention = tokio::spawn(purge_old_events(self.state.clone()));
-        let router = app(self.state);
-        let served = axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("the server failed");
+        let config = self.state.config();
+        let limits = connections::Limits {
+            max_connections: config.max_connections,
+            header_timeout: config.header_timeout,
+            body_timeout: config.body_timeout,
+        };
+        let router = app_with(self.state, self.extra);
+        connections::serve(self.listener, router, limits, shutdown).await;
         retention.abort();
-        served
+        Ok(())
     }
 }
 

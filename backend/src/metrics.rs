@@ -1,5 +1,6 @@
-//! `GET /metrics` in Prometheus' text format: counters since start and stored totals.
-//! It holds counts only — no addresses, agents or hashes.
+//! `GET /metrics` in Prometheus' text format: counters since start, the stored totals (from
+//! the public snapshot, at most a second old), and the work the statistics took. It holds
+//! counts only — no addresses, agents or hashes.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,7 +11,6 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 
 use crate::AppState;
-use crate::clock;
 use crate::error::AppError;
 
 /// What the server counts as it runs.
@@ -20,6 +20,12 @@ pub struct Counters {
     pub duplicates: AtomicU64,
     pub rejected: AtomicU64,
     pub rate_limited: AtomicU64,
+    /// Statistics computed for live dashboards (once per change and range, for all streams).
+    pub live_computations: AtomicU64,
+    /// Admin logins with a wrong token.
+    pub login_failures: AtomicU64,
+    /// Admin logins refused over the rate limit, before the token was looked at.
+    pub logins_refused: AtomicU64,
 }
 
 impl Counters {
@@ -29,12 +35,14 @@ impl Counters {
 }
 
 pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, AppError> {
-    let stored = state
-        .store()
-        .aggregates(0, clock::now_ms() + 1)
+    let figures = state
+        .public()
+        .get(state.store().as_ref())
         .await
         .map_err(|error| AppError::Internal(error.to_string()))?;
+    let stored = &figures.totals;
     let counters = state.counters();
+    let work = state.store().work();
     let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
     let mut text = String::new();
     let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, u64)]| {
@@ -85,6 +93,66 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
         "gauge",
         "File loads stored.",
         &[("", stored.file_loads)],
+    );
+    metric(
+        "workbench_stats_raw_events_read_total",
+        "counter",
+        "Raw events statistics queries read (the rest comes from summaries).",
+        &[("", read(&work.raw_events_read))],
+    );
+    metric(
+        "workbench_stats_summaries_merged_total",
+        "counter",
+        "Hour and minute summaries statistics queries merged.",
+        &[("", read(&work.summaries_merged))],
+    );
+    metric(
+        "workbench_rollups_computed_total",
+        "counter",
+        "Hours summarised (a summary is thrown away if the hour changed meanwhile).",
+        &[("", read(&work.rollups_computed))],
+    );
+    metric(
+        "workbench_rollups_stored_total",
+        "counter",
+        "Hour summaries stored.",
+        &[("", read(&work.rollups_stored))],
+    );
+    metric(
+        "workbench_reads_cancelled_total",
+        "counter",
+        "Database reads interrupted because the client went away.",
+        &[("", read(&work.reads_cancelled))],
+    );
+    metric(
+        "workbench_public_stats_computations_total",
+        "counter",
+        "Times the public statistics were computed (at most once a second).",
+        &[("", read(&state.public().computations))],
+    );
+    metric(
+        "workbench_live_computations_total",
+        "counter",
+        "Statistics computed for live dashboards (once per change and range).",
+        &[("", read(&counters.live_computations))],
+    );
+    metric(
+        "workbench_admin_login_failures_total",
+        "counter",
+        "Admin logins with a wrong token.",
+        &[("", read(&counters.login_failures))],
+    );
+    metric(
+        "workbench_admin_logins_refused_total",
+        "counter",
+        "Admin logins refused with 429 over the rate limit.",
+        &[("", read(&counters.logins_refused))],
+    );
+    metric(
+        "workbench_live_streams",
+        "gauge",
+        "Live dashboard streams open.",
+        &[("", crate::live::open_streams(state.live()) as u64)],
     );
     metric(
         "workbench_package_index_projects",

@@ -7,7 +7,8 @@
 //! only on a 404, so a package the served lock has is answered with 404 here even if the
 //! wheelhouse has a wheel of it: Pyodide's own builds must win. Wheel URLs are absolute
 //! (micropip does not resolve relative ones from a JSON index) and carry their sha256,
-//! which micropip checks.
+//! which micropip checks; their origin comes from configuration or a trusted proxy, never
+//! from what an arbitrary client claims (see [`base_url`]).
 //!
 //! With `--upstream-index`, a project page also lists upstream's pure-Python wheels the
 //! wheelhouse lacks; a wheel is downloaded the first time it is asked for, checked against
@@ -17,18 +18,22 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::io::Read;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use anyhow::{Context, Result};
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::{Extension, Path as UrlPath, State};
 use axum::http::header::{CONTENT_TYPE, HOST};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
+use crate::client::{Peer, came_over_https, is_trusted_proxy};
+use crate::connections::LocalAddr;
 use crate::error::AppError;
+use crate::private_files;
 use crate::simple_api::{SIMPLE_JSON, normalize, parse_wheel_filename};
 use crate::upstream::{Upstream, UpstreamFile};
 
@@ -212,8 +217,8 @@ impl PackageIndex {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let path = fetched.folder.join(&file.filename);
         let partial = fetched.folder.join(format!(".{}.partial", file.filename));
-        fs::create_dir_all(&fetched.folder)
-            .and_then(|()| fs::write(&partial, &bytes))
+        private_files::create_dir(&fetched.folder)
+            .and_then(|()| private_files::write(&partial, &bytes))
             .and_then(|()| fs::rename(&partial, &path))
             .map_err(|error| {
                 AppError::Internal(format!("could not keep {}: {error}", path.display()))
@@ -246,6 +251,8 @@ impl PackageIndex {
 pub async fn project(
     State(state): State<AppState>,
     UrlPath(name): UrlPath<String>,
+    Peer(peer): Peer,
+    local: Option<Extension<LocalAddr>>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let name = validate_name(&name)?;
@@ -255,7 +262,8 @@ pub async fn project(
             "{name} comes from the Pyodide distribution, not from this index"
         )));
     }
-    let base = base_url(&headers, state.listen_addr());
+    let local = local.map(|Extension(LocalAddr(address))| address);
+    let base = base_url(state.config(), peer, local, &headers);
     let mut files = index.kept_files(&name, &base);
     let mut upstream_trouble = None;
     if let Some(upstream) = index.upstream.clone() {
@@ -390,24 +398,70 @@ pub fn validate_name(name: &str) -> Result<String, AppError> {
     Ok(normalize(name))
 }
 
-/// The origin wheel URLs are built on: the request's host, over https only when a proxy in
-/// front says so.
-fn base_url(headers: &HeaderMap, fallback: std::net::SocketAddr) -> String {
-    let host = headers
-        .get(HOST)
-        .and_then(|host| host.to_str().ok())
-        .filter(|host| {
-            !host.is_empty()
-                && host
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
-        })
-        .map_or_else(|| fallback.to_string(), str::to_owned);
-    let https = headers
-        .get("x-forwarded-proto")
-        .and_then(|proto| proto.to_str().ok())
-        .is_some_and(|proto| proto.eq_ignore_ascii_case("https"));
-    format!("{}://{host}", if https { "https" } else { "http" })
+/// The origin wheel URLs are built on, from what can be believed: the configured public
+/// URL; else a trusted proxy's `X-Forwarded-Proto` and `X-Forwarded-Host` (or `Host`); else,
+/// for a client talking to us directly, `http://` and its `Host` only when that names this
+/// server (`localhost` or the address it connected to, with our port), and otherwise the
+/// address it connected to.
+fn base_url(
+    config: &crate::Config,
+    peer: Option<IpAddr>,
+    local: Option<SocketAddr>,
+    headers: &HeaderMap,
+) -> String {
+    if let Some(public) = &config.public_url {
+        return public.origin().ascii_serialization();
+    }
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .filter(|host| is_host(host))
+    };
+    if is_trusted_proxy(peer, &config.trusted_proxy) {
+        let host = text("x-forwarded-host")
+            .or_else(|| text(HOST.as_str()))
+            .map_or_else(|| config.addr.to_string(), str::to_owned);
+        let scheme = if came_over_https(peer, headers, &config.trusted_proxy) {
+            "https"
+        } else {
+            "http"
+        };
+        return format!("{scheme}://{host}");
+    }
+    let ours = local.unwrap_or(config.addr);
+    match text(HOST.as_str()) {
+        Some(host) if names_this_server(host, ours) => format!("http://{host}"),
+        _ => format!("http://{ours}"),
+    }
+}
+
+/// `host[:port]` made of the characters a host name or address literal has.
+fn is_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+}
+
+/// Whether a `Host` header names this server: `localhost` or the address the client
+/// connected to, at the port it connected to.
+fn names_this_server(host: &str, ours: SocketAddr) -> bool {
+    let Ok(authority) = host.parse::<axum::http::uri::Authority>() else {
+        return false;
+    };
+    if authority.port_u16().unwrap_or(80) != ours.port() {
+        return false;
+    }
+    let name = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<IpAddr>()
+            .is_ok_and(|address| address == ours.ip())
 }
 
 /// Normalised names of every package the served Pyodide locks provide.

@@ -8,6 +8,8 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
+use crate::private_files;
+
 /// The secret in `path`, or a new random one written there with owner-only permissions.
 /// Returns the secret and whether it was just made.
 pub fn read_or_create(path: &Path) -> Result<(String, bool)> {
@@ -18,18 +20,14 @@ pub fn read_or_create(path: &Path) -> Result<(String, bool)> {
         }
     }
     if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent)
+        private_files::create_dir(parent)
             .with_context(|| format!("could not create {}", parent.display()))?;
     }
     let secret = hex::encode(random_bytes()?);
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
+    let mut file = private_files::options()
+        .write(true)
+        .create(true)
+        .truncate(true)
         .open(path)
         .with_context(|| format!("could not write {}", path.display()))?;
     file.write_all(secret.as_bytes())?;

@@ -8,8 +8,9 @@
 //!   build is picked up at once.
 //! - The Pyodide files are sent precompressed where set-up made `.br` / `.gz` copies;
 //!   everything else compressible is compressed on the fly.
-//! - Unknown paths under `/pyodide/` and `/wheelhouse/` are plain 404s; any other unknown
-//!   path gets the HTML shell, so the app's own routes work on reload.
+//! - Unknown paths under `/api`, `/pypi`, `/pyodide` and `/wheelhouse` (the folders
+//!   themselves included) are JSON 404s; any other unknown path gets the HTML shell, so the
+//!   app's own routes work on reload.
 //! - `/sw.js`, the service worker, is stamped with the build's identity (a hash of every
 //!   file in `dist/`), the Pyodide version and the list of shell files, so each build gets
 //!   its own caches and a new build replaces the old one.
@@ -21,12 +22,13 @@ use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::predicate::{NotForContentType, Predicate};
 use tower_http::compression::{CompressionLayer, DefaultPredicate};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::Config;
+use crate::{Config, refusals};
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
@@ -48,7 +50,8 @@ pub fn routes(config: &Config) -> Router {
         .fallback_service(shell)
 }
 
-/// Adds what every response needs: isolation headers, cache policy, MIME fixes, compression.
+/// Adds what every response needs: isolation headers, cache policy, MIME fixes, JSON errors,
+/// compression; and refuses what is too big to route, and answers a panicking handler.
 pub fn wrap(router: Router) -> Router {
     // Wheels and zips are compressed already; compressing them again only costs CPU.
     let worth_compressing = DefaultPredicate::new()
@@ -56,6 +59,9 @@ pub fn wrap(router: Router) -> Router {
         .and(NotForContentType::const_new("application/octet-stream"));
     router
         .layer(middleware::from_fn(cache_and_types))
+        .layer(middleware::from_fn(refusals::json_errors))
+        .layer(middleware::from_fn(refusals::refuse_oversized))
+        .layer(CatchPanicLayer::custom(refusals::panic_answer))
         .layer(CompressionLayer::new().compress_when(worth_compressing))
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("cross-origin-opener-policy"),

@@ -3,12 +3,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
-use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::HeaderValue;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
@@ -17,24 +16,23 @@ use protocol::stats::{
     LookupRequest, Overview, RangeInfo, RangeName, Recent, TrendBucket,
 };
 use sha2::{Digest, Sha256};
-use tokio::sync::broadcast::error::RecvError;
 
 use crate::AppState;
 use crate::admin::Admin;
+use crate::client::{ClientKey, Peer, client_ip};
 use crate::clock::{self, DAY_MS, HOUR_MS};
 use crate::error::AppError;
 use crate::storage::DURATION_BUCKETS;
 
-/// `GET /api/stats`: all-time totals in the original service's shape.
+/// `GET /api/stats`: all-time totals in the original service's shape, from the public
+/// snapshot (at most a second old when events keep arriving).
 pub async fn legacy(State(state): State<AppState>) -> Result<Json<LegacyStats>, AppError> {
-    let now = clock::now_ms();
-    let store = state.store();
-    let totals = store.aggregates(0, now + 1).await.map_err(internal)?;
-    let hourly_trend = store
-        .aggregates(now - DAY_MS, now + 1)
+    let figures = state
+        .public()
+        .get(state.store().as_ref())
         .await
-        .map_err(internal)?
-        .hour_of_day;
+        .map_err(internal)?;
+    let totals = &figures.totals;
     Ok(Json(LegacyStats {
         uptime: state.uptime().as_secs_f64(),
         pyodide_ready: state.serves_pyodide(),
@@ -44,10 +42,10 @@ pub async fn legacy(State(state): State<AppState>) -> Result<Json<LegacyStats>, 
             average_execution_time: totals.mean_duration_ms,
             error_categories: totals
                 .error_types
-                .into_iter()
-                .map(|entry| (entry.name, entry.count))
+                .iter()
+                .map(|entry| (entry.name.clone(), entry.count))
                 .collect::<BTreeMap<_, _>>(),
-            hourly_trend,
+            hourly_trend: figures.hour_of_day.clone(),
         },
     }))
 }
@@ -62,37 +60,29 @@ pub async fn dashboard(
 }
 
 /// `GET /api/dashboard/live?range=…`: server-sent events, one `stats` event at once and one
-/// after each change (bursts are merged over a quarter second).
+/// after each change; the statistics are computed once per change for every stream of the
+/// same range (see `live`).
 pub async fn live(
     _admin: Admin,
     State(state): State<AppState>,
+    Peer(peer): Peer,
+    headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
-    resolve_range(&query, clock::now_ms())?;
-    let changes = state.subscribe();
-    let stream = futures_util::stream::unfold(
-        (state, changes, query, true),
-        |(state, mut changes, query, first)| async move {
-            if !first {
-                match changes.recv().await {
-                    Ok(()) | Err(RecvError::Lagged(_)) => {}
-                    Err(RecvError::Closed) => return None,
-                }
-                tokio::time::sleep(Duration::from_millis(250)).await;
-                while changes.try_recv().is_ok() {}
-            }
-            let event = match dashboard_stats(&state, &query).await {
-                Ok(stats) => Event::default()
-                    .event("stats")
-                    .json_data(stats)
-                    .unwrap_or_else(|error| {
-                        Event::default().event("error").data(error.to_string())
-                    }),
-                Err(error) => Event::default().event("error").data(error.to_string()),
-            };
-            Some((Ok(event), (state, changes, query, false)))
-        },
-    );
+    let range = resolve_range(&query, clock::now_ms())?;
+    let key = match range.label.as_str() {
+        "custom" => format!("{}..{}", range.from, range.to),
+        label => label.to_owned(),
+    };
+    let client = client_ip(peer, &headers, &state.config().trusted_proxy);
+    let subscription = state
+        .live()
+        .subscribe(&state, ClientKey::of(client), key, query)?;
+    let stream = futures_util::stream::unfold(subscription, |mut subscription| async move {
+        let frame = subscription.next().await?;
+        let event = Event::default().event(frame.event).data(&frame.data);
+        Some((Ok(event), subscription))
+    });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
@@ -102,7 +92,8 @@ pub async fn export(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, AppError> {
-    let range = resolve_range(&query, clock::now_ms())?;
+    let now = clock::now_ms();
+    let range = within_data(&state, resolve_range(&query, now)?, now).await?;
     let rows = state
         .store()
         .export(range.from, range.to)
@@ -213,26 +204,29 @@ fn formula_guard(value: String) -> String {
     }
 }
 
-async fn dashboard_stats(
+pub(crate) async fn dashboard_stats(
     state: &AppState,
     query: &HashMap<String, String>,
 ) -> Result<DashboardStats, AppError> {
     let now = clock::now_ms();
-    let range = resolve_range(query, now)?;
+    let range = within_data(state, resolve_range(query, now)?, now).await?;
     let store = state.store();
     let numbers = store
         .aggregates(range.from, range.to)
         .await
         .map_err(internal)?;
-    let hourly_trend = store
-        .aggregates(now - DAY_MS, now + 1)
-        .await
-        .map_err(internal)?
-        .hour_of_day;
-    let last_hour = store
-        .aggregates(now - HOUR_MS, now + 1)
-        .await
-        .map_err(internal)?;
+    // The last 24 hours' executions by hour of day, and the last hour's count: counts only.
+    let end = clock::end_of_minute(now);
+    let hourly_trend = if (range.from, range.to) == (end - DAY_MS, end) {
+        numbers.hour_of_day.clone()
+    } else {
+        store
+            .counts(end - DAY_MS, end)
+            .await
+            .map_err(internal)?
+            .hour_of_day
+    };
+    let last_hour = store.counts(end - HOUR_MS, end).await.map_err(internal)?;
     let uptime = state.uptime().as_secs();
     let bucket_ms = (range.to - range.from) / 24;
     let trend = numbers
@@ -318,7 +312,7 @@ pub async fn lookup(
     }))
 }
 
-/// The named ranges, or an explicit `from`/`to` in unix milliseconds.
+/// The named ranges, or an explicit `from`/`to` in unix milliseconds (both or neither).
 fn resolve_range(query: &HashMap<String, String>, now: i64) -> Result<RangeInfo, AppError> {
     let number = |name: &str| -> Result<Option<i64>, AppError> {
         query
@@ -330,15 +324,23 @@ fn resolve_range(query: &HashMap<String, String>, now: i64) -> Result<RangeInfo,
             })
             .transpose()
     };
-    if let (Some(from), Some(to)) = (number("from")?, number("to")?) {
-        if from >= to {
-            return Err(AppError::BadRequest("from must be before to".into()));
+    match (number("from")?, number("to")?) {
+        (Some(from), Some(to)) => {
+            if from >= to {
+                return Err(AppError::BadRequest("from must be before to".into()));
+            }
+            return Ok(RangeInfo {
+                label: "custom".into(),
+                from,
+                to,
+            });
         }
-        return Ok(RangeInfo {
-            label: "custom".into(),
-            from,
-            to,
-        });
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(AppError::BadRequest(
+                "give both from and to (unix milliseconds), or neither".into(),
+            ));
+        }
+        (None, None) => {}
     }
     let name = match query.get("range") {
         None => RangeName::default(),
@@ -348,13 +350,36 @@ fn resolve_range(query: &HashMap<String, String>, now: i64) -> Result<RangeInfo,
             ))
         })?,
     };
-    // All time reaches back to the epoch.
-    let span = name.span_ms().unwrap_or(now);
+    // Named ranges are whole minutes, up to the end of the current one; all time reaches
+    // back to the epoch (and is narrowed to the data by `within_data`).
+    let end = clock::end_of_minute(now);
+    let span = name.span_ms().unwrap_or(end);
     Ok(RangeInfo {
         label: name.as_str().to_owned(),
-        from: now - span,
-        to: now + 1,
+        from: end - span,
+        to: end,
     })
+}
+
+/// An explicit or all-time range narrowed to the stored data — from the first stored event
+/// to the end of the current minute — so its trend's 24 buckets span something and no
+/// arithmetic on it overflows. (The named spans are left as they are: their trend shows the
+/// whole span.)
+async fn within_data(state: &AppState, range: RangeInfo, now: i64) -> Result<RangeInfo, AppError> {
+    if !matches!(range.label.as_str(), "custom" | "all") {
+        return Ok(range);
+    }
+    let first = state
+        .store()
+        .first_event_at()
+        .await
+        .map_err(internal)?
+        .unwrap_or(now)
+        .min(now);
+    let end = clock::end_of_minute(now);
+    let from = range.from.clamp(first, end);
+    let to = range.to.clamp(first, end).max(from);
+    Ok(RangeInfo { from, to, ..range })
 }
 
 fn ratio(part: u64, whole: u64) -> f64 {
@@ -392,14 +417,23 @@ mod tests {
                 .collect()
         };
         let day = resolve_range(&query(&[]), now).expect("default");
-        assert_eq!((day.label.as_str(), day.from), ("24h", now - DAY_MS));
-        let week = resolve_range(&query(&[("range", "7d")]), now).expect("7d");
-        assert_eq!(week.from, now - 7 * DAY_MS);
+        assert_eq!(
+            (day.label.as_str(), day.from, day.to),
+            ("24h", now + 60_000 - DAY_MS, now + 60_000),
+            "whole minutes, up to the end of the current one"
+        );
+        let week = resolve_range(&query(&[("range", "7d")]), now + 1).expect("7d");
+        assert_eq!(week.from, now + 60_000 - 7 * DAY_MS);
         let custom = resolve_range(&query(&[("from", "5"), ("to", "9")]), now).expect("custom");
         assert_eq!((custom.from, custom.to), (5, 9));
         assert!(resolve_range(&query(&[("range", "1y")]), now).is_err());
         assert!(resolve_range(&query(&[("from", "9"), ("to", "5")]), now).is_err());
         assert!(resolve_range(&query(&[("from", "x"), ("to", "5")]), now).is_err());
+        assert!(
+            resolve_range(&query(&[("from", "5")]), now).is_err(),
+            "half a range"
+        );
+        assert!(resolve_range(&query(&[("to", "5")]), now).is_err());
     }
 
     /// One cell as the export writes it.

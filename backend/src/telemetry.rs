@@ -4,15 +4,9 @@
 //! adds receive time, client address and user agent, and the answer — 202 with one outcome
 //! per event — is sent only after the accepted events are on disk.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
 use axum::Json;
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::State;
 use axum::http::header::USER_AGENT;
-use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use protocol::stats::ImportedEvent;
 use protocol::telemetry::{
@@ -22,6 +16,7 @@ use serde_json::Value;
 
 use crate::AppState;
 use crate::admin::Admin;
+use crate::client::{ClientKey, Peer, client_ip};
 use crate::clock;
 use crate::error::AppError;
 use crate::extract::Body;
@@ -32,89 +27,6 @@ use crate::storage::NewEvent;
 /// User agents are stored at most this long.
 pub const MAX_USER_AGENT_LEN: usize = 300;
 
-/// The TCP peer's address, when the server was started with connection info.
-#[derive(Debug, Clone, Copy)]
-pub struct Peer(pub Option<IpAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for Peer {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(address)| address.ip()),
-        ))
-    }
-}
-
-/// The client's address: the TCP peer, or — only when the peer is a trusted proxy — the
-/// nearest address in `X-Forwarded-For` that is not itself a trusted proxy.
-pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted_proxies: &[IpAddr]) -> IpAddr {
-    let unknown = IpAddr::from([0, 0, 0, 0]);
-    let Some(peer) = peer else { return unknown };
-    if !trusted_proxies.contains(&peer) {
-        return peer;
-    }
-    let forwarded: Vec<IpAddr> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .filter_map(|hop| hop.trim().parse().ok())
-        .collect();
-    forwarded
-        .into_iter()
-        .rev()
-        .find(|hop| !trusted_proxies.contains(hop))
-        .unwrap_or(peer)
-}
-
-/// A token bucket per client address.
-#[derive(Debug)]
-pub struct RateLimiter {
-    per_second: f64,
-    burst: f64,
-    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
-}
-
-impl RateLimiter {
-    pub fn new(per_second: f64, burst: f64) -> Self {
-        Self {
-            per_second: per_second.max(0.001),
-            burst: burst.max(1.0),
-            buckets: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Takes one token for `client`, or says how long until one is available.
-    pub fn check(&self, client: IpAddr) -> Result<(), AppError> {
-        let now = Instant::now();
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if buckets.len() > 100_000 {
-            // Forget clients whose buckets have refilled; they lose nothing by it.
-            let refill = Duration::from_secs_f64(self.burst / self.per_second);
-            buckets.retain(|_, (_, updated)| now.duration_since(*updated) < refill);
-        }
-        let (tokens, updated) = buckets.entry(client).or_insert((self.burst, now));
-        *tokens = (*tokens + now.duration_since(*updated).as_secs_f64() * self.per_second)
-            .min(self.burst);
-        *updated = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(AppError::TooManyRequests {
-                retry_after: Duration::from_secs_f64((1.0 - *tokens) / self.per_second),
-            })
-        }
-    }
-}
-
 /// `POST /api/telemetry`
 pub async fn ingest(
     State(state): State<AppState>,
@@ -124,9 +36,9 @@ pub async fn ingest(
 ) -> Result<(StatusCode, Json<IngestResponse>), AppError> {
     let config = state.config();
     let client = client_ip(peer, &headers, &config.trusted_proxy);
-    if let Err(limited) = state.limiter().check(client) {
+    if let Err(retry_after) = state.limiter().check(ClientKey::of(client)) {
         Counters::add(&state.counters().rate_limited, 1);
-        return Err(limited);
+        return Err(AppError::TooManyRequests { retry_after });
     }
 
     let events = batch_events(&body)?;
@@ -334,46 +246,6 @@ fn parse<T: serde::de::DeserializeOwned>(raw: &Value) -> Result<T, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
-        let proxy: IpAddr = "10.0.0.1".parse().expect("ip");
-        let client: IpAddr = "203.0.113.9".parse().expect("ip");
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            "x-forwarded-for",
-            "198.51.100.1, 203.0.113.9".parse().expect("header"),
-        );
-        assert_eq!(
-            client_ip(Some(client), &headers, &[proxy]),
-            client,
-            "an untrusted peer is the client"
-        );
-        assert_eq!(
-            client_ip(Some(proxy), &headers, &[proxy]),
-            client,
-            "the nearest untrusted hop"
-        );
-        assert_eq!(client_ip(Some(proxy), &HeaderMap::new(), &[proxy]), proxy);
-    }
-
-    #[test]
-    fn the_rate_limiter_allows_a_burst_then_asks_to_wait() {
-        let limiter = RateLimiter::new(1.0, 3.0);
-        let client: IpAddr = "203.0.113.9".parse().expect("ip");
-        for _ in 0..3 {
-            assert!(limiter.check(client).is_ok());
-        }
-        let error = limiter
-            .check(client)
-            .expect_err("the fourth request is over the burst");
-        assert!(matches!(error, AppError::TooManyRequests { .. }));
-        let other: IpAddr = "203.0.113.10".parse().expect("ip");
-        assert!(
-            limiter.check(other).is_ok(),
-            "other clients are not affected"
-        );
-    }
 
     #[test]
     fn wrong_types_name_the_field() {

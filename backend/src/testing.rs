@@ -64,7 +64,7 @@ impl TestApp {
 
     /// Starts the server again on the same address and data directory.
     pub async fn start_again(&mut self) {
-        let (_, shutdown, server) = serve(self.config.clone()).await;
+        let (_, shutdown, server) = serve(self.config.clone(), axum::Router::new()).await;
         self.shutdown = Some(shutdown);
         self.server = Some(server);
     }
@@ -93,10 +93,18 @@ pub async fn spawn_app() -> TestApp {
 
 /// [`spawn_app`], after `adjust` has changed the configuration.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_with_routes(adjust, axum::Router::new()).await
+}
+
+/// [`spawn_app_with`], serving `routes` beside the product's (a handler that panics, say).
+pub async fn spawn_app_with_routes(
+    adjust: impl FnOnce(&mut Config),
+    routes: axum::Router<crate::AppState>,
+) -> TestApp {
     let data = tempfile::tempdir().expect("a temporary data directory");
     let mut config = config_for(data.path());
     adjust(&mut config);
-    let (address, shutdown, server) = serve(config.clone()).await;
+    let (address, shutdown, server) = serve(config.clone(), routes).await;
     // The port is fixed from now on, so a stopped server comes back at the same address.
     config.addr = address;
     TestApp {
@@ -110,12 +118,16 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
 
 async fn serve(
     config: Config,
+    routes: axum::Router<crate::AppState>,
 ) -> (
     SocketAddr,
     oneshot::Sender<()>,
     JoinHandle<anyhow::Result<()>>,
 ) {
-    let application = Application::build(config).await.expect("the server starts");
+    let application = Application::build(config)
+        .await
+        .expect("the server starts")
+        .with_routes(routes);
     let address = application.local_addr();
     let (shutdown, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(application.run_until(async {
@@ -202,6 +214,32 @@ impl Client {
         let bearer = format!("Bearer {ADMIN_TOKEN}");
         self.send("GET", path, &[("Authorization", &bearer)], b"")
             .await
+    }
+
+    /// A POST of JSON with the admin token as a bearer token.
+    pub async fn post_as_admin(&self, path: &str, body: &Value) -> Answer {
+        let bearer = format!("Bearer {ADMIN_TOKEN}");
+        self.send(
+            "POST",
+            path,
+            &[
+                ("Authorization", &bearer),
+                ("Content-Type", "application/json"),
+            ],
+            body.to_string().as_bytes(),
+        )
+        .await
+    }
+
+    /// A sample without labels from `/metrics` (`workbench_…_total`); panics if it is missing.
+    pub async fn metric(&self, name: &str) -> u64 {
+        let metrics = self.get("/metrics").await;
+        metrics
+            .body
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in /metrics:\n{}", metrics.body))
     }
 
     /// A POST of JSON, as a browser with the user agent `test-agent/1.0` sends it.

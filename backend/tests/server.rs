@@ -52,6 +52,7 @@ fn site() -> Site {
         dist_dir: folder.path().join("dist"),
         public_dir: folder.path().join("public"),
         data_dir: folder.path().join("data"),
+        public_url: Some("http://workbench.test:8080".parse().expect("a URL")),
         ..Config::with_defaults()
     };
     Site {
@@ -349,4 +350,247 @@ async fn the_service_worker_is_stamped_with_the_build_and_changes_with_it() {
     .expect("rebuilt");
     let next = body_text(get(&site, "/sw.js").await).await;
     assert_ne!(stamped(&next, "BUILD"), build, "a new build, a new worker");
+}
+
+async fn send(site: &Site, method: &str, path: &str) -> Response<Body> {
+    site.router
+        .clone()
+        .oneshot(
+            Request::builder()
+                .method(method)
+                .uri(path)
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("the router answers")
+}
+
+#[tokio::test]
+async fn every_error_is_json_where_the_router_or_the_file_server_answers() {
+    let site = site();
+    let long_query = format!("/health?q={}", "x".repeat(9000));
+    for (method, path, status, code) in [
+        ("GET", "/pyodide/v0.27.7/missing.js", 404, "not_found"),
+        ("GET", "/pyodide/", 404, "not_found"),
+        ("GET", "/pyodide/nothing/", 404, "not_found"),
+        ("GET", "/wheelhouse", 404, "not_found"),
+        ("GET", "/wheelhouse/", 404, "not_found"),
+        ("GET", "/api", 404, "not_found"),
+        ("GET", "/api/", 404, "not_found"),
+        ("GET", "/pypi", 404, "not_found"),
+        ("GET", "/pypi/", 404, "not_found"),
+        ("POST", "/health", 405, "method_not_allowed"),
+        ("GET", "/api/telemetry", 405, "method_not_allowed"),
+        ("GET", long_query.as_str(), 414, "uri_too_long"),
+    ] {
+        let response = send(&site, method, path).await;
+        assert_eq!(response.status().as_u16(), status, "{method} {path}");
+        assert_eq!(
+            header(&response, "cross-origin-embedder-policy"),
+            "require-corp",
+            "{method} {path}"
+        );
+        let body: serde_json::Value = serde_json::from_str(&body_text(response).await)
+            .unwrap_or_else(|error| panic!("{method} {path}: not JSON: {error}"));
+        assert_eq!(body["success"], false, "{method} {path}");
+        assert_eq!(body["code"], code, "{method} {path}");
+    }
+}
+
+#[tokio::test]
+async fn a_path_segment_longer_than_a_file_name_is_a_json_404_without_an_error_log() {
+    use std::sync::{Arc, Mutex};
+    let site = site();
+    let logged = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let writer = {
+        let logged = Arc::clone(&logged);
+        move || LogBuffer(Arc::clone(&logged))
+    };
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_max_level(tracing::Level::DEBUG)
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+    let segment = "a".repeat(300);
+    for path in [
+        format!("/{segment}"),
+        format!("/dashboard/{segment}"),
+        format!("/pyodide/v0.27.7/{segment}"),
+        format!("/wheelhouse/{segment}.whl"),
+    ] {
+        let response = get(&site, &path).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        let body: serde_json::Value =
+            serde_json::from_str(&body_text(response).await).expect("JSON");
+        assert_eq!(body["code"], "not_found");
+    }
+    let logged = String::from_utf8_lossy(&logged.lock().expect("log")).into_owned();
+    assert!(!logged.contains("ERROR"), "{logged}");
+}
+
+/// Collects what a test's tracing subscriber writes.
+struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn too_many_header_fields_get_a_json_431_over_a_real_socket() {
+    let app = backend::testing::spawn_app().await;
+    let names: Vec<String> = (0..150).map(|index| format!("x-filler-{index}")).collect();
+    let headers: Vec<(&str, &str)> = names.iter().map(|name| (name.as_str(), "1")).collect();
+    let answer = app.client().send("GET", "/health", &headers, b"").await;
+    assert_eq!(answer.status, 431, "{}", answer.body);
+    assert_eq!(answer.json()["code"], "headers_too_large");
+    let big = "v".repeat(40 * 1024);
+    let answer = app
+        .client()
+        .send("GET", "/health", &[("x-big", big.as_str())], b"")
+        .await;
+    assert_eq!(answer.status, 431, "{}", answer.body);
+}
+
+#[tokio::test]
+async fn a_panicking_handler_answers_a_json_500_and_the_server_keeps_serving() {
+    let routes = axum::Router::new().route(
+        "/api/test/boom",
+        axum::routing::get(|| async {
+            let numbers: Vec<u32> = Vec::new();
+            // A bug in a handler: indexing past the end.
+            numbers[3].to_string()
+        }),
+    );
+    let app = backend::testing::spawn_app_with_routes(|_| {}, routes).await;
+    let client = app.client();
+    let boom = client.get("/api/test/boom").await;
+    assert_eq!(boom.status, 500);
+    assert_eq!(
+        boom.json(),
+        serde_json::json!({"success": false, "error": "internal error", "code": "internal"}),
+        "the panic's details stay in the log"
+    );
+    assert_eq!(client.get("/health").await.status, 200);
+    assert_eq!(client.get("/api/test/boom").await.status, 500);
+    assert_eq!(client.get("/health").await.status, 200);
+}
+
+/// `panic = "abort"` is for the WebAssembly build only: in the server, a panicking handler
+/// would take the whole process down with it instead of answering 500.
+#[test]
+fn the_servers_release_profile_unwinds() {
+    let manifest = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml"))
+        .expect("the workspace manifest");
+    let release = manifest
+        .split("\n[")
+        .find(|section| section.starts_with("profile.release]"))
+        .expect("a release profile");
+    assert!(
+        !release.contains("panic ="),
+        "the release profile must unwind:\n[{release}"
+    );
+    let wasm = manifest
+        .split("\n[")
+        .find(|section| section.starts_with("profile.wasm-release]"))
+        .expect("the WebAssembly build's own profile");
+    assert!(wasm.contains("panic = \"abort\""), "[{wasm}");
+}
+
+#[tokio::test]
+async fn wheel_urls_come_from_configuration_a_trusted_proxy_or_our_own_address() {
+    let public = tempfile::tempdir().expect("dir");
+    let wheel = "seaborn-0.13.2-py3-none-any.whl";
+    std::fs::create_dir_all(public.path().join("wheelhouse")).expect("mkdir");
+    std::fs::write(public.path().join("wheelhouse").join(wheel), SEABORN_WHEEL).expect("wheel");
+    let url_of = |answer: backend::testing::Answer| -> String {
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        answer.json()["files"][0]["url"]
+            .as_str()
+            .expect("a URL")
+            .to_owned()
+    };
+
+    let direct = backend::testing::spawn_app_with(|config| {
+        config.public_dir = public.path().to_path_buf();
+    })
+    .await;
+    let own = format!("http://{}/wheelhouse/{wheel}", direct.address);
+    let localhost = format!("localhost:{}", direct.address.port());
+    for (headers, expected, why) in [
+        (
+            vec![("Host", "evil.example")],
+            own.clone(),
+            "a stranger's Host",
+        ),
+        (
+            vec![
+                ("Host", "evil.example"),
+                ("X-Forwarded-Host", "evil.example"),
+                ("X-Forwarded-Proto", "https"),
+            ],
+            own.clone(),
+            "forwarding headers from a client that is no proxy",
+        ),
+        (
+            vec![("Host", localhost.as_str())],
+            format!("http://{localhost}/wheelhouse/{wheel}"),
+            "localhost at our port names this server",
+        ),
+        (vec![], own.clone(), "our own address"),
+    ] {
+        let answer = direct
+            .client()
+            .send("GET", "/pypi/simple/seaborn/", &headers, b"")
+            .await;
+        assert_eq!(url_of(answer), expected, "{why}");
+    }
+
+    let behind_proxy = backend::testing::spawn_app_with(|config| {
+        config.public_dir = public.path().to_path_buf();
+        config.trusted_proxy = vec!["127.0.0.1".parse().expect("ip")];
+    })
+    .await;
+    let answer = behind_proxy
+        .client()
+        .send(
+            "GET",
+            "/pypi/simple/seaborn/",
+            &[
+                ("X-Forwarded-Host", "workbench.example.org"),
+                ("X-Forwarded-Proto", "https"),
+            ],
+            b"",
+        )
+        .await;
+    assert_eq!(
+        url_of(answer),
+        format!("https://workbench.example.org/wheelhouse/{wheel}")
+    );
+
+    let configured = backend::testing::spawn_app_with(|config| {
+        config.public_dir = public.path().to_path_buf();
+        config.public_url = Some("https://python.example.net".parse().expect("a URL"));
+    })
+    .await;
+    let answer = configured
+        .client()
+        .send(
+            "GET",
+            "/pypi/simple/seaborn/",
+            &[("Host", "evil.example")],
+            b"",
+        )
+        .await;
+    assert_eq!(
+        url_of(answer),
+        format!("https://python.example.net/wheelhouse/{wheel}")
+    );
 }

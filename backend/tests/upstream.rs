@@ -81,6 +81,7 @@ fn router(folder: &std::path::Path, upstream: Option<String>) -> axum::Router {
         public_dir: folder.join("public"),
         data_dir: folder.join("data"),
         upstream_index: upstream,
+        public_url: Some("http://workbench.test".parse().expect("a URL")),
         ..Config::with_defaults()
     };
     app(AppState::new(config).expect("state").0)

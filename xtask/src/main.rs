@@ -44,13 +44,15 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         server_args: Vec<String>,
     },
-    /// Benchmark the server: ingest throughput and latency next to `/health`, and dashboard
-    /// query time over a seeded store (release build).
+    /// Benchmark the server: ingest throughput and latency next to `/health`, and, over a
+    /// seeded store, the statistics at 1 and 16 clients while ingest runs and ingest with
+    /// live dashboards open (release build; figures in `target/release/server-bench.json`).
     BenchServer {
         /// Seconds of load for each of `/health` and ingest.
         #[arg(long, default_value_t = 5)]
         seconds: u64,
-        /// Events to seed for the dashboard query timing (0 skips it).
+        /// Events to seed over 30 days, plus a tenth as many in the current hour, for the
+        /// statistics under load (0 skips it).
         #[arg(long, default_value_t = 1_000_000)]
         seed_events: usize,
     },
@@ -125,13 +127,16 @@ fn run(cli: Cli) -> Result<()> {
                     .run()
             })?;
             let release = root.join("target").join("release");
+            let server_json = release.join("server-bench.json");
             step("benchmark", || {
                 Command::new(release.join("examples").join("bench"))
                     .args([release.join("backend").as_os_str()])
                     .args([seconds.to_string(), seed_events.to_string()])
+                    .args([server_json.as_os_str()])
                     .current_dir(&root)
                     .run()
             })?;
+            println!("figures: {}", server_json.display());
         }
         Task::Bench { runs } => {
             let tools = setup(&root, &cache)?;

@@ -6,11 +6,13 @@
 
 mod hyperloglog;
 mod percentiles;
+mod recent;
 mod sqlite;
 mod summary;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use protocol::stats::{Entry, ExportRow};
 use protocol::telemetry::TelemetryEvent;
@@ -79,6 +81,30 @@ pub struct CodeRuns {
     pub last_at: Option<i64>,
 }
 
+/// What the store has done since it opened: for `/metrics`, and for tests that check how
+/// much work a query took rather than how long.
+#[derive(Debug, Default)]
+pub struct StoreWork {
+    /// Raw events statistics queries read.
+    pub raw_events_read: AtomicU64,
+    /// Summaries (stored hours, minutes in memory) statistics queries merged.
+    pub summaries_merged: AtomicU64,
+    /// Hours summarised (including summaries thrown away because the hour changed meanwhile).
+    pub rollups_computed: AtomicU64,
+    /// Hour summaries stored.
+    pub rollups_stored: AtomicU64,
+    /// Reads interrupted because their caller went away.
+    pub reads_cancelled: AtomicU64,
+    /// Counts the writes that changed the stored events (so cached figures know they are stale).
+    pub changes: AtomicU64,
+}
+
+impl StoreWork {
+    pub fn read(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Acquire)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("storage failed: {0}")]
@@ -94,10 +120,17 @@ pub trait EventStore: Send + Sync + 'static {
     /// The aggregates over `[from, to)`; see `summary` for which figures are estimates when
     /// the range spans stored hourly rollups.
     fn aggregates(&self, from: i64, to: i64) -> BoxFuture<Result<Aggregates, StoreError>>;
+    /// Only the counts, the mean duration and the trends over `[from, to)` (lists,
+    /// percentiles and unique counts left empty): the cheap part of [`EventStore::aggregates`].
+    fn counts(&self, from: i64, to: i64) -> BoxFuture<Result<Aggregates, StoreError>>;
+    /// When the earliest stored event was received, if there is one.
+    fn first_event_at(&self) -> BoxFuture<Result<Option<i64>, StoreError>>;
     /// How often code with this key ran.
     fn code_runs(&self, code_key: String) -> BoxFuture<Result<CodeRuns, StoreError>>;
     /// Every event received in `[from, to)`, oldest first.
     fn export(&self, from: i64, to: i64) -> BoxFuture<Result<Vec<ExportRow>, StoreError>>;
     /// Deletes events received before `cutoff`; returns how many.
     fn purge_before(&self, cutoff: i64) -> BoxFuture<Result<u64, StoreError>>;
+    /// What the store has done since it opened.
+    fn work(&self) -> &StoreWork;
 }

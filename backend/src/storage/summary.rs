@@ -44,6 +44,26 @@ pub struct EventRow {
     pub received_at: i64,
 }
 
+impl EventRow {
+    /// An event being stored, as the statistics read it.
+    pub fn of(new: &super::NewEvent) -> Self {
+        let event = &new.event;
+        Self {
+            kind: event.kind,
+            success: event.success,
+            duration_ms: event.duration_ms,
+            error_type: event.error_type.clone(),
+            client_addr: new.client_addr.clone(),
+            user_agent: new.user_agent.clone(),
+            package: event.package.clone(),
+            code_key: new.code_key.clone(),
+            visitor_id: new.visitor_id.clone(),
+            session_id: event.session_id.clone(),
+            received_at: new.received_at,
+        }
+    }
+}
+
 /// The additive part of the statistics for a span of events.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -113,7 +133,8 @@ impl Summary {
         }
     }
 
-    fn merge(&mut self, other: Self) {
+    /// Adds another summary's counts and sums, but not its lists or buckets.
+    fn merge_counts(&mut self, other: &Self) {
         self.executions += other.executions;
         self.successes += other.successes;
         self.failures += other.failures;
@@ -122,21 +143,55 @@ impl Summary {
         self.last_execution_at = self.last_execution_at.max(other.last_execution_at);
         self.installs += other.installs;
         self.file_loads += other.file_loads;
-        for (slot, count) in self.histogram_mut().iter_mut().zip(other.histogram) {
+    }
+
+    fn merge(&mut self, other: &Self) {
+        self.executions += other.executions;
+        self.successes += other.successes;
+        self.failures += other.failures;
+        self.duration_count += other.duration_count;
+        self.duration_sum += other.duration_sum;
+        self.last_execution_at = self.last_execution_at.max(other.last_execution_at);
+        self.installs += other.installs;
+        self.file_loads += other.file_loads;
+        for (slot, count) in self.histogram_mut().iter_mut().zip(&other.histogram) {
             *slot += count;
         }
-        for (bucket, count) in other.durations {
-            *self.durations.entry(bucket).or_default() += count;
+        for (bucket, count) in &other.durations {
+            *self.durations.entry(*bucket).or_default() += count;
         }
         for (mine, theirs) in [
-            (&mut self.error_types, other.error_types),
-            (&mut self.client_addrs, other.client_addrs),
-            (&mut self.user_agents, other.user_agents),
-            (&mut self.packages, other.packages),
-            (&mut self.code_keys, other.code_keys),
+            (&mut self.error_types, &other.error_types),
+            (&mut self.client_addrs, &other.client_addrs),
+            (&mut self.user_agents, &other.user_agents),
+            (&mut self.packages, &other.packages),
+            (&mut self.code_keys, &other.code_keys),
         ] {
             for (name, count) in theirs {
-                *mine.entry(name).or_default() += count;
+                match mine.get_mut(name) {
+                    Some(slot) => *slot += count,
+                    None => {
+                        mine.insert(name.clone(), *count);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Keeps only the `limit` most frequent names of each top list.
+    fn keep_top(&mut self, limit: usize) {
+        for counts in [
+            &mut self.error_types,
+            &mut self.client_addrs,
+            &mut self.user_agents,
+            &mut self.packages,
+            &mut self.code_keys,
+        ] {
+            if counts.len() > limit {
+                *counts = top(counts, limit)
+                    .into_iter()
+                    .map(|entry| (entry.name, entry.count))
+                    .collect();
             }
         }
     }
@@ -158,18 +213,23 @@ fn count(counts: &mut HashMap<String, u64>, name: Option<&str>) {
     }
 }
 
-/// The most frequent names first, ties by name; at most `limit`.
+/// The most frequent names first, ties by name; at most `limit`. Linear in the number of
+/// names, so a list with many rare names costs no sort of them all.
 fn top(counts: &HashMap<String, u64>, limit: usize) -> Vec<Entry> {
-    let mut entries: Vec<Entry> = counts
-        .iter()
+    let order = |a: &(&String, u64), b: &(&String, u64)| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0));
+    let mut entries: Vec<(&String, u64)> = counts.iter().map(|(name, n)| (name, *n)).collect();
+    if entries.len() > limit && limit > 0 {
+        entries.select_nth_unstable_by(limit - 1, order);
+    }
+    entries.truncate(limit);
+    entries.sort_unstable_by(order);
+    entries
+        .into_iter()
         .map(|(name, count)| Entry {
             name: name.clone(),
-            count: *count,
+            count,
         })
-        .collect();
-    entries.sort_unstable_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
-    entries.truncate(limit);
-    entries
+        .collect()
 }
 
 fn histogram_slot(duration: f64) -> usize {
@@ -179,12 +239,27 @@ fn histogram_slot(duration: f64) -> usize {
         .unwrap_or(DURATION_BUCKETS.len() - 1)
 }
 
-/// What is stored for one hour.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HourRollup {
+/// A summarised span of events: an hour as stored in `hourly_rollups`, or a minute kept in
+/// memory (`recent`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rollup {
     pub summary: Summary,
     pub visitors: HyperLogLog,
     pub sessions: HyperLogLog,
+}
+
+impl Rollup {
+    /// Counts one more event.
+    pub fn add(&mut self, row: &EventRow) {
+        self.summary.add(row);
+        self.visitors.insert(&row.visitor_id);
+        self.sessions.insert(&row.session_id);
+    }
+
+    /// Keeps only the `limit` most frequent names of each top list, as a stored hour does.
+    pub fn keep_top(&mut self, limit: usize) {
+        self.summary.keep_top(limit);
+    }
 }
 
 /// The statistics of `[from, to)`, built from raw events and whole stored hours.
@@ -200,6 +275,9 @@ pub struct RangeStats {
     visitor_sketch: HyperLogLog,
     session_sketch: HyperLogLog,
     merged_hours: bool,
+    /// Only counts, means and the trends are wanted: summaries' lists, buckets and sketches
+    /// are not merged.
+    counts_only: bool,
     trend: Vec<(u64, u64)>,
     hour_of_day: Vec<u64>,
 }
@@ -216,9 +294,24 @@ impl RangeStats {
             visitor_sketch: HyperLogLog::new(),
             session_sketch: HyperLogLog::new(),
             merged_hours: false,
+            counts_only: false,
             trend: vec![(0, 0); 24],
             hour_of_day: vec![0; 24],
         }
+    }
+
+    /// Statistics of `[from, to)` that keep only the counts, the mean and the trends (the
+    /// lists, percentiles and unique counts stay empty): much cheaper over summarised time.
+    pub fn counts_only(from: i64, to: i64) -> Self {
+        Self {
+            counts_only: true,
+            ..Self::new(from, to)
+        }
+    }
+
+    /// The range `[from, to)` these statistics are for.
+    pub fn range(&self) -> (i64, i64) {
+        (self.from, self.to)
     }
 
     pub fn add_event(&mut self, row: &EventRow) {
@@ -237,13 +330,18 @@ impl RangeStats {
         }
     }
 
-    /// Merges a stored hour that lies wholly inside the range.
-    pub fn add_hour(&mut self, hour: i64, rollup: HourRollup) {
+    /// Merges a summarised span (a stored hour, a minute in memory) that lies wholly inside
+    /// the range; `hour` is the hour it falls in.
+    pub fn add_rollup(&mut self, hour: i64, rollup: &Rollup) {
         self.merged_hours = true;
         for (minute, (successes, executions)) in &rollup.summary.minutes {
             self.place(hour * HOUR_MS + minute * MINUTE_MS, *successes, *executions);
         }
-        self.summary.merge(rollup.summary);
+        if self.counts_only {
+            self.summary.merge_counts(&rollup.summary);
+            return;
+        }
+        self.summary.merge(&rollup.summary);
         self.visitor_sketch.merge(&rollup.visitors);
         self.session_sketch.merge(&rollup.sessions);
     }
@@ -264,27 +362,14 @@ impl RangeStats {
     }
 
     /// What to store for an hour whose raw events were all added.
-    pub fn into_rollup(self) -> HourRollup {
+    pub fn into_rollup(self) -> Rollup {
         let mut summary = self.summary;
-        for counts in [
-            &mut summary.error_types,
-            &mut summary.client_addrs,
-            &mut summary.user_agents,
-            &mut summary.packages,
-            &mut summary.code_keys,
-        ] {
-            if counts.len() > HOURLY_TOP {
-                *counts = top(counts, HOURLY_TOP)
-                    .into_iter()
-                    .map(|entry| (entry.name, entry.count))
-                    .collect();
-            }
-        }
+        summary.keep_top(HOURLY_TOP);
         let mut visitors = HyperLogLog::new();
         self.visitors.iter().for_each(|id| visitors.insert(id));
         let mut sessions = HyperLogLog::new();
         self.sessions.iter().for_each(|id| sessions.insert(id));
-        HourRollup {
+        Rollup {
             summary,
             visitors,
             sessions,
@@ -406,7 +491,7 @@ mod tests {
             rows.iter()
                 .filter(|row| row.received_at.div_euclid(HOUR_MS) == hour)
                 .for_each(|row| one.add_event(row));
-            merged.add_hour(hour, one.into_rollup());
+            merged.add_rollup(hour, &one.into_rollup());
         }
         let merged = merged.finish();
 

@@ -161,3 +161,97 @@ async fn retention_purges_old_events() {
     let left = store.aggregates(0, now + 1).await.expect("aggregates");
     assert_eq!(left.executions, 2);
 }
+
+#[tokio::test]
+async fn retention_deletes_the_audit_log_of_days_past_it() {
+    let data = tempfile::tempdir().expect("dir");
+    let store = SqliteStore::open(data.path()).expect("store");
+    let now = backend::now_ms();
+    let day = 24 * 3_600_000;
+    store
+        .insert(vec![NewEvent {
+            event: serde_json::from_value(execution("s", &sha("x"), true, 1.0)).expect("event"),
+            received_at: now,
+            client_addr: "127.0.0.0/24".into(),
+            visitor_id: "v".into(),
+            user_agent: Some("Agent".into()),
+            code_key: None,
+        }])
+        .await
+        .expect("stored");
+    let audit = data.path().join("audit");
+    let today: Vec<String> = std::fs::read_dir(&audit)
+        .expect("the audit log")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .into_string()
+                .expect("name")
+        })
+        .collect();
+    assert_eq!(today.len(), 1, "{today:?}");
+    for old in ["audit-2020-01-01.jsonl", "audit-2021-06-15.jsonl"] {
+        std::fs::write(audit.join(old), "{\"clientAddr\":\"203.0.113.0/24\"}\n").expect("written");
+    }
+    std::fs::write(audit.join("notes.txt"), "not a log").expect("written");
+
+    store.purge_before(now - 90 * day).await.expect("purged");
+    let mut left: Vec<String> = std::fs::read_dir(&audit)
+        .expect("the audit log")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .into_string()
+                .expect("name")
+        })
+        .collect();
+    left.sort();
+    let mut expected = vec!["notes.txt".to_owned(), today[0].clone()];
+    expected.sort();
+    assert_eq!(
+        left, expected,
+        "the files of days past the retention are gone"
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_directory_and_its_files_are_the_owners_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = backend::testing::spawn_app_with(|config| {
+        config.data_dir = config.data_dir.join("made-by-the-server");
+        config.admin_token = None;
+    })
+    .await;
+    app.client()
+        .post_json(
+            "/api/telemetry",
+            &batch(vec![execution("s", &sha("x"), true, 4.0)]),
+        )
+        .await;
+    let data = app.data.path().join("made-by-the-server");
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("audit")), 0o700);
+    for file in [
+        "events.sqlite3",
+        "events.sqlite3-wal",
+        "events.sqlite3-shm",
+        "admin-token",
+        "code-key.secret",
+    ] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+    for entry in std::fs::read_dir(data.join("audit")).expect("the audit log") {
+        let path = entry.expect("entry").path();
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+    }
+}

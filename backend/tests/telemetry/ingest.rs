@@ -249,3 +249,40 @@ async fn a_client_over_its_rate_gets_429_with_retry_after() {
         .expect("seconds");
     assert!((1..=2).contains(&retry_after), "{retry_after}");
 }
+
+#[tokio::test]
+async fn addresses_in_one_ipv6_64_share_a_rate_limit() {
+    let app = spawn_app_with(|config| {
+        config.ingest_rate = 0.01;
+        config.ingest_burst = 2.0;
+        config.trusted_proxy = vec!["127.0.0.1".parse().expect("ip")];
+    })
+    .await;
+    let client = app.client();
+    let send = |forwarded: &'static str| {
+        let client = client.clone();
+        async move {
+            client
+                .send(
+                    "POST",
+                    "/api/telemetry",
+                    &[
+                        ("Content-Type", "application/json"),
+                        ("X-Forwarded-For", forwarded),
+                    ],
+                    batch(vec![]).to_string().as_bytes(),
+                )
+                .await
+                .status
+        }
+    };
+    // One subscriber rotating through its /64.
+    assert_eq!(send("2001:db8:7:1::1").await, 202);
+    assert_eq!(send("2001:db8:7:1:aaaa::2").await, 202);
+    assert_eq!(send("2001:db8:7:1:ffff:ffff:ffff:3").await, 429);
+    assert_eq!(
+        send("2001:db8:7:2::1").await,
+        202,
+        "the next /64 is someone else"
+    );
+}

@@ -2,9 +2,11 @@
 //! a module per subject. `ingest`: acceptance, deduplication, validation, rate limits;
 //! `admin`: the token and the session cookie; `durability`: restarts, a kill under load,
 //! retention; `statistics`: what the numbers show (public statistics, metrics, the
-//! dashboard API: stats, live updates, export, import).
+//! dashboard API: stats, live updates, export, import); `cost`: what the statistics cost
+//! under load, as work done.
 
 mod admin;
+mod cost;
 mod durability;
 mod ingest;
 mod statistics;

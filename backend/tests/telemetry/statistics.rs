@@ -282,3 +282,57 @@ async fn imported_events_keep_their_times_and_ranges_select_them() {
     let anonymous = client.post_json("/api/dashboard/import", &body).await;
     assert_eq!(anonymous.status, 401, "importing is for admins");
 }
+
+#[tokio::test]
+async fn extreme_ranges_are_narrowed_to_the_data_and_half_ranges_refused() {
+    let app = spawn_app().await;
+    let client = app.client();
+    let now = backend::now_ms();
+    let first = now - 5 * 24 * 3_600_000;
+    let events: Vec<_> = [first, now - 3_600_000, now - 1000]
+        .iter()
+        .map(|at| json!({"receivedAt": at, "event": execution("s", &sha("x"), true, 2.0)}))
+        .collect();
+    let imported = client
+        .post_as_admin("/api/dashboard/import", &json!({ "events": events }))
+        .await;
+    assert_eq!(imported.status, 202, "{}", imported.body);
+
+    for query in [
+        format!("from={}&to={}", i64::MIN, i64::MAX),
+        "range=all".to_owned(),
+    ] {
+        let answer = client
+            .get_as_admin(&format!("/api/dashboard/stats?{query}"))
+            .await;
+        assert_eq!(answer.status, 200, "{query}: {}", answer.body);
+        let body = answer.json();
+        assert_eq!(body["range"]["from"], first, "{query}");
+        assert!(
+            body["range"]["to"].as_i64().expect("to") <= backend::now_ms() + 60_000,
+            "up to the end of the current minute at most"
+        );
+        let trend = body["stats"]["trend"].as_array().expect("trend");
+        assert_eq!(trend.len(), 24);
+        assert_eq!(trend[0]["start"], first, "{query}");
+        let in_trend: u64 = trend
+            .iter()
+            .map(|bucket| {
+                bucket["successes"].as_u64().expect("n") + bucket["failures"].as_u64().expect("n")
+            })
+            .sum();
+        assert_eq!(in_trend, 3, "{query}: the trend holds every execution");
+        assert_eq!(body["stats"]["overview"]["totalExecutions"], 3, "{query}");
+    }
+
+    for half in ["from=5", "to=5"] {
+        let answer = client
+            .get_as_admin(&format!("/api/dashboard/stats?{half}"))
+            .await;
+        assert_eq!(answer.status, 400, "{half}");
+        assert_eq!(
+            answer.json()["error"],
+            "give both from and to (unix milliseconds), or neither"
+        );
+    }
+}

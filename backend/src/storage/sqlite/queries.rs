@@ -1,5 +1,15 @@
-//! Reads: the statistics of a range (stored rollups for its whole hours, raw events for the
-//! rest, in one snapshot), a code's runs, and the export.
+//! Reads: the statistics of a range, a code's runs, and the export.
+//!
+//! The statistics of a range are planned as pieces: the stored rollups of its whole hours,
+//! the minute summaries kept in memory for the last day (`recent`), and raw events only for
+//! what neither covers — the partial minutes at the range's edges, and older hours that have
+//! no rollup yet. So a query reads a few minutes of events at most, however many arrived
+//! this hour. A range whose in-memory part holds few events and touches no rollup is read
+//! from raw events instead, exactly.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
 use protocol::stats::ExportRow;
 use protocol::telemetry::EventKind;
@@ -8,52 +18,204 @@ use rusqlite::types::Type;
 
 use crate::clock::{self, HOUR_MS};
 use crate::storage::hyperloglog::HyperLogLog;
-use crate::storage::summary::{EventRow, HourRollup, RangeStats, Summary};
-use crate::storage::{Aggregates, CodeRuns};
+use crate::storage::recent::{MINUTE_MS, MinutePart, RecentMinutes, SharedRecent};
+use crate::storage::summary::{EventRow, RangeStats, Rollup, Summary};
+use crate::storage::{Aggregates, CodeRuns, StoreWork};
 
-/// The statistics of `[from, to)`: stored rollups for the whole hours that have one, raw
-/// events for the rest, read in one snapshot.
+/// A range whose in-memory part holds at most this many events, and which touches no stored
+/// rollup, is computed from its raw events: every figure exact.
+pub(super) const EXACT_UP_TO: u64 = 2_000;
+/// Decoded rollups kept at most (about half a year of hours).
+const CACHED_ROLLUPS: usize = 4_096;
+
+/// Stored rollups already decoded, by hour, with the version they were stored under: a
+/// query over a month decodes each hour's JSON once, not on every call.
+#[derive(Debug, Default)]
+pub(super) struct RollupCache {
+    decoded: Mutex<HashMap<i64, (i64, Arc<Rollup>)>>,
+}
+
+impl RollupCache {
+    /// The rollup stored for `hour` under `version`, decoded once.
+    fn get(&self, snapshot: &Connection, hour: i64, version: i64) -> rusqlite::Result<Arc<Rollup>> {
+        if let Some((cached_version, rollup)) = self.lock().get(&hour)
+            && *cached_version == version
+        {
+            return Ok(Arc::clone(rollup));
+        }
+        let rollup = Arc::new(snapshot.query_row(
+            "SELECT summary, visitors, sessions FROM hourly_rollups WHERE hour = ?1",
+            [hour],
+            |row| {
+                let summary: Summary =
+                    serde_json::from_str(row.get_ref(0)?.as_str()?).map_err(|error| {
+                        rusqlite::Error::FromSqlConversionFailure(0, Type::Text, Box::new(error))
+                    })?;
+                Ok(Rollup {
+                    summary,
+                    visitors: HyperLogLog::from_bytes(row.get(1)?),
+                    sessions: HyperLogLog::from_bytes(row.get(2)?),
+                })
+            },
+        )?);
+        let mut decoded = self.lock();
+        if decoded.len() >= CACHED_ROLLUPS {
+            decoded.clear();
+        }
+        decoded.insert(hour, (version, Arc::clone(&rollup)));
+        Ok(rollup)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, (i64, Arc<Rollup>)>> {
+        self.decoded
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// One part of a range's plan.
+#[derive(Debug)]
+enum Piece {
+    /// Raw events received in `[from, to)`.
+    Raw(i64, i64),
+    /// A stored hour: its number and the version of its rollup.
+    Stored(i64, i64),
+    /// A minute summarised in memory, and the hour it is in.
+    Minute(i64, Arc<MinutePart>),
+}
+
+/// `stats` filled for its range, read in one snapshot; see the module's comment for how.
 pub(super) fn aggregates(
     connection: &Connection,
-    from: i64,
-    to: i64,
+    recent: &SharedRecent,
+    cache: &RollupCache,
+    work: &StoreWork,
+    mut stats: RangeStats,
 ) -> rusqlite::Result<Aggregates> {
+    let (from, to) = stats.range();
     let snapshot = connection.unchecked_transaction()?;
-    let mut stats = RangeStats::new(from, to);
-    let first_whole = from.div_euclid(HOUR_MS) + i64::from(from.rem_euclid(HOUR_MS) != 0);
-    let end_whole = to.div_euclid(HOUR_MS);
-    let mut cursor = from;
-    if first_whole < end_whole {
-        let mut statement = snapshot.prepare_cached(
-            "SELECT hour, summary, visitors, sessions FROM hourly_rollups
-             WHERE hour >= ?1 AND hour < ?2 ORDER BY hour",
-        )?;
-        let mut rows = statement.query([first_whole, end_whole])?;
-        while let Some(row) = rows.next()? {
-            let hour: i64 = row.get(0)?;
-            let summary: Summary =
-                serde_json::from_str(row.get_ref(1)?.as_str()?).map_err(|error| {
-                    rusqlite::Error::FromSqlConversionFailure(1, Type::Text, Box::new(error))
-                })?;
-            let start = hour * HOUR_MS;
-            if start > cursor {
-                scan_events(&snapshot, cursor, start, |event| stats.add_event(&event))?;
+    let stored = stored_hours(&snapshot, from, to)?;
+    let pieces = {
+        let recent = recent
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        plan(from, to, &stored, &recent)
+    };
+    let in_memory: u64 = pieces
+        .iter()
+        .map(|piece| match piece {
+            Piece::Minute(_, part) => part.events,
+            _ => 0,
+        })
+        .sum();
+    let touches_stored = pieces
+        .iter()
+        .any(|piece| matches!(piece, Piece::Stored(..)));
+    let mut raw_read = 0;
+    let mut merged = 0;
+    if !touches_stored && in_memory <= EXACT_UP_TO {
+        raw_read += scan_events(&snapshot, from, to, |event| stats.add_event(&event))?;
+    } else {
+        for piece in pieces {
+            match piece {
+                Piece::Raw(start, end) => {
+                    raw_read += scan_events(&snapshot, start, end, |event| {
+                        stats.add_event(&event);
+                    })?;
+                }
+                Piece::Stored(hour, version) => {
+                    let rollup = cache.get(&snapshot, hour, version)?;
+                    stats.add_rollup(hour, &rollup);
+                    merged += 1;
+                }
+                Piece::Minute(hour, part) => {
+                    stats.add_rollup(hour, &part.rollup);
+                    merged += 1;
+                }
             }
-            stats.add_hour(
-                hour,
-                HourRollup {
-                    summary,
-                    visitors: HyperLogLog::from_bytes(row.get(2)?),
-                    sessions: HyperLogLog::from_bytes(row.get(3)?),
-                },
-            );
-            cursor = start + HOUR_MS;
         }
     }
-    if cursor < to {
-        scan_events(&snapshot, cursor, to, |event| stats.add_event(&event))?;
-    }
+    work.raw_events_read
+        .fetch_add(raw_read as u64, Ordering::Relaxed);
+    work.summaries_merged.fetch_add(merged, Ordering::Relaxed);
     Ok(stats.finish())
+}
+
+/// The whole hours inside `[from, to)` that have a stored rollup, with its version.
+fn stored_hours(snapshot: &Connection, from: i64, to: i64) -> rusqlite::Result<Vec<(i64, i64)>> {
+    let first_whole = from.div_euclid(HOUR_MS) + i64::from(from.rem_euclid(HOUR_MS) != 0);
+    let end_whole = to.div_euclid(HOUR_MS);
+    if first_whole >= end_whole {
+        return Ok(Vec::new());
+    }
+    let mut statement = snapshot.prepare_cached(
+        "SELECT hour, version FROM hourly_rollups WHERE hour >= ?1 AND hour < ?2 ORDER BY hour",
+    )?;
+    let rows = statement.query_map([first_whole, end_whole], |row| {
+        Ok((row.get(0)?, row.get(1)?))
+    })?;
+    rows.collect()
+}
+
+/// How to cover `[from, to)`: stored hours where there are, and the gaps between them from
+/// memory or raw events.
+fn plan(from: i64, to: i64, stored: &[(i64, i64)], recent: &RecentMinutes) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    let mut cursor = from;
+    for (hour, version) in stored {
+        let start = hour * HOUR_MS;
+        if start > cursor {
+            cover_gap(cursor, start, recent, &mut pieces);
+        }
+        pieces.push(Piece::Stored(*hour, *version));
+        cursor = start + HOUR_MS;
+    }
+    if cursor < to {
+        cover_gap(cursor, to, recent, &mut pieces);
+    }
+    pieces
+}
+
+/// A span without stored hours: raw events before the memory's window, minute summaries
+/// inside it, and raw events for a partial minute at either edge unless the minute's events
+/// all lie inside the span anyway.
+fn cover_gap(from: i64, to: i64, recent: &RecentMinutes, pieces: &mut Vec<Piece>) {
+    let window = recent.covers_from();
+    if from < window {
+        pieces.push(Piece::Raw(from, to.min(window)));
+    }
+    let mut cursor = from.max(window);
+    if cursor >= to {
+        return;
+    }
+    let hour_of = |minute: i64| (minute * MINUTE_MS).div_euclid(HOUR_MS);
+    // An edge minute is summarised whole when its events all lie in [from, to).
+    let edge = |start: i64, end: i64, pieces: &mut Vec<Piece>| {
+        let minute = start.div_euclid(MINUTE_MS);
+        match recent.minute(minute) {
+            Some(part) if part.first_at >= start && part.last_at < end => {
+                pieces.push(Piece::Minute(hour_of(minute), part));
+            }
+            Some(_) => pieces.push(Piece::Raw(start, end)),
+            None => {}
+        }
+    };
+    if cursor.rem_euclid(MINUTE_MS) != 0 {
+        let next_minute = (cursor.div_euclid(MINUTE_MS) + 1) * MINUTE_MS;
+        let end = next_minute.min(to);
+        edge(cursor, end, pieces);
+        cursor = end;
+    }
+    let whole_end = to.div_euclid(MINUTE_MS) * MINUTE_MS;
+    if cursor < whole_end {
+        for (minute, part) in recent.minutes(cursor, whole_end) {
+            pieces.push(Piece::Minute(hour_of(minute), part));
+        }
+        cursor = whole_end;
+    }
+    if cursor < to {
+        edge(cursor, to, pieces);
+    }
 }
 
 /// How often code with this key ran, and when first and last.

@@ -46,6 +46,10 @@ const MIGRATIONS: &[&str] = &[
         sessions BLOB NOT NULL
     );
     ",
+    // Readers keep decoded rollups by hour and version; a rollup stored again gets a new one.
+    "
+    ALTER TABLE hourly_rollups ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+    ",
 ];
 
 pub(super) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
