@@ -347,7 +347,7 @@ async fn notebook_extras(browser: &Browser) -> serde_json::Map<String, Value> {
                for (let i = 0; i < arguments[0]; i++) {
                  const source = `# step ${i}\nvalues = [x * ${i} for x in range(100)]\nsum(values)`;
                  cells.push({cell_type: 'code', source, metadata: {}, execution_count: i + 1, outputs: [
-                   {output_type: 'stream', name: 'stdout', text: 'line of output\n'.repeat(60)},
+                   {output_type: 'stream', name: 'stdout', text: 'line of output\\n'.repeat(60)},
                    {output_type: 'display_data', metadata: {}, data: {'image/png': image, 'text/plain': '<Figure>'}},
                  ]});
                }
@@ -410,9 +410,9 @@ async fn file_memory(browser: &Browser) -> Value {
         .eval_with(
             "return (async () => {
                const size = arguments[0] * 1024 * 1024;
-               const row = 'city42,123.456\n';
+               const row = 'city42,123.456\\n';
                const chunk = row.repeat(Math.ceil(1024 * 1024 / row.length));
-               const file = new File(['city,km\n', ...Array.from({length: arguments[0]}, () => chunk)], 'memory.csv', {type: 'text/csv'});
+               const file = new File(['city,km\\n', ...Array.from({length: arguments[0]}, () => chunk)], 'memory.csv', {type: 'text/csv'});
                const memory = () => window.benchAppMemory ? window.benchAppMemory.buffer.byteLength : NaN;
                const before = memory();
                const transfer = new DataTransfer();

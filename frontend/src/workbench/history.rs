@@ -9,6 +9,8 @@ use crate::format::duration;
 
 /// At most this many runs are kept.
 pub const MAX_RUNS: usize = 50;
+/// Runs closer together than this are kept together.
+const SAVE_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
 /// Where the history is kept (`saved_state`).
 const HISTORY_KEY: &str = "history";
 
@@ -42,6 +44,9 @@ pub async fn kept_runs() -> Vec<Run> {
 #[derive(Debug, Clone, Copy)]
 pub struct History {
     runs: RwSignal<Vec<Run>>,
+    save_scheduled: StoredValue<bool>,
+    /// When it was last kept (`Date.now()`).
+    saved_at: StoredValue<f64>,
 }
 
 impl History {
@@ -56,7 +61,11 @@ impl History {
                 trim(runs);
             });
         });
-        Self { runs }
+        Self {
+            runs,
+            save_scheduled: StoredValue::new(false),
+            saved_at: StoredValue::new(0.0),
+        }
     }
 
     pub fn record(self, run: Run) {
@@ -64,6 +73,26 @@ impl History {
             runs.push(run);
             trim(runs);
         });
+        // Kept at once, but a burst of runs (a notebook's run all) only once more at its end.
+        if self.save_scheduled.get_value() {
+            return;
+        }
+        if js_sys::Date::now() - self.saved_at.get_value() >= SAVE_AFTER.as_millis() as f64 {
+            self.save();
+        } else {
+            self.save_scheduled.set_value(true);
+            set_timeout(
+                move || {
+                    self.save_scheduled.set_value(false);
+                    self.save();
+                },
+                SAVE_AFTER,
+            );
+        }
+    }
+
+    fn save(self) {
+        self.saved_at.set_value(js_sys::Date::now());
         saved_state::save(HISTORY_KEY, &self.runs.get_untracked(), "the history");
     }
 }
@@ -87,42 +116,44 @@ pub fn HistoryPanel(
                 fallback=|| view! { <p class="hint">"Runs will be listed here."</p> }
             >
                 <ol class="history" reversed>
-                    {move || {
-                        history
-                            .runs
-                            .get()
-                            .into_iter()
-                            .rev()
-                            .map(|run| {
-                                let when = String::from(
-                                    js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(run.at))
-                                        .to_locale_time_string("default"),
-                                );
-                                let label = format!(
-                                    "{when} · {} · {} · {}",
-                                    duration(run.duration_ms),
-                                    if run.success { "ok" } else { "failed" },
-                                    run.first_line()
-                                );
-                                let restore = run.code.clone();
-                                view! {
-                                    <li>
-                                        <button
-                                            class="history-entry"
-                                            class:failed=!run.success
-                                            data-testid="history-entry"
-                                            title="Put this code back, in a new cell"
-                                            on:click=move |_| on_restore.run(restore.clone())
-                                        >
-                                            {label}
-                                        </button>
-                                    </li>
-                                }
-                            })
-                            .collect_view()
-                    }}
+                    // Newest first, each entry made once: a run adds one, not the whole list.
+                    <For
+                        each=move || history.runs.get().into_iter().rev()
+                        key=|run| (run.at.to_bits(), run.duration_ms.to_bits(), run.code.len())
+                        let:run
+                    >
+                        <HistoryEntry run=run on_restore=on_restore />
+                    </For>
                 </ol>
             </Show>
         </section>
+    }
+}
+
+#[component]
+fn HistoryEntry(run: Run, on_restore: Callback<String>) -> impl IntoView {
+    let when = String::from(
+        js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(run.at))
+            .to_locale_time_string("default"),
+    );
+    let label = format!(
+        "{when} · {} · {} · {}",
+        duration(run.duration_ms),
+        if run.success { "ok" } else { "failed" },
+        run.first_line()
+    );
+    let restore = run.code.clone();
+    view! {
+        <li>
+            <button
+                class="history-entry"
+                class:failed=!run.success
+                data-testid="history-entry"
+                title="Put this code back, in a new cell"
+                on:click=move |_| on_restore.run(restore.clone())
+            >
+                {label}
+            </button>
+        </li>
     }
 }

@@ -107,8 +107,8 @@ impl Runner {
                 _ => {}
             }
         }
-        if self.running.get_untracked().is_none() {
-            self.next();
+        if self.running.get_untracked().is_none() && !self.send_next() {
+            self.finish_batch();
         }
     }
 
@@ -155,10 +155,10 @@ impl Runner {
         }
     }
 
-    fn next(self) {
+    /// Sends the next queued cell to Python; `false` when the queue is empty.
+    fn send_next(self) -> bool {
         let Some(id) = self.queue.try_update_value(VecDeque::pop_front).flatten() else {
-            self.finish_batch();
-            return;
+            return false;
         };
         let count = self.count.get_value() + 1;
         self.count.set_value(count);
@@ -174,12 +174,12 @@ impl Runner {
                 .execute_live(request, move |output| self.live(output))
                 .await;
             self.flush();
+            // How long it ran, if Python answered (the history keeps such runs).
+            let mut ran_ms = None;
             let (outputs, success) = match answer {
                 Ok(result) => {
                     let success = result.success;
-                    if let Some(listener) = self.finished_run.get_value() {
-                        listener(code, result.duration_ms, success);
-                    }
+                    ran_ms = Some(result.duration_ms);
                     let stopped = matches!(result.failure(), Some(Failure::Interrupted));
                     let outputs = cell_outputs(result);
                     if stopped {
@@ -198,12 +198,20 @@ impl Runner {
                     )
                 }
             };
-            self.state.finish_run(&id, outputs);
             self.outcomes
-                .update_value(|outcomes| outcomes.push((id, success, Some(count))));
+                .update_value(|outcomes| outcomes.push((id.clone(), success, Some(count))));
+            // Python starts on the next cell while this one's outputs are shown.
             self.running.set(None);
-            self.next();
+            let sent = self.send_next();
+            self.state.finish_run(&id, outputs);
+            if let (Some(listener), Some(ran_ms)) = (self.finished_run.get_value(), ran_ms) {
+                listener(code, ran_ms, success);
+            }
+            if !sent {
+                self.finish_batch();
+            }
         });
+        true
     }
 
     fn live(self, output: LiveOutput) {
