@@ -322,6 +322,8 @@ async fn notebook_extras(browser: &Browser) -> serde_json::Map<String, Value> {
             "return (async () => {
                const cells = Array.from({length: arguments[0]}, (_, i) => ({cell_type: 'code', source: `${i} + 1`, metadata: {}, outputs: [], execution_count: null}));
                await window.workbench.notebook.open(JSON.stringify({cells, metadata: {}, nbformat: 4, nbformat_minor: 5}));
+               // Once the notebook is on the screen with its editors, as a person would run it.
+               await new Promise((resolve) => setTimeout(resolve, 1000));
                let started = performance.now();
                const outcomes = await window.workbench.notebook.runAll();
                const runAll = performance.now() - started;
@@ -347,7 +349,7 @@ async fn notebook_extras(browser: &Browser) -> serde_json::Map<String, Value> {
                for (let i = 0; i < arguments[0]; i++) {
                  const source = `# step ${i}\nvalues = [x * ${i} for x in range(100)]\nsum(values)`;
                  cells.push({cell_type: 'code', source, metadata: {}, execution_count: i + 1, outputs: [
-                   {output_type: 'stream', name: 'stdout', text: 'line of output\\n'.repeat(60)},
+                   {output_type: 'stream', name: 'stdout', text: 'a line of output from this step\\n'.repeat(90)},
                    {output_type: 'display_data', metadata: {}, data: {'image/png': image, 'text/plain': '<Figure>'}},
                  ]});
                }
