@@ -23,6 +23,8 @@ const SIGINT: u8 = 2;
 const INTERRUPT_BUFFER_LEN: u32 = 3;
 /// The byte Pyodide watches while the worker answers one of the editor's questions.
 const ASSIST_BYTE: u32 = 2;
+/// How often a question past its time limit is interrupted again.
+const ASSIST_REPEAT_MS: u64 = 100;
 
 /// The buffer shared with the worker, and a view on it.
 pub(crate) struct InterruptBuffer {
@@ -107,26 +109,32 @@ pub(crate) async fn watch(inner: Weak<Inner>, id: u64, timeout_ms: u64) {
 }
 
 /// Interrupts one of the editor's questions past [`ASSIST_TIME_LIMIT_MS`] (counted from when
-/// the worker starts on it), and replaces the worker if it is still stuck
-/// [`ASSIST_STUCK_GRACE_MS`] later: only code that ignores interrupts gets that far, and it
-/// would hold Python for ever.
+/// the worker starts on it), and again every tenth of a second while it has not answered (C
+/// code that looks an attribute up quietly, like `PyObject_HasAttr`, swallows a
+/// `KeyboardInterrupt` raised in an object's `__getattr__`, and may call it again); replaces
+/// the worker if it is still stuck [`ASSIST_STUCK_GRACE_MS`] later: only code that ignores
+/// interrupts gets that far, and it would hold Python for ever. (The byte is the questions' alone, and the worker clears it
+/// before each one, so a raise that arrives just after the answer stops nothing.)
 pub(crate) async fn watch_assist(inner: Weak<Inner>, id: u64) {
     gloo_timers::future::TimeoutFuture::new(millis(ASSIST_TIME_LIMIT_MS)).await;
-    {
+    let mut waited = 0;
+    loop {
         let Some(inner) = inner.upgrade() else { return };
         if !inner.shared.is_pending(id) {
+            return;
+        }
+        if waited >= ASSIST_STUCK_GRACE_MS {
+            inner.replace_worker(
+                "completing the code got stuck in an object's own code, which ignored the interrupt; variables and imports were lost",
+            );
             return;
         }
         if let Some(interrupt) = &inner.interrupt {
             interrupt.raise_assist();
         }
-    }
-    gloo_timers::future::TimeoutFuture::new(millis(ASSIST_STUCK_GRACE_MS)).await;
-    let Some(inner) = inner.upgrade() else { return };
-    if inner.shared.is_pending(id) {
-        inner.replace_worker(
-            "completing the code got stuck in an object's own code, which ignored the interrupt; variables and imports were lost",
-        );
+        drop(inner);
+        gloo_timers::future::TimeoutFuture::new(millis(ASSIST_REPEAT_MS)).await;
+        waited += ASSIST_REPEAT_MS;
     }
 }
 

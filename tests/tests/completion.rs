@@ -436,20 +436,31 @@ async fn a_hostile_dir_answers_nothing_and_spoils_neither_python_nor_the_next_ru
         .await;
     assert_eq!(defined["success"], true, "{defined}");
 
-    // A run sent while the question is stuck in `__dir__` waits for the time limit (1 s),
-    // not for ever, and is not stopped by the interrupt that ended the question.
-    type_into(&browser, 1, "hostile.").await;
-    keys(&browser, 1, CTRL_SPACE).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let sent = Instant::now();
-    let result = browser
-        .execute(json!({"code": "'ran after the question'"}))
-        .await;
-    let waited = sent.elapsed();
-    assert_eq!(result["result"], "ran after the question", "{result}");
+    // A run sent while the question is stuck in the object's code waits for the time limit
+    // (1 s), not for ever, and is not stopped by the interrupt that ended the question. On a
+    // busy machine the question may not have reached the object 200 ms after Ctrl+Space (the
+    // run then does not wait): that try does not count, and the next one asks again.
+    let mut held = None;
+    for _ in 0..5 {
+        type_into(&browser, 1, "hostile.").await;
+        keys(&browser, 1, CTRL_SPACE).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let sent = Instant::now();
+        let result = execute_or_notice(&browser, "'ran after the question'").await;
+        let waited = sent.elapsed();
+        assert_eq!(result["result"], "ran after the question", "{result}");
+        assert!(
+            waited < Duration::from_secs(5),
+            "the run waited {waited:?} for the stuck question"
+        );
+        if waited > Duration::from_millis(500) {
+            held = Some(waited);
+            break;
+        }
+    }
     assert!(
-        waited > Duration::from_millis(500) && waited < Duration::from_secs(5),
-        "the run waited {waited:?} for the stuck question"
+        held.is_some(),
+        "in five tries, no run was sent while the question was stuck"
     );
     for typed in ["hostile.", "raising.", "hostile.attribute."] {
         type_into(&browser, 1, typed).await;
@@ -461,9 +472,7 @@ async fn a_hostile_dir_answers_nothing_and_spoils_neither_python_nor_the_next_ru
     }
     // Python answers at once, and the time limit's interrupt did not reach this run.
     let started = Instant::now();
-    let result = browser
-        .execute(json!({"code": "import time\ntime.sleep(0.3)\n'still fine'"}))
-        .await;
+    let result = execute_or_notice(&browser, "import time\ntime.sleep(0.3)\n'still fine'").await;
     assert_eq!(result["result"], "still fine", "{result}");
     assert!(
         started.elapsed() < Duration::from_secs(5),
@@ -481,6 +490,22 @@ async fn a_hostile_dir_answers_nothing_and_spoils_neither_python_nor_the_next_ru
     let options = complete(&browser, 1, "json.du").await;
     assert_eq!(kind_of(&options, "dumps"), "function");
     browser.close().await;
+}
+
+/// `window.workbench.execute` of `code`, or — if the run fails — its error and what the page
+/// says about Python (a restart's reason), for the assertion's message.
+async fn execute_or_notice(browser: &Browser, code: &str) -> Value {
+    browser
+        .eval_with(
+            "try {
+                return await window.workbench.execute({ code: arguments[0] });
+            } catch (error) {
+                const notice = document.querySelector('[data-testid=python-notice]');
+                return { error: String(error), notice: notice?.textContent ?? null };
+            }",
+            vec![json!(code)],
+        )
+        .await
 }
 
 /// Counts every request the page starts from now on (fetch, beacons, XHR, WebSocket,
