@@ -52,7 +52,7 @@ use crate::error::AppError;
 use crate::package_index::PackageIndex;
 use crate::privacy::{CodeKeyer, DailySalt};
 use crate::rate_limit::RateLimiter;
-pub use crate::storage::{EventStore, NewEvent, SqliteStore};
+pub use crate::storage::{EventStore, NewEvent, PgStore, SqliteStore};
 
 /// State shared by all handlers; cheap to clone.
 #[derive(Clone)]
@@ -79,7 +79,8 @@ struct Shared {
     limiter: RateLimiter,
     /// The admin token, the open admin sessions and the login limits.
     admin: AdminAuth,
-    /// Tells live dashboards that new events arrived.
+    /// Tells live dashboards that new events arrived (through this replica, or with
+    /// PostgreSQL through any).
     changes: broadcast::Sender<()>,
     /// Counts for `/metrics`.
     counters: metrics::Counters,
@@ -90,15 +91,10 @@ struct Shared {
 }
 
 impl AppState {
-    /// Opens the store and reads what the server serves from disk, once. Returns the state
-    /// and, when the admin token was just made, that token (to be shown once).
+    /// Opens the embedded store and reads what the server serves from disk, once. Returns
+    /// the state and, when the admin token was just made, that token (to be shown once).
+    /// A configured database URL is ignored here: [`AppState::open`] connects to it.
     pub fn new(config: Config) -> Result<(Self, Option<String>)> {
-        let upstream = config
-            .upstream_index
-            .as_deref()
-            .map(upstream::Upstream::new)
-            .transpose()?;
-        let index = PackageIndex::load(&config.public_dir, &config.data_dir, upstream)?;
         let store = SqliteStore::open(&config.data_dir).with_context(|| {
             format!(
                 "could not open the event store in {}",
@@ -106,6 +102,41 @@ impl AppState {
             )
         })?;
         let keyer = CodeKeyer::load_or_create(&config.data_dir)?;
+        let (changes, _) = broadcast::channel(16);
+        Self::assemble(config, Arc::new(store), keyer, None, changes)
+    }
+
+    /// [`AppState::new`], or with `--database-url` the PostgreSQL store, whose database
+    /// holds everything replicas share.
+    pub async fn open(config: Config) -> Result<(Self, Option<String>)> {
+        let Some(url) = config.database_url.clone() else {
+            return Self::new(config);
+        };
+        let (changes, _) = broadcast::channel(16);
+        let store = PgStore::connect(&url, changes.clone())
+            .await
+            .context("could not open the PostgreSQL event store")?;
+        let secret = store
+            .deployment_secret("code-key")
+            .await
+            .context("could not read the code-hash key from PostgreSQL")?;
+        let keyer = CodeKeyer::from_secret(&secret);
+        Self::assemble(config, Arc::new(store.clone()), keyer, Some(store), changes)
+    }
+
+    fn assemble(
+        config: Config,
+        store: Arc<dyn EventStore>,
+        keyer: CodeKeyer,
+        shared: Option<PgStore>,
+        changes: broadcast::Sender<()>,
+    ) -> Result<(Self, Option<String>)> {
+        let upstream = config
+            .upstream_index
+            .as_deref()
+            .map(upstream::Upstream::new)
+            .transpose()?;
+        let index = PackageIndex::load(&config.public_dir, &config.data_dir, upstream)?;
         let (admin, new_token) = match &config.admin_token {
             Some(token) if !token.trim().is_empty() => {
                 (AdminAuth::new(token, "WORKBENCH_ADMIN_TOKEN")?, None)
@@ -117,17 +148,20 @@ impl AppState {
                 (admin, created.then_some(token))
             }
         };
+        let (admin, salt) = match shared {
+            Some(store) => (admin.shared_in(store.clone()), DailySalt::shared(store)?),
+            None => (admin, DailySalt::new()?),
+        };
         let serves_pyodide = serves_pyodide(&config.public_dir);
         let limiter = RateLimiter::new(config.ingest_rate, config.ingest_burst);
-        let (changes, _) = broadcast::channel(16);
         let state = Self {
             inner: Arc::new(Shared {
                 started: Instant::now(),
                 index,
                 serves_pyodide,
-                store: Arc::new(store),
+                store,
                 keyer,
-                salt: DailySalt::new()?,
+                salt,
                 limiter,
                 admin,
                 changes,
@@ -255,11 +289,23 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
     static_files::wrap(static_files::routes(config).merge(api))
 }
 
+/// `GET /health`: 200 whenever the server answers, with whether its database does. (A
+/// database that is down stays a 200: every replica shares it, and a load balancer that took
+/// them all out would take the page down too, which keeps working without it.)
 async fn health(State(state): State<AppState>) -> Json<protocol::Health> {
+    let reachable = state.store().reachable().await;
     Json(protocol::Health {
         status: "ok".to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         uptime_seconds: state.uptime().as_secs(),
+        database: Some(
+            if reachable {
+                "reachable"
+            } else {
+                "unreachable"
+            }
+            .to_owned(),
+        ),
     })
 }
 
@@ -305,7 +351,7 @@ impl Application {
             .await
             .with_context(|| format!("could not listen on {}", config.addr))?;
         let data_dir = config.data_dir.clone();
-        let (state, new_token) = AppState::new(config)?;
+        let (state, new_token) = AppState::open(config).await?;
         if let Some(token) = new_token {
             println!(
                 "Admin token (shown once; kept in {}): {token}",
