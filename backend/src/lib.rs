@@ -103,7 +103,18 @@ impl AppState {
         })?;
         let keyer = CodeKeyer::load_or_create(&config.data_dir)?;
         let (changes, _) = broadcast::channel(16);
-        Self::assemble(config, Arc::new(store), keyer, None, changes)
+        let admin = match &config.admin_token {
+            Some(token) if !token.trim().is_empty() => {
+                (AdminAuth::new(token, "WORKBENCH_ADMIN_TOKEN")?, None)
+            }
+            _ => {
+                let path = config.data_dir.join("admin-token");
+                let (token, created) = secrets::read_or_create(&path)?;
+                let admin = AdminAuth::new(&token, &path.display().to_string())?;
+                (admin, created.then_some(token))
+            }
+        };
+        Self::assemble(config, Arc::new(store), keyer, admin, None, changes)
     }
 
     /// [`AppState::new`], or with `--database-url` the PostgreSQL store, whose database
@@ -116,18 +127,41 @@ impl AppState {
         let store = PgStore::connect(&url, changes.clone())
             .await
             .context("could not open the PostgreSQL event store")?;
-        let secret = store
+        let (secret, _) = store
             .deployment_secret("code-key")
             .await
             .context("could not read the code-hash key from PostgreSQL")?;
         let keyer = CodeKeyer::from_secret(&secret);
-        Self::assemble(config, Arc::new(store.clone()), keyer, Some(store), changes)
+        // Every replica must accept the same token: without a configured one, the first
+        // replica makes it and keeps it in the database.
+        let admin = match &config.admin_token {
+            Some(token) if !token.trim().is_empty() => {
+                (AdminAuth::new(token, "WORKBENCH_ADMIN_TOKEN")?, None)
+            }
+            _ => {
+                let (token, created) = store
+                    .deployment_secret("admin-token")
+                    .await
+                    .context("could not read the admin token from PostgreSQL")?;
+                let admin = AdminAuth::new(&token, "the database (deployment_secrets)")?;
+                (admin, created.then_some(token))
+            }
+        };
+        Self::assemble(
+            config,
+            Arc::new(store.clone()),
+            keyer,
+            admin,
+            Some(store),
+            changes,
+        )
     }
 
     fn assemble(
         config: Config,
         store: Arc<dyn EventStore>,
         keyer: CodeKeyer,
+        (admin, new_token): (AdminAuth, Option<String>),
         shared: Option<PgStore>,
         changes: broadcast::Sender<()>,
     ) -> Result<(Self, Option<String>)> {
@@ -137,17 +171,6 @@ impl AppState {
             .map(upstream::Upstream::new)
             .transpose()?;
         let index = PackageIndex::load(&config.public_dir, &config.data_dir, upstream)?;
-        let (admin, new_token) = match &config.admin_token {
-            Some(token) if !token.trim().is_empty() => {
-                (AdminAuth::new(token, "WORKBENCH_ADMIN_TOKEN")?, None)
-            }
-            _ => {
-                let path = config.data_dir.join("admin-token");
-                let (token, created) = secrets::read_or_create(&path)?;
-                let admin = AdminAuth::new(&token, &path.display().to_string())?;
-                (admin, created.then_some(token))
-            }
-        };
         let (admin, salt) = match shared {
             Some(store) => (admin.shared_in(store.clone()), DailySalt::shared(store)?),
             None => (admin, DailySalt::new()?),
@@ -350,13 +373,14 @@ impl Application {
         let listener = TcpListener::bind(config.addr)
             .await
             .with_context(|| format!("could not listen on {}", config.addr))?;
-        let data_dir = config.data_dir.clone();
+        let kept_in = if config.database_url.is_some() {
+            "the database's deployment_secrets table".to_owned()
+        } else {
+            config.data_dir.join("admin-token").display().to_string()
+        };
         let (state, new_token) = AppState::open(config).await?;
         if let Some(token) = new_token {
-            println!(
-                "Admin token (shown once; kept in {}): {token}",
-                data_dir.join("admin-token").display()
-            );
+            println!("Admin token (shown once; kept in {kept_in}): {token}");
         }
         tracing::info!(
             "package index: {} projects from the wheelhouse",

@@ -170,6 +170,52 @@ async fn an_admin_session_opened_on_one_replica_works_on_the_other_until_logout(
 }
 
 #[tokio::test]
+async fn replicas_share_the_admin_token_they_made_and_the_code_hash_key() {
+    let url = PgCluster::shared().fresh_database().await;
+    let without_token = |url: String| {
+        spawn_app_with(move |config| {
+            config.database_url = Some(url);
+            config.admin_token = None;
+        })
+    };
+    let a = without_token(url.clone()).await;
+    let b = without_token(url.clone()).await;
+    // Code that ran through A (its hash keyed with the deployment's key) ...
+    let answer = a
+        .client()
+        .post_json("/api/telemetry", &batch(&ids("keyed", 3)))
+        .await;
+    assert_eq!(answer.status, 202);
+    let (client, connection) = tokio_postgres::connect(&url, NoTls)
+        .await
+        .expect("connects");
+    tokio::spawn(connection);
+    let token: String = client
+        .query_one(
+            "SELECT value FROM deployment_secrets WHERE name = 'admin-token'",
+            &[],
+        )
+        .await
+        .expect("the first replica made the token")
+        .get(0);
+    // ... is found through B, with the token A made.
+    let lookup = b
+        .client()
+        .send(
+            "POST",
+            "/api/dashboard/lookup",
+            &[
+                ("Authorization", &format!("Bearer {token}")),
+                ("Content-Type", "application/json"),
+            ],
+            json!({"sha256": "a".repeat(64)}).to_string().as_bytes(),
+        )
+        .await;
+    assert_eq!(lookup.status, 200, "{}", lookup.body);
+    assert_eq!(lookup.json()["executions"], 3);
+}
+
+#[tokio::test]
 async fn replicas_started_together_on_an_empty_database_migrate_once() {
     let url = PgCluster::shared().fresh_database().await;
     let changes = || tokio::sync::broadcast::channel(16).0;

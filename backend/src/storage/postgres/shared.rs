@@ -40,27 +40,31 @@ impl PgStore {
         Ok(salt)
     }
 
-    /// The deployment's secret called `name`, made by the first replica that asks.
-    pub async fn deployment_secret(&self, name: &str) -> Result<String, StoreError> {
+    /// The deployment's secret called `name`, made by the first replica that asks; `true`
+    /// if this call made it.
+    pub async fn deployment_secret(&self, name: &str) -> Result<(String, bool), StoreError> {
         let fresh =
             hex::encode(random_bytes().map_err(|error| StoreError::Database(error.to_string()))?);
         let client = self.inner.pool.get().await.map_err(unavailable)?;
-        client
-            .execute(
+        let made = client
+            .query_opt(
                 "INSERT INTO deployment_secrets (name, value) VALUES ($1, $2)
-                 ON CONFLICT (name) DO NOTHING",
+                 ON CONFLICT (name) DO NOTHING RETURNING value",
                 &[&name, &fresh],
             )
             .await
             .map_err(classify)?;
-        Ok(client
+        if let Some(row) = made {
+            return Ok((row.get(0), true));
+        }
+        let row = client
             .query_one(
                 "SELECT value FROM deployment_secrets WHERE name = $1",
                 &[&name],
             )
             .await
-            .map_err(classify)?
-            .get(0))
+            .map_err(classify)?;
+        Ok((row.get(0), false))
     }
 
     /// Stores an admin session (the SHA-256 of its id) until `expires_at` (unix ms), keeping
