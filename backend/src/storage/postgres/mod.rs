@@ -63,6 +63,8 @@ struct Inner {
     writer: mpsc::UnboundedSender<writer::Insert>,
     /// What reads and summaries have done, for `/metrics` and tests.
     work: Arc<StoreWork>,
+    /// Stored rollups already decoded.
+    rollups: Arc<queries::RollupCache>,
     /// Today's visitor salt once read, so a request needs no round trip for it.
     salt: Mutex<Option<(i64, [u8; 32])>>,
     /// The writer, the summariser and the listener.
@@ -115,6 +117,7 @@ impl PgStore {
                 pool,
                 writer: sender,
                 work,
+                rollups: Arc::default(),
                 salt: Mutex::new(None),
                 tasks,
             }),
@@ -155,13 +158,17 @@ impl EventStore for PgStore {
 
     fn aggregates(&self, from: i64, to: i64) -> BoxFuture<Result<Aggregates, StoreError>> {
         let (pool, work) = (self.pool(), Arc::clone(&self.inner.work));
-        Box::pin(async move { queries::aggregates(&pool, &work, RangeStats::new(from, to)).await })
+        let cache = Arc::clone(&self.inner.rollups);
+        Box::pin(async move {
+            queries::aggregates(&pool, &work, &cache, RangeStats::new(from, to)).await
+        })
     }
 
     fn counts(&self, from: i64, to: i64) -> BoxFuture<Result<Aggregates, StoreError>> {
         let (pool, work) = (self.pool(), Arc::clone(&self.inner.work));
+        let cache = Arc::clone(&self.inner.rollups);
         Box::pin(async move {
-            queries::aggregates(&pool, &work, RangeStats::counts_only(from, to)).await
+            queries::aggregates(&pool, &work, &cache, RangeStats::counts_only(from, to)).await
         })
     }
 
@@ -227,9 +234,14 @@ fn classify(error: tokio_postgres::Error) -> StoreError {
             code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
         }
     };
+    // The driver's own text is only "db error"; the server's message says what went wrong.
+    let details = match error.as_db_error() {
+        Some(server) => format!("{error}: {server}"),
+        None => error.to_string(),
+    };
     if away {
-        StoreError::Unavailable(error.to_string())
+        StoreError::Unavailable(details)
     } else {
-        StoreError::Database(error.to_string())
+        StoreError::Database(details)
     }
 }

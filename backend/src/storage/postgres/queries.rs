@@ -1,7 +1,9 @@
 //! Reads: the statistics of a range (stored rollups of its whole hours, raw events for the
 //! rest, in one repeatable-read snapshot), a code's runs, and the export.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
 use deadpool_postgres::{GenericClient, Pool};
 use futures_util::StreamExt;
@@ -16,11 +18,45 @@ use crate::storage::hyperloglog::HyperLogLog;
 use crate::storage::summary::{EventRow, RangeStats, Rollup, Summary};
 use crate::storage::{Aggregates, CodeRuns, StoreError, StoreWork};
 
+/// Decoded rollups kept at most (about half a year of hours).
+const CACHED_ROLLUPS: usize = 4_096;
+
+/// Stored rollups already decoded, by hour, with the version they were stored under: a
+/// month's dashboard fetches and decodes each hour's summary once, not on every call.
+#[derive(Debug, Default)]
+pub(super) struct RollupCache {
+    decoded: Mutex<HashMap<i64, (i64, Arc<Rollup>)>>,
+}
+
+impl RollupCache {
+    fn get(&self, hour: i64, version: i64) -> Option<Arc<Rollup>> {
+        self.lock()
+            .get(&hour)
+            .filter(|(cached, _)| *cached == version)
+            .map(|(_, rollup)| Arc::clone(rollup))
+    }
+
+    fn put(&self, hour: i64, version: i64, rollup: Arc<Rollup>) {
+        let mut decoded = self.lock();
+        if decoded.len() >= CACHED_ROLLUPS {
+            decoded.clear();
+        }
+        decoded.insert(hour, (version, rollup));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, (i64, Arc<Rollup>)>> {
+        self.decoded
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 /// `stats` filled for its range: rollups for the whole hours that have one, raw events for
 /// the gaps between them.
 pub(super) async fn aggregates(
     pool: &Pool,
     work: &StoreWork,
+    cache: &RollupCache,
     mut stats: RangeStats,
 ) -> Result<Aggregates, StoreError> {
     let (from, to) = stats.range();
@@ -34,34 +70,60 @@ pub(super) async fn aggregates(
         .map_err(classify)?;
     let first_whole = from.div_euclid(HOUR_MS) + i64::from(from.rem_euclid(HOUR_MS) != 0);
     let end_whole = to.div_euclid(HOUR_MS);
-    let stored = if first_whole < end_whole {
+    let stored: Vec<(i64, i64)> = if first_whole < end_whole {
         snapshot
             .query(
-                "SELECT hour, summary, visitors, sessions FROM hourly_rollups
+                "SELECT hour, version FROM hourly_rollups
                  WHERE hour >= $1 AND hour < $2 ORDER BY hour",
                 &[&first_whole, &end_whole],
             )
             .await
             .map_err(classify)?
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect()
     } else {
         Vec::new()
     };
+    let missing: Vec<i64> = stored
+        .iter()
+        .filter(|(hour, version)| cache.get(*hour, *version).is_none())
+        .map(|(hour, _)| *hour)
+        .collect();
+    if !missing.is_empty() {
+        let rows = snapshot
+            .query(
+                "SELECT hour, version, summary, visitors, sessions FROM hourly_rollups
+                 WHERE hour = ANY($1)",
+                &[&missing],
+            )
+            .await
+            .map_err(classify)?;
+        for row in rows {
+            let summary: Summary = serde_json::from_str(row.get(2)).map_err(database)?;
+            cache.put(
+                row.get(0),
+                row.get(1),
+                Arc::new(Rollup {
+                    summary,
+                    visitors: HyperLogLog::from_bytes(row.get(3)),
+                    sessions: HyperLogLog::from_bytes(row.get(4)),
+                }),
+            );
+        }
+    }
     let mut cursor = from;
     let mut raw_read = 0;
     let mut merged = 0;
-    for row in &stored {
-        let hour: i64 = row.get(0);
+    for (hour, version) in stored {
         let start = hour * HOUR_MS;
         if start > cursor {
             raw_read +=
                 scan_events(&snapshot, cursor, start, |event| stats.add_event(&event)).await?;
         }
-        let summary: Summary = serde_json::from_str(row.get(1)).map_err(database)?;
-        let rollup = Rollup {
-            summary,
-            visitors: HyperLogLog::from_bytes(row.get(2)),
-            sessions: HyperLogLog::from_bytes(row.get(3)),
-        };
+        let rollup = cache.get(hour, version).ok_or_else(|| {
+            StoreError::Database(format!("the rollup of hour {hour} went missing"))
+        })?;
         stats.add_rollup(hour, &rollup);
         merged += 1;
         cursor = start + HOUR_MS;

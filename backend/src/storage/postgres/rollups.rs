@@ -119,7 +119,8 @@ async fn summarise_hour(
             "INSERT INTO hourly_rollups (hour, summary, visitors, sessions)
              VALUES ($1, $2, $3, $4)
              ON CONFLICT (hour) DO UPDATE SET summary = EXCLUDED.summary,
-                 visitors = EXCLUDED.visitors, sessions = EXCLUDED.sessions",
+                 visitors = EXCLUDED.visitors, sessions = EXCLUDED.sessions,
+                 version = nextval('hourly_rollup_versions')",
             &[
                 &hour,
                 &summary,

@@ -8,7 +8,8 @@ use super::{MIGRATION_LOCK, classify};
 use crate::storage::StoreError;
 
 /// Schema migrations, applied in order; `schema_migrations` records which ran.
-pub(super) const MIGRATIONS: &[&str] = &["
+pub(super) const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE events (
         id BIGSERIAL PRIMARY KEY,
         event_id TEXT NOT NULL UNIQUE,
@@ -64,7 +65,14 @@ pub(super) const MIGRATIONS: &[&str] = &["
         line JSONB NOT NULL
     );
     CREATE INDEX audit_log_by_time ON audit_log (logged_at);
-    "];
+    ",
+    // Readers keep decoded rollups by hour and version; a rollup stored again gets a new one.
+    "
+    CREATE SEQUENCE hourly_rollup_versions;
+    ALTER TABLE hourly_rollups
+        ADD COLUMN version BIGINT NOT NULL DEFAULT nextval('hourly_rollup_versions');
+    ",
+];
 
 /// Applies the migrations this database lacks, under the migration lock. Returns how many
 /// this call applied.
