@@ -1,5 +1,6 @@
 //! What the server keeps about a visitor, and how little: truncated addresses, a visitor id
-//! from a daily salt that never touches disk, and code hashes keyed with a server secret.
+//! from a daily salt (in memory only; with PostgreSQL, the day's row every replica shares,
+//! deleted once the day is over), and code hashes keyed with a server secret.
 
 use std::net::IpAddr;
 use std::path::Path;
