@@ -217,7 +217,7 @@ async fn postgres(
         start_server(server_binary, data_b.path(), Some(&url)).await?;
     let (a, b) = tokio::join!(
         load(first_address, 16, phase, ingest_request),
-        load(second_address, 16, phase, ingest_request),
+        load(second_address, 16, phase, ingest_request_elsewhere),
     );
     let (a, b) = (a?, b?);
     let mut both = Load {
@@ -320,6 +320,11 @@ fn ingest_request(worker: usize, round: usize) -> String {
         "POST /api/telemetry HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
+}
+
+/// [`ingest_request`] with ids of its own, for a load beside another.
+fn ingest_request_elsewhere(worker: usize, round: usize) -> String {
+    ingest_request(worker + 1_000_000, round)
 }
 
 /// `count` live dashboards (half on the last hour, half on the last day), each read as a

@@ -56,7 +56,6 @@ pub struct PgStore {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 struct Inner {
     pool: Pool,
     /// Where inserts queue for the writer task.
@@ -69,6 +68,16 @@ struct Inner {
     salt: Mutex<Option<(i64, [u8; 32])>>,
     /// The writer, the summariser and the listener.
     tasks: Vec<JoinHandle<()>>,
+}
+
+/// Shows nothing of the salt (it is never logged), nor of the connections' settings.
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("PgStore")
+            .field("pool", &self.pool.status())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Drop for Inner {

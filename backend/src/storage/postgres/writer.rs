@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 
 use deadpool_postgres::Pool;
 use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::error::SqlState;
 
 use super::{CHANNEL, ROLLUP_LOCK, classify, unavailable};
 use crate::clock::{self, HOUR_MS};
@@ -65,25 +66,66 @@ pub(super) async fn run(
     }
 }
 
+/// Tries a group this many times when PostgreSQL picks its transaction as a deadlock's
+/// victim (two replicas storing the same events at the same moment).
+const ATTEMPTS: usize = 3;
+
+/// Why one attempt at a group failed.
+enum WriteError {
+    Pool(deadpool_postgres::PoolError),
+    Database(tokio_postgres::Error),
+}
+
+impl From<tokio_postgres::Error> for WriteError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        Self::Database(error)
+    }
+}
+
 /// Stores `events` in one transaction; for each, whether it was new.
 async fn write_group(pool: &Pool, events: &[&NewEvent]) -> Result<Vec<bool>, StoreError> {
-    let mut client = pool.get().await.map_err(unavailable)?;
-    let transaction = client.transaction().await.map_err(classify)?;
+    let mut attempt = 1;
+    loop {
+        match write_once(pool, events).await {
+            Ok(inserted) => return Ok(inserted),
+            Err(WriteError::Pool(error)) => return Err(unavailable(error)),
+            Err(WriteError::Database(error)) => {
+                let retry = error.code().is_some_and(|code| {
+                    *code == SqlState::T_R_DEADLOCK_DETECTED
+                        || *code == SqlState::T_R_SERIALIZATION_FAILURE
+                });
+                if !retry || attempt == ATTEMPTS {
+                    return Err(classify(error));
+                }
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// One attempt at storing `events` in one transaction. The rows go in sorted by `eventId`,
+/// so two transactions storing some of the same events lock them in the same order: one
+/// waits for the other rather than deadlocking.
+async fn write_once(pool: &Pool, events: &[&NewEvent]) -> Result<Vec<bool>, WriteError> {
+    let mut client = pool.get().await.map_err(WriteError::Pool)?;
+    let transaction = client.transaction().await?;
     transaction
         .batch_execute("SET LOCAL synchronous_commit TO on")
-        .await
-        .map_err(classify)?;
+        .await?;
 
+    // A stable sort: of several events with one id, the first stays first.
+    let mut sorted = events.to_vec();
+    sorted.sort_by(|a, b| a.event.event_id.cmp(&b.event.event_id));
     let column = |pick: &dyn Fn(&NewEvent) -> Option<String>| -> Vec<Option<String>> {
-        events.iter().map(|new| pick(new)).collect()
+        sorted.iter().map(|new| pick(new)).collect()
     };
     let size = |pick: &dyn Fn(&NewEvent) -> Option<u64>| -> Vec<Option<i64>> {
-        events
+        sorted
             .iter()
             .map(|new| pick(new).map(|size| i64::try_from(size).unwrap_or(i64::MAX)))
             .collect()
     };
-    let ids: Vec<String> = events
+    let ids: Vec<String> = sorted
         .iter()
         .map(|new| new.event.event_id.clone())
         .collect();
@@ -91,8 +133,8 @@ async fn write_group(pool: &Pool, events: &[&NewEvent]) -> Result<Vec<bool>, Sto
     let kinds = column(&|new| Some(new.event.kind.as_str().to_owned()));
     let code_keys = column(&|new| new.code_key.clone());
     let code_bytes = size(&|new| new.event.code_bytes);
-    let durations: Vec<Option<f64>> = events.iter().map(|new| new.event.duration_ms).collect();
-    let successes: Vec<Option<bool>> = events.iter().map(|new| new.event.success).collect();
+    let durations: Vec<Option<f64>> = sorted.iter().map(|new| new.event.duration_ms).collect();
+    let successes: Vec<Option<bool>> = sorted.iter().map(|new| new.event.success).collect();
     let error_types = column(&|new| new.event.error_type.clone());
     let stdout_bytes = size(&|new| new.event.stdout_bytes);
     let stderr_bytes = size(&|new| new.event.stderr_bytes);
@@ -102,7 +144,7 @@ async fn write_group(pool: &Pool, events: &[&NewEvent]) -> Result<Vec<bool>, Sto
     let file_bytes = size(&|new| new.event.file_bytes);
     let pyodide_versions = column(&|new| new.event.pyodide_version.clone());
     let client_times = column(&|new| new.event.client_time.clone());
-    let received: Vec<i64> = events.iter().map(|new| new.received_at).collect();
+    let received: Vec<i64> = sorted.iter().map(|new| new.received_at).collect();
     let addrs = column(&|new| Some(new.client_addr.clone()));
     let visitors = column(&|new| Some(new.visitor_id.clone()));
     let agents = column(&|new| new.user_agent.clone());
@@ -143,8 +185,7 @@ async fn write_group(pool: &Pool, events: &[&NewEvent]) -> Result<Vec<bool>, Sto
                 &agents,
             ],
         )
-        .await
-        .map_err(classify)?;
+        .await?;
     let mut stored: HashSet<String> = rows.iter().map(|row| row.get(0)).collect();
     // The first of several events with one id in the group is the one stored.
     let inserted: Vec<bool> = events
@@ -165,20 +206,17 @@ async fn write_group(pool: &Pool, events: &[&NewEvent]) -> Result<Vec<bool>, Sto
         let hours: Vec<i64> = finished.into_iter().collect();
         transaction
             .execute("SELECT pg_advisory_xact_lock($1)", &[&ROLLUP_LOCK])
-            .await
-            .map_err(classify)?;
+            .await?;
         transaction
             .execute("DELETE FROM hourly_rollups WHERE hour = ANY($1)", &[&hours])
-            .await
-            .map_err(classify)?;
+            .await?;
         transaction
             .execute(
                 "INSERT INTO pending_hours (hour) SELECT UNNEST($1::bigint[])
                  ON CONFLICT DO NOTHING",
                 &[&hours],
             )
-            .await
-            .map_err(classify)?;
+            .await?;
     }
 
     if inserted.iter().any(|new| *new) {
@@ -194,13 +232,11 @@ async fn write_group(pool: &Pool, events: &[&NewEvent]) -> Result<Vec<bool>, Sto
                  SELECT $1, line::jsonb FROM UNNEST($2::text[]) AS line",
                 &[&clock::now_ms(), &lines],
             )
-            .await
-            .map_err(classify)?;
+            .await?;
         transaction
             .execute("SELECT pg_notify($1, '')", &[&CHANNEL])
-            .await
-            .map_err(classify)?;
+            .await?;
     }
-    transaction.commit().await.map_err(classify)?;
+    transaction.commit().await?;
     Ok(inserted)
 }
