@@ -431,9 +431,9 @@ async fn purge_old_events(state: AppState) {
     let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
     loop {
         every_hour.tick().await;
-        match state.store().purge_before(now_ms() - keep).await {
-            Ok(0) => {}
-            Ok(purged) => tracing::info!(
+        match state.store().purge_hourly(now_ms() - keep).await {
+            Ok(None | Some(0)) => {}
+            Ok(Some(purged)) => tracing::info!(
                 "purged {purged} events older than {} days",
                 state.config().retention_days
             ),

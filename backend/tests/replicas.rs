@@ -226,6 +226,40 @@ async fn replicas_share_the_admin_token_they_made_and_the_code_hash_key() {
 }
 
 #[tokio::test]
+async fn the_hourly_purge_runs_on_one_replica_an_hour() {
+    let url = PgCluster::shared().fresh_database().await;
+    let changes = || tokio::sync::broadcast::channel(16).0;
+    let first = PgStore::connect(&url, changes()).await.expect("starts");
+    let second = PgStore::connect(&url, changes()).await.expect("starts");
+    let old = backend::now_ms() - 100 * 24 * 3_600_000;
+    let events: Vec<backend::NewEvent> = (0..5)
+        .map(|n| backend::NewEvent {
+            event: serde_json::from_value(execution(&format!("old-{n}"))).expect("an event"),
+            received_at: old,
+            client_addr: "203.0.113.0/24".into(),
+            visitor_id: "visitor".into(),
+            user_agent: None,
+            code_key: None,
+        })
+        .collect();
+    first.insert(events).await.expect("stored");
+    let cutoff = backend::now_ms() - 90 * 24 * 3_600_000;
+    let (a, b) = tokio::join!(first.purge_hourly(cutoff), second.purge_hourly(cutoff));
+    let mut outcomes = [a.expect("purges"), b.expect("purges")];
+    outcomes.sort();
+    assert_eq!(
+        outcomes,
+        [None, Some(5)],
+        "one replica purged, the other skipped"
+    );
+    assert_eq!(
+        first.purge_hourly(cutoff).await.expect("asks"),
+        None,
+        "not again within the hour"
+    );
+}
+
+#[tokio::test]
 async fn replicas_started_together_on_an_empty_database_migrate_once() {
     let url = PgCluster::shared().fresh_database().await;
     let changes = || tokio::sync::broadcast::channel(16).0;
@@ -251,7 +285,7 @@ async fn replicas_started_together_on_an_empty_database_migrate_once() {
         .iter()
         .map(|row| row.get(0))
         .collect();
-    assert_eq!(versions, [1, 2], "each migration applied once");
+    assert_eq!(versions, [1, 2, 3], "each migration applied once");
 }
 
 /// Sends batches of fresh events to `clients` in turn from `workers` tasks until `stop`

@@ -137,6 +137,12 @@ pub trait EventStore: Send + Sync + 'static {
     fn export(&self, from: i64, to: i64) -> BoxFuture<Result<Vec<ExportRow>, StoreError>>;
     /// Deletes events received before `cutoff`; returns how many.
     fn purge_before(&self, cutoff: i64) -> BoxFuture<Result<u64, StoreError>>;
+    /// The hourly retention purge: [`EventStore::purge_before`], unless another server on
+    /// the same database purged less than an hour ago (then `None`).
+    fn purge_hourly(&self, cutoff: i64) -> BoxFuture<Result<Option<u64>, StoreError>> {
+        let purge = self.purge_before(cutoff);
+        Box::pin(async move { purge.await.map(Some) })
+    }
     /// Whether the database answers (an embedded one always does).
     fn reachable(&self) -> BoxFuture<bool> {
         Box::pin(std::future::ready(true))

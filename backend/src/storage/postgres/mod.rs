@@ -208,6 +208,16 @@ impl EventStore for PgStore {
         Box::pin(async move { rollups::purge_before(&pool, &work, cutoff).await })
     }
 
+    fn purge_hourly(&self, cutoff: i64) -> BoxFuture<Result<Option<u64>, StoreError>> {
+        let (pool, work) = (self.pool(), Arc::clone(&self.inner.work));
+        Box::pin(async move {
+            if !rollups::claim_hourly_purge(&pool).await? {
+                return Ok(None);
+            }
+            rollups::purge_before(&pool, &work, cutoff).await.map(Some)
+        })
+    }
+
     fn reachable(&self) -> BoxFuture<bool> {
         let pool = self.pool();
         Box::pin(async move {

@@ -21,6 +21,9 @@ use crate::storage::{StoreError, StoreWork};
 const EVERY: Duration = Duration::from_secs(30);
 /// How long after its end an hour is summarised.
 const SETTLE: i64 = 60_000;
+/// A replica's hourly purge counts as due this much before the hour since the last one is
+/// over, so replicas whose timers drift apart do not skip an hour between them.
+const PURGE_SLACK: i64 = 5 * 60_000;
 
 /// Whether to wait for another replica's summarising, or skip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,6 +162,22 @@ async fn hours_with_events(
         cursor = (hour + 1) * HOUR_MS;
     }
     Ok(hours)
+}
+
+/// Claims this hour's retention purge for the cluster: `true` for the one replica that
+/// should purge now, `false` if another did less than an hour ago.
+pub(super) async fn claim_hourly_purge(pool: &Pool) -> Result<bool, StoreError> {
+    let client = pool.get().await.map_err(unavailable)?;
+    let now = clock::now_ms();
+    let claimed = client
+        .execute(
+            "UPDATE rollup_progress SET last_purge_at = $1
+             WHERE last_purge_at IS NULL OR last_purge_at <= $2",
+            &[&now, &(now - HOUR_MS + PURGE_SLACK)],
+        )
+        .await
+        .map_err(classify)?;
+    Ok(claimed == 1)
 }
 
 /// Deletes events received before `cutoff`, the rollups of the hours they were in, their

@@ -72,6 +72,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE hourly_rollups
         ADD COLUMN version BIGINT NOT NULL DEFAULT nextval('hourly_rollup_versions');
     ",
+    // When a replica last ran the hourly retention purge (unix ms), so one a hour does.
+    "
+    ALTER TABLE rollup_progress ADD COLUMN last_purge_at BIGINT;
+    ",
 ];
 
 /// Applies the migrations this database lacks, under the migration lock. Returns how many
