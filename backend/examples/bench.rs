@@ -3,7 +3,9 @@
 //! seeded with a million events across 30 days and a hundred thousand more in the current
 //! hour, `/api/stats` and the 24-hour dashboard at 1 and 16 concurrent clients while ingest
 //! runs (with `/health` beside them), the 30-day dashboard, and ingest while ten live
-//! dashboards are open.
+//! dashboards are open. Then the same on PostgreSQL (a throwaway cluster, when its binaries
+//! are installed): ingest on one replica and on two sharing the database, and the 30-day
+//! dashboard over the seeded events.
 //!
 //! `cargo xtask bench-server` builds in release mode and runs this against the release
 //! server binary. Figures are machine-dependent; compare the ratios.
@@ -12,7 +14,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use backend::{EventStore, NewEvent, SqliteStore};
+use backend::testing::postgres::{PgCluster, postgres_bin};
+use backend::{EventStore, NewEvent, PgStore, SqliteStore};
 use protocol::telemetry::{EventKind, TelemetryEvent};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -33,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
     let concurrency = 32;
 
     let data = tempfile::tempdir()?;
-    let (mut server, address) = start_server(&server_binary, data.path()).await?;
+    let (mut server, address) = start_server(&server_binary, data.path(), None).await?;
     let health = load(
         address,
         concurrency,
@@ -106,7 +109,7 @@ async fn main() -> anyhow::Result<()> {
         );
         drop(store);
         let started = Instant::now();
-        let (mut server, address) = start_server(&server_binary, seeded.path()).await?;
+        let (mut server, address) = start_server(&server_binary, seeded.path(), None).await?;
         let start_seconds = started.elapsed().as_secs_f64();
         println!(
             "the server started over them in {start_seconds:.1} s (the last day's minute summaries rebuilt)"
@@ -147,24 +150,11 @@ async fn main() -> anyhow::Result<()> {
             }
         }
 
-        let mut times = Vec::new();
-        for _ in 0..5 {
-            let started = Instant::now();
-            let mut connection = Connection::open(address).await?;
-            let status = connection
-                .request(&format!(
-                    "GET /api/dashboard/stats?range=30d HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
-                ))
-                .await?;
-            anyhow::ensure!(status == 200, "the dashboard answered {status}");
-            times.push(started.elapsed().as_secs_f64() * 1000.0);
-        }
-        times.sort_by(f64::total_cmp);
+        let median = dashboard_30d_median(address).await?;
         println!(
-            "GET /api/dashboard/stats?range=30d over {seed_events} events: median {:.0} ms (of 5)",
-            times[2]
+            "GET /api/dashboard/stats?range=30d over {seed_events} events: median {median:.0} ms (of 5)"
         );
-        figures.insert("dashboard30dMedianMs".into(), times[2].into());
+        figures.insert("dashboard30dMedianMs".into(), median.into());
 
         let quiet = load(address, 8, phase, ingest_request).await?;
         let streams = open_live_streams(address, 10).await?;
@@ -181,10 +171,123 @@ async fn main() -> anyhow::Result<()> {
         figures.insert("ingestP99LiveMs".into(), watched.percentile(0.99).into());
         server.kill().await?;
     }
+    if postgres_bin().is_some() {
+        postgres(&server_binary, seconds, seed_events, &mut figures).await?;
+    } else {
+        println!("PostgreSQL is not installed: its figures are skipped");
+    }
     if let Some(path) = json_path {
         std::fs::write(&path, serde_json::Value::Object(figures).to_string())?;
     }
     Ok(())
+}
+
+/// Ingest on one replica and on two on one PostgreSQL, and the 30-day dashboard over
+/// `seed_events` seeded events there.
+async fn postgres(
+    server_binary: &std::path::Path,
+    seconds: u64,
+    seed_events: usize,
+    figures: &mut serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<()> {
+    let cluster = PgCluster::start();
+    let url = cluster.fresh_database().await;
+    let phase = Duration::from_secs(seconds);
+    let (data_a, data_b) = (tempfile::tempdir()?, tempfile::tempdir()?);
+    let (mut first, first_address) = start_server(server_binary, data_a.path(), Some(&url)).await?;
+    let one = load(first_address, 32, phase, ingest_request).await?;
+    let rss = rss_kib(first.id()).map_or(0.0, |rss| rss as f64 / 1024.0);
+    println!(
+        "PostgreSQL, one replica: POST /api/telemetry {:.0} events/s   p50 {:.2} ms   p99 {:.2} ms   (errors {})   RSS {rss:.1} MiB",
+        one.per_second() * 20.0,
+        one.percentile(0.50),
+        one.percentile(0.99),
+        one.errors
+    );
+    figures.insert(
+        "pgIngestEventsPerSecond".into(),
+        (one.per_second() * 20.0).into(),
+    );
+    figures.insert("pgIngestP50Ms".into(), one.percentile(0.50).into());
+    figures.insert("pgIngestP99Ms".into(), one.percentile(0.99).into());
+    figures.insert("pgIngestErrors".into(), one.errors.into());
+    figures.insert("pgRssMiB".into(), rss.into());
+
+    let (mut second, second_address) =
+        start_server(server_binary, data_b.path(), Some(&url)).await?;
+    let (a, b) = tokio::join!(
+        load(first_address, 16, phase, ingest_request),
+        load(second_address, 16, phase, ingest_request_elsewhere),
+    );
+    let (a, b) = (a?, b?);
+    let mut both = Load {
+        elapsed: a.elapsed.max(b.elapsed),
+        errors: a.errors + b.errors,
+        ..Load::default()
+    };
+    both.latencies_ms.extend(a.latencies_ms);
+    both.latencies_ms.extend(b.latencies_ms);
+    println!(
+        "PostgreSQL, two replicas: POST /api/telemetry {:.0} events/s   p50 {:.2} ms   p99 {:.2} ms   (errors {})",
+        both.per_second() * 20.0,
+        both.percentile(0.50),
+        both.percentile(0.99),
+        both.errors
+    );
+    figures.insert(
+        "pgTwoReplicasEventsPerSecond".into(),
+        (both.per_second() * 20.0).into(),
+    );
+    figures.insert("pgTwoReplicasP50Ms".into(), both.percentile(0.50).into());
+    figures.insert("pgTwoReplicasP99Ms".into(), both.percentile(0.99).into());
+    first.kill().await?;
+    second.kill().await?;
+
+    if seed_events > 0 {
+        let url = cluster.fresh_database().await;
+        let store = PgStore::connect(&url, tokio::sync::broadcast::channel(16).0).await?;
+        let started = Instant::now();
+        seed_into(&store, seed_events, seed_events / 10).await?;
+        println!(
+            "PostgreSQL: seeded {seed_events} events over 30 days and {} in the current hour in {:.1} s",
+            seed_events / 10,
+            started.elapsed().as_secs_f64()
+        );
+        let started = Instant::now();
+        let hours = store.catch_up().await?;
+        println!(
+            "PostgreSQL: summarised them into {hours} hourly rollups in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        drop(store);
+        let data = tempfile::tempdir()?;
+        let (mut server, address) = start_server(server_binary, data.path(), Some(&url)).await?;
+        let median = dashboard_30d_median(address).await?;
+        println!(
+            "PostgreSQL: GET /api/dashboard/stats?range=30d over {seed_events} events: median {median:.0} ms (of 5)"
+        );
+        figures.insert("pgDashboard30dMedianMs".into(), median.into());
+        server.kill().await?;
+    }
+    Ok(())
+}
+
+/// The median time of five 30-day dashboard requests, in milliseconds.
+async fn dashboard_30d_median(address: SocketAddr) -> anyhow::Result<f64> {
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let mut connection = Connection::open(address).await?;
+        let status = connection
+            .request(&format!(
+                "GET /api/dashboard/stats?range=30d HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
+            ))
+            .await?;
+        anyhow::ensure!(status == 200, "the dashboard answered {status}");
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[2])
 }
 
 fn health_request(_: usize, _: usize) -> String {
@@ -217,6 +320,11 @@ fn ingest_request(worker: usize, round: usize) -> String {
         "POST /api/telemetry HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
+}
+
+/// [`ingest_request`] with ids of its own, for a load beside another.
+fn ingest_request_elsewhere(worker: usize, round: usize) -> String {
+    ingest_request(worker + 1_000_000, round)
 }
 
 /// `count` live dashboards (half on the last hour, half on the last day), each read as a
@@ -282,6 +390,17 @@ async fn seed(
     current_hour: usize,
 ) -> anyhow::Result<SqliteStore> {
     let store = SqliteStore::open(data)?;
+    seed_into(&store, count, current_hour).await?;
+    Ok(store)
+}
+
+/// Inserts `count` events spread over 30 days and `current_hour` more received since the
+/// current hour began.
+async fn seed_into(
+    store: &dyn EventStore,
+    count: usize,
+    current_hour: usize,
+) -> anyhow::Result<()> {
     let now = backend::now_ms();
     let span = 30 * 24 * 3_600_000_i64;
     let hour_so_far = (now % 3_600_000).max(1);
@@ -313,15 +432,20 @@ async fn seed(
             .collect();
         store.insert(events).await?;
     }
-    Ok(store)
+    Ok(())
 }
 
 async fn start_server(
     binary: &std::path::Path,
     data: &std::path::Path,
+    database_url: Option<&str>,
 ) -> anyhow::Result<(tokio::process::Child, SocketAddr)> {
     use tokio::io::AsyncBufReadExt;
-    let mut server = tokio::process::Command::new(binary)
+    let mut command = tokio::process::Command::new(binary);
+    if let Some(url) = database_url {
+        command.env("WORKBENCH_DATABASE_URL", url);
+    }
+    let mut server = command
         .args([
             "--addr",
             "127.0.0.1:0",

@@ -4,8 +4,9 @@
 //! session:
 //!
 //! - The cookie holds a random session id, never the token. The server keeps the id's SHA-256
-//!   and when it expires (a week, the cookie's max age); logout revokes it. Sessions live in
-//!   memory, so a restart logs admins out.
+//!   and when it expires (a week, the cookie's max age); logout revokes it. With SQLite,
+//!   sessions live in memory, so a restart logs admins out; with PostgreSQL they are rows of
+//!   `admin_sessions`, so any replica accepts them and restarts keep them.
 //! - The cookie is HttpOnly and SameSite=Strict, and `Secure` when the request came over
 //!   HTTPS (a trusted proxy's `X-Forwarded-Proto`).
 //! - Logins are rate limited per client and for everyone together, and failures are logged.
@@ -30,11 +31,13 @@ use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::client::{ClientKey, Peer, came_over_https, client_ip, is_trusted_proxy};
+use crate::clock;
 use crate::error::AppError;
 use crate::metrics::Counters;
 use crate::privacy;
 use crate::rate_limit::{RateLimiter, SharedLimit};
 use crate::secrets::{random_bytes, secrets_match};
+use crate::storage::PgStore;
 
 /// The cookie that carries the admin session.
 pub const COOKIE_NAME: &str = "workbench_admin";
@@ -53,8 +56,10 @@ const LOGINS_IN_ALL: (f64, f64) = (1.0, 30.0);
 #[derive(Debug)]
 pub struct AdminAuth {
     token: String,
-    /// SHA-256 of each open session's id, and when it expires.
+    /// SHA-256 of each open session's id, and when it expires (without a shared store).
     sessions: Mutex<HashMap<[u8; 32], Instant>>,
+    /// Where replicas share the sessions, when there are several.
+    shared: Option<PgStore>,
     per_client: RateLimiter,
     in_all: SharedLimit,
 }
@@ -74,15 +79,32 @@ impl AdminAuth {
         Ok(Self {
             token: token.to_owned(),
             sessions: Mutex::new(HashMap::new()),
+            shared: None,
             per_client: RateLimiter::new(LOGINS_PER_CLIENT.0, LOGINS_PER_CLIENT.1),
             in_all: SharedLimit::new(LOGINS_IN_ALL.0, LOGINS_IN_ALL.1),
         })
     }
 
+    /// Keeps the sessions in `store`, shared by every replica.
+    pub fn shared_in(self, store: PgStore) -> Self {
+        Self {
+            shared: Some(store),
+            ..self
+        }
+    }
+
     /// Opens a session; returns its id, for the cookie.
-    fn start_session(&self) -> Result<String, AppError> {
+    async fn start_session(&self) -> Result<String, AppError> {
         let id =
             hex::encode(random_bytes().map_err(|error| AppError::Internal(error.to_string()))?);
+        if let Some(store) = &self.shared {
+            let now = clock::now_ms();
+            let lifetime = i64::try_from(SESSION_LIFETIME.as_millis()).unwrap_or(i64::MAX);
+            store
+                .start_session(&session_hash(&id), now + lifetime, now, MAX_SESSIONS)
+                .await?;
+            return Ok(id);
+        }
         let now = Instant::now();
         let mut sessions = self.lock();
         sessions.retain(|_, expires| *expires > now);
@@ -98,14 +120,24 @@ impl AdminAuth {
         Ok(id)
     }
 
-    fn session_is_open(&self, id: &str) -> bool {
-        self.lock()
+    async fn session_is_open(&self, id: &str) -> Result<bool, AppError> {
+        if let Some(store) = &self.shared {
+            return Ok(store
+                .session_is_open(&session_hash(id), clock::now_ms())
+                .await?);
+        }
+        Ok(self
+            .lock()
             .get(&session_hash(id))
-            .is_some_and(|expires| *expires > Instant::now())
+            .is_some_and(|expires| *expires > Instant::now()))
     }
 
-    fn end_session(&self, id: &str) {
+    async fn end_session(&self, id: &str) -> Result<(), AppError> {
+        if let Some(store) = &self.shared {
+            return Ok(store.end_session(&session_hash(id)).await?);
+        }
         self.lock().remove(&session_hash(id));
+        Ok(())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Instant>> {
@@ -142,8 +174,13 @@ impl FromRequestParts<AppState> for Admin {
             .await
             .unwrap_or(Peer(None))
             .0;
-        match session_id(&parts.headers) {
-            Some(id) if auth.session_is_open(&id) => {
+        let session = session_id(&parts.headers);
+        let open = match &session {
+            Some(id) => auth.session_is_open(id).await?,
+            None => false,
+        };
+        match session {
+            Some(_) if open => {
                 if !matches!(parts.method, Method::GET | Method::HEAD) {
                     check_same_site(&parts.headers, peer, state)?;
                 }
@@ -278,7 +315,10 @@ pub async fn login(
         );
         return Err(AppError::Unauthorized("the admin token is wrong".into()));
     }
-    let mut cookie = session_cookie(auth.start_session()?, is_https(&headers, peer, &state));
+    let mut cookie = session_cookie(
+        auth.start_session().await?,
+        is_https(&headers, peer, &state),
+    );
     cookie.set_max_age(cookie::time::Duration::seconds(
         SESSION_LIFETIME.as_secs().try_into().unwrap_or(i64::MAX),
     ));
@@ -295,7 +335,7 @@ pub async fn logout(
 ) -> Result<(CookieJar, Json<SessionAnswer>), AppError> {
     if let Some(id) = session_id(&headers) {
         check_same_site(&headers, peer, &state)?;
-        state.admin().end_session(&id);
+        state.admin().end_session(&id).await?;
     }
     let mut cookie = session_cookie(String::new(), is_https(&headers, peer, &state));
     cookie.make_removal();
@@ -316,18 +356,19 @@ mod tests {
         assert!(AdminAuth::new("sixteen-chars-ok", "a test").is_ok());
     }
 
-    #[test]
-    fn sessions_are_random_revocable_and_never_the_token() {
+    #[tokio::test]
+    async fn sessions_are_random_revocable_and_never_the_token() {
         let auth = AdminAuth::new("a-token-of-some-length", "a test").expect("auth");
-        let first = auth.start_session().expect("session");
-        let second = auth.start_session().expect("session");
+        let first = auth.start_session().await.expect("session");
+        let second = auth.start_session().await.expect("session");
         assert_ne!(first, second);
         assert_eq!(first.len(), 64);
         assert!(!first.contains("a-token"));
-        assert!(auth.session_is_open(&first));
-        auth.end_session(&first);
-        assert!(!auth.session_is_open(&first));
-        assert!(auth.session_is_open(&second));
-        assert!(!auth.session_is_open("a-token-of-some-length"));
+        let open = async |id: &str| auth.session_is_open(id).await.expect("answers");
+        assert!(open(&first).await);
+        auth.end_session(&first).await.expect("ended");
+        assert!(!open(&first).await);
+        assert!(open(&second).await);
+        assert!(!open("a-token-of-some-length").await);
     }
 }

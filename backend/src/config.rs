@@ -19,9 +19,15 @@ pub struct Config {
     /// Static assets made by set-up: `pyodide/` and `wheelhouse/` are served from here.
     #[arg(long, env = "WORKBENCH_PUBLIC_DIR", default_value = "public")]
     pub public_dir: PathBuf,
-    /// Where events, secrets and the audit log are kept.
+    /// Where events, secrets and the audit log are kept (with `--database-url`: only the
+    /// admin token and the package cache).
     #[arg(long, env = "WORKBENCH_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
+    /// Keep events, rollups, the daily salt, the code-hash key, admin sessions and the audit
+    /// log in PostgreSQL 14+ (`postgres://user:password@host:5432/workbench`) instead of the
+    /// embedded SQLite, so several replicas can serve one deployment.
+    #[arg(long, env = "WORKBENCH_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
     /// The admin token; without one, a token is made on first start and kept in the data
     /// directory (`admin-token`, readable only by its owner).
     #[arg(long, env = "WORKBENCH_ADMIN_TOKEN", hide_env_values = true)]
@@ -108,6 +114,7 @@ impl std::fmt::Debug for Config {
             .field("public_dir", &self.public_dir)
             .field("data_dir", &self.data_dir)
             .field("admin_token", &self.admin_token.as_ref().map(|_| "(set)"))
+            .field("database_url", &self.database_url.as_ref().map(|_| "(set)"))
             .field("store_full_ip", &self.store_full_ip)
             .field(
                 "public_url",

@@ -8,6 +8,8 @@ use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use crate::storage::StoreError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("{0}")]
@@ -35,6 +37,9 @@ pub enum AppError {
     /// An upstream server failed or sent something we refuse.
     #[error("{0}")]
     BadGateway(String),
+    /// The database cannot be reached for now; the client should try again after a while.
+    #[error("the server cannot store events right now: try again in {} s", retry_after.as_secs().max(1))]
+    ServiceUnavailable { retry_after: Duration },
     /// A failure on our side; the details are logged, the client gets a generic message.
     #[error("internal error")]
     Internal(String),
@@ -53,7 +58,25 @@ impl AppError {
             Self::TooManyStreams(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_streams"),
             Self::Rejected { status, .. } => (*status, "bad_request"),
             Self::BadGateway(_) => (StatusCode::BAD_GATEWAY, "upstream"),
+            Self::ServiceUnavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+/// How long a client is asked to wait while the database is unreachable.
+pub const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(details) => {
+                tracing::warn!("{details}");
+                Self::ServiceUnavailable {
+                    retry_after: UNAVAILABLE_RETRY_AFTER,
+                }
+            }
+            other => Self::Internal(other.to_string()),
         }
     }
 }
@@ -70,7 +93,8 @@ impl IntoResponse for AppError {
             code: code.to_owned(),
         };
         let mut response = (status, Json(body)).into_response();
-        if let Self::TooManyRequests { retry_after } = &self
+        if let Self::TooManyRequests { retry_after } | Self::ServiceUnavailable { retry_after } =
+            &self
             && let Ok(seconds) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string())
         {
             response.headers_mut().insert(RETRY_AFTER, seconds);

@@ -52,7 +52,7 @@ use crate::error::AppError;
 use crate::package_index::PackageIndex;
 use crate::privacy::{CodeKeyer, DailySalt};
 use crate::rate_limit::RateLimiter;
-pub use crate::storage::{EventStore, NewEvent, SqliteStore};
+pub use crate::storage::{EventStore, NewEvent, PgStore, SqliteStore};
 
 /// State shared by all handlers; cheap to clone.
 #[derive(Clone)]
@@ -79,7 +79,8 @@ struct Shared {
     limiter: RateLimiter,
     /// The admin token, the open admin sessions and the login limits.
     admin: AdminAuth,
-    /// Tells live dashboards that new events arrived.
+    /// Tells live dashboards that new events arrived (through this replica, or with
+    /// PostgreSQL through any).
     changes: broadcast::Sender<()>,
     /// Counts for `/metrics`.
     counters: metrics::Counters,
@@ -90,15 +91,10 @@ struct Shared {
 }
 
 impl AppState {
-    /// Opens the store and reads what the server serves from disk, once. Returns the state
-    /// and, when the admin token was just made, that token (to be shown once).
+    /// Opens the embedded store and reads what the server serves from disk, once. Returns
+    /// the state and, when the admin token was just made, that token (to be shown once).
+    /// A configured database URL is ignored here: [`AppState::open`] connects to it.
     pub fn new(config: Config) -> Result<(Self, Option<String>)> {
-        let upstream = config
-            .upstream_index
-            .as_deref()
-            .map(upstream::Upstream::new)
-            .transpose()?;
-        let index = PackageIndex::load(&config.public_dir, &config.data_dir, upstream)?;
         let store = SqliteStore::open(&config.data_dir).with_context(|| {
             format!(
                 "could not open the event store in {}",
@@ -106,7 +102,8 @@ impl AppState {
             )
         })?;
         let keyer = CodeKeyer::load_or_create(&config.data_dir)?;
-        let (admin, new_token) = match &config.admin_token {
+        let (changes, _) = broadcast::channel(16);
+        let admin = match &config.admin_token {
             Some(token) if !token.trim().is_empty() => {
                 (AdminAuth::new(token, "WORKBENCH_ADMIN_TOKEN")?, None)
             }
@@ -117,17 +114,77 @@ impl AppState {
                 (admin, created.then_some(token))
             }
         };
+        Self::assemble(config, Arc::new(store), keyer, admin, None, changes)
+    }
+
+    /// [`AppState::new`], or with `--database-url` the PostgreSQL store, whose database
+    /// holds everything replicas share.
+    pub async fn open(config: Config) -> Result<(Self, Option<String>)> {
+        let Some(url) = config.database_url.clone() else {
+            return Self::new(config);
+        };
+        let (changes, _) = broadcast::channel(16);
+        let store = PgStore::connect(&url, changes.clone())
+            .await
+            .context("could not open the PostgreSQL event store")?;
+        let (secret, _) = store
+            .deployment_secret("code-key")
+            .await
+            .context("could not read the code-hash key from PostgreSQL")?;
+        let keyer = CodeKeyer::from_secret(&secret);
+        // Every replica must accept the same token: without a configured one, the first
+        // replica makes it and keeps it in the database.
+        let admin = match &config.admin_token {
+            Some(token) if !token.trim().is_empty() => {
+                (AdminAuth::new(token, "WORKBENCH_ADMIN_TOKEN")?, None)
+            }
+            _ => {
+                let (token, created) = store
+                    .deployment_secret("admin-token")
+                    .await
+                    .context("could not read the admin token from PostgreSQL")?;
+                let admin = AdminAuth::new(&token, "the database (deployment_secrets)")?;
+                (admin, created.then_some(token))
+            }
+        };
+        Self::assemble(
+            config,
+            Arc::new(store.clone()),
+            keyer,
+            admin,
+            Some(store),
+            changes,
+        )
+    }
+
+    fn assemble(
+        config: Config,
+        store: Arc<dyn EventStore>,
+        keyer: CodeKeyer,
+        (admin, new_token): (AdminAuth, Option<String>),
+        shared: Option<PgStore>,
+        changes: broadcast::Sender<()>,
+    ) -> Result<(Self, Option<String>)> {
+        let upstream = config
+            .upstream_index
+            .as_deref()
+            .map(upstream::Upstream::new)
+            .transpose()?;
+        let index = PackageIndex::load(&config.public_dir, &config.data_dir, upstream)?;
+        let (admin, salt) = match shared {
+            Some(store) => (admin.shared_in(store.clone()), DailySalt::shared(store)?),
+            None => (admin, DailySalt::new()?),
+        };
         let serves_pyodide = serves_pyodide(&config.public_dir);
         let limiter = RateLimiter::new(config.ingest_rate, config.ingest_burst);
-        let (changes, _) = broadcast::channel(16);
         let state = Self {
             inner: Arc::new(Shared {
                 started: Instant::now(),
                 index,
                 serves_pyodide,
-                store: Arc::new(store),
+                store,
                 keyer,
-                salt: DailySalt::new()?,
+                salt,
                 limiter,
                 admin,
                 changes,
@@ -255,11 +312,23 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
     static_files::wrap(static_files::routes(config).merge(api))
 }
 
+/// `GET /health`: 200 whenever the server answers, with whether its database does. (A
+/// database that is down stays a 200: every replica shares it, and a load balancer that took
+/// them all out would take the page down too, which keeps working without it.)
 async fn health(State(state): State<AppState>) -> Json<protocol::Health> {
+    let reachable = state.store().reachable().await;
     Json(protocol::Health {
         status: "ok".to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         uptime_seconds: state.uptime().as_secs(),
+        database: Some(
+            if reachable {
+                "reachable"
+            } else {
+                "unreachable"
+            }
+            .to_owned(),
+        ),
     })
 }
 
@@ -304,13 +373,14 @@ impl Application {
         let listener = TcpListener::bind(config.addr)
             .await
             .with_context(|| format!("could not listen on {}", config.addr))?;
-        let data_dir = config.data_dir.clone();
-        let (state, new_token) = AppState::new(config)?;
+        let kept_in = if config.database_url.is_some() {
+            "the database's deployment_secrets table".to_owned()
+        } else {
+            config.data_dir.join("admin-token").display().to_string()
+        };
+        let (state, new_token) = AppState::open(config).await?;
         if let Some(token) = new_token {
-            println!(
-                "Admin token (shown once; kept in {}): {token}",
-                data_dir.join("admin-token").display()
-            );
+            println!("Admin token (shown once; kept in {kept_in}): {token}");
         }
         tracing::info!(
             "package index: {} projects from the wheelhouse",
@@ -361,9 +431,9 @@ async fn purge_old_events(state: AppState) {
     let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
     loop {
         every_hour.tick().await;
-        match state.store().purge_before(now_ms() - keep).await {
-            Ok(0) => {}
-            Ok(purged) => tracing::info!(
+        match state.store().purge_hourly(now_ms() - keep).await {
+            Ok(None | Some(0)) => {}
+            Ok(Some(purged)) => tracing::info!(
                 "purged {purged} events older than {} days",
                 state.config().retention_days
             ),

@@ -1,5 +1,6 @@
 //! What the server keeps about a visitor, and how little: truncated addresses, a visitor id
-//! from a daily salt that never touches disk, and code hashes keyed with a server secret.
+//! from a daily salt (in memory only; with PostgreSQL, the day's row every replica shares,
+//! deleted once the day is over), and code hashes keyed with a server secret.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -11,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::clock;
 use crate::secrets::{random_bytes, read_or_create};
+use crate::storage::{PgStore, StoreError};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -34,40 +36,81 @@ pub fn stored_address(address: IpAddr, full: bool) -> String {
     }
 }
 
-/// A random salt that changes every UTC day and lives only in memory, so visitor ids from
-/// different days cannot be linked, even by someone holding the database.
+/// A random salt that changes every UTC day, so visitor ids from different days cannot be
+/// linked, even by someone holding the database. With SQLite it lives only in memory; with
+/// PostgreSQL it is one row per day that every replica shares (so a visitor through two
+/// replicas is one visitor), deleted once the day is over. It is never logged.
 #[derive(Debug)]
 pub struct DailySalt {
     current: Mutex<(i64, [u8; 32])>,
+    /// Where replicas share the salt, when there are several.
+    shared: Option<PgStore>,
 }
 
-impl DailySalt {
-    pub fn new() -> Result<Self> {
-        Ok(Self {
-            current: Mutex::new((day_of(clock::now_ms()), random_bytes()?)),
-        })
-    }
+/// One day's salt.
+#[derive(Clone, Copy)]
+pub struct Salt([u8; 32]);
 
-    /// A 16-hex-digit id for this address and user agent, stable within one UTC day.
-    pub fn visitor_id(&self, address: &str, user_agent: &str, now_ms: i64) -> String {
-        let salt = {
-            let mut current = self
-                .current
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            if current.0 != day_of(now_ms) {
-                // Without randomness, hash with the old salt rather than fail the request.
-                if let Ok(fresh) = random_bytes() {
-                    *current = (day_of(now_ms), fresh);
-                }
-            }
-            current.1
-        };
-        let mut mac = HmacSha256::new_from_slice(&salt).expect("HMAC takes any key length");
+impl std::fmt::Debug for Salt {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("Salt(hidden)")
+    }
+}
+
+impl Salt {
+    /// A 16-hex-digit id for this address and user agent.
+    pub fn visitor_id(&self, address: &str, user_agent: &str) -> String {
+        let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes any key length");
         mac.update(address.as_bytes());
         mac.update(b"\n");
         mac.update(user_agent.as_bytes());
         hex::encode(mac.finalize().into_bytes())[..16].to_owned()
+    }
+}
+
+impl DailySalt {
+    /// A salt kept in this process only.
+    pub fn new() -> Result<Self> {
+        Ok(Self {
+            current: Mutex::new((day_of(clock::now_ms()), random_bytes()?)),
+            shared: None,
+        })
+    }
+
+    /// A salt kept in the database and shared by every replica.
+    pub fn shared(store: PgStore) -> Result<Self> {
+        Ok(Self {
+            shared: Some(store),
+            ..Self::new()?
+        })
+    }
+
+    /// The salt of the UTC day `now_ms` falls in.
+    pub async fn salt(&self, now_ms: i64) -> Result<Salt, StoreError> {
+        if let Some(store) = &self.shared {
+            return store.daily_salt(day_of(now_ms)).await.map(Salt);
+        }
+        let mut current = self
+            .current
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if current.0 != day_of(now_ms) {
+            // Without randomness, hash with the old salt rather than fail the request.
+            if let Ok(fresh) = random_bytes() {
+                *current = (day_of(now_ms), fresh);
+            }
+        }
+        Ok(Salt(current.1))
+    }
+
+    /// A 16-hex-digit id for this address and user agent, stable within one UTC day.
+    pub async fn visitor_id(
+        &self,
+        address: &str,
+        user_agent: &str,
+        now_ms: i64,
+    ) -> Result<String, StoreError> {
+        Ok(self.salt(now_ms).await?.visitor_id(address, user_agent))
     }
 }
 
@@ -84,8 +127,14 @@ pub struct CodeKeyer {
 impl CodeKeyer {
     pub fn load_or_create(data_dir: &Path) -> Result<Self> {
         let (secret, _) = read_or_create(&data_dir.join("code-key.secret"))?;
-        let bytes: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
-        Ok(Self { secret: bytes })
+        Ok(Self::from_secret(&secret))
+    }
+
+    /// The keyer of a secret kept elsewhere (the database, shared by replicas).
+    pub fn from_secret(secret: &str) -> Self {
+        Self {
+            secret: Sha256::digest(secret.as_bytes()).into(),
+        }
     }
 
     /// HMAC-SHA256 of the browser's SHA-256 (hex) under the server secret, as hex.
@@ -111,15 +160,17 @@ mod tests {
         assert_eq!(stored_address(v4, true), "203.0.113.77");
     }
 
-    #[test]
-    fn visitor_ids_are_stable_within_a_day_and_change_with_the_salt() {
+    #[tokio::test]
+    async fn visitor_ids_are_stable_within_a_day_and_change_with_the_salt() {
         let salt = DailySalt::new().expect("salt");
         let address = "203.0.113.77";
         let now = clock::now_ms();
-        let first = salt.visitor_id(address, "Firefox", now);
-        assert_eq!(first, salt.visitor_id(address, "Firefox", now + 1000));
-        assert_ne!(first, salt.visitor_id(address, "Chrome", now));
-        let tomorrow = salt.visitor_id(address, "Firefox", now + clock::DAY_MS);
+        let id =
+            async |agent: &str, at: i64| salt.visitor_id(address, agent, at).await.expect("id");
+        let first = id("Firefox", now).await;
+        assert_eq!(first, id("Firefox", now + 1000).await);
+        assert_ne!(first, id("Chrome", now).await);
+        let tomorrow = id("Firefox", now + clock::DAY_MS).await;
         assert_ne!(first, tomorrow, "a new day brings a new salt");
     }
 

@@ -49,11 +49,14 @@ pub async fn ingest(
         .and_then(|value| value.to_str().ok())
         .map(|agent| agent.chars().take(MAX_USER_AGENT_LEN).collect::<String>());
     let client_addr = privacy::stored_address(client, config.store_full_ip);
-    let visitor_id = state.salt().visitor_id(
-        &client.to_string(),
-        user_agent.as_deref().unwrap_or(""),
-        received_at,
-    );
+    let visitor_id = state
+        .salt()
+        .visitor_id(
+            &client.to_string(),
+            user_agent.as_deref().unwrap_or(""),
+            received_at,
+        )
+        .await?;
 
     let parsed = events
         .iter()
@@ -104,11 +107,7 @@ async fn store_and_answer(
     let inserted = if to_store.is_empty() {
         Vec::new()
     } else {
-        state
-            .store()
-            .insert(to_store)
-            .await
-            .map_err(|error| AppError::Internal(error.to_string()))?
+        state.store().insert(to_store).await?
     };
     let mut inserted = inserted.into_iter();
     for outcome in results
@@ -150,40 +149,24 @@ pub async fn import(
 ) -> Result<(StatusCode, Json<IngestResponse>), AppError> {
     let events = batch_events(&body)?;
     let latest = clock::now_ms() + 60_000;
-    let parsed = events
-        .iter()
-        .map(|raw| {
-            let event_id = raw
-                .pointer("/event/eventId")
-                .and_then(Value::as_str)
-                .map(short_id);
-            let new = parse::<ImportedEvent>(raw).and_then(|imported| {
-                imported
-                    .event
-                    .validate()
-                    .map_err(|error| format!("event.{error}"))?;
-                if !(0..=latest).contains(&imported.received_at) {
-                    return Err("receivedAt must be a past time in unix milliseconds".to_owned());
-                }
-                if imported
-                    .client_addr
-                    .as_ref()
-                    .is_some_and(|addr| addr.len() > 64)
-                {
-                    return Err("clientAddr must be at most 64 characters".to_owned());
-                }
-                let client_addr = imported
-                    .client_addr
-                    .unwrap_or_else(|| "imported".to_owned());
-                let user_agent = imported
-                    .user_agent
-                    .map(|agent| agent.chars().take(MAX_USER_AGENT_LEN).collect::<String>());
-                Ok(NewEvent {
-                    visitor_id: state.salt().visitor_id(
-                        &client_addr,
-                        user_agent.as_deref().unwrap_or(""),
+    let mut parsed = Vec::with_capacity(events.len());
+    for raw in &events {
+        let event_id = raw
+            .pointer("/event/eventId")
+            .and_then(Value::as_str)
+            .map(short_id);
+        let new = match parse_imported(raw, latest) {
+            Ok(imported) => {
+                let visitor_id = state
+                    .salt()
+                    .visitor_id(
+                        &imported.client_addr,
+                        imported.user_agent.as_deref().unwrap_or(""),
                         imported.received_at,
-                    ),
+                    )
+                    .await?;
+                Ok(NewEvent {
+                    visitor_id,
                     code_key: imported
                         .event
                         .code_sha256
@@ -191,15 +174,53 @@ pub async fn import(
                         .map(|hash| state.keyer().key(hash)),
                     event: imported.event,
                     received_at: imported.received_at,
-                    client_addr,
-                    user_agent,
+                    client_addr: imported.client_addr,
+                    user_agent: imported.user_agent,
                 })
-            });
-            (event_id, new)
-        })
-        .collect();
+            }
+            Err(reason) => Err(reason),
+        };
+        parsed.push((event_id, new));
+    }
     let response = store_and_answer(&state, parsed).await?;
     Ok((StatusCode::ACCEPTED, Json(response)))
+}
+
+/// An imported event, validated, with its origin as it will be stored.
+struct Imported {
+    event: TelemetryEvent,
+    received_at: i64,
+    client_addr: String,
+    user_agent: Option<String>,
+}
+
+/// One imported event, typed and validated; `latest` is the latest receive time allowed.
+fn parse_imported(raw: &Value, latest: i64) -> Result<Imported, String> {
+    let imported = parse::<ImportedEvent>(raw)?;
+    imported
+        .event
+        .validate()
+        .map_err(|error| format!("event.{error}"))?;
+    if !(0..=latest).contains(&imported.received_at) {
+        return Err("receivedAt must be a past time in unix milliseconds".to_owned());
+    }
+    if imported
+        .client_addr
+        .as_ref()
+        .is_some_and(|addr| addr.len() > 64)
+    {
+        return Err("clientAddr must be at most 64 characters".to_owned());
+    }
+    Ok(Imported {
+        event: imported.event,
+        received_at: imported.received_at,
+        client_addr: imported
+            .client_addr
+            .unwrap_or_else(|| "imported".to_owned()),
+        user_agent: imported
+            .user_agent
+            .map(|agent| agent.chars().take(MAX_USER_AGENT_LEN).collect::<String>()),
+    })
 }
 
 fn short_id(id: &str) -> String {

@@ -3,6 +3,8 @@
 //! its own temporary data directory, and [`Client`] speaks HTTP/1.1 to it through hyper's
 //! client (keep-alive, chunked bodies and streams included).
 
+pub mod postgres;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;

@@ -39,6 +39,9 @@ pub struct Health {
     pub version: String,
     /// Seconds since the server started.
     pub uptime_seconds: u64,
+    /// Whether the server's database answers: `reachable` or `unreachable`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
 }
 
 /// The error body every API endpoint answers with when a request fails.
@@ -91,6 +94,7 @@ mod tests {
             status: "ok".into(),
             version: "0.1.0".into(),
             uptime_seconds: 7,
+            database: None,
         };
         let json = serde_json::to_value(&health).expect("serialize");
         assert_eq!(

@@ -189,6 +189,10 @@ fn run(cli: Cli) -> Result<()> {
                 tools::ensure_chromium,
             )?;
             step("pytest (PyPI)", tools::ensure_pytest)?;
+            step(
+                "PostgreSQL from Debian (the storage and replica tests)",
+                tools::ensure_postgres,
+            )?;
             step("cargo fmt --check", || {
                 Command::new("cargo")
                     .args(["fmt", "--all", "--check"])

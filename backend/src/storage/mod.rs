@@ -1,11 +1,13 @@
-//! Durable storage of telemetry events behind a small trait, so a server database can
-//! replace the embedded SQLite when one machine is not enough.
+//! Durable storage of telemetry events behind a small trait with two implementations: the
+//! embedded SQLite (the default, one process) and PostgreSQL (several replicas on one
+//! database, `--database-url`).
 //!
-//! `insert` resolves only once the events are on disk: the ingest endpoint answers 202 after
-//! it, so an acknowledged event survives a crash.
+//! `insert` resolves only once the events are committed to disk: the ingest endpoint answers
+//! 202 after it, so an acknowledged event survives a crash.
 
 mod hyperloglog;
 mod percentiles;
+mod postgres;
 mod recent;
 mod sqlite;
 mod summary;
@@ -17,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use protocol::stats::{Entry, ExportRow};
 use protocol::telemetry::TelemetryEvent;
 
+pub use self::postgres::PgStore;
 pub use self::sqlite::SqliteStore;
 
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -105,10 +108,13 @@ impl StoreWork {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("storage failed: {0}")]
     Database(String),
+    /// The database cannot be reached (down, restarting, the network): try again later.
+    #[error("the database is unreachable: {0}")]
+    Unavailable(String),
     #[error("the storage writer has stopped")]
     WriterGone,
 }
@@ -131,6 +137,34 @@ pub trait EventStore: Send + Sync + 'static {
     fn export(&self, from: i64, to: i64) -> BoxFuture<Result<Vec<ExportRow>, StoreError>>;
     /// Deletes events received before `cutoff`; returns how many.
     fn purge_before(&self, cutoff: i64) -> BoxFuture<Result<u64, StoreError>>;
+    /// The hourly retention purge: [`EventStore::purge_before`], unless another server on
+    /// the same database purged less than an hour ago (then `None`).
+    fn purge_hourly(&self, cutoff: i64) -> BoxFuture<Result<Option<u64>, StoreError>> {
+        let purge = self.purge_before(cutoff);
+        Box::pin(async move { purge.await.map(Some) })
+    }
+    /// Whether the database answers (an embedded one always does).
+    fn reachable(&self) -> BoxFuture<bool> {
+        Box::pin(std::future::ready(true))
+    }
     /// What the store has done since it opened.
     fn work(&self) -> &StoreWork;
+}
+
+/// One stored event as the audit log keeps it: the event without its code hash, with the
+/// server's fields (the structured successor of the original `security.log`).
+fn audit_line(new: &NewEvent) -> serde_json::Value {
+    let mut line = serde_json::to_value(&new.event).unwrap_or_default();
+    if let Some(fields) = line.as_object_mut() {
+        fields.remove("codeSha256");
+        fields.insert(
+            "receivedAt".into(),
+            crate::clock::iso(new.received_at).into(),
+        );
+        fields.insert("clientAddr".into(), new.client_addr.clone().into());
+        fields.insert("visitorId".into(), new.visitor_id.clone().into());
+        fields.insert("userAgent".into(), new.user_agent.clone().into());
+        fields.insert("codeKey".into(), new.code_key.clone().into());
+    }
+    line
 }

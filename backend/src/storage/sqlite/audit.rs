@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use crate::clock;
 use crate::private_files;
-use crate::storage::NewEvent;
+use crate::storage::{NewEvent, audit_line};
 
 /// The structured successor of the original `security.log`: one JSON line per stored event,
 /// with the server's fields, in a file per UTC day.
@@ -28,15 +28,7 @@ impl AuditLog {
             .zip(inserted)
             .filter(|(_, inserted)| **inserted)
         {
-            let mut line = serde_json::to_value(&new.event).unwrap_or_default();
-            if let Some(fields) = line.as_object_mut() {
-                fields.remove("codeSha256");
-                fields.insert("receivedAt".into(), clock::iso(new.received_at).into());
-                fields.insert("clientAddr".into(), new.client_addr.clone().into());
-                fields.insert("visitorId".into(), new.visitor_id.clone().into());
-                fields.insert("userAgent".into(), new.user_agent.clone().into());
-                fields.insert("codeKey".into(), new.code_key.clone().into());
-            }
+            let line = audit_line(new);
             lines.push_str(&line.to_string());
             lines.push('\n');
         }

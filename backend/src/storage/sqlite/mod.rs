@@ -189,12 +189,13 @@ pub(super) fn database(error: impl std::fmt::Display) -> StoreError {
     StoreError::Database(error.to_string())
 }
 
+/// The storage suite both stores share is `tests/storage.rs`; these are SQLite's own.
 #[cfg(test)]
 mod tests {
     use protocol::telemetry::{EventKind, TelemetryEvent};
 
     use super::*;
-    use crate::clock::{self, HOUR_MS};
+    use crate::clock;
     use crate::storage::StoreWork;
     use crate::storage::summary::{EventRow, RangeStats, assert_exact_figures_match};
 
@@ -225,90 +226,6 @@ mod tests {
             user_agent: Some("Agent/1".into()),
             code_key: Some(format!("key-{}", index % 4)),
         }
-    }
-
-    /// 2,000 events over the last two days, most in finished hours.
-    async fn seeded() -> (tempfile::TempDir, SqliteStore, i64) {
-        let data = tempfile::tempdir().expect("dir");
-        let store = SqliteStore::open(data.path()).expect("store");
-        let now = clock::now_ms();
-        let events = (0..2000)
-            .map(|index| event(index, now - (index as i64 * 86_413) % (2 * 24 * HOUR_MS)))
-            .collect();
-        store.insert(events).await.expect("stored");
-        (data, store, now)
-    }
-
-    fn assert_same(rolled: &Aggregates, raw: &Aggregates) {
-        assert_exact_figures_match(rolled, raw);
-        assert_eq!((rolled.unique_visitors, rolled.sessions), (25, 40));
-        let close = |a: f64, b: f64| (a - b).abs() <= b * 0.012;
-        assert!(close(rolled.p50_duration_ms, raw.p50_duration_ms));
-        assert!(close(rolled.p99_duration_ms, raw.p99_duration_ms));
-    }
-
-    #[tokio::test]
-    async fn rollups_give_the_same_statistics_as_raw_events() {
-        let (data, store, now) = seeded().await;
-        // Ranges whose trend buckets start on whole minutes, the trend's resolution in rollups.
-        let to = (now / (24 * 60_000) + 1) * 24 * 60_000;
-        let ranges = [(0, to), (to - 24 * HOUR_MS - 24 * 60_000, to)];
-        let mut raw = Vec::new();
-        for (from, to) in ranges {
-            raw.push(store.aggregates(from, to).await.expect("raw"));
-        }
-        assert_eq!(raw[0].executions, 2000);
-        assert_eq!((raw[0].unique_visitors, raw[0].sessions), (25, 40));
-
-        let rolled_up = store.catch_up().await.expect("rolled up");
-        assert!(rolled_up >= 47, "only {rolled_up} hours were rolled up");
-        for ((from, to), raw) in ranges.into_iter().zip(&raw) {
-            assert_same(&store.aggregates(from, to).await.expect("rolled"), raw);
-        }
-
-        // A restart finds the rollups and has nothing to redo.
-        drop(store);
-        let store = SqliteStore::open(data.path()).expect("reopened");
-        assert_eq!(store.catch_up().await.expect("after restart"), rolled_up);
-        let (from, to) = ranges[0];
-        assert_same(
-            &store.aggregates(from, to).await.expect("reopened"),
-            &raw[0],
-        );
-    }
-
-    #[tokio::test]
-    async fn an_event_stored_into_a_summarised_hour_counts_at_once() {
-        let (_data, store, now) = seeded().await;
-        let rolled_up = store.catch_up().await.expect("rolled up");
-        let before = store.aggregates(0, now + 1).await.expect("before");
-        let late = event(100_000, now - 30 * HOUR_MS);
-        assert_eq!(store.insert(vec![late]).await.expect("stored"), [true]);
-        let after = store.aggregates(0, now + 1).await.expect("after");
-        assert_eq!(after.executions, before.executions + 1);
-        assert_eq!(store.catch_up().await.expect("re-rolled"), rolled_up);
-        let again = store.aggregates(0, now + 1).await.expect("again");
-        assert_eq!(again.executions, before.executions + 1);
-        assert_eq!(again.failures, before.failures + 1);
-    }
-
-    #[tokio::test]
-    async fn purging_drops_the_rollups_of_purged_hours() {
-        let (_data, store, now) = seeded().await;
-        store.catch_up().await.expect("rolled up");
-        let cutoff = now - 24 * HOUR_MS - 20 * 60_000;
-        let kept = store.aggregates(cutoff, now + 1).await.expect("kept");
-        let purged = store.purge_before(cutoff).await.expect("purged");
-        assert_eq!(purged, 2000 - kept.executions);
-        let all = store.aggregates(0, now + 1).await.expect("all");
-        assert_eq!(all.executions, kept.executions);
-        store.catch_up().await.expect("rolled up again");
-        let all = store.aggregates(0, now + 1).await.expect("all again");
-        assert_eq!(all.executions, kept.executions);
-        assert_eq!(
-            all.trend.iter().map(|(s, f)| s + f).sum::<u64>(),
-            kept.executions
-        );
     }
 
     /// Many events in the last 90 minutes: the statistics come from the minute summaries in
