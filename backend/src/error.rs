@@ -38,7 +38,7 @@ pub enum AppError {
     #[error("{0}")]
     BadGateway(String),
     /// The database cannot be reached for now; the client should try again after a while.
-    #[error("the server cannot store events right now: try again in {} s", retry_after.as_secs().max(1))]
+    #[error("the database cannot be reached right now: try again in {} s", retry_after.as_secs().max(1))]
     ServiceUnavailable { retry_after: Duration },
     /// A failure on our side; the details are logged, the client gets a generic message.
     #[error("internal error")]

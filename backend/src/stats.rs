@@ -27,11 +27,7 @@ use crate::storage::DURATION_BUCKETS;
 /// `GET /api/stats`: all-time totals in the original service's shape, from the public
 /// snapshot (at most a second old when events keep arriving).
 pub async fn legacy(State(state): State<AppState>) -> Result<Json<LegacyStats>, AppError> {
-    let figures = state
-        .public()
-        .get(state.store().as_ref())
-        .await
-        .map_err(internal)?;
+    let figures = state.public().get(state.store().as_ref()).await?;
     let totals = &figures.totals;
     Ok(Json(LegacyStats {
         uptime: state.uptime().as_secs_f64(),
@@ -94,11 +90,7 @@ pub async fn export(
 ) -> Result<Response, AppError> {
     let now = clock::now_ms();
     let range = within_data(&state, resolve_range(&query, now)?, now).await?;
-    let rows = state
-        .store()
-        .export(range.from, range.to)
-        .await
-        .map_err(internal)?;
+    let rows = state.store().export(range.from, range.to).await?;
     let name = format!("workbench-events-{}", range.label);
     match query.get("format").map_or("csv", String::as_str) {
         "json" => {
@@ -211,22 +203,15 @@ pub(crate) async fn dashboard_stats(
     let now = clock::now_ms();
     let range = within_data(state, resolve_range(query, now)?, now).await?;
     let store = state.store();
-    let numbers = store
-        .aggregates(range.from, range.to)
-        .await
-        .map_err(internal)?;
+    let numbers = store.aggregates(range.from, range.to).await?;
     // The last 24 hours' executions by hour of day, and the last hour's count: counts only.
     let end = clock::end_of_minute(now);
     let hourly_trend = if (range.from, range.to) == (end - DAY_MS, end) {
         numbers.hour_of_day.clone()
     } else {
-        store
-            .counts(end - DAY_MS, end)
-            .await
-            .map_err(internal)?
-            .hour_of_day
+        store.counts(end - DAY_MS, end).await?.hour_of_day
     };
-    let last_hour = store.counts(end - HOUR_MS, end).await.map_err(internal)?;
+    let last_hour = store.counts(end - HOUR_MS, end).await?;
     let uptime = state.uptime().as_secs();
     let bucket_ms = (range.to - range.from) / 24;
     let trend = numbers
@@ -298,11 +283,7 @@ pub async fn lookup(
             .ok_or_else(|| AppError::BadRequest("sha256 must be 64 hex digits".into()))?,
         (None, None) => return Err(AppError::BadRequest("give the code or its sha256".into())),
     };
-    let runs = state
-        .store()
-        .code_runs(state.keyer().key(&sha256))
-        .await
-        .map_err(internal)?;
+    let runs = state.store().code_runs(state.keyer().key(&sha256)).await?;
     Ok(Json(LookupAnswer {
         success: true,
         sha256,
@@ -372,8 +353,7 @@ async fn within_data(state: &AppState, range: RangeInfo, now: i64) -> Result<Ran
     let first = state
         .store()
         .first_event_at()
-        .await
-        .map_err(internal)?
+        .await?
         .unwrap_or(now)
         .min(now);
     let end = clock::end_of_minute(now);

@@ -440,6 +440,22 @@ async fn while_postgres_is_down_ingest_answers_503_and_resumes_by_itself() {
     let health = app.client().get("/health").await;
     assert_eq!(health.status, 200);
     assert_eq!(health.json()["database"], "unreachable");
+    // The dashboard says the same, and when to try again, rather than failing.
+    let figures = app
+        .client()
+        .get_as_admin("/api/dashboard/stats?range=24h")
+        .await;
+    assert_eq!(figures.status, 503, "{}", figures.body);
+    assert!(
+        figures.header("retry-after").is_some(),
+        "{:?}",
+        figures.headers
+    );
+    assert!(
+        figures.body.contains("database cannot be reached"),
+        "{}",
+        figures.body
+    );
     tokio::time::sleep(Duration::from_millis(1000)).await;
 
     cluster.start_server();
