@@ -316,3 +316,35 @@ impl Streaming {
         &self.seen
     }
 }
+
+/// The `index`th of a varied set of executions, stored at `received_at`: every fifth fails,
+/// 40 sessions, 25 visitors, three networks, four code keys, durations 1-300 ms.
+pub fn sample_event(index: usize, received_at: i64) -> crate::NewEvent {
+    use protocol::telemetry::{EventKind, TelemetryEvent};
+    let failed = index.is_multiple_of(5);
+    crate::NewEvent {
+        event: TelemetryEvent {
+            event_id: format!("event-{index}"),
+            session_id: format!("session-{}", index % 40),
+            kind: EventKind::Execution,
+            code_sha256: None,
+            code_bytes: Some(10),
+            duration_ms: Some(1.0 + (index % 300) as f64),
+            success: Some(!failed),
+            error_type: failed.then(|| "ValueError".to_owned()),
+            stdout_bytes: None,
+            stderr_bytes: None,
+            package: None,
+            version: None,
+            file_ext: None,
+            file_bytes: None,
+            pyodide_version: None,
+            client_time: None,
+        },
+        received_at,
+        client_addr: format!("10.0.{}.0/24", index % 3),
+        visitor_id: format!("visitor-{}", index % 25),
+        user_agent: Some("Agent/1".into()),
+        code_key: Some(format!("key-{}", index % 4)),
+    }
+}

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use backend::storage::{Aggregates, BoxFuture, StoreError};
 use backend::testing::postgres::PgCluster;
+use backend::testing::sample_event as event;
 use backend::{EventStore, NewEvent, PgStore, SqliteStore, now_ms};
-use protocol::telemetry::{EventKind, TelemetryEvent};
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -89,35 +89,6 @@ both_stores!(
     two_stores_storing_the_same_events_in_opposite_orders_store_each_once,
     exports_and_code_runs_read_what_was_stored,
 );
-
-fn event(index: usize, received_at: i64) -> NewEvent {
-    let failed = index.is_multiple_of(5);
-    NewEvent {
-        event: TelemetryEvent {
-            event_id: format!("event-{index}"),
-            session_id: format!("session-{}", index % 40),
-            kind: EventKind::Execution,
-            code_sha256: None,
-            code_bytes: Some(10),
-            duration_ms: Some(1.0 + (index % 300) as f64),
-            success: Some(!failed),
-            error_type: failed.then(|| "ValueError".to_owned()),
-            stdout_bytes: None,
-            stderr_bytes: None,
-            package: None,
-            version: None,
-            file_ext: None,
-            file_bytes: None,
-            pyodide_version: None,
-            client_time: None,
-        },
-        received_at,
-        client_addr: format!("10.0.{}.0/24", index % 3),
-        visitor_id: format!("visitor-{}", index % 25),
-        user_agent: Some("Agent/1".into()),
-        code_key: Some(format!("key-{}", index % 4)),
-    }
-}
 
 /// 2,000 events over the last two days, most in finished hours.
 async fn seeded(backing: &Backing) -> (AnyStore, i64) {

@@ -200,32 +200,10 @@ pub fn ensure_chromium() -> Result<()> {
         println!("    already installed");
         return Ok(());
     }
-    let is_root = Command::new("id")
-        .args(["-u"])
-        .output_if_ok()
-        .is_some_and(|uid| uid.trim() == "0");
-    if !is_root {
-        bail!(
-            "the browser tests need Debian's Chromium: run `sudo apt-get update && sudo apt-get install -y chromium chromium-driver`"
-        );
-    }
-    Command::new("apt-get")
-        .args(["update"])
-        .quiet()
-        .run()
-        .context("apt-get update failed (needs network access to Debian's package mirror)")?;
-    Command::new("apt-get")
-        .args([
-            "install",
-            "-y",
-            "--no-install-recommends",
-            "chromium",
-            "chromium-driver",
-        ])
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .quiet()
-        .run()
-        .context("could not install chromium and chromium-driver from Debian's packages")
+    apt_install(
+        &["chromium", "chromium-driver"],
+        "the browser tests need Debian's Chromium",
+    )
 }
 
 /// PostgreSQL's server programs (`initdb`, `pg_ctl`), with which the backend's tests start
@@ -237,14 +215,21 @@ pub fn ensure_postgres() -> Result<()> {
         println!("    already installed ({})", bin.display());
         return Ok(());
     }
+    apt_install(&["postgresql"], "the storage tests need PostgreSQL 14+")?;
+    postgres_bin(Path::new("/usr/lib/postgresql"), &path)
+        .map(|_| ())
+        .context("postgresql was installed, but initdb and pg_ctl are still not found")
+}
+
+/// Installs Debian `packages` with apt (as root; otherwise says `why` and the command).
+fn apt_install(packages: &[&str], why: &str) -> Result<()> {
     let is_root = Command::new("id")
         .args(["-u"])
         .output_if_ok()
         .is_some_and(|uid| uid.trim() == "0");
+    let names = packages.join(" ");
     if !is_root {
-        bail!(
-            "the storage tests need PostgreSQL 14+: run `sudo apt-get update && sudo apt-get install -y postgresql`"
-        );
+        bail!("{why}: run `sudo apt-get update && sudo apt-get install -y {names}`");
     }
     Command::new("apt-get")
         .args(["update"])
@@ -252,14 +237,12 @@ pub fn ensure_postgres() -> Result<()> {
         .run()
         .context("apt-get update failed (needs network access to Debian's package mirror)")?;
     Command::new("apt-get")
-        .args(["install", "-y", "--no-install-recommends", "postgresql"])
+        .args(["install", "-y", "--no-install-recommends"])
+        .args(packages)
         .env("DEBIAN_FRONTEND", "noninteractive")
         .quiet()
         .run()
-        .context("could not install postgresql from Debian's packages")?;
-    postgres_bin(Path::new("/usr/lib/postgresql"), &path)
-        .map(|_| ())
-        .context("postgresql was installed, but initdb and pg_ctl are still not found")
+        .with_context(|| format!("could not install {names} from Debian's packages"))
 }
 
 /// The folder with `initdb` and `pg_ctl`: the first on `path`, else the newest

@@ -192,41 +192,11 @@ pub(super) fn database(error: impl std::fmt::Display) -> StoreError {
 /// The storage suite both stores share is `tests/storage.rs`; these are SQLite's own.
 #[cfg(test)]
 mod tests {
-    use protocol::telemetry::{EventKind, TelemetryEvent};
-
     use super::*;
     use crate::clock;
     use crate::storage::StoreWork;
     use crate::storage::summary::{EventRow, RangeStats, assert_exact_figures_match};
-
-    fn event(index: usize, received_at: i64) -> NewEvent {
-        let failed = index.is_multiple_of(5);
-        NewEvent {
-            event: TelemetryEvent {
-                event_id: format!("event-{index}"),
-                session_id: format!("session-{}", index % 40),
-                kind: EventKind::Execution,
-                code_sha256: None,
-                code_bytes: Some(10),
-                duration_ms: Some(1.0 + (index % 300) as f64),
-                success: Some(!failed),
-                error_type: failed.then(|| "ValueError".to_owned()),
-                stdout_bytes: None,
-                stderr_bytes: None,
-                package: None,
-                version: None,
-                file_ext: None,
-                file_bytes: None,
-                pyodide_version: None,
-                client_time: None,
-            },
-            received_at,
-            client_addr: format!("10.0.{}.0/24", index % 3),
-            visitor_id: format!("visitor-{}", index % 25),
-            user_agent: Some("Agent/1".into()),
-            code_key: Some(format!("key-{}", index % 4)),
-        }
-    }
+    use crate::testing::sample_event as event;
 
     /// Many events in the last 90 minutes: the statistics come from the minute summaries in
     /// memory, match the exact ones, and read raw events only for a partial edge minute.
