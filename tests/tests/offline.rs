@@ -193,12 +193,30 @@ async fn after_one_visit_the_workbench_works_without_the_server() {
         .await
         .expect("reloads with the server back");
     browser.open_workbench(&app).await;
-    until(
-        "the 5 offline runs arriving",
-        Duration::from_secs(60),
-        async || total_executions(&browser).await >= before + 5,
-    )
-    .await;
+    let started = Instant::now();
+    while total_executions(&browser).await < before + 5 {
+        if started.elapsed() > Duration::from_secs(60) {
+            // Where the runs are: still queued in the page, refused, or stored but not counted.
+            let queued = browser.text("telemetry-status").await;
+            let metrics = browser
+                .eval("return fetch('/metrics').then((answer) => answer.text())")
+                .await;
+            let counters: Vec<&str> = metrics
+                .as_str()
+                .unwrap_or_default()
+                .lines()
+                .filter(|line| {
+                    line.starts_with("workbench_telemetry") || line.starts_with("workbench_stored")
+                })
+                .collect();
+            panic!(
+                "the 5 offline runs did not arrive within 60 s: {} executions counted, {before} \
+                 before; the page says {queued:?}; the server: {counters:?}",
+                total_executions(&browser).await
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     tokio::time::sleep(Duration::from_secs(3)).await;
     let after: Value = total_executions(&browser).await.into();
     assert_eq!(after, before + 5, "exactly the 5 offline runs, each once");
