@@ -19,6 +19,10 @@ use crate::storage::hyperloglog::HyperLogLog;
 use crate::storage::summary::{EventRow, RangeStats, Rollup, Summary};
 use crate::storage::{Aggregates, CodeRuns, StoreError, StoreWork};
 
+/// A range with no whole hour summarised and at most this many events in summarised minutes
+/// is computed from its raw events: every figure exact (SQLite's rule too).
+const EXACT_UP_TO: u64 = 2_000;
+
 /// Decoded rollups kept at most in each cache (about half a year of hours).
 const CACHED_ROLLUPS: usize = 4_096;
 
@@ -79,18 +83,25 @@ pub(super) async fn aggregates(
         .await
         .map_err(classify)?;
     let hours = stored_rollups(&snapshot, &caches.hours, Table::Hours, from, to).await?;
-    let stored_hours: HashSet<i64> = hours.iter().map(|(hour, _)| *hour).collect();
-    let minutes = stored_rollups(&snapshot, &caches.minutes, Table::Minutes, from, to).await?;
+    let stored_hours: HashSet<i64> = hours.iter().map(|(hour, ..)| *hour).collect();
+    let minutes: Vec<_> = stored_rollups(&snapshot, &caches.minutes, Table::Minutes, from, to)
+        .await?
+        .into_iter()
+        .filter(|(minute, ..)| !stored_hours.contains(&(minute * MINUTE_MS).div_euclid(HOUR_MS)))
+        .collect();
+    // A small range of recent minutes is read raw, every figure exact, as with SQLite.
+    let summarised: u64 = minutes.iter().map(|(_, events, _)| *events).sum();
+    let exact = hours.is_empty() && summarised <= EXACT_UP_TO;
     // Spans to merge, by start: whole hours, and the minutes of hours that have no rollup
     // (a minute's rollup and its hour's are never both stored, but they would count twice).
     let mut pieces: Vec<(i64, i64, i64, Arc<Rollup>)> = hours
         .into_iter()
-        .map(|(hour, rollup)| (hour * HOUR_MS, HOUR_MS, hour, rollup))
-        .chain(minutes.into_iter().filter_map(|(minute, rollup)| {
+        .map(|(hour, _, rollup)| (hour * HOUR_MS, HOUR_MS, hour, rollup))
+        .chain(minutes.into_iter().map(|(minute, _, rollup)| {
             let start = minute * MINUTE_MS;
-            let hour = start.div_euclid(HOUR_MS);
-            (!stored_hours.contains(&hour)).then_some((start, MINUTE_MS, hour, rollup))
+            (start, MINUTE_MS, start.div_euclid(HOUR_MS), rollup)
         }))
+        .filter(|_| !exact)
         .collect();
     pieces.sort_by_key(|(start, ..)| *start);
     let mut cursor = from;
@@ -132,14 +143,15 @@ impl Table {
 }
 
 /// The rollups stored in `table` for spans lying wholly in `[from, to)`, by number, oldest
-/// first: decoded from the cache, or fetched and decoded (and cached) when not there.
+/// first, with how many events each holds (minutes only; 0 for hours): decoded from the
+/// cache, or fetched and decoded (and cached) when not there.
 async fn stored_rollups(
     snapshot: &impl GenericClient,
     cache: &RollupCache,
     table: Table,
     from: i64,
     to: i64,
-) -> Result<Vec<(i64, Arc<Rollup>)>, StoreError> {
+) -> Result<Vec<(i64, u64, Arc<Rollup>)>, StoreError> {
     let length = table.length();
     let first_whole = from.div_euclid(length) + i64::from(from.rem_euclid(length) != 0);
     let end_whole = to.div_euclid(length);
@@ -148,29 +160,29 @@ async fn stored_rollups(
     }
     let (list, fetch) = match table {
         Table::Hours => (
-            "SELECT hour, version FROM hourly_rollups
+            "SELECT hour, version, 0::bigint FROM hourly_rollups
              WHERE hour >= $1 AND hour < $2 ORDER BY hour",
             "SELECT hour, version, summary, visitors, sessions FROM hourly_rollups
              WHERE hour = ANY($1)",
         ),
         Table::Minutes => (
-            "SELECT minute, version FROM minute_rollups
+            "SELECT minute, version, events FROM minute_rollups
              WHERE minute >= $1 AND minute < $2 ORDER BY minute",
             "SELECT minute, version, summary, visitors, sessions FROM minute_rollups
              WHERE minute = ANY($1)",
         ),
     };
-    let stored: Vec<(i64, i64)> = snapshot
+    let stored: Vec<(i64, i64, i64)> = snapshot
         .query(list, &[&first_whole, &end_whole])
         .await
         .map_err(classify)?
         .iter()
-        .map(|row| (row.get(0), row.get(1)))
+        .map(|row| (row.get(0), row.get(1), row.get(2)))
         .collect();
     let missing: Vec<i64> = stored
         .iter()
-        .filter(|(number, version)| cache.get(*number, *version).is_none())
-        .map(|(number, _)| *number)
+        .filter(|(number, version, _)| cache.get(*number, *version).is_none())
+        .map(|(number, ..)| *number)
         .collect();
     if !missing.is_empty() {
         let rows = snapshot.query(fetch, &[&missing]).await.map_err(classify)?;
@@ -189,11 +201,11 @@ async fn stored_rollups(
     }
     stored
         .into_iter()
-        .map(|(number, version)| {
+        .map(|(number, version, events)| {
             let rollup = cache.get(number, version).ok_or_else(|| {
                 StoreError::Database(format!("the rollup of {table:?} {number} went missing"))
             })?;
-            Ok((number, rollup))
+            Ok((number, events.unsigned_abs(), rollup))
         })
         .collect()
 }

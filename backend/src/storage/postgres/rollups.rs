@@ -15,6 +15,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use deadpool_postgres::{Pool, Transaction};
+use tokio_postgres::types::ToSql;
 
 use super::queries::scan_events;
 use super::{ROLLUP_LOCK, classify, database, unavailable};
@@ -29,8 +30,10 @@ const SETTLE: i64 = 60_000;
 /// How long after its end a minute is summarised. The writer only takes the rollup lock
 /// for events in minutes that had ended when it looked (just before committing), so an
 /// event of a minute that was still current then must have committed before the minute is
-/// summarised: ten seconds is far more than a group commit takes, and short enough that a
-/// dashboard reads at most a minute or so of events raw beyond the summariser's [`EVERY`].
+/// summarised: ten seconds is far more than a group commit takes (or than replicas' clocks
+/// should differ by), and short enough that a dashboard reads only the last minute or two
+/// raw (the current one, the last if under ten seconds old, and what ended since the last
+/// [`EVERY`]).
 const MINUTE_SETTLE: i64 = 10_000;
 /// A replica's hourly purge counts as due this much before the hour since the last one is
 /// over, so replicas whose timers drift apart do not skip an hour between them.
@@ -185,11 +188,11 @@ async fn summarise_span(
         ),
         Span::Minute => (
             "DELETE FROM minute_rollups WHERE minute = $1",
-            "INSERT INTO minute_rollups (minute, summary, visitors, sessions)
-             VALUES ($1, $2, $3, $4)
+            "INSERT INTO minute_rollups (minute, summary, visitors, sessions, events)
+             VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (minute) DO UPDATE SET summary = EXCLUDED.summary,
                  visitors = EXCLUDED.visitors, sessions = EXCLUDED.sessions,
-                 version = nextval('minute_rollup_versions')",
+                 events = EXCLUDED.events, version = nextval('minute_rollup_versions')",
         ),
     };
     if events == 0 {
@@ -201,16 +204,14 @@ async fn summarise_span(
     }
     let rollup = stats.into_rollup();
     let summary = serde_json::to_string(&rollup.summary).map_err(database)?;
+    let events = i64::try_from(events).unwrap_or(i64::MAX);
+    let (visitors, sessions) = (rollup.visitors.as_bytes(), rollup.sessions.as_bytes());
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&number, &summary, &visitors, &sessions];
+    if let Span::Minute = span {
+        params.push(&events);
+    }
     transaction
-        .execute(
-            upsert,
-            &[
-                &number,
-                &summary,
-                &rollup.visitors.as_bytes(),
-                &rollup.sessions.as_bytes(),
-            ],
-        )
+        .execute(upsert, &params)
         .await
         .map_err(classify)?;
     Ok(true)

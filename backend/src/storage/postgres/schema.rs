@@ -83,6 +83,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE TABLE minute_rollups (
         minute BIGINT PRIMARY KEY,
         version BIGINT NOT NULL DEFAULT nextval('minute_rollup_versions'),
+        events BIGINT NOT NULL,     -- how many, of every kind
         summary TEXT NOT NULL,      -- JSON of `Summary`
         visitors BYTEA NOT NULL,    -- HyperLogLog registers
         sessions BYTEA NOT NULL
