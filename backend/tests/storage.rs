@@ -84,6 +84,8 @@ macro_rules! both_stores {
 both_stores!(
     rollups_give_the_same_statistics_as_raw_events,
     an_event_stored_into_a_summarised_hour_counts_at_once,
+    recent_minutes_are_summarised_and_only_the_last_read_raw,
+    an_event_stored_into_a_summarised_minute_counts_at_once,
     purging_drops_the_rollups_of_purged_hours,
     each_event_is_stored_once,
     two_stores_storing_the_same_events_in_opposite_orders_store_each_once,
@@ -168,6 +170,95 @@ async fn an_event_stored_into_a_summarised_hour_counts_at_once(backing: Backing)
     let again = store.store().aggregates(0, now + 1).await.expect("again");
     assert_eq!(again.executions, before.executions + 1);
     assert_eq!(again.failures, before.failures + 1);
+}
+
+/// 3,000 events over the last 50 minutes.
+async fn seeded_recently(backing: &Backing) -> (AnyStore, Vec<i64>, i64) {
+    let store = backing.open().await;
+    let now = now_ms();
+    let times: Vec<i64> = (0..3000)
+        .map(|index| now - (index * 797) % (50 * MINUTE_MS))
+        .collect();
+    let events = times
+        .iter()
+        .enumerate()
+        .map(|(index, at)| event(index, *at))
+        .collect();
+    store.store().insert(events).await.expect("stored");
+    (store, times, now)
+}
+
+const MINUTE_MS: i64 = 60_000;
+
+/// From the start of the hour of the first event to past now, in whole multiples of 24
+/// minutes: no partial hour at the start is read raw, and the trend's buckets start on
+/// whole minutes, its resolution in summaries.
+fn recent_range(now: i64) -> (i64, i64) {
+    let from = (now - 50 * MINUTE_MS) / HOUR_MS * HOUR_MS;
+    let bucket = 24 * MINUTE_MS;
+    (from, from + ((now - from) / bucket + 1) * bucket)
+}
+
+async fn recent_minutes_are_summarised_and_only_the_last_read_raw(backing: Backing) {
+    let (store, times, now) = seeded_recently(&backing).await;
+    let (from, to) = recent_range(now);
+    let raw = store.store().aggregates(from, to).await.expect("raw");
+    assert_eq!(raw.executions, 3000);
+
+    store.catch_up().await.expect("summarised");
+    let work = |store: &AnyStore| {
+        let store = store.store();
+        let work = store.work();
+        (
+            backend::storage::StoreWork::read(&work.raw_events_read),
+            backend::storage::StoreWork::read(&work.summaries_merged),
+        )
+    };
+    let (raw_before, merged_before) = work(&store);
+    let summarised = store
+        .store()
+        .aggregates(from, to)
+        .await
+        .expect("summarised");
+    let (raw_after, merged_after) = work(&store);
+    assert_same(&summarised, &raw);
+    // Minutes that ended more than a few seconds before the summariser ran are summarised
+    // (SQLite keeps even the current one in memory): only the last minute or so is raw.
+    let unsummarised_from = (now - 10_000) / MINUTE_MS * MINUTE_MS;
+    let recent = times.iter().filter(|at| **at >= unsummarised_from).count() as u64;
+    assert!(
+        raw_after - raw_before <= recent,
+        "{} raw events read, {recent} in the last minutes",
+        raw_after - raw_before
+    );
+    // An hour and the minutes since, or just minutes in an hour's first minute.
+    assert!(merged_after > merged_before, "no summaries merged");
+    let counts = store.store().counts(from, to).await.expect("counts");
+    assert_eq!(
+        (counts.executions, &counts.trend, &counts.hour_of_day),
+        (raw.executions, &raw.trend, &raw.hour_of_day)
+    );
+}
+
+async fn an_event_stored_into_a_summarised_minute_counts_at_once(backing: Backing) {
+    let (store, _, now) = seeded_recently(&backing).await;
+    let (from, to) = recent_range(now);
+    store.catch_up().await.expect("summarised");
+    let before = store.store().aggregates(from, to).await.expect("before");
+    let late = event(100_000, now - 5 * MINUTE_MS - 1_234);
+    assert_eq!(
+        store.store().insert(vec![late]).await.expect("stored"),
+        [true]
+    );
+    let after = store.store().aggregates(from, to).await.expect("after");
+    assert_eq!(after.executions, before.executions + 1);
+    assert_eq!(after.failures, before.failures + 1);
+    store.catch_up().await.expect("summarised again");
+    let again = store.store().aggregates(from, to).await.expect("again");
+    assert_eq!(again.executions, before.executions + 1);
+    assert_eq!(again.failures, before.failures + 1);
+    let trend = |stats: &Aggregates| stats.trend.iter().map(|(s, f)| s + f).sum::<u64>();
+    assert_eq!(trend(&again), trend(&before) + 1);
 }
 
 async fn purging_drops_the_rollups_of_purged_hours(backing: Backing) {

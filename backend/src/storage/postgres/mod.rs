@@ -5,13 +5,15 @@
 //!   commit, `synchronous_commit` on) with one multi-row `INSERT … ON CONFLICT (event_id) DO
 //!   NOTHING`, so an event sent to two replicas is stored once; the audit log rows and a
 //!   `NOTIFY` go in the same transaction.
-//! - `rollups`: finished hours are summarised into `hourly_rollups` by whichever replica
+//! - `rollups`: finished hours are summarised into `hourly_rollups`, and the finished
+//!   minutes of the hours not summarised yet into `minute_rollups`, by whichever replica
 //!   holds the rollup advisory lock; the others skip. An insert into a summarised hour (an
-//!   import) deletes its rollup and marks it pending under the same lock.
-//! - `queries`: a range's statistics merge the stored rollups of its whole hours with raw
-//!   events for the rest, in one repeatable-read snapshot. Unlike SQLite there are no minute
-//!   summaries in memory (another replica's events would be missing from them), so the
-//!   current hour is read raw.
+//!   import) deletes its rollup and marks it pending under the same lock; one into a
+//!   summarised minute deletes the minute's rollup, which is made again on the next run.
+//! - `queries`: a range's statistics merge the stored rollups of its whole hours, then of
+//!   its whole minutes, with raw events for the rest, in one repeatable-read snapshot.
+//!   Unlike SQLite the minute summaries are in the database, not in memory (another
+//!   replica's events would be missing there), so only the last minute or two is read raw.
 //! - `listen`: a connection per replica `LISTEN`s for other replicas' inserts and wakes the
 //!   live dashboards.
 //! - `shared`: the daily visitor salt, deployment secrets and admin sessions.
@@ -63,7 +65,7 @@ struct Inner {
     /// What reads and summaries have done, for `/metrics` and tests.
     work: Arc<StoreWork>,
     /// Stored rollups already decoded.
-    rollups: Arc<queries::RollupCache>,
+    rollups: Arc<queries::Caches>,
     /// Today's visitor salt once read, so a request needs no round trip for it.
     salt: Mutex<Option<(i64, [u8; 32])>>,
     /// The writer, the summariser and the listener.

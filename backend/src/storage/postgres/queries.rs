@@ -1,7 +1,8 @@
-//! Reads: the statistics of a range (stored rollups of its whole hours, raw events for the
-//! rest, in one repeatable-read snapshot), a code's runs, and the export.
+//! Reads: the statistics of a range (stored rollups of its whole hours, then of its whole
+//! minutes, raw events for the rest, in one repeatable-read snapshot), a code's runs, and
+//! the export.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
@@ -13,19 +14,31 @@ use tokio_postgres::IsolationLevel;
 use tokio_postgres::types::ToSql;
 
 use super::{classify, database, unavailable};
-use crate::clock::{self, HOUR_MS};
+use crate::clock::{self, HOUR_MS, MINUTE_MS};
 use crate::storage::hyperloglog::HyperLogLog;
 use crate::storage::summary::{EventRow, RangeStats, Rollup, Summary};
 use crate::storage::{Aggregates, CodeRuns, StoreError, StoreWork};
 
-/// Decoded rollups kept at most (about half a year of hours).
+/// A range with no whole hour summarised and at most this many events in summarised minutes
+/// is computed from its raw events: every figure exact (SQLite's rule too).
+const EXACT_UP_TO: u64 = 2_000;
+
+/// Decoded rollups kept at most in each cache (about half a year of hours).
 const CACHED_ROLLUPS: usize = 4_096;
 
-/// Stored rollups already decoded, by hour, with the version they were stored under: a
-/// month's dashboard fetches and decodes each hour's summary once, not on every call.
+/// Stored rollups already decoded, by hour (or minute), with the version they were stored
+/// under: a month's dashboard fetches and decodes each hour's summary once, not on every
+/// call, and a live dashboard each minute's.
 #[derive(Debug, Default)]
 pub(super) struct RollupCache {
     decoded: Mutex<HashMap<i64, (i64, Arc<Rollup>)>>,
+}
+
+/// The decoded hourly rollups, and the decoded minute rollups.
+#[derive(Debug, Default)]
+pub(super) struct Caches {
+    hours: RollupCache,
+    minutes: RollupCache,
 }
 
 impl RollupCache {
@@ -51,12 +64,13 @@ impl RollupCache {
     }
 }
 
-/// `stats` filled for its range: rollups for the whole hours that have one, raw events for
-/// the gaps between them.
+/// `stats` filled for its range: rollups for the whole hours that have one, minute rollups
+/// for the whole minutes of the other hours that have one, raw events for the gaps between
+/// them (the last minute or two, the range's partial edges, hours not summarised yet).
 pub(super) async fn aggregates(
     pool: &Pool,
     work: &StoreWork,
-    cache: &RollupCache,
+    caches: &Caches,
     mut stats: RangeStats,
 ) -> Result<Aggregates, StoreError> {
     let (from, to) = stats.range();
@@ -68,37 +82,110 @@ pub(super) async fn aggregates(
         .start()
         .await
         .map_err(classify)?;
-    let first_whole = from.div_euclid(HOUR_MS) + i64::from(from.rem_euclid(HOUR_MS) != 0);
-    let end_whole = to.div_euclid(HOUR_MS);
-    let stored: Vec<(i64, i64)> = if first_whole < end_whole {
-        snapshot
-            .query(
-                "SELECT hour, version FROM hourly_rollups
-                 WHERE hour >= $1 AND hour < $2 ORDER BY hour",
-                &[&first_whole, &end_whole],
-            )
-            .await
-            .map_err(classify)?
-            .iter()
-            .map(|row| (row.get(0), row.get(1)))
-            .collect()
-    } else {
-        Vec::new()
+    let hours = stored_rollups(&snapshot, &caches.hours, Table::Hours, from, to).await?;
+    let stored_hours: HashSet<i64> = hours.iter().map(|(hour, ..)| *hour).collect();
+    let minutes: Vec<_> = stored_rollups(&snapshot, &caches.minutes, Table::Minutes, from, to)
+        .await?
+        .into_iter()
+        .filter(|(minute, ..)| !stored_hours.contains(&(minute * MINUTE_MS).div_euclid(HOUR_MS)))
+        .collect();
+    // A small range of recent minutes is read raw, every figure exact, as with SQLite.
+    let summarised: u64 = minutes.iter().map(|(_, events, _)| *events).sum();
+    let exact = hours.is_empty() && summarised <= EXACT_UP_TO;
+    // Spans to merge, by start: whole hours, and the minutes of hours that have no rollup
+    // (a minute's rollup and its hour's are never both stored, but they would count twice).
+    let mut pieces: Vec<(i64, i64, i64, Arc<Rollup>)> = hours
+        .into_iter()
+        .map(|(hour, _, rollup)| (hour * HOUR_MS, HOUR_MS, hour, rollup))
+        .chain(minutes.into_iter().map(|(minute, _, rollup)| {
+            let start = minute * MINUTE_MS;
+            (start, MINUTE_MS, start.div_euclid(HOUR_MS), rollup)
+        }))
+        .filter(|_| !exact)
+        .collect();
+    pieces.sort_by_key(|(start, ..)| *start);
+    let mut cursor = from;
+    let mut raw_read = 0;
+    let mut merged = 0;
+    for (start, length, hour, rollup) in pieces {
+        if start > cursor {
+            raw_read +=
+                scan_events(&snapshot, cursor, start, |event| stats.add_event(&event)).await?;
+        }
+        stats.add_rollup(hour, &rollup);
+        merged += 1;
+        cursor = start + length;
+    }
+    if cursor < to {
+        raw_read += scan_events(&snapshot, cursor, to, |event| stats.add_event(&event)).await?;
+    }
+    snapshot.commit().await.map_err(classify)?;
+    work.raw_events_read
+        .fetch_add(raw_read as u64, Ordering::Relaxed);
+    work.summaries_merged.fetch_add(merged, Ordering::Relaxed);
+    Ok(stats.finish())
+}
+
+/// A table of rollups.
+#[derive(Debug, Clone, Copy)]
+enum Table {
+    Hours,
+    Minutes,
+}
+
+impl Table {
+    fn length(self) -> i64 {
+        match self {
+            Self::Hours => HOUR_MS,
+            Self::Minutes => MINUTE_MS,
+        }
+    }
+}
+
+/// The rollups stored in `table` for spans lying wholly in `[from, to)`, by number, oldest
+/// first, with how many events each holds (minutes only; 0 for hours): decoded from the
+/// cache, or fetched and decoded (and cached) when not there.
+async fn stored_rollups(
+    snapshot: &impl GenericClient,
+    cache: &RollupCache,
+    table: Table,
+    from: i64,
+    to: i64,
+) -> Result<Vec<(i64, u64, Arc<Rollup>)>, StoreError> {
+    let length = table.length();
+    let first_whole = from.div_euclid(length) + i64::from(from.rem_euclid(length) != 0);
+    let end_whole = to.div_euclid(length);
+    if first_whole >= end_whole {
+        return Ok(Vec::new());
+    }
+    let (list, fetch) = match table {
+        Table::Hours => (
+            "SELECT hour, version, 0::bigint FROM hourly_rollups
+             WHERE hour >= $1 AND hour < $2 ORDER BY hour",
+            "SELECT hour, version, summary, visitors, sessions FROM hourly_rollups
+             WHERE hour = ANY($1)",
+        ),
+        Table::Minutes => (
+            "SELECT minute, version, events FROM minute_rollups
+             WHERE minute >= $1 AND minute < $2 ORDER BY minute",
+            "SELECT minute, version, summary, visitors, sessions FROM minute_rollups
+             WHERE minute = ANY($1)",
+        ),
     };
+    let stored: Vec<(i64, i64, i64)> = snapshot
+        .query(list, &[&first_whole, &end_whole])
+        .await
+        .map_err(classify)?
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2)))
+        .collect();
     let missing: Vec<i64> = stored
         .iter()
-        .filter(|(hour, version)| cache.get(*hour, *version).is_none())
-        .map(|(hour, _)| *hour)
+        .filter(|(number, version, _)| cache.get(*number, *version).is_none())
+        .map(|(number, ..)| *number)
         .collect();
     if !missing.is_empty() {
-        let rows = snapshot
-            .query(
-                "SELECT hour, version, summary, visitors, sessions FROM hourly_rollups
-                 WHERE hour = ANY($1)",
-                &[&missing],
-            )
-            .await
-            .map_err(classify)?;
+        let rows = snapshot.query(fetch, &[&missing]).await.map_err(classify)?;
         for row in rows {
             let summary: Summary = serde_json::from_str(row.get(2)).map_err(database)?;
             cache.put(
@@ -112,30 +199,15 @@ pub(super) async fn aggregates(
             );
         }
     }
-    let mut cursor = from;
-    let mut raw_read = 0;
-    let mut merged = 0;
-    for (hour, version) in stored {
-        let start = hour * HOUR_MS;
-        if start > cursor {
-            raw_read +=
-                scan_events(&snapshot, cursor, start, |event| stats.add_event(&event)).await?;
-        }
-        let rollup = cache.get(hour, version).ok_or_else(|| {
-            StoreError::Database(format!("the rollup of hour {hour} went missing"))
-        })?;
-        stats.add_rollup(hour, &rollup);
-        merged += 1;
-        cursor = start + HOUR_MS;
-    }
-    if cursor < to {
-        raw_read += scan_events(&snapshot, cursor, to, |event| stats.add_event(&event)).await?;
-    }
-    snapshot.commit().await.map_err(classify)?;
-    work.raw_events_read
-        .fetch_add(raw_read as u64, Ordering::Relaxed);
-    work.summaries_merged.fetch_add(merged, Ordering::Relaxed);
-    Ok(stats.finish())
+    stored
+        .into_iter()
+        .map(|(number, version, events)| {
+            let rollup = cache.get(number, version).ok_or_else(|| {
+                StoreError::Database(format!("the rollup of {table:?} {number} went missing"))
+            })?;
+            Ok((number, events.unsigned_abs(), rollup))
+        })
+        .collect()
 }
 
 /// Calls `each` for every event received in `[from, to)`, streaming the rows; returns how

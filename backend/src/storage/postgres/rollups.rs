@@ -1,8 +1,13 @@
-//! Hourly rollups and the retention purge, once for the whole cluster: every replica tries
-//! now and then, and whichever holds the rollup advisory lock (a transaction's) does the
-//! work while the others skip. An hour is summarised a minute after it ends ([`SETTLE`]), so
-//! an insert still in flight when the hour turned has committed; later inserts into a
-//! finished hour take the same lock, delete its rollup and mark it pending.
+//! Hourly and minute rollups and the retention purge, once for the whole cluster: every
+//! replica tries now and then, and whichever holds the rollup advisory lock (a
+//! transaction's) does the work while the others skip. An hour is summarised a minute after
+//! it ends ([`SETTLE`]), so an insert still in flight when the hour turned has committed;
+//! later inserts into a finished hour take the same lock, delete its rollup and mark it
+//! pending. The minutes of the hours not summarised yet (the current one, and the last one
+//! for its first minute) get a rollup each in `minute_rollups` a few seconds after they end
+//! ([`MINUTE_SETTLE`]); a later insert into a finished minute takes the lock and deletes
+//! its rollup, and the minute is summarised again on the next run. A minute's rollups go
+//! when its hour is summarised.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -10,10 +15,11 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use deadpool_postgres::{Pool, Transaction};
+use tokio_postgres::types::ToSql;
 
 use super::queries::scan_events;
 use super::{ROLLUP_LOCK, classify, database, unavailable};
-use crate::clock::{self, DAY_MS, HOUR_MS};
+use crate::clock::{self, DAY_MS, HOUR_MS, MINUTE_MS};
 use crate::storage::summary::RangeStats;
 use crate::storage::{StoreError, StoreWork};
 
@@ -21,6 +27,14 @@ use crate::storage::{StoreError, StoreWork};
 const EVERY: Duration = Duration::from_secs(30);
 /// How long after its end an hour is summarised.
 const SETTLE: i64 = 60_000;
+/// How long after its end a minute is summarised. The writer only takes the rollup lock
+/// for events in minutes that had ended when it looked (just before committing), so an
+/// event of a minute that was still current then must have committed before the minute is
+/// summarised: ten seconds is far more than a group commit takes (or than replicas' clocks
+/// should differ by), and short enough that a dashboard reads only the last minute or two
+/// raw (the current one, the last if under ten seconds old, and what ended since the last
+/// [`EVERY`]).
+const MINUTE_SETTLE: i64 = 10_000;
 /// A replica's hourly purge counts as due this much before the hour since the last one is
 /// over, so replicas whose timers drift apart do not skip an hour between them.
 const PURGE_SLACK: i64 = 5 * 60_000;
@@ -64,9 +78,12 @@ pub(super) async fn summarise(pool: &Pool, work: &StoreWork, wait: Wait) -> Resu
         .iter()
         .map(|row| row.get(0))
         .collect();
-    hours.extend(hours_with_events(&transaction, finished_until, current).await?);
+    hours.extend(spans_with_events(&transaction, finished_until, current, HOUR_MS).await?);
     for hour in &hours {
-        summarise_hour(&transaction, work, *hour).await?;
+        work.rollups_computed.fetch_add(1, Ordering::Relaxed);
+        if summarise_span(&transaction, Span::Hour, *hour).await? {
+            work.rollups_stored.fetch_add(1, Ordering::Relaxed);
+        }
     }
     let done: Vec<i64> = hours.into_iter().collect();
     transaction
@@ -80,7 +97,43 @@ pub(super) async fn summarise(pool: &Pool, work: &StoreWork, wait: Wait) -> Resu
         )
         .await
         .map_err(classify)?;
+    summarise_minutes(&transaction, finished_until.max(current)).await?;
     transaction.commit().await.map_err(classify)
+}
+
+/// Drops the minute rollups of hours before `unrolled_from` (they have an hourly rollup
+/// now, or are pending and read raw until they do), and summarises each finished minute
+/// since then that has events and no rollup.
+async fn summarise_minutes(
+    transaction: &Transaction<'_>,
+    unrolled_from: i64,
+) -> Result<(), StoreError> {
+    let first_minute = unrolled_from.saturating_mul(HOUR_MS / MINUTE_MS);
+    transaction
+        .execute(
+            "DELETE FROM minute_rollups WHERE minute < $1",
+            &[&first_minute],
+        )
+        .await
+        .map_err(classify)?;
+    // Minutes before this one ended at least MINUTE_SETTLE ago.
+    let settled = (clock::now_ms() - MINUTE_SETTLE).div_euclid(MINUTE_MS);
+    let summarised: BTreeSet<i64> = transaction
+        .query(
+            "SELECT minute FROM minute_rollups WHERE minute >= $1",
+            &[&first_minute],
+        )
+        .await
+        .map_err(classify)?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    for minute in spans_with_events(transaction, first_minute, settled, MINUTE_MS).await? {
+        if !summarised.contains(&minute) {
+            summarise_span(transaction, Span::Minute, minute).await?;
+        }
+    }
+    Ok(())
 }
 
 async fn lock(transaction: &Transaction<'_>, wait: Wait) -> Result<bool, StoreError> {
@@ -98,58 +151,87 @@ async fn lock(transaction: &Transaction<'_>, wait: Wait) -> Result<bool, StoreEr
         .get(0))
 }
 
-/// Stores the summary of one hour's events (or no rollup if it has none).
-async fn summarise_hour(
+/// What a rollup summarises, and where it is stored.
+#[derive(Debug, Clone, Copy)]
+enum Span {
+    Hour,
+    Minute,
+}
+
+impl Span {
+    fn length(self) -> i64 {
+        match self {
+            Self::Hour => HOUR_MS,
+            Self::Minute => MINUTE_MS,
+        }
+    }
+}
+
+/// Stores the summary of one hour's or minute's events (or no rollup if it has none);
+/// `true` if one was stored.
+async fn summarise_span(
     transaction: &Transaction<'_>,
-    work: &StoreWork,
-    hour: i64,
-) -> Result<(), StoreError> {
-    work.rollups_computed.fetch_add(1, Ordering::Relaxed);
-    let (from, to) = (hour * HOUR_MS, (hour + 1) * HOUR_MS);
+    span: Span,
+    number: i64,
+) -> Result<bool, StoreError> {
+    let (from, to) = (number * span.length(), (number + 1) * span.length());
     let mut stats = RangeStats::new(from, to);
     let events = scan_events(transaction, from, to, |row| stats.add_event(&row)).await?;
-    if events == 0 {
-        transaction
-            .execute("DELETE FROM hourly_rollups WHERE hour = $1", &[&hour])
-            .await
-            .map_err(classify)?;
-        return Ok(());
-    }
-    let rollup = stats.into_rollup();
-    let summary = serde_json::to_string(&rollup.summary).map_err(database)?;
-    transaction
-        .execute(
+    let (delete, upsert) = match span {
+        Span::Hour => (
+            "DELETE FROM hourly_rollups WHERE hour = $1",
             "INSERT INTO hourly_rollups (hour, summary, visitors, sessions)
              VALUES ($1, $2, $3, $4)
              ON CONFLICT (hour) DO UPDATE SET summary = EXCLUDED.summary,
                  visitors = EXCLUDED.visitors, sessions = EXCLUDED.sessions,
                  version = nextval('hourly_rollup_versions')",
-            &[
-                &hour,
-                &summary,
-                &rollup.visitors.as_bytes(),
-                &rollup.sessions.as_bytes(),
-            ],
-        )
+        ),
+        Span::Minute => (
+            "DELETE FROM minute_rollups WHERE minute = $1",
+            "INSERT INTO minute_rollups (minute, summary, visitors, sessions, events)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (minute) DO UPDATE SET summary = EXCLUDED.summary,
+                 visitors = EXCLUDED.visitors, sessions = EXCLUDED.sessions,
+                 events = EXCLUDED.events, version = nextval('minute_rollup_versions')",
+        ),
+    };
+    if events == 0 {
+        transaction
+            .execute(delete, &[&number])
+            .await
+            .map_err(classify)?;
+        return Ok(false);
+    }
+    let rollup = stats.into_rollup();
+    let summary = serde_json::to_string(&rollup.summary).map_err(database)?;
+    let events = i64::try_from(events).unwrap_or(i64::MAX);
+    let (visitors, sessions) = (rollup.visitors.as_bytes(), rollup.sessions.as_bytes());
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&number, &summary, &visitors, &sessions];
+    if let Span::Minute = span {
+        params.push(&events);
+    }
+    transaction
+        .execute(upsert, &params)
         .await
         .map_err(classify)?;
-    work.rollups_stored.fetch_add(1, Ordering::Relaxed);
-    Ok(())
+    Ok(true)
 }
 
-/// The hours in `[from_hour, to_hour)` that hold at least one event: one index seek each.
-async fn hours_with_events(
+/// The spans of `length` ms numbered in `[from, to)` that hold at least one event: one
+/// index seek each.
+async fn spans_with_events(
     transaction: &Transaction<'_>,
-    from_hour: i64,
-    to_hour: i64,
+    from: i64,
+    to: i64,
+    length: i64,
 ) -> Result<Vec<i64>, StoreError> {
     let statement = transaction
         .prepare("SELECT MIN(received_at) FROM events WHERE received_at >= $1 AND received_at < $2")
         .await
         .map_err(classify)?;
-    let end = to_hour.saturating_mul(HOUR_MS);
-    let mut cursor = from_hour.saturating_mul(HOUR_MS);
-    let mut hours = Vec::new();
+    let end = to.saturating_mul(length);
+    let mut cursor = from.saturating_mul(length);
+    let mut spans = Vec::new();
     while cursor < end {
         let at: Option<i64> = transaction
             .query_one(&statement, &[&cursor, &end])
@@ -157,11 +239,11 @@ async fn hours_with_events(
             .map_err(classify)?
             .get(0);
         let Some(at) = at else { break };
-        let hour = at.div_euclid(HOUR_MS);
-        hours.push(hour);
-        cursor = (hour + 1) * HOUR_MS;
+        let span = at.div_euclid(length);
+        spans.push(span);
+        cursor = (span + 1) * length;
     }
-    Ok(hours)
+    Ok(spans)
 }
 
 /// Claims this hour's retention purge for the cluster: `true` for the one replica that
@@ -180,7 +262,8 @@ pub(super) async fn claim_hourly_purge(pool: &Pool) -> Result<bool, StoreError> 
     Ok(claimed == 1)
 }
 
-/// Deletes events received before `cutoff`, the rollups of the hours they were in, their
+/// Deletes events received before `cutoff`, the rollups of the hours and minutes they were
+/// in (the minute the cut falls in is summarised again on the next run), their
 /// audit log rows and the salts of past days; the hour the cut falls in is summarised again.
 pub(super) async fn purge_before(
     pool: &Pool,
@@ -197,6 +280,13 @@ pub(super) async fn purge_before(
         .map_err(classify)?;
     transaction
         .execute("DELETE FROM hourly_rollups WHERE hour <= $1", &[&cut_hour])
+        .await
+        .map_err(classify)?;
+    transaction
+        .execute(
+            "DELETE FROM minute_rollups WHERE minute <= $1",
+            &[&cutoff.div_euclid(MINUTE_MS)],
+        )
         .await
         .map_err(classify)?;
     if cut_hour < clock::now_ms().div_euclid(HOUR_MS) {

@@ -76,6 +76,19 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE rollup_progress ADD COLUMN last_purge_at BIGINT;
     ",
+    // One row per summarised minute (unix ms / 60,000) of the hours not yet summarised, so
+    // a range over the current hour reads only its last minute or two raw.
+    "
+    CREATE SEQUENCE minute_rollup_versions;
+    CREATE TABLE minute_rollups (
+        minute BIGINT PRIMARY KEY,
+        version BIGINT NOT NULL DEFAULT nextval('minute_rollup_versions'),
+        events BIGINT NOT NULL,     -- how many, of every kind
+        summary TEXT NOT NULL,      -- JSON of `Summary`
+        visitors BYTEA NOT NULL,    -- HyperLogLog registers
+        sessions BYTEA NOT NULL
+    );
+    ",
 ];
 
 /// Applies the migrations this database lacks, under the migration lock. Returns how many

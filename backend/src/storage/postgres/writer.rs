@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::error::SqlState;
 
 use super::{CHANNEL, ROLLUP_LOCK, classify, unavailable};
-use crate::clock::{self, HOUR_MS};
+use crate::clock::{self, HOUR_MS, MINUTE_MS};
 use crate::storage::{NewEvent, StoreError, StoreWork, audit_line};
 
 /// Events in one group at most: one statement, a few megabytes.
@@ -194,7 +194,31 @@ async fn write_once(pool: &Pool, events: &[&NewEvent]) -> Result<Vec<bool>, Writ
         .collect();
 
     // Events in hours that have ended: their rollups go, and the hours are summarised again.
-    let current_hour = clock::now_ms().div_euclid(HOUR_MS);
+    // Likewise for minutes that have ended: their rollups go, and the summariser finds them
+    // without one and summarises them again.
+    let now = clock::now_ms();
+    let current_hour = now.div_euclid(HOUR_MS);
+    let current_minute = now.div_euclid(MINUTE_MS);
+    let ended_minutes: Vec<i64> = events
+        .iter()
+        .zip(&inserted)
+        .filter(|(_, new)| **new)
+        .map(|(new, _)| new.received_at.div_euclid(MINUTE_MS))
+        .filter(|minute| *minute < current_minute)
+        .collect::<BTreeSet<i64>>()
+        .into_iter()
+        .collect();
+    if !ended_minutes.is_empty() {
+        transaction
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&ROLLUP_LOCK])
+            .await?;
+        transaction
+            .execute(
+                "DELETE FROM minute_rollups WHERE minute = ANY($1)",
+                &[&ended_minutes],
+            )
+            .await?;
+    }
     let finished: BTreeSet<i64> = events
         .iter()
         .zip(&inserted)
@@ -203,10 +227,8 @@ async fn write_once(pool: &Pool, events: &[&NewEvent]) -> Result<Vec<bool>, Writ
         .filter(|hour| *hour < current_hour)
         .collect();
     if !finished.is_empty() {
+        // The lock is already held: an event in an ended hour is in an ended minute too.
         let hours: Vec<i64> = finished.into_iter().collect();
-        transaction
-            .execute("SELECT pg_advisory_xact_lock($1)", &[&ROLLUP_LOCK])
-            .await?;
         transaction
             .execute("DELETE FROM hourly_rollups WHERE hour = ANY($1)", &[&hours])
             .await?;
