@@ -218,6 +218,13 @@ impl Client {
             .await
     }
 
+    /// A streaming GET (server-sent events) with the admin token as a bearer token.
+    pub async fn open_as_admin(&self, path: &str) -> Streaming {
+        let bearer = format!("Bearer {ADMIN_TOKEN}");
+        self.open("GET", path, &[("Authorization", &bearer)], b"")
+            .await
+    }
+
     /// A POST of JSON with the admin token as a bearer token.
     pub async fn post_as_admin(&self, path: &str, body: &Value) -> Answer {
         let bearer = format!("Bearer {ADMIN_TOKEN}");

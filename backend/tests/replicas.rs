@@ -108,15 +108,9 @@ async fn a_duplicate_sent_to_both_replicas_is_stored_once() {
 async fn an_event_sent_to_one_replica_shows_on_the_others_live_stream_within_two_seconds() {
     let url = PgCluster::shared().fresh_database().await;
     let (a, b) = (replica(&url).await, replica(&url).await);
-    let bearer = format!("Bearer {ADMIN_TOKEN}");
     let mut live = b
         .client()
-        .open(
-            "GET",
-            "/api/dashboard/live?range=1h",
-            &[("Authorization", &bearer)],
-            b"",
-        )
+        .open_as_admin("/api/dashboard/live?range=1h")
         .await;
     tokio::time::timeout(
         Duration::from_secs(10),

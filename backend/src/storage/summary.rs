@@ -146,14 +146,7 @@ impl Summary {
     }
 
     fn merge(&mut self, other: &Self) {
-        self.executions += other.executions;
-        self.successes += other.successes;
-        self.failures += other.failures;
-        self.duration_count += other.duration_count;
-        self.duration_sum += other.duration_sum;
-        self.last_execution_at = self.last_execution_at.max(other.last_execution_at);
-        self.installs += other.installs;
-        self.file_loads += other.file_loads;
+        self.merge_counts(other);
         for (slot, count) in self.histogram_mut().iter_mut().zip(&other.histogram) {
             *slot += count;
         }

@@ -70,15 +70,9 @@ async fn the_legacy_stats_keep_the_original_shape_without_addresses() {
 #[tokio::test]
 async fn live_dashboards_hear_new_events_within_two_seconds() {
     let app = spawn_app().await;
-    let bearer = format!("Bearer {ADMIN_TOKEN}");
     let mut live = app
         .client()
-        .open(
-            "GET",
-            "/api/dashboard/live?range=1h",
-            &[("Authorization", &bearer)],
-            b"",
-        )
+        .open_as_admin("/api/dashboard/live?range=1h")
         .await;
     live.read_until("\"totalExecutions\":0").await;
     assert!(
