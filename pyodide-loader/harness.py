@@ -257,7 +257,19 @@ def make_json_safe(value):
 def describe_error(error):
     message = str(error)
     name = type(error).__name__
-    return f"{name}: {message}" if message else name
+    described = f"{name}: {message}" if message else name
+    if isinstance(error, MemoryError):
+        described += f" ({MEMORY_HINT})"
+    return described
+
+
+# What a MemoryError says besides: WebAssembly gives Python at most 4 GB, and a kept file is
+# read where it lies, so the way out is to read less at once.
+MEMORY_HINT = (
+    "Python in the browser has at most 4 GB of memory: read the file in parts "
+    "(pd.read_csv(path, chunksize=1_000_000) or pyarrow.parquet.ParquetFile(path).iter_batches()), "
+    "pick the columns you need (usecols=[...], columns=[...]), or aggregate each part before combining"
+)
 
 
 def capped_text(text):
@@ -1322,6 +1334,8 @@ class Run:
 
     def failed(self, error):
         self.answer["success"] = False
+        if isinstance(error, MemoryError) and MEMORY_HINT not in getattr(error, "__notes__", ()):
+            error.add_note(MEMORY_HINT)
         self.answer["error"] = describe_error(error)
         self.answer["errorType"] = type(error).__name__
         self.answer["traceback"] = user_traceback(error)
@@ -1490,30 +1504,84 @@ def warm_up(packages):
             pass
 
 
+# A CSV preview reads this much of the file's start; a file this small is read whole, so its
+# row count is exact.
+PREVIEW_BYTES = 1 << 20
+EXACT_ROWS_BYTES = 8 << 20
+
+
+def file_kind(name):
+    """What a file is, from its extension: the Files panel's word for it."""
+    extension = os.path.splitext(name)[1].lower()
+    return {
+        ".csv": "csv",
+        ".tsv": "tsv",
+        ".parquet": "parquet",
+        ".json": "json",
+        ".py": "python",
+        ".txt": "text",
+    }.get(extension, "other")
+
+
 def describe_file(path):
-    """The answer to loading a file; for CSV the original's shape, columns and 3-row sample."""
-    filename = os.path.basename(path)
-    answer = {"success": True, "filename": filename, "path": path, "bytes": os.path.getsize(path)}
-    extension = os.path.splitext(filename)[1].lower()
-    if extension == ".py":
+    """The answer to loading a file: the original's shape, columns and 3-row sample for a
+    CSV, and for Parquet the same from its footer and first rows. Only the file's start (CSV)
+    or footer and first batch (Parquet) are read, so a large file is described at once; a
+    large CSV's row count is then an estimate (`shapeEstimated`)."""
+    filename = os.path.relpath(path, DATA_DIR)
+    size = os.path.getsize(path)
+    kind = file_kind(filename)
+    answer = {"success": True, "filename": filename, "path": path, "bytes": size, "kind": kind}
+    if kind == "python":
         # A changed module must be imported afresh, not taken from the import cache.
         importlib.invalidate_caches()
-        sys.modules.pop(os.path.splitext(filename)[0], None)
-    if extension not in (".csv", ".tsv"):
-        return json.dumps(answer)
-    import pandas
-
+        sys.modules.pop(os.path.splitext(os.path.basename(filename))[0], None)
     try:
-        frame = pandas.read_csv(path, sep="\t" if extension == ".tsv" else ",")
+        if kind in ("csv", "tsv"):
+            describe_csv(path, size, "\t" if kind == "tsv" else ",", answer)
+        elif kind == "parquet":
+            describe_parquet(path, answer)
     except Exception as error:
         answer["success"] = False
-        answer["error"] = f"could not read {filename} as CSV: {describe_error(error)}"
-        return json.dumps(answer)
-    answer["shape"] = list(frame.shape)
+        what = "Parquet" if kind == "parquet" else "CSV"
+        answer["error"] = f"could not read {filename} as {what}: {describe_error(error)}"
+    return json.dumps(answer, allow_nan=False)
+
+
+def describe_csv(path, size, separator, answer):
+    import io
+
+    import pandas
+
+    if size <= EXACT_ROWS_BYTES:
+        frame = pandas.read_csv(path, sep=separator)
+        rows = len(frame)
+    else:
+        with open(path, "rb") as file:
+            head = file.read(PREVIEW_BYTES)
+        # The last line read may be cut short: only whole lines count.
+        head = head[: head.rfind(b"\n") + 1] or head
+        frame = pandas.read_csv(io.BytesIO(head), sep=separator)
+        line_bytes = (len(head) - len(head.split(b"\n", 1)[0]) - 1) / max(1, len(frame))
+        rows = int((size - len(head.split(b"\n", 1)[0]) - 1) / max(1.0, line_bytes))
+        answer["shapeEstimated"] = True
+    answer["shape"] = [rows, len(frame.columns)]
     answer["columns"] = [str(column) for column in frame.columns]
     answer["dtypes"] = [str(dtype) for dtype in frame.dtypes]
     answer["sample"] = make_json_safe(frame.head(SAMPLE_ROWS).to_dict("records"))
-    return json.dumps(answer, allow_nan=False)
+
+
+def describe_parquet(path, answer):
+    import pyarrow.parquet
+
+    parquet = pyarrow.parquet.ParquetFile(path)
+    schema = parquet.schema_arrow
+    answer["shape"] = [parquet.metadata.num_rows, len(schema.names)]
+    answer["columns"] = [str(name) for name in schema.names]
+    batch = next(parquet.iter_batches(batch_size=SAMPLE_ROWS), None)
+    frame = batch.to_pandas() if batch is not None else schema.empty_table().to_pandas()
+    answer["dtypes"] = [str(dtype) for dtype in frame.dtypes]
+    answer["sample"] = make_json_safe(frame.head(SAMPLE_ROWS).to_dict("records"))
 
 
 async def install(requirement, index_url=None):
@@ -1576,24 +1644,66 @@ def now_iso():
 
 
 def list_files():
-    """The files in the data folder: loaded ones and the ones the code wrote."""
+    """The files in the data folder and its sub-folders (paths relative to it): added ones and
+    the ones the code wrote."""
     entries = []
-    for name in sorted(os.listdir(DATA_DIR), key=str.lower):
-        path = os.path.join(DATA_DIR, name)
-        if os.path.isfile(path):
-            entries.append({"name": name, "path": path, "bytes": os.path.getsize(path)})
+    for folder, folders, names in os.walk(DATA_DIR):
+        folders[:] = [name for name in folders if name != "__pycache__"]
+        for name in names:
+            path = os.path.join(folder, name)
+            entries.append(
+                {
+                    "name": os.path.relpath(path, DATA_DIR),
+                    "path": path,
+                    "bytes": os.path.getsize(path),
+                    "kind": file_kind(name),
+                }
+            )
+    entries.sort(key=lambda entry: entry["name"].lower())
     return json.dumps(entries)
 
 
+def data_path(name):
+    """The path of `name` inside the data folder, or None when it would lead outside it."""
+    path = os.path.normpath(os.path.join(DATA_DIR, name))
+    if not name or os.path.isabs(name) or not path.startswith(DATA_DIR + "/"):
+        return None
+    return path
+
+
+def forget_module(name):
+    if name.endswith(".py") and "/" not in name:
+        sys.modules.pop(name[:-3], None)
+
+
 def delete_file(name):
-    if os.path.basename(name) != name or name in ("", ".", ".."):
-        return json.dumps({"success": False, "error": f"{name!r} is not a plain file name"})
-    path = os.path.join(DATA_DIR, name)
+    path = data_path(name)
+    if path is None:
+        return json.dumps({"success": False, "error": f"{name!r} is not a file in the data folder"})
     if not os.path.isfile(path):
         return json.dumps({"success": False, "error": f"there is no file {name}"})
     os.remove(path)
-    if name.endswith(".py"):
-        sys.modules.pop(name[:-3], None)
+    # A folder the deletion left empty goes too (folders exist here to hold files).
+    folder = os.path.dirname(path)
+    while folder != DATA_DIR and not os.listdir(folder):
+        os.rmdir(folder)
+        folder = os.path.dirname(folder)
+    forget_module(name)
+    return json.dumps({"success": True})
+
+
+def rename_file(name, new_name):
+    path, new_path = data_path(name), data_path(new_name)
+    if path is None or new_path is None:
+        bad = name if path is None else new_name
+        return json.dumps({"success": False, "error": f"{bad!r} is not a file in the data folder"})
+    if not os.path.isfile(path):
+        return json.dumps({"success": False, "error": f"there is no file {name}"})
+    if os.path.exists(new_path):
+        return json.dumps({"success": False, "error": f"there is already a file {new_name}"})
+    os.makedirs(os.path.dirname(new_path), exist_ok=True)
+    os.rename(path, new_path)
+    forget_module(name)
     return json.dumps({"success": True})
 
 

@@ -4,7 +4,7 @@
 //
 // Sections: the message kinds · state · early start · package files (fetch, integrity,
 // Pyodide's WebAssembly) · unpacking wheels · dispatch · start and preloads · runs · files ·
-// the editor's questions.
+// the editor's questions. The data folder's file system is data-folder.js.
 "use strict";
 
 // ---------------------------------------------------------------------------------------
@@ -22,6 +22,8 @@ const Kind = Object.freeze({
   reply: "reply",
   failed: "failed",
   fatal: "fatal",
+  files: "files",
+  broken: "broken",
 });
 // What the page asks (`ToWorker`).
 const Ask = Object.freeze({
@@ -33,6 +35,8 @@ const Ask = Object.freeze({
   listFiles: "listFiles",
   deleteFile: "deleteFile",
   readFile: "readFile",
+  renameFile: "renameFile",
+  describeFile: "describeFile",
   listPackages: "listPackages",
   assist: "assist",
 });
@@ -391,16 +395,21 @@ async function handle(message, payload) {
       throw new Error("the Python runtime did not start");
     }
     const body = await answer(message, payload);
+    // Files added, deleted or renamed (by this request, or by code that wrote them): the
+    // page lists them again.
+    DataFolder.announceChanges();
     if (body instanceof FileContents) {
-      // Bytes travel beside the JSON, moved rather than copied.
-      self.postMessage(
-        { json: JSON.stringify({ type: Kind.reply, id: message.id, body: body.description }), payload: body.bytes.buffer },
-        [body.bytes.buffer],
-      );
+      // A file travels beside the JSON as a `Blob`: posting it hands over a reference.
+      self.postMessage({ json: JSON.stringify({ type: Kind.reply, id: message.id, body: body.description }), payload: body.blob });
     } else {
       post({ type: Kind.reply, id: message.id, body });
     }
   } catch (error) {
+    if (error && error.pyodide_fatal_error) {
+      // Pyodide cannot run anything more: the page replaces this worker (and answers).
+      post({ type: Kind.broken, message: describe(error) });
+      return;
+    }
     post({ type: Kind.failed, id: message.id, message: describe(error) });
   }
 }
@@ -422,15 +431,16 @@ async function answer(message, payload) {
       return JSON.parse(call("reset"));
     case Ask.listFiles:
       return JSON.parse(call("list_files"));
-    case Ask.deleteFile: {
-      const outcome = JSON.parse(call("delete_file", message.name));
-      await persistFiles();
-      return outcome;
-    }
+    case Ask.deleteFile:
+      return JSON.parse(call("delete_file", message.name));
+    case Ask.renameFile:
+      return JSON.parse(call("rename_file", message.from, message.to));
+    case Ask.describeFile:
+      return describeFile(message.name);
     case Ask.readFile: {
-      const path = `${harness.get("DATA_DIR")}/${message.name}`;
-      const bytes = pyodide.FS.readFile(path);
-      return new FileContents({ name: message.name, bytes: bytes.length }, bytes);
+      // The kept file itself (a `File` over OPFS): the page downloads it without a copy.
+      const blob = await DataFolder.blob(message.name);
+      return new FileContents({ name: message.name, bytes: blob.size }, blob);
     }
     case Ask.listPackages:
       return JSON.parse(call("list_packages"));
@@ -469,6 +479,8 @@ async function init({ indexUrl, harness: source, packageIndexUrl: index, preload
   if (buffer) {
     // Pyodide gets it only while a user's run runs (see `execute`).
     interruptBuffer = new Uint8Array(buffer);
+    // From byte 4 on: the paths the page is deleting (pyodide-loader/src/interrupt.rs).
+    if (buffer.byteLength > 12) DataFolder.watchDeletions(buffer, 4);
   }
   const namespace = pyodide.globals.get("dict")();
   pyodide.runPython(source, { globals: namespace, filename: "<workbench-harness>" });
@@ -534,38 +546,32 @@ async function preloadEach(stages) {
 // ---------------------------------------------------------------------------------------
 // Files: the data folder, kept in IndexedDB.
 
-// A file's bytes, to be moved to the page beside the JSON answer.
+// A file to hand to the page beside the JSON answer, as a `Blob`.
 class FileContents {
-  constructor(description, bytes) {
+  constructor(description, blob) {
     this.description = description;
-    this.bytes = bytes;
+    this.blob = blob;
   }
 }
 
-// The data folder lives in IndexedDB (IDBFS), so loaded files and files the code wrote
-// survive reloads and browser restarts.
+// The data folder is kept in the browser's Origin Private File System and read in place
+// (data-folder.js): mounting reads which files there are, never their bytes.
 async function mountFiles() {
   const folder = harness.get("DATA_DIR");
-  pyodide.FS.mkdirTree(folder);
   try {
-    pyodide.FS.mount(pyodide.FS.filesystems.IDBFS, {}, folder);
-    await syncFiles(true);
+    await DataFolder.mount(pyodide, folder, (news) => post({ type: Kind.files, news }));
   } catch (error) {
-    packagesProblem(`files will not be kept across visits: ${describe(error)}`);
+    pyodide.FS.mkdirTree(folder);
+    post({ type: Kind.files, news: { kind: "unavailable", text: `files will not be kept across visits: ${describe(error)}` } });
   }
 }
 
-function syncFiles(populate) {
-  return new Promise((resolve, reject) =>
-    pyodide.FS.syncfs(populate, (error) => (error ? reject(error) : resolve())),
-  );
-}
-
-async function persistFiles() {
+// After a run: written files flushed to disk, files that could only go to memory moved in.
+async function settleFiles() {
   try {
-    await syncFiles(false);
+    await DataFolder.settle();
   } catch (error) {
-    packagesProblem(`could not keep the files: ${describe(error)}`);
+    post({ type: Kind.files, news: { kind: "unavailable", text: `could not keep the files: ${describe(error)}` } });
   }
 }
 
@@ -592,6 +598,11 @@ async function execute({ id, request }) {
           messageCallback: packagesNews,
           errorCallback: packagesProblem,
         });
+    // pandas imports pyarrow only inside `to_parquet`/`read_parquet`, where the import above
+    // cannot see it: code that mentions Parquet gets it loaded first.
+    if (/parquet/i.test(request.code) && !pyodide.loadedPackages.pyarrow) {
+      loaded.push(...(await pyodide.loadPackage("pyarrow", { messageCallback: packagesNews, errorCallback: packagesProblem })));
+    }
     // News only when something loaded: the page refreshes its package list on news, and
     // that list would otherwise sit in the queue in front of the next run.
     if (loaded && loaded.length > 0) {
@@ -640,32 +651,45 @@ async function execute({ id, request }) {
     userCodeRunning = false;
     pyodide.setInterruptBuffer(undefined);
   }
-  // The code may have written files: keep them, shortly after the answer (a sync costs tens
-  // of milliseconds; runs in a row share one).
-  persistSoon();
+  // The code may have written files: flush them and refill the spare handles, between
+  // requests (runs in a row share one).
+  settleSoon();
   return result;
 }
 
-let persisting = null;
-function persistSoon() {
-  if (persisting === null) {
-    persisting = setTimeout(() => {
-      persisting = null;
-      queue = queue.then(persistFiles);
+let settling = null;
+function settleSoon() {
+  if (settling === null) {
+    settling = setTimeout(() => {
+      settling = null;
+      queue = queue.then(settleFiles);
     }, 250);
   }
 }
 
-async function loadFile({ name }, bytes) {
-  const folder = harness.get("DATA_DIR");
-  const path = `${folder}/${name}`;
-  pyodide.FS.mkdirTree(folder);
-  pyodide.FS.writeFile(path, new Uint8Array(bytes));
-  await persistFiles();
+// A `File` or `Blob` is kept in place (readable at once, copied into the browser's storage in
+// the background); bytes (text or an `ArrayBuffer` from `loadFile`) are written.
+async function loadFile({ name }, payload) {
+  try {
+    if (payload instanceof Blob) {
+      await DataFolder.keep(name, payload);
+    } else {
+      await DataFolder.write(name, new Uint8Array(payload));
+    }
+  } catch (error) {
+    // No space, or a folder in the way: the file is not added, and the answer says why.
+    return { success: false, filename: name, error: describe(error) };
+  }
+  return describeFile(name);
+}
+
+async function describeFile(name) {
   if (/\.(csv|tsv)$/i.test(name)) {
     await pyodide.loadPackage("pandas", { messageCallback: packagesNews });
+  } else if (/\.parquet$/i.test(name)) {
+    await pyodide.loadPackage(["pandas", "pyarrow"], { messageCallback: packagesNews });
   }
-  return JSON.parse(call("describe_file", path));
+  return JSON.parse(call("describe_file", `${harness.get("DATA_DIR")}/${name}`));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -776,3 +800,6 @@ const early = earlyStart.get("start")
       (earlyStart.get("fetch") || "").split(",").filter(Boolean),
     )
   : null;
+// The data folder's map and handles are opened while Pyodide loads (data-folder.js).
+importScripts("data-folder.js");
+DataFolder.prepare();

@@ -8,6 +8,12 @@
 //! worker answers one of the editor's questions (the worker hands Pyodide a view of that byte
 //! alone): an interrupt meant for a question that has just answered can never reach a run.
 //! Without cross-origin isolation there is no buffer, and Stop replaces the worker.
+//!
+//! The same buffer carries, from byte [`DELETIONS_AT`] on, the data-folder paths the page is
+//! deleting: a `u32` generation, bumped at each change, the list's length in bytes, then the
+//! paths (UTF-8, one per line). The worker's file system looks at the generation before each
+//! read and write, so a run that reads a file being deleted gets an `OSError` at once,
+//! without waiting for the deletion's turn in the worker's queue (data-folder.js).
 
 use std::rc::Weak;
 
@@ -20,7 +26,11 @@ use crate::{ASSIST_STUCK_GRACE_MS, ASSIST_TIME_LIMIT_MS, STUCK_GRACE_MS};
 
 /// The signal number Pyodide reads from the interrupt buffer's first byte.
 const SIGINT: u8 = 2;
-const INTERRUPT_BUFFER_LEN: u32 = 3;
+/// Where the deletions start; a multiple of 4, for the generation's and length's `Int32Array`.
+pub(crate) const DELETIONS_AT: u32 = 4;
+/// Room for the paths being deleted: a few at a time is all a person clicks.
+const DELETIONS_ROOM: u32 = 4 * 1024;
+const INTERRUPT_BUFFER_LEN: u32 = DELETIONS_AT + 8 + DELETIONS_ROOM;
 /// The byte Pyodide watches while the worker answers one of the editor's questions.
 const ASSIST_BYTE: u32 = 2;
 /// How often a question past its time limit is interrupted again.
@@ -59,6 +69,28 @@ impl InterruptBuffer {
     /// the worker's to clear: a question may be with it.)
     pub(crate) fn clear(&self) {
         self.view.fill(0, 0, ASSIST_BYTE);
+    }
+
+    /// Tells the worker's file system which paths are being deleted (the newest first, as
+    /// many as fit), so that reads of them fail at once.
+    pub(crate) fn announce_deletions(&self, paths: &[String]) {
+        let mut list = String::new();
+        for path in paths.iter().rev() {
+            if (list.len() + path.len() + 1) as u32 > DELETIONS_ROOM {
+                break;
+            }
+            list.push_str(path);
+            list.push('\n');
+        }
+        let words = js_sys::Int32Array::new_with_byte_offset_and_length(
+            &self.view.buffer(),
+            DELETIONS_AT,
+            2,
+        );
+        let bytes = list.as_bytes();
+        self.view.set(&Uint8Array::from(bytes), DELETIONS_AT + 8);
+        let _ = js_sys::Atomics::store(&words, 1, bytes.len() as i32);
+        let _ = js_sys::Atomics::add(&words, 0, 1);
     }
 
     /// The editor's question ran past its time limit: `KeyboardInterrupt` in it.

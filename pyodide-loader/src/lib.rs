@@ -24,11 +24,11 @@ mod worker;
 pub use crate::assist::AssistError;
 pub use crate::message::{
     AssistRequest, CompletionItem, CompletionKind, Completions, DataFile, DeleteResult, Docs,
-    ExecResult, ExecuteRequest, Failure, FileLoad, InstallResult, LiveOutput, LoadStage, Package,
-    PackageNews, Problem, ResetResult, RichOutput, Severity, Signature, SignatureHelp,
-    SignatureParam, Status, Stream,
+    ExecResult, ExecuteRequest, Failure, FileKind, FileLoad, FileNews, InstallResult, LiveOutput,
+    LoadStage, Package, PackageNews, Problem, ResetResult, RichOutput, Severity, Signature,
+    SignatureHelp, SignatureParam, Status, Stream,
 };
-pub use crate::runtime::Runtime;
+pub use crate::runtime::{FileSource, Runtime};
 
 /// The Pyodide version this build serves and expects; `manifest.json` names the same one.
 pub const PYODIDE_VERSION: &str = "0.27.7";
@@ -109,19 +109,48 @@ pub enum RuntimeEvent {
     Ready { version: String },
     /// News about packages loading (preloads, or imports of the code being run).
     Packages(PackageNews),
+    /// News about files being kept in the browser's storage.
+    Files(FileNews),
     /// The worker was replaced by a fresh one (variables and imports are gone).
     Restarted { reason: String },
     /// The runtime cannot be used any more.
     Failed(String),
 }
 
-/// A loaded file keeps its own name inside [`DATA_DIR`], so the name must be a plain file name.
-pub fn validate_file_name(name: &str) -> Result<(), String> {
-    if name.is_empty() || name.len() > 255 {
-        return Err("a file name must have 1 to 255 bytes".to_owned());
+/// How deep and long a path inside [`DATA_DIR`] may be: folders dropped on the page keep
+/// their sub-folders.
+pub const MAX_DATA_PATH_BYTES: usize = 1024;
+
+/// A file's path inside [`DATA_DIR`]: names (1 to 255 bytes, no `\\`, NUL or other control
+/// characters, not `.` or `..`) joined by `/`, e.g. `trips/2024/january.csv`. Anything that
+/// could lead outside the folder, or that a file system would store differently from how it
+/// shows, is refused with a message that says why.
+pub fn validate_data_path(path: &str) -> Result<(), String> {
+    if path.is_empty() {
+        return Err("a file needs a name".to_owned());
     }
-    if name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
-        return Err(format!("{name:?} is not a plain file name"));
+    if path.len() > MAX_DATA_PATH_BYTES {
+        return Err(format!(
+            "a file's path can have at most {MAX_DATA_PATH_BYTES} bytes; this one has {}",
+            path.len()
+        ));
+    }
+    for name in path.split('/') {
+        if name.is_empty() || name == "." || name == ".." {
+            return Err(format!("{path:?} is not a path inside the data folder"));
+        }
+        if name.len() > 255 {
+            return Err(format!(
+                "a file name can have at most 255 bytes; {}… has {}",
+                name.chars().take(20).collect::<String>(),
+                name.len()
+            ));
+        }
+        if name.contains('\\') || name.chars().any(char::is_control) {
+            return Err(format!(
+                "{path:?} has a character a file name cannot have (a backslash or a control character)"
+            ));
+        }
     }
     Ok(())
 }
@@ -169,22 +198,36 @@ mod tests {
     }
 
     #[test]
-    fn file_names_must_be_plain_names() {
-        for good in ["sales.csv", "my data (1).json", "ünïcode.txt", ".hidden.py"] {
-            assert_eq!(validate_file_name(good), Ok(()), "{good}");
+    fn data_paths_stay_inside_the_folder() {
+        for good in [
+            "sales.csv",
+            "my data (1).json",
+            "ünïcode.txt",
+            ".hidden.py",
+            "trips/2024/january.csv",
+        ] {
+            assert_eq!(validate_data_path(good), Ok(()), "{good}");
         }
         for bad in [
             "",
             ".",
             "..",
             "../etc/passwd",
-            "a/b.csv",
+            "a/../../b.csv",
+            "/etc/passwd",
+            "a//b.csv",
+            "a/",
             "a\\b.csv",
             "nul\0.csv",
+            "tab\there.csv",
+            "line\nbreak.csv",
         ] {
-            assert!(validate_file_name(bad).is_err(), "{bad:?} must be refused");
+            assert!(validate_data_path(bad).is_err(), "{bad:?} must be refused");
         }
-        assert!(validate_file_name(&"x".repeat(256)).is_err());
+        let long = "x".repeat(300);
+        let refused = validate_data_path(&long).expect_err("300 characters");
+        assert!(refused.contains("255"), "{refused}");
+        assert!(validate_data_path(&format!("{}/a.csv", "d/".repeat(600))).is_err());
     }
 
     #[test]

@@ -32,7 +32,10 @@ pub enum ToWorker {
     },
     /// Run code; the worker answers with `Output` messages and one `Reply`.
     Execute { id: u64, request: ExecuteRequest },
-    /// Write a file (the payload) into the data folder and describe it.
+    /// Put a file into the data folder and describe it. The payload is a `File`/`Blob`,
+    /// kept in place (readable at once, copied into the browser's storage in the
+    /// background: [`FileNews`]), or an `ArrayBuffer` of bytes, written. `name` is a path
+    /// inside the folder ([`crate::validate_data_path`]).
     LoadFile { id: u64, name: String },
     /// Install a package with micropip.
     Install { id: u64, package: String },
@@ -42,8 +45,14 @@ pub enum ToWorker {
     ListFiles { id: u64 },
     /// Delete a file from the data folder.
     DeleteFile { id: u64, name: String },
-    /// Read a file from the data folder; the bytes come back beside the reply.
+    /// A file of the data folder as a `Blob` (the kept file itself, not a copy), beside the
+    /// reply.
     ReadFile { id: u64, name: String },
+    /// Rename (or move) a file inside the data folder.
+    RenameFile { id: u64, from: String, to: String },
+    /// Describe a file of the data folder as `LoadFile` does (its preview), reading only its
+    /// start or footer.
+    DescribeFile { id: u64, name: String },
     /// List the installed packages.
     ListPackages { id: u64 },
     /// A question the editor asks about a cell's code; answered within a time limit (see
@@ -57,7 +66,10 @@ impl ToWorker {
     pub(crate) fn is_long(&self) -> bool {
         matches!(
             self,
-            Self::Execute { .. } | Self::Install { .. } | Self::LoadFile { .. }
+            Self::Execute { .. }
+                | Self::Install { .. }
+                | Self::LoadFile { .. }
+                | Self::DescribeFile { .. }
         )
     }
 }
@@ -227,6 +239,78 @@ pub enum FromWorker {
     Failed { id: u64, message: String },
     /// The worker cannot go on (for example Pyodide failed to load).
     Fatal { message: String },
+    /// News about files being kept in the browser's storage.
+    Files { news: FileNews },
+    /// Python itself failed and cannot run anything more (Pyodide's fatal error): the page
+    /// starts a new worker.
+    Broken { message: String },
+}
+
+/// What happened to a file added to the data folder after its `LoadFile` was answered: its
+/// bytes are copied into the browser's storage in the background.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum FileNews {
+    /// `done` of `total` bytes copied so far.
+    Keeping { name: String, done: u64, total: u64 },
+    /// The file is kept: a reload or a browser restart keeps it.
+    Kept { name: String },
+    /// The file could not be kept (no space, or it changed on disk); it is gone from the
+    /// folder. `text` says why, to show.
+    NotKept { name: String, text: String },
+    /// The browser's storage cannot be used: files last only for this visit.
+    Unavailable { text: String },
+    /// Files or folders were added, removed or renamed (a run wrote one, say).
+    Changed,
+}
+
+/// What a file in the data folder is, by its extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum FileKind {
+    Csv,
+    Tsv,
+    Parquet,
+    Json,
+    Python,
+    Text,
+    #[default]
+    Other,
+}
+
+impl FileKind {
+    /// The kind of a file named `name`.
+    pub fn of(name: &str) -> Self {
+        let extension = name
+            .rsplit_once('.')
+            .map(|(_, extension)| extension.to_ascii_lowercase());
+        match extension.as_deref() {
+            Some("csv") => Self::Csv,
+            Some("tsv") => Self::Tsv,
+            Some("parquet") => Self::Parquet,
+            Some("json") => Self::Json,
+            Some("py") => Self::Python,
+            Some("txt") => Self::Text,
+            _ => Self::Other,
+        }
+    }
+
+    /// The word the Files panel shows.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Csv => "CSV",
+            Self::Tsv => "TSV",
+            Self::Parquet => "Parquet",
+            Self::Json => "JSON",
+            Self::Python => "Python",
+            Self::Text => "text",
+            Self::Other => "file",
+        }
+    }
 }
 
 /// The steps of Python's start that the page shows.
@@ -397,9 +481,15 @@ pub struct FileLoad {
     pub path: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,
-    /// CSV only: `[rows, columns]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<FileKind>,
+    /// CSV and Parquet: `[rows, columns]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shape: Option<Vec<u64>>,
+    /// A CSV over 8 MB: the row count is estimated from its first megabyte (counting rows
+    /// would read the whole file).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shape_estimated: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub columns: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -419,7 +509,9 @@ impl FileLoad {
             filename: name.to_owned(),
             path: None,
             bytes: None,
+            kind: None,
             shape: None,
+            shape_estimated: false,
             columns: None,
             dtypes: None,
             sample: None,
@@ -440,12 +532,14 @@ pub struct InstallResult {
     pub error: Option<String>,
 }
 
-/// A file in the data folder.
+/// A file in the data folder; `name` is its path inside the folder (`trips/2024.csv`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DataFile {
     pub name: String,
     pub path: String,
     pub bytes: u64,
+    #[serde(default)]
+    pub kind: FileKind,
 }
 
 /// An installed package.
@@ -607,6 +701,97 @@ mod tests {
                 "assist.py answers {kind}"
             );
         }
+    }
+
+    #[test]
+    fn file_news_and_kinds_are_the_names_the_worker_and_harness_use() {
+        let folder = include_str!("../data-folder.js");
+        let worker = include_str!("../pyodide-worker.js");
+        let harness = include_str!("../harness.py");
+        for news in [
+            FileNews::Keeping {
+                name: String::new(),
+                done: 0,
+                total: 0,
+            },
+            FileNews::Kept {
+                name: String::new(),
+            },
+            FileNews::NotKept {
+                name: String::new(),
+                text: String::new(),
+            },
+            FileNews::Unavailable {
+                text: String::new(),
+            },
+            FileNews::Changed,
+        ] {
+            let kind = serde_json::to_value(&news).expect("serialize")["kind"].clone();
+            let kind = kind.as_str().expect("a kind");
+            assert!(
+                folder.contains(&format!("kind: \"{kind}\"")),
+                "data-folder.js sends {kind}"
+            );
+        }
+        for request in [
+            ToWorker::RenameFile {
+                id: 1,
+                from: String::new(),
+                to: String::new(),
+            },
+            ToWorker::ReadFile {
+                id: 1,
+                name: String::new(),
+            },
+            ToWorker::LoadFile {
+                id: 1,
+                name: String::new(),
+            },
+            ToWorker::DescribeFile {
+                id: 1,
+                name: String::new(),
+            },
+        ] {
+            let kind = serde_json::to_value(&request).expect("serialize")["type"].clone();
+            let kind = kind.as_str().expect("a type");
+            assert!(
+                worker.contains(&format!("{kind}: \"{kind}\"")),
+                "the worker's Ask table has {kind}"
+            );
+        }
+        for kind in [
+            FileKind::Csv,
+            FileKind::Tsv,
+            FileKind::Parquet,
+            FileKind::Json,
+            FileKind::Python,
+            FileKind::Text,
+            FileKind::Other,
+        ] {
+            let name = serde_json::to_value(kind).expect("serialize");
+            let name = name.as_str().expect("a name");
+            assert!(
+                harness.contains(&format!("\"{name}\"")),
+                "harness.py's file_kind names {name}"
+            );
+        }
+        assert_eq!(FileKind::of("trips/2024.PARQUET"), FileKind::Parquet);
+        assert_eq!(FileKind::of("README"), FileKind::Other);
+        let news: FromWorker = serde_json::from_str(
+            r#"{"type": "files", "news": {"kind": "notKept", "name": "a.csv", "text": "no space"}}"#,
+        )
+        .expect("parse");
+        assert!(
+            matches!(news, FromWorker::Files { news: FileNews::NotKept { name, .. } } if name == "a.csv")
+        );
+        assert!(
+            worker.contains("broken: \"broken\""),
+            "the worker's Kind table"
+        );
+        assert!(matches!(
+            serde_json::from_str(r#"{"type": "broken", "message": "out of memory"}"#),
+            Ok(FromWorker::Broken { message }) if message == "out of memory"
+        ));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use futures_channel::oneshot;
 use js_sys::ArrayBuffer;
@@ -23,10 +23,19 @@ use crate::message::{
 use crate::worker::{Payload, mark_python_ready, post, read_message, spawn_worker};
 use crate::{
     ASSIST, DEFAULT_TIMEOUT_MS, HARNESS, LoaderError, PACKAGE_INDEX_URL, PRELOAD, PYODIDE_VERSION,
-    RuntimeEvent, index_url, installable_imports, validate_file_name,
+    RuntimeEvent, index_url, installable_imports, validate_data_path,
 };
 
 type Reply = oneshot::Sender<Result<Value, LoaderError>>;
+
+/// Where a file given to [`Runtime::load_file`] comes from.
+#[derive(Debug, Clone)]
+pub enum FileSource {
+    /// Bytes (text, or a buffer a script made): written into the folder.
+    Bytes(ArrayBuffer),
+    /// A picked or dropped `File`, or any `Blob`: kept in place, never read whole.
+    Kept(web_sys::Blob),
+}
 
 /// A handle on one Python runtime; clones share it. The worker ends when the last clone drops.
 #[derive(Clone)]
@@ -45,6 +54,8 @@ pub(crate) struct Inner {
     pub(crate) interrupt: Option<InterruptBuffer>,
     /// The editor's questions: the one with the worker, and the newest of each kind waiting.
     pub(crate) assist: RefCell<AssistQueue>,
+    /// Data-folder paths being deleted, announced to the worker through the interrupt buffer.
+    deleting: RefCell<Vec<String>>,
     /// Called by the browser for every worker message; reused by replacement workers.
     on_message: Closure<dyn FnMut(MessageEvent)>,
     on_error: Closure<dyn FnMut(ErrorEvent)>,
@@ -61,6 +72,8 @@ pub(crate) struct Shared {
     /// Bytes that came beside a reply (a file read), by request id.
     payloads: RefCell<HashMap<u64, JsValue>>,
     on_event: Box<dyn Fn(RuntimeEvent)>,
+    /// The runtime these callbacks serve, to replace its worker when Python breaks.
+    runtime: RefCell<Weak<Inner>>,
 }
 
 /// A request in flight.
@@ -90,6 +103,7 @@ impl Runtime {
             ready_version: RefCell::new(None),
             payloads: RefCell::new(HashMap::new()),
             on_event: Box::new(on_event),
+            runtime: RefCell::new(Weak::new()),
         });
         let on_message = {
             let shared = Rc::clone(&shared);
@@ -111,13 +125,14 @@ impl Runtime {
             next_id: Cell::new(1),
             interrupt: InterruptBuffer::new(),
             assist: RefCell::new(AssistQueue::default()),
+            deleting: RefCell::new(Vec::new()),
             on_message,
             on_error,
         };
         inner.send_init()?;
-        Ok(Self {
-            inner: Rc::new(inner),
-        })
+        let inner = Rc::new(inner);
+        *inner.shared.runtime.borrow_mut() = Rc::downgrade(&inner);
+        Ok(Self { inner })
     }
 
     /// Runs code and resolves with the execution result once it has finished, failed, been
@@ -168,16 +183,22 @@ impl Runtime {
         Ok(result)
     }
 
-    /// Writes a file into [`crate::DATA_DIR`] and describes it (for CSV: shape, columns,
-    /// sample). The buffer moves to the worker without a copy: it is empty afterwards.
-    pub async fn load_file(&self, name: &str, bytes: ArrayBuffer) -> Result<FileLoad, LoaderError> {
-        validate_file_name(name).map_err(LoaderError::BadFileName)?;
+    /// Puts a file at `name` (a path inside [`crate::DATA_DIR`], replacing a file there) and
+    /// describes it (CSV and Parquet: shape, columns, sample, read from the file's start or
+    /// footer only). A [`FileSource::Kept`] file is handed over by reference and read in
+    /// place; its bytes are copied into the browser's storage in the background
+    /// ([`crate::RuntimeEvent::Files`]). [`FileSource::Bytes`] moves to the worker without a
+    /// copy: the buffer is empty afterwards.
+    pub async fn load_file(&self, name: &str, source: FileSource) -> Result<FileLoad, LoaderError> {
+        validate_data_path(name).map_err(LoaderError::BadFileName)?;
         let name = name.to_owned();
-        let (_, answer) = self.inner.request(
-            |id| ToWorker::LoadFile { id, name },
-            Some(Payload::Transfer(bytes)),
-            None,
-        )?;
+        let payload = match source {
+            FileSource::Bytes(bytes) => Payload::Transfer(bytes),
+            FileSource::Kept(blob) => Payload::Clone(blob.into()),
+        };
+        let (_, answer) =
+            self.inner
+                .request(|id| ToWorker::LoadFile { id, name }, Some(payload), None)?;
         answer_of(answer).await
     }
 
@@ -216,19 +237,63 @@ impl Runtime {
         answer_of(answer).await
     }
 
-    /// Deletes a file from [`crate::DATA_DIR`].
+    /// Deletes a file from [`crate::DATA_DIR`] (and the folders it leaves empty). A run that
+    /// reads the file meanwhile gets an `OSError` at its next read, rather than holding the
+    /// deletion up until it ends.
     pub async fn delete_file(&self, name: &str) -> Result<DeleteResult, LoaderError> {
-        validate_file_name(name).map_err(LoaderError::BadFileName)?;
-        let name = name.to_owned();
-        let (_, answer) = self
-            .inner
-            .request(|id| ToWorker::DeleteFile { id, name }, None, None)?;
+        validate_data_path(name).map_err(LoaderError::BadFileName)?;
+        self.announce_deletion(name, true);
+        let request = name.to_owned();
+        let answer =
+            match self
+                .inner
+                .request(|id| ToWorker::DeleteFile { id, name: request }, None, None)
+            {
+                Ok((_, answer)) => answer_of(answer).await,
+                Err(error) => Err(error),
+            };
+        self.announce_deletion(name, false);
+        answer
+    }
+
+    fn announce_deletion(&self, name: &str, deleting: bool) {
+        let Some(interrupt) = &self.inner.interrupt else {
+            return;
+        };
+        let mut deleting_now = self.inner.deleting.borrow_mut();
+        if deleting {
+            deleting_now.push(name.to_owned());
+        } else if let Some(index) = deleting_now.iter().position(|path| path == name) {
+            deleting_now.remove(index);
+        }
+        interrupt.announce_deletions(&deleting_now);
+    }
+
+    /// Renames (or moves) a file inside [`crate::DATA_DIR`]; an existing file is not replaced.
+    pub async fn rename_file(&self, from: &str, to: &str) -> Result<DeleteResult, LoaderError> {
+        validate_data_path(from).map_err(LoaderError::BadFileName)?;
+        validate_data_path(to).map_err(LoaderError::BadFileName)?;
+        let (from, to) = (from.to_owned(), to.to_owned());
+        let (_, answer) =
+            self.inner
+                .request(|id| ToWorker::RenameFile { id, from, to }, None, None)?;
         answer_of(answer).await
     }
 
-    /// The bytes of a file in [`crate::DATA_DIR`], moved from the worker without a copy.
-    pub async fn read_file(&self, name: &str) -> Result<ArrayBuffer, LoaderError> {
-        validate_file_name(name).map_err(LoaderError::BadFileName)?;
+    /// A file's preview, as [`Runtime::load_file`] answers it.
+    pub async fn describe_file(&self, name: &str) -> Result<FileLoad, LoaderError> {
+        validate_data_path(name).map_err(LoaderError::BadFileName)?;
+        let name = name.to_owned();
+        let (_, answer) =
+            self.inner
+                .request(|id| ToWorker::DescribeFile { id, name }, None, None)?;
+        answer_of(answer).await
+    }
+
+    /// A file of [`crate::DATA_DIR`] as a `Blob`: the kept file itself, read only when the
+    /// caller reads it (a download streams it from disk).
+    pub async fn read_file(&self, name: &str) -> Result<web_sys::Blob, LoaderError> {
+        validate_data_path(name).map_err(LoaderError::BadFileName)?;
         let name = name.to_owned();
         let (id, answer) = self
             .inner
@@ -239,8 +304,8 @@ impl Runtime {
             .payloads
             .borrow_mut()
             .remove(&id)
-            .and_then(|bytes| bytes.dyn_into::<ArrayBuffer>().ok())
-            .ok_or_else(|| LoaderError::Protocol("the file's bytes did not arrive".into()))
+            .and_then(|blob| blob.dyn_into::<web_sys::Blob>().ok())
+            .ok_or_else(|| LoaderError::Protocol("the file did not arrive".into()))
     }
 
     /// The installed packages, by name.
@@ -462,6 +527,19 @@ impl Shared {
                 self.answer(id, Err(LoaderError::Request(message)))
             }
             FromWorker::Fatal { message } => self.fail(message),
+            FromWorker::Files { news } => (self.on_event)(RuntimeEvent::Files(news)),
+            FromWorker::Broken { message } => {
+                // Python itself failed (WebAssembly out of memory, say): a new worker, with
+                // the files still kept, and the page told why.
+                let runtime = self.runtime.borrow().clone();
+                wasm_bindgen_futures::spawn_local(async move {
+                    if let Some(inner) = runtime.upgrade() {
+                        inner.replace_worker(&format!(
+                            "Python failed and could not go on ({message}); variables and imports were lost, your files are kept"
+                        ));
+                    }
+                });
+            }
         }
     }
 

@@ -16,6 +16,8 @@ pub(crate) enum Payload {
     Shared(JsValue),
     /// Moved to the worker without a copy (a file's contents).
     Transfer(js_sys::ArrayBuffer),
+    /// Posted as is: a `File` or `Blob` is handed over by reference, its bytes not read.
+    Clone(JsValue),
 }
 
 /// The worker `index.html` started, if it is still unclaimed, or a new one; either way with
@@ -77,6 +79,7 @@ pub(crate) fn post(
             let (value, transfer) = match payload {
                 Payload::Shared(buffer) => (buffer, Array::new()),
                 Payload::Transfer(buffer) => (buffer.clone().into(), Array::of1(&buffer)),
+                Payload::Clone(value) => (value, Array::new()),
             };
             Reflect::set(&envelope, &"json".into(), &JsValue::from_str(&json))
                 .and_then(|_| Reflect::set(&envelope, &"payload".into(), &value))

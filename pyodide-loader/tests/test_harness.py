@@ -128,18 +128,59 @@ def test_error_descriptions_name_the_exception_type():
     assert harness.describe_error(KeyboardInterrupt()) == "KeyboardInterrupt"
 
 
-def test_files_are_listed_and_deleted_by_plain_name(tmp_path, monkeypatch):
+def test_files_are_listed_with_their_sub_folders_and_kinds(tmp_path, monkeypatch):
     monkeypatch.setattr(harness, "DATA_DIR", str(tmp_path))
     (tmp_path / "b.csv").write_text("a,b\n1,2\n")
     (tmp_path / "A.py").write_text("x = 1\n")
-    (tmp_path / "folder").mkdir()
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "trips" / "2024").mkdir(parents=True)
+    (tmp_path / "trips" / "2024" / "jan.parquet").write_bytes(b"PAR1")
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "A.cpython-312.pyc").write_bytes(b"")
     listed = json.loads(harness.list_files())
-    assert [entry["name"] for entry in listed] == ["A.py", "b.csv"]
+    assert [(entry["name"], entry["kind"]) for entry in listed] == [
+        ("A.py", "python"),
+        ("b.csv", "csv"),
+        ("trips/2024/jan.parquet", "parquet"),
+    ]
     assert listed[1]["bytes"] == 8
-    assert json.loads(harness.delete_file("../b.csv"))["success"] is False
+    assert listed[2]["path"] == str(tmp_path / "trips" / "2024" / "jan.parquet")
+
+
+def test_files_are_deleted_and_renamed_only_inside_the_data_folder(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.setattr(harness, "DATA_DIR", str(data))
+    (tmp_path / "outside.csv").write_text("secret")
+    (data / "b.csv").write_text("a,b\n1,2\n")
+    (data / "trips" / "2024").mkdir(parents=True)
+    (data / "trips" / "2024" / "jan.csv").write_text("x\n")
+    for bad in ("../outside.csv", "/etc/passwd", "", "a/../../outside.csv"):
+        assert json.loads(harness.delete_file(bad))["success"] is False, bad
+        assert json.loads(harness.rename_file("b.csv", bad))["success"] is False, bad
+    assert (tmp_path / "outside.csv").read_text() == "secret"
     assert json.loads(harness.delete_file("missing.txt"))["error"] == "there is no file missing.txt"
-    assert json.loads(harness.delete_file("b.csv")) == {"success": True}
-    assert not (tmp_path / "b.csv").exists()
+    # A deletion takes the folders it leaves empty with it.
+    assert json.loads(harness.delete_file("trips/2024/jan.csv")) == {"success": True}
+    assert not (data / "trips").exists()
+    assert json.loads(harness.rename_file("b.csv", "archive/b-2024.csv")) == {"success": True}
+    assert (data / "archive" / "b-2024.csv").read_text() == "a,b\n1,2\n"
+    (data / "c.csv").write_text("c")
+    taken = json.loads(harness.rename_file("c.csv", "archive/b-2024.csv"))
+    assert taken == {"success": False, "error": "there is already a file archive/b-2024.csv"}
+    assert (data / "c.csv").read_text() == "c"
+
+
+def test_a_memory_error_says_how_to_read_less_at_once():
+    described = harness.describe_error(MemoryError())
+    assert described.startswith("MemoryError (")
+    assert "at most 4 GB" in described and "chunksize" in described and "usecols" in described
+
+
+def test_file_kinds_follow_the_extension():
+    assert harness.file_kind("a.CSV") == "csv"
+    assert harness.file_kind("trips/x.parquet") == "parquet"
+    assert harness.file_kind("notes") == "other"
 
 
 def test_installed_packages_are_listed_with_versions():

@@ -6,7 +6,7 @@
 //! `cargo xtask test` builds `dist/` and lays out `public/` before it runs these tests.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -88,7 +88,7 @@ impl Browser {
     pub async fn start() -> Browser {
         for needed in [CHROMIUM, CHROMEDRIVER] {
             assert!(
-                std::path::Path::new(needed).exists(),
+                Path::new(needed).exists(),
                 "{needed} is missing: `cargo xtask test` installs Debian's chromium and chromium-driver"
             );
         }
@@ -362,4 +362,55 @@ async fn wait_for_port(port: u16) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("chromedriver did not listen on port {port} within 20 s");
+}
+
+/// What a test knows of the trips CSV it made ([`make_trips`]): per zone, the trips and the
+/// sum of their fares (in cents), and the file's last 200 bytes.
+#[derive(Debug)]
+pub struct Trips {
+    pub by_zone: std::collections::BTreeMap<u32, (u64, u64)>,
+    pub tail: Vec<u8>,
+    pub bytes: u64,
+}
+
+/// Writes a trips CSV of at least `bytes` bytes: `id,zone,fare,passengers,note`.
+pub fn make_trips(path: &Path, bytes: u64) -> Trips {
+    let file = std::fs::File::create(path).expect("create the CSV");
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut by_zone = std::collections::BTreeMap::new();
+    let mut written = 0u64;
+    let header = b"id,zone,fare,passengers,note\n";
+    std::io::Write::write_all(&mut out, header).expect("write");
+    written += header.len() as u64;
+    let mut line = String::new();
+    let mut id = 0u64;
+    while written < bytes {
+        let zone = ((id * 7919) % 263) as u32;
+        let fare = (id * 104_729) % 9_000 + 250;
+        let passengers = id % 4 + 1;
+        line.clear();
+        use std::fmt::Write as _;
+        writeln!(
+            line,
+            "{id},{zone},{fare},{passengers},a trip across the city and back again"
+        )
+        .expect("format");
+        std::io::Write::write_all(&mut out, line.as_bytes()).expect("write");
+        written += line.len() as u64;
+        let entry = by_zone.entry(zone).or_insert((0, 0));
+        entry.0 += 1;
+        entry.1 += fare;
+        id += 1;
+    }
+    std::io::Write::flush(&mut out).expect("flush");
+    drop(out);
+    let mut tail = vec![0; 200];
+    let mut file = std::fs::File::open(path).expect("read back");
+    std::io::Seek::seek(&mut file, std::io::SeekFrom::End(-200)).expect("seek");
+    std::io::Read::read_exact(&mut file, &mut tail).expect("the tail");
+    Trips {
+        by_zone,
+        tail,
+        bytes: written,
+    }
 }

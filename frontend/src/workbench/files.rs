@@ -1,33 +1,43 @@
-//! The files panel: CSV/TSV/JSON/TXT/PY files added by picker or drag-and-drop go into
-//! Python's data folder (kept in IndexedDB by the worker) and never leave the browser.
-//! Each shows its size and, for CSV, a preview; one click inserts the code to read it;
-//! files can be deleted, and files the code wrote can be downloaded.
+//! The Files panel: files and folders added by picker or drag-and-drop are kept in this
+//! browser (the worker keeps each `File` in place and copies it into the browser's own
+//! storage in the background) and read by Python where they lie; nothing is uploaded. Each
+//! file shows its size and kind at once, a preview read from its start (CSV) or footer
+//! (Parquet), and the code to read it; files can be renamed, downloaded (from disk, not
+//! through memory) and deleted.
+//!
+//! This module owns the page's side of kept files: which are still being copied in (with
+//! their `File`, so a restarted worker gets them again), and what the worker said of them.
 
 use std::collections::HashMap;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use pyodide_loader::{DataFile, FileLoad};
+use pyodide_loader::{DataFile, FileKind, FileLoad, FileNews, FileSource, validate_data_path};
 use serde_json::Value;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
 use super::session::Session;
 use crate::format::format_bytes;
 
-/// Files larger than this are refused before they are read.
-pub const MAX_FILE_BYTES: f64 = 200.0 * 1024.0 * 1024.0;
+/// Files this large get a snippet that reads them in parts (a whole read would need several
+/// times the file's size in Python's memory, which has at most 4 GB).
+pub const LARGE_FILE_BYTES: u64 = 100 * 1000 * 1000;
 
 /// The panel's state; a cheap copyable handle, so the page's drop handler can add files.
 #[derive(Debug, Clone, Copy)]
 pub struct Files {
     session: Session,
     listed: RwSignal<Vec<DataFile>>,
-    /// Previews of files loaded in this visit, by name.
+    /// Previews, by name: of files added in this visit, and of files whose preview was asked.
     previews: RwSignal<HashMap<String, FileLoad>>,
+    /// Files whose bytes are still being copied into the browser's storage: (done, total).
+    keeping: RwSignal<HashMap<String, (u64, u64)>>,
+    /// The `File`s being copied in, to hand over again if Python is restarted meanwhile.
+    incoming: StoredValue<HashMap<String, web_sys::Blob>>,
     /// The latest outcome to tell the user: (success, message).
     notice: RwSignal<Option<(bool, String)>>,
-    busy: RwSignal<bool>,
+    /// How many additions are waiting for Python's answer.
+    adding: RwSignal<usize>,
 }
 
 impl Files {
@@ -36,8 +46,10 @@ impl Files {
             session,
             listed: RwSignal::new(Vec::new()),
             previews: RwSignal::new(HashMap::new()),
+            keeping: RwSignal::new(HashMap::new()),
+            incoming: StoredValue::new(HashMap::new()),
             notice: RwSignal::new(None),
-            busy: RwSignal::new(false),
+            adding: RwSignal::new(0),
         }
     }
 
@@ -53,59 +65,151 @@ impl Files {
         });
     }
 
-    /// Loads every file of a picker or a drop.
-    pub fn add(self, files: Vec<web_sys::File>) {
-        self.busy.set(true);
+    /// What the worker says about files being copied into the browser's storage.
+    pub fn hear(self, news: FileNews) {
+        match news {
+            FileNews::Keeping { name, done, total } => self.keeping.update(|keeping| {
+                keeping.insert(name, (done, total));
+            }),
+            FileNews::Kept { name } => {
+                self.keeping.update(|keeping| {
+                    keeping.remove(&name);
+                });
+                self.incoming.update_value(|incoming| {
+                    incoming.remove(&name);
+                });
+            }
+            FileNews::NotKept { name, text } => {
+                self.keeping.update(|keeping| {
+                    keeping.remove(&name);
+                });
+                self.incoming.update_value(|incoming| {
+                    incoming.remove(&name);
+                });
+                self.listed
+                    .update(|files| files.retain(|file| file.name != name));
+                self.previews.update(|previews| {
+                    previews.remove(&name);
+                });
+                self.notice.set(Some((false, text)));
+            }
+            FileNews::Unavailable { text } => self.notice.set(Some((false, text))),
+            FileNews::Changed => self.refresh(),
+        }
+    }
+
+    /// Python was restarted: files still being copied in are handed over again (the new
+    /// worker dropped the copies cut short).
+    pub fn restarted(self) {
+        let incoming = self.incoming.get_value();
+        for (name, blob) in incoming {
+            self.keep(name, blob, false);
+        }
+        self.refresh();
+    }
+
+    /// Adds the files of a picker or a drop: each with its path inside the data folder (a
+    /// dropped folder's sub-folders kept). A name already kept is kept as well, under the
+    /// next free name (`sales (2).csv`): adding never replaces a file.
+    pub fn add(self, files: Vec<(String, web_sys::File)>) {
+        let mut taken: Vec<String> = self
+            .listed
+            .with_untracked(|listed| listed.iter().map(|file| file.name.clone()).collect());
+        let mut renamed = Vec::new();
+        for (path, file) in files {
+            if let Err(reason) = validate_data_path(&path) {
+                self.notice
+                    .set(Some((false, format!("Not added: {reason}"))));
+                continue;
+            }
+            let name = free_name(&path, &taken);
+            if name != path {
+                renamed.push(format!("{path} as {name}"));
+            }
+            taken.push(name.clone());
+            self.keep(name, file.into(), true);
+        }
+        if !renamed.is_empty() {
+            self.notice.set(Some((
+                true,
+                format!("Already kept, so added beside it: {}", renamed.join(", ")),
+            )));
+        }
+    }
+
+    fn keep(self, name: String, blob: web_sys::Blob, announce: bool) {
+        let size = blob.size() as u64;
+        self.adding.update(|adding| *adding += 1);
+        if size > 0 {
+            self.keeping.update(|keeping| {
+                keeping.insert(name.clone(), (0, size));
+            });
+            self.incoming.update_value(|incoming| {
+                incoming.insert(name.clone(), blob.clone());
+            });
+        }
+        // Listed at once: the worker's answer may wait behind a run.
+        self.listed.update(|listed| {
+            if !listed.iter().any(|file| file.name == name) {
+                listed.push(DataFile {
+                    name: name.clone(),
+                    path: format!("{}/{name}", pyodide_loader::DATA_DIR),
+                    bytes: size,
+                    kind: FileKind::of(&name),
+                });
+                listed.sort_by_key(|file| file.name.to_lowercase());
+            }
+        });
         spawn_local(async move {
-            for file in files {
-                let name = file.name();
-                if file.size() > MAX_FILE_BYTES {
+            let answer = self.session.load_file(&name, FileSource::Kept(blob)).await;
+            self.adding.update(|adding| *adding -= 1);
+            match answer {
+                Ok(answer) if answer.success => {
+                    if announce {
+                        self.notice.set(Some((
+                            true,
+                            format!("{name} added ({})", format_bytes(size)),
+                        )));
+                    }
+                    self.previews.update(|previews| {
+                        previews.insert(name.clone(), answer);
+                    });
+                }
+                Ok(answer) => {
+                    // Described with an error (a broken CSV): the file is there all the same.
+                    if answer.path.is_none() {
+                        self.forget(&name);
+                    }
                     self.notice.set(Some((
                         false,
-                        format!(
-                            "{name} is {}; files can be at most {}",
-                            format_bytes(file.size() as u64),
-                            format_bytes(MAX_FILE_BYTES as u64)
-                        ),
+                        answer
+                            .error
+                            .clone()
+                            .unwrap_or_else(|| format!("{name} could not be added")),
                     )));
-                    continue;
+                    self.previews.update(|previews| {
+                        previews.insert(name.clone(), answer);
+                    });
                 }
-                // The bytes stay outside the app's memory: the buffer moves to the worker.
-                let bytes = match JsFuture::from(file.array_buffer()).await {
-                    Ok(buffer) => buffer.unchecked_into::<js_sys::ArrayBuffer>(),
-                    Err(_) => {
-                        self.notice
-                            .set(Some((false, format!("{name} could not be read"))));
-                        continue;
-                    }
-                };
-                match self.session.load_file(&name, bytes).await {
-                    Ok(answer) => {
-                        let notice = if answer.success {
-                            (
-                                true,
-                                format!("{name} added ({})", format_bytes(file.size() as u64)),
-                            )
-                        } else {
-                            (
-                                false,
-                                answer
-                                    .error
-                                    .clone()
-                                    .unwrap_or_else(|| format!("{name} could not be loaded")),
-                            )
-                        };
-                        self.notice.set(Some(notice));
-                        self.previews.update(|previews| {
-                            previews.insert(name.clone(), answer);
-                        });
-                    }
-                    Err(error) => self.notice.set(Some((false, error.to_string()))),
+                Err(error) => {
+                    self.forget(&name);
+                    self.notice
+                        .set(Some((false, format!("{name} was not added: {error}"))));
                 }
             }
-            self.busy.set(false);
             self.refresh();
         });
+    }
+
+    fn forget(self, name: &str) {
+        self.keeping.update(|keeping| {
+            keeping.remove(name);
+        });
+        self.incoming.update_value(|incoming| {
+            incoming.remove(name);
+        });
+        self.listed
+            .update(|files| files.retain(|file| file.name != name));
     }
 
     fn delete(self, name: String) {
@@ -117,8 +221,7 @@ impl Files {
                 Ok(answer) if answer.success => {
                     // Gone from the list at once: the refresh below may wait in the worker's
                     // queue behind background imports.
-                    self.listed
-                        .update(|files| files.retain(|file| file.name != name));
+                    self.forget(&name);
                     self.previews.update(|previews| {
                         previews.remove(&name);
                     });
@@ -133,42 +236,177 @@ impl Files {
         });
     }
 
+    fn rename(self, name: String) {
+        let Some(runtime) = self.session.runtime() else {
+            return;
+        };
+        let Some(new_name) = web_sys::window()
+            .and_then(|window| {
+                window
+                    .prompt_with_message_and_default(&format!("Rename {name} to:"), &name)
+                    .ok()
+            })
+            .flatten()
+            .map(|text| text.trim().to_owned())
+            .filter(|text| !text.is_empty() && *text != name)
+        else {
+            return;
+        };
+        if let Err(reason) = validate_data_path(&new_name) {
+            self.notice
+                .set(Some((false, format!("Not renamed: {reason}"))));
+            return;
+        }
+        spawn_local(async move {
+            match runtime.rename_file(&name, &new_name).await {
+                Ok(answer) if answer.success => {
+                    self.previews.update(|previews| {
+                        if let Some(mut preview) = previews.remove(&name) {
+                            preview.filename.clone_from(&new_name);
+                            previews.insert(new_name.clone(), preview);
+                        }
+                    });
+                    self.notice
+                        .set(Some((true, format!("{name} renamed to {new_name}"))));
+                }
+                Ok(answer) => self
+                    .notice
+                    .set(Some((false, answer.error.unwrap_or_default()))),
+                Err(error) => self.notice.set(Some((false, error.to_string()))),
+            }
+            self.refresh();
+        });
+    }
+
+    fn preview(self, name: String) {
+        let Some(runtime) = self.session.runtime() else {
+            return;
+        };
+        spawn_local(async move {
+            match runtime.describe_file(&name).await {
+                Ok(answer) => self.previews.update(|previews| {
+                    previews.insert(name, answer);
+                }),
+                Err(error) => self.notice.set(Some((false, error.to_string()))),
+            }
+        });
+    }
+
     fn download(self, name: String) {
         let Some(runtime) = self.session.runtime() else {
             return;
         };
         spawn_local(async move {
             match runtime.read_file(&name).await {
-                Ok(bytes) => save_as(&name, &bytes),
+                Ok(blob) => download(base_name(&name), &blob),
                 Err(error) => self.notice.set(Some((false, error.to_string()))),
             }
         });
     }
 }
 
-/// The code that reads a file, by its kind.
-pub fn read_snippet(file: &DataFile) -> String {
-    let path = &file.path;
-    let stem = file
-        .name
-        .rsplit_once('.')
-        .map_or(file.name.as_str(), |(stem, _)| stem);
-    match file
-        .name
-        .rsplit_once('.')
-        .map(|(_, extension)| extension.to_ascii_lowercase())
-        .as_deref()
-    {
-        Some("csv") => format!("import pandas as pd\ndf = pd.read_csv('{path}')\ndf.head()"),
-        Some("tsv") => {
-            format!("import pandas as pd\ndf = pd.read_csv('{path}', sep='\\t')\ndf.head()")
-        }
-        Some("json") => {
-            format!("import json\nwith open('{path}') as f:\n    data = json.load(f)\ndata")
-        }
-        Some("py") => format!("import {stem}"),
-        _ => format!("with open('{path}') as f:\n    text = f.read()\nprint(text[:1000])"),
+fn base_name(path: &str) -> &str {
+    path.rsplit_once('/').map_or(path, |(_, name)| name)
+}
+
+/// `path`, or the first of `name (2).ext`, `name (3).ext`, … that is not taken.
+pub fn free_name(path: &str, taken: &[String]) -> String {
+    if !taken.iter().any(|name| name == path) {
+        return path.to_owned();
     }
+    let (folder, name) = match path.rsplit_once('/') {
+        Some((folder, name)) => (format!("{folder}/"), name),
+        None => (String::new(), path),
+    };
+    let (stem, extension) = match name.rsplit_once('.') {
+        Some((stem, extension)) if !stem.is_empty() => (stem, format!(".{extension}")),
+        _ => (name, String::new()),
+    };
+    (2..)
+        .map(|number| format!("{folder}{stem} ({number}){extension}"))
+        .find(|candidate| !taken.contains(candidate))
+        .unwrap_or_else(|| path.to_owned())
+}
+
+/// The code that reads a file, by its kind and size: a large one in parts, with a comment
+/// saying why.
+pub fn read_snippet(file: &DataFile) -> String {
+    let path = python_string(&file.path);
+    let name = base_name(&file.name);
+    let large = file.bytes >= LARGE_FILE_BYTES;
+    let size = format_bytes(file.bytes);
+    match file.kind {
+        FileKind::Csv | FileKind::Tsv => {
+            let separator = if file.kind == FileKind::Tsv {
+                ", sep='\\t'"
+            } else {
+                ""
+            };
+            if large {
+                format!(
+                    "import pandas as pd\n\
+                     # {name} is {size}: read whole, it would need several times that in memory\n\
+                     # (Python in the browser has at most 4 GB), so read it a million rows at a time,\n\
+                     # and only the columns you need (usecols=['a', 'b']).\n\
+                     rows = 0\n\
+                     for chunk in pd.read_csv({path}{separator}, chunksize=1_000_000):\n    \
+                     rows += len(chunk)  # aggregate each chunk here, e.g. chunk.groupby('a').size()\n\
+                     rows"
+                )
+            } else {
+                format!("import pandas as pd\ndf = pd.read_csv({path}{separator})\ndf.head()")
+            }
+        }
+        FileKind::Parquet => {
+            if large {
+                format!(
+                    "import pyarrow.parquet as pq\n\
+                     # {name} is {size}: read it a batch at a time, and only the columns you need\n\
+                     # (columns=['a', 'b']): Python in the browser has at most 4 GB.\n\
+                     parquet = pq.ParquetFile({path})\n\
+                     print(parquet.schema_arrow)\n\
+                     rows = 0\n\
+                     for batch in parquet.iter_batches(batch_size=1_000_000):\n    \
+                     rows += batch.num_rows  # aggregate each batch here, e.g. batch.to_pandas()\n\
+                     rows"
+                )
+            } else {
+                format!("import pandas as pd\ndf = pd.read_parquet({path})\ndf.head()")
+            }
+        }
+        FileKind::Json => {
+            format!("import json\nwith open({path}) as f:\n    data = json.load(f)\ndata")
+        }
+        FileKind::Python if !file.name.contains('/') => {
+            let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
+            format!("import {stem}")
+        }
+        _ if large => format!(
+            "# {name} is {size}: read only what you need, e.g. its first megabyte.\n\
+             with open({path}, 'rb') as f:\n    head = f.read(1_000_000)\nprint(head[:1000])"
+        ),
+        _ => format!("with open({path}) as f:\n    text = f.read()\nprint(text[:1000])"),
+    }
+}
+
+/// A Python string literal holding `text`.
+fn python_string(text: &str) -> String {
+    let escaped = text.replace('\\', "\\\\").replace('\'', "\\'");
+    format!("'{escaped}'")
+}
+
+/// The files of a picker (`webkitRelativePath` keeps a picked folder's sub-folders).
+pub fn picked_files(list: &web_sys::FileList) -> Vec<(String, web_sys::File)> {
+    (0..list.length())
+        .filter_map(|index| list.get(index))
+        .map(|file| {
+            let relative = js_sys::Reflect::get(&file, &"webkitRelativePath".into())
+                .ok()
+                .and_then(|path| path.as_string())
+                .filter(|path| !path.is_empty());
+            (relative.unwrap_or_else(|| file.name()), file)
+        })
+        .collect()
 }
 
 #[component]
@@ -183,11 +421,7 @@ pub fn FilesPanel(
             .and_then(|target| target.dyn_into::<web_sys::HtmlInputElement>().ok());
         if let Some(input) = input {
             if let Some(list) = input.files() {
-                files.add(
-                    (0..list.length())
-                        .filter_map(|index| list.get(index))
-                        .collect(),
-                );
+                files.add(picked_files(&list));
             }
             input.set_value("");
         }
@@ -195,20 +429,27 @@ pub fn FilesPanel(
     view! {
         <section class="panel" aria-labelledby="files-title" data-testid="files-panel">
             <h2 id="files-title">"Files"</h2>
-            <p class="hint">"Drop files anywhere on the page, or "</p>
-            <label class="button secondary file-picker">
-                "Choose files…"
-                <input
-                    type="file"
-                    multiple
-                    accept=".csv,.tsv,.json,.txt,.py"
-                    data-testid="file-input"
-                    on:change=picked
-                />
-            </label>
-            <p class="hint">"They stay in this browser."</p>
-            <Show when=move || files.busy.get()>
-                <p class="hint" role="status">"Loading…"</p>
+            <p class="hint">"Drop files or folders anywhere on the page, or "</p>
+            <div class="file-pickers">
+                <label class="button secondary file-picker">
+                    "Choose files…"
+                    <input type="file" multiple data-testid="file-input" on:change=picked />
+                </label>
+                <label class="button secondary file-picker">
+                    "Choose a folder…"
+                    <input
+                        type="file"
+                        prop:webkitdirectory=true
+                        data-testid="folder-input"
+                        on:change=picked
+                    />
+                </label>
+            </div>
+            <p class="hint">
+                "They stay in this browser, on its disk: Python reads them where they are, whatever their size."
+            </p>
+            <Show when=move || { files.adding.get() > 0 }>
+                <p class="hint" role="status">"Adding…"</p>
             </Show>
             {move || {
                 files
@@ -239,19 +480,65 @@ fn FileItem(file: DataFile, files: Files, on_insert: Callback<String>) -> impl I
         let name = name.clone();
         move || files.previews.with(|previews| previews.get(&name).cloned())
     };
+    let keeping = {
+        let name = name.clone();
+        move || files.keeping.with(|keeping| keeping.get(&name).copied())
+    };
     let insert = move |_| {
         on_insert.run(snippet.clone());
     };
-    let (delete_name, download_name) = (name.clone(), name.clone());
+    let describable = matches!(file.kind, FileKind::Csv | FileKind::Tsv | FileKind::Parquet);
+    let (delete_name, download_name, rename_name, preview_name) =
+        (name.clone(), name.clone(), name.clone(), name.clone());
+    let has_preview = preview.clone();
     view! {
         <li class="file" data-testid="file">
             <div class="file-head">
                 <span class="file-name" data-testid="file-name">{name.clone()}</span>
-                <span class="hint">{format_bytes(file.bytes)}</span>
+                <span class="hint" data-testid="file-size">
+                    {format!("{} · {}", file.kind.label(), format_bytes(file.bytes))}
+                </span>
             </div>
+            {move || {
+                keeping()
+                    .map(|(done, total)| {
+                        view! {
+                            <p class="hint keeping" data-testid="file-keeping">
+                                <progress max=total.max(1).to_string() value=done.to_string()></progress>
+                                {format!(
+                                    " Keeping in this browser: {} of {}",
+                                    format_bytes(done),
+                                    format_bytes(total),
+                                )}
+                            </p>
+                        }
+                    })
+            }}
             <div class="file-actions">
                 <button class="secondary small" data-testid="insert-read" on:click=insert>
                     "Insert code"
+                </button>
+                <Show when=move || describable && has_preview().is_none()>
+                    {
+                        let preview_name = preview_name.clone();
+                        view! {
+                            <button
+                                class="secondary small"
+                                data-testid="preview-file"
+                                on:click=move |_| files.preview(preview_name.clone())
+                            >
+                                "Preview"
+                            </button>
+                        }
+                    }
+                </Show>
+                <button
+                    class="secondary small"
+                    data-testid="rename-file"
+                    aria-label=format!("Rename {name}")
+                    on:click=move |_| files.rename(rename_name.clone())
+                >
+                    "Rename"
                 </button>
                 <button
                     class="secondary small"
@@ -275,7 +562,8 @@ fn FileItem(file: DataFile, files: Files, on_insert: Callback<String>) -> impl I
     }
 }
 
-/// Shape, columns with types, and the first rows of a CSV; or why it could not be read.
+/// Shape, columns with types, and the first rows of a CSV or Parquet file; or why it could
+/// not be read.
 #[component]
 fn Preview(answer: FileLoad) -> impl IntoView {
     if let Some(error) = answer.error {
@@ -315,10 +603,12 @@ fn Preview(answer: FileLoad) -> impl IntoView {
             view! { <tr>{cells}</tr> }
         })
         .collect_view();
+    let rows_text = crate::format::thousands(shape.first().copied().unwrap_or(0));
+    let about = if answer.shape_estimated { "≈ " } else { "" };
     view! {
         <div class="preview" data-testid="file-preview">
             <p class="hint" data-testid="file-shape">
-                {format!("{} rows × {} columns", shape.first().copied().unwrap_or(0), shape.get(1).copied().unwrap_or(0))}
+                {format!("{about}{rows_text} rows × {} columns", shape.get(1).copied().unwrap_or(0))}
             </p>
             <div class="table-scroll">
                 <table>
@@ -343,14 +633,7 @@ pub fn save_text_as(name: &str, text: &str, mime: &str) {
     }
 }
 
-/// Offers bytes to the user as a download.
-pub fn save_as(name: &str, bytes: &js_sys::ArrayBuffer) {
-    let array = js_sys::Array::of1(bytes);
-    if let Ok(blob) = web_sys::Blob::new_with_buffer_source_sequence(&array) {
-        download(name, &blob);
-    }
-}
-
+/// Offers a `Blob` to the user as a download: a kept file streams from disk.
 fn download(name: &str, blob: &web_sys::Blob) {
     let Ok(url) = web_sys::Url::create_object_url_with_blob(blob) else {
         return;
@@ -364,5 +647,58 @@ fn download(name: &str, blob: &web_sys::Blob) {
         anchor.set_download(name);
         anchor.click();
     }
-    let _ = web_sys::Url::revoke_object_url(&url);
+    // The download has started reading by the next task; the URL can go after that.
+    let revoke = wasm_bindgen::closure::Closure::once_into_js(move || {
+        let _ = web_sys::Url::revoke_object_url(&url);
+    });
+    if let Some(window) = web_sys::window() {
+        let _ = window
+            .set_timeout_with_callback_and_timeout_and_arguments_0(revoke.unchecked_ref(), 60_000);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_already_kept_gets_the_next_free_number() {
+        let taken = vec!["sales.csv".to_owned(), "sales (2).csv".to_owned()];
+        assert_eq!(free_name("new.csv", &taken), "new.csv");
+        assert_eq!(free_name("sales.csv", &taken), "sales (3).csv");
+        let taken = vec!["trips/jan.csv".to_owned(), "README".to_owned()];
+        assert_eq!(free_name("trips/jan.csv", &taken), "trips/jan (2).csv");
+        assert_eq!(free_name("README", &taken), "README (2)");
+    }
+
+    fn file(name: &str, bytes: u64) -> DataFile {
+        DataFile {
+            name: name.to_owned(),
+            path: format!("/home/pyodide/data/{name}"),
+            bytes,
+            kind: FileKind::of(name),
+        }
+    }
+
+    #[test]
+    fn a_large_file_is_read_in_parts_and_the_snippet_says_why() {
+        let small = read_snippet(&file("sales.csv", 1_000));
+        assert!(
+            small.contains("pd.read_csv('/home/pyodide/data/sales.csv')"),
+            "{small}"
+        );
+        let large = read_snippet(&file("trips.csv", 2_000_000_000));
+        assert!(large.contains("chunksize=1_000_000"), "{large}");
+        assert!(large.contains("at most 4 GB"), "{large}");
+        let parquet = read_snippet(&file("trips.parquet", 2_000_000_000));
+        assert!(parquet.contains("iter_batches"), "{parquet}");
+        let tsv = read_snippet(&file("log.tsv", 10));
+        assert!(tsv.contains("sep='\\t'"), "{tsv}");
+        let quoted = read_snippet(&file("it's.csv", 10));
+        assert!(
+            quoted.contains("'/home/pyodide/data/it\\'s.csv'"),
+            "{quoted}"
+        );
+        assert_eq!(read_snippet(&file("helpers.py", 10)), "import helpers");
+    }
 }

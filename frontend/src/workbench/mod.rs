@@ -20,7 +20,7 @@ mod window_api;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use pyodide_loader::{LoadStage, PackageNews, Runtime, RuntimeEvent};
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 
 use self::files::{Files, FilesPanel};
 use self::history::{History, HistoryPanel, Run};
@@ -90,6 +90,7 @@ pub fn Workbench() -> impl IntoView {
     let reinstalled = StoredValue::new(false);
     // Set once the runtime has started; its events reach the page only after that.
     let workspace_cell = StoredValue::new(None::<(Session, Workspace)>);
+    let files_cell = StoredValue::new(None::<Files>);
 
     let runtime = Runtime::start(move |event| match event {
         RuntimeEvent::Progress(stage) => {
@@ -127,6 +128,14 @@ pub fn Workbench() -> impl IntoView {
                 session.record_restart();
                 workspace.runner.restarted();
             }
+            if let Some(files) = files_cell.get_value() {
+                files.restarted();
+            }
+        }
+        RuntimeEvent::Files(news) => {
+            if let Some(files) = files_cell.get_value() {
+                files.hear(news);
+            }
         }
         RuntimeEvent::Failed(message) => status.set(RuntimeStatus::Failed(message)),
     });
@@ -156,6 +165,7 @@ pub fn Workbench() -> impl IntoView {
             opened.set(true)
         });
     let files = Files::new(session);
+    files_cell.set_value(Some(files));
     files.refresh();
     // After each run the code may have written files or installed packages.
     Effect::new(move |previous: Option<bool>| {
@@ -216,11 +226,12 @@ pub fn Workbench() -> impl IntoView {
         event.prevent_default();
         dragging.set(true);
     };
-    let open_notebooks = move |list: web_sys::FileList| {
-        let (notebooks, data): (Vec<web_sys::File>, Vec<web_sys::File>) = (0..list.length())
-            .filter_map(|index| list.get(index))
-            .partition(|file| file.name().to_ascii_lowercase().ends_with(".ipynb"));
-        for file in notebooks {
+    let open_notebooks = move |dropped: Vec<(String, web_sys::File)>| {
+        // A notebook dropped by itself opens as one; inside a dropped folder it is a file.
+        let (notebooks, data): (Vec<_>, Vec<_>) = dropped.into_iter().partition(|(path, _)| {
+            !path.contains('/') && path.to_ascii_lowercase().ends_with(".ipynb")
+        });
+        for (_, file) in notebooks {
             notebook::documents::open_file(workspace.documents, file);
         }
         if !data.is_empty() {
@@ -230,8 +241,36 @@ pub fn Workbench() -> impl IntoView {
     let on_drop = move |event: web_sys::DragEvent| {
         event.prevent_default();
         dragging.set(false);
-        if let Some(list) = event.data_transfer().and_then(|transfer| transfer.files()) {
-            open_notebooks(list);
+        let Some(transfer) = event.data_transfer() else {
+            return;
+        };
+        // Folders are walked by index.html's helper (it must take the entries now, during
+        // the drop); without it, the plain files.
+        let walked = js_sys::Reflect::get(&js_sys::global(), &"workbenchDroppedFiles".into())
+            .ok()
+            .and_then(|helper| helper.dyn_into::<js_sys::Function>().ok())
+            .and_then(|helper| helper.call1(&JsValue::NULL, &transfer).ok())
+            .and_then(|promise| promise.dyn_into::<js_sys::Promise>().ok());
+        match walked {
+            Some(promise) => spawn_local(async move {
+                if let Ok(found) = wasm_bindgen_futures::JsFuture::from(promise).await {
+                    let found = js_sys::Array::from(&found)
+                        .iter()
+                        .filter_map(|pair| {
+                            let pair = js_sys::Array::from(&pair);
+                            let path = pair.get(0).as_string()?;
+                            let file = pair.get(1).dyn_into::<web_sys::File>().ok()?;
+                            Some((path, file))
+                        })
+                        .collect();
+                    open_notebooks(found);
+                }
+            }),
+            None => {
+                if let Some(list) = transfer.files() {
+                    open_notebooks(files::picked_files(&list));
+                }
+            }
         }
     };
     let notebook_picker = NodeRef::<leptos::html::Input>::new();
@@ -246,7 +285,7 @@ pub fn Workbench() -> impl IntoView {
             .and_then(|target| target.dyn_into::<web_sys::HtmlInputElement>().ok());
         if let Some(input) = input {
             if let Some(list) = input.files() {
-                open_notebooks(list);
+                open_notebooks(files::picked_files(&list));
             }
             input.set_value("");
         }

@@ -4,8 +4,8 @@
 
 use leptos::prelude::*;
 use pyodide_loader::{
-    ExecResult, ExecuteRequest, Failure, FileLoad, InstallResult, LiveOutput, LoaderError,
-    ResetResult, Runtime,
+    ExecResult, ExecuteRequest, Failure, FileLoad, FileSource, InstallResult, LiveOutput,
+    LoaderError, ResetResult, Runtime,
 };
 
 use crate::telemetry::{self, Activity, ActivityKind, TelemetryStatus};
@@ -66,15 +66,15 @@ impl Session {
         Ok(result)
     }
 
-    /// Loads a file into Python's data folder; the buffer moves to the worker. A name that is
-    /// not a plain file name is answered like any refused file.
-    pub async fn load_file(
-        self,
-        name: &str,
-        bytes: js_sys::ArrayBuffer,
-    ) -> Result<FileLoad, LoaderError> {
-        let size = bytes.byte_length();
-        let answer = match self.require()?.load_file(name, bytes).await {
+    /// Puts a file into Python's data folder: a `File`/`Blob` is kept in place, bytes move to
+    /// the worker. A name that is not a path inside the folder is answered like any refused
+    /// file.
+    pub async fn load_file(self, name: &str, source: FileSource) -> Result<FileLoad, LoaderError> {
+        let size = match &source {
+            FileSource::Bytes(bytes) => f64::from(bytes.byte_length()),
+            FileSource::Kept(blob) => blob.size(),
+        };
+        let answer = match self.require()?.load_file(name, source).await {
             Ok(answer) => answer,
             Err(LoaderError::BadFileName(reason)) => FileLoad::refused(name, reason),
             Err(error) => return Err(error),
@@ -83,7 +83,7 @@ impl Session {
             kind: ActivityKind::FileLoad,
             success: Some(answer.success),
             file_ext: file_extension(name),
-            file_bytes: Some(u64::from(size)),
+            file_bytes: Some(size_bucket(size as u64)),
             ..Activity::default()
         });
         Ok(answer)
@@ -146,6 +146,16 @@ impl Session {
 }
 
 /// A file's extension, lowercased, for statistics (never its name); `None` for odd ones.
+/// A file's size as usage statistics see it: the power of two at or above it (at least 1 KiB,
+/// at most the 16 GiB the server accepts), so a size never identifies a file.
+fn size_bucket(bytes: u64) -> u64 {
+    bytes
+        .max(1024)
+        .checked_next_power_of_two()
+        .unwrap_or(u64::MAX)
+        .min(protocol::telemetry::MAX_BYTES)
+}
+
 fn file_extension(name: &str) -> Option<String> {
     name.rsplit_once('.')
         .map(|(_, extension)| extension.to_ascii_lowercase())

@@ -4,7 +4,7 @@
 //! `install(name)`, `reset()`, `status()`, plus `stop()`. They go through the page's
 //! [`Session`], so they count in usage statistics like the page's own buttons.
 
-use pyodide_loader::{ExecuteRequest, Runtime};
+use pyodide_loader::{ExecuteRequest, FileSource, Runtime};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::prelude::*;
@@ -36,18 +36,26 @@ pub fn expose_on_window(session: Session, runtime: &Runtime) -> Result<(), JsVal
         Closure::<dyn Fn(JsValue, JsValue) -> js_sys::Promise>::new(move |name: JsValue, data: JsValue| {
             future_to_promise(async move {
                 let name = name.as_string().ok_or_else(|| error("loadFile needs a file name"))?;
-                // A copy the worker may take: the caller's own buffer stays as it was.
-                let bytes = match data.as_string() {
-                    Some(text) => js_sys::Uint8Array::from(text.as_bytes()).buffer(),
+                // A `File` or `Blob` is kept in place (never read whole); bytes are copied
+                // for the worker to take, so the caller's own buffer stays as it was.
+                let source = match data.as_string() {
+                    Some(text) => FileSource::Bytes(js_sys::Uint8Array::from(text.as_bytes()).buffer()),
+                    None if data.is_instance_of::<web_sys::Blob>() => {
+                        FileSource::Kept(data.unchecked_into::<web_sys::Blob>())
+                    }
                     None if data.is_instance_of::<js_sys::ArrayBuffer>() => {
-                        data.unchecked_into::<js_sys::ArrayBuffer>().slice(0)
+                        FileSource::Bytes(data.unchecked_into::<js_sys::ArrayBuffer>().slice(0))
                     }
-                    None if data.is_instance_of::<js_sys::Uint8Array>() => {
-                        js_sys::Uint8Array::new(&data.unchecked_into::<js_sys::Uint8Array>()).buffer()
+                    None if data.is_instance_of::<js_sys::Uint8Array>() => FileSource::Bytes(
+                        js_sys::Uint8Array::new(&data.unchecked_into::<js_sys::Uint8Array>()).buffer(),
+                    ),
+                    None => {
+                        return Err(error(
+                            "loadFile needs the contents as a File, Blob, string, ArrayBuffer or Uint8Array",
+                        ));
                     }
-                    None => return Err(error("loadFile needs the contents as a string, ArrayBuffer or Uint8Array")),
                 };
-                to_js(&session.load_file(&name, bytes).await.map_err(error)?)
+                to_js(&session.load_file(&name, source).await.map_err(error)?)
             })
         })
         .into_js_value(),
