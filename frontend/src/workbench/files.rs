@@ -12,7 +12,10 @@ use std::collections::HashMap;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use pyodide_loader::{DataFile, FileKind, FileLoad, FileNews, FileSource, validate_data_path};
+use pyodide_loader::{
+    DataFile, DeleteResult, FileKind, FileLoad, FileNews, FileSource, LoaderError,
+    validate_data_path,
+};
 use serde_json::Value;
 use wasm_bindgen::JsCast;
 
@@ -217,23 +220,29 @@ impl Files {
             return;
         };
         spawn_local(async move {
-            match runtime.delete_file(&name).await {
-                Ok(answer) if answer.success => {
-                    // Gone from the list at once: the refresh below may wait in the worker's
-                    // queue behind background imports.
-                    self.forget(&name);
-                    self.previews.update(|previews| {
-                        previews.remove(&name);
-                    });
-                    self.notice.set(Some((true, format!("{name} deleted"))));
-                }
-                Ok(answer) => self
-                    .notice
-                    .set(Some((false, answer.error.unwrap_or_default()))),
-                Err(error) => self.notice.set(Some((false, error.to_string()))),
-            }
-            self.refresh();
+            let outcome = runtime.delete_file(&name).await;
+            self.conclude(outcome, || {
+                // Gone from the list at once: the refresh may wait in the worker's queue
+                // behind background imports.
+                self.forget(&name);
+                self.previews.update(|previews| {
+                    previews.remove(&name);
+                });
+                format!("{name} deleted")
+            });
         });
+    }
+
+    /// Says what came of a deletion or a renaming (`done` makes the page match and says
+    /// what happened, when it worked), and lists the files again.
+    fn conclude(self, outcome: Result<DeleteResult, LoaderError>, done: impl FnOnce() -> String) {
+        let notice = match outcome {
+            Ok(answer) if answer.success => (true, done()),
+            Ok(answer) => (false, answer.error.unwrap_or_default()),
+            Err(error) => (false, error.to_string()),
+        };
+        self.notice.set(Some(notice));
+        self.refresh();
     }
 
     fn rename(self, name: String) {
@@ -258,23 +267,16 @@ impl Files {
             return;
         }
         spawn_local(async move {
-            match runtime.rename_file(&name, &new_name).await {
-                Ok(answer) if answer.success => {
-                    self.previews.update(|previews| {
-                        if let Some(mut preview) = previews.remove(&name) {
-                            preview.filename.clone_from(&new_name);
-                            previews.insert(new_name.clone(), preview);
-                        }
-                    });
-                    self.notice
-                        .set(Some((true, format!("{name} renamed to {new_name}"))));
-                }
-                Ok(answer) => self
-                    .notice
-                    .set(Some((false, answer.error.unwrap_or_default()))),
-                Err(error) => self.notice.set(Some((false, error.to_string()))),
-            }
-            self.refresh();
+            let outcome = runtime.rename_file(&name, &new_name).await;
+            self.conclude(outcome, || {
+                self.previews.update(|previews| {
+                    if let Some(mut preview) = previews.remove(&name) {
+                        preview.filename.clone_from(&new_name);
+                        previews.insert(new_name.clone(), preview);
+                    }
+                });
+                format!("{name} renamed to {new_name}")
+            });
         });
     }
 
