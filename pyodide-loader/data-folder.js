@@ -42,7 +42,6 @@ const DataFolder = (() => {
   const spares = [];
   let refilling = null;
   let news = () => {};
-  const copying = new Set();
   let incoming = false;
   // Whether files or folders were added, removed or renamed since the page last heard.
   let changed = false;
@@ -202,12 +201,6 @@ const DataFolder = (() => {
       this.cancelled = true;
       return this.kept;
     }
-    write() {
-      throw new Error("unreachable: writes go to the kept copy");
-    }
-    truncate() {
-      throw new Error("unreachable: writes go to the kept copy");
-    }
     flush() {}
     async blob() {
       return this.source;
@@ -305,7 +298,6 @@ const DataFolder = (() => {
   function writable(node) {
     if (node.store instanceof Copying) {
       node.store = node.store.finish();
-      copying.delete(node);
       changeMap((map) => {
         const entry = map.files[pathOf(node)];
         if (entry) delete entry.copying;
@@ -320,7 +312,6 @@ const DataFolder = (() => {
     } else {
       node.store.release();
       node.released = true;
-      copying.delete(node);
     }
   }
 
@@ -554,7 +545,6 @@ const DataFolder = (() => {
 
   async function copy(node, path) {
     const store = node.store;
-    copying.add(node);
     let last = 0;
     try {
       while (store.copied < store.source.size) {
@@ -571,7 +561,6 @@ const DataFolder = (() => {
       store.kept.handle.flush();
       if (node.store !== store) return;
       node.store = store.kept;
-      copying.delete(node);
       const now = pathOf(node);
       changeMap((map) => {
         const entry = map.files[now];
@@ -579,7 +568,6 @@ const DataFolder = (() => {
       });
       news({ kind: "kept", name: now });
     } catch (error) {
-      copying.delete(node);
       if (node.store !== store || node.released) return;
       const name = pathOf(node);
       const text = await lossText(name, store.source.size, error);
@@ -905,11 +893,6 @@ const DataFolder = (() => {
         changed = false;
         news({ kind: "changed" });
       }
-    },
-
-    // Whether files are still being copied in.
-    busy() {
-      return copying.size > 0;
     },
   };
 })();
