@@ -883,6 +883,27 @@ const DataFolder = (() => {
       await refillSoon();
     },
 
+    // The files, for the SQL engine to read in place (sql-worker.js): a kept file's OPFS
+    // handle (what Python wrote flushed first), a `File` still being copied, or the bytes of
+    // a file Python wrote that is still in memory.
+    sources() {
+      const sources = [];
+      if (root === null) return sources;
+      eachFile(root, (node) => {
+        const path = pathOf(node);
+        const store = node.store;
+        if (store instanceof Kept) {
+          store.flush();
+          sources.push({ path, handle: store.fileHandle });
+        } else if (store instanceof Copying) {
+          sources.push({ path, file: store.source });
+        } else {
+          sources.push({ path, bytes: store.bytes.slice(0, store.length) });
+        }
+      });
+      return sources;
+    },
+
     // Reads of the paths the page announces in `buffer` from byte `at` fail from then on.
     watchDeletions,
 

@@ -195,7 +195,8 @@ const usedFiles = new Set();
 
 function noteUsed(url, response) {
   const path = url.pathname;
-  const kept = path.startsWith("/pyodide/") || path.startsWith("/wheelhouse/") || path.startsWith("/pypi/");
+  const kept =
+    path.startsWith("/pyodide/") || path.startsWith("/duckdb/") || path.startsWith("/wheelhouse/") || path.startsWith("/pypi/");
   // The package index's "not here" is an answer too: micropip then uses Pyodide's lock.
   if (kept && (response.ok || (response.status === 404 && path.startsWith("/pypi/")))) {
     usedFiles.add(url.origin + path);
@@ -454,8 +455,9 @@ async function answer(message, payload) {
 // ---------------------------------------------------------------------------------------
 // Start and preloads.
 
-async function init({ indexUrl, harness: source, packageIndexUrl: index, preload, assist: assistSource, installable }, buffer) {
+async function init({ indexUrl, harness: source, packageIndexUrl: index, preload, assist: assistSource, installable, sqlEngineUrl: sqlBase }, buffer) {
   const base = new URL(indexUrl, self.location.href).href;
+  sqlEngineUrl = new URL(sqlBase, self.location.href).href;
   packageIndexUrl = new URL(index, self.location.href).href.replace(/%7B/g, "{").replace(/%7D/g, "}");
   const startedEarly = early !== null && early.base === base;
   if (startedEarly) {
@@ -600,8 +602,15 @@ async function execute({ id, request }) {
         });
     // pandas imports pyarrow only inside `to_parquet`/`read_parquet`, where the import above
     // cannot see it: code that mentions Parquet gets it loaded first.
-    if (/parquet/i.test(request.code) && !pyodide.loadedPackages.pyarrow) {
-      loaded.push(...(await pyodide.loadPackage("pyarrow", { messageCallback: packagesNews, errorCallback: packagesProblem })));
+    // SQL's results come back as Arrow and become DataFrames: it needs both too.
+    const sql = SQL_WORDS.test(request.code);
+    if ((sql || /parquet/i.test(request.code)) && !pyodide.loadedPackages.pyarrow) {
+      const packages = sql ? ["pandas", "pyarrow"] : ["pyarrow"];
+      loaded.push(...(await pyodide.loadPackage(packages, { messageCallback: packagesNews, errorCallback: packagesProblem })));
+    }
+    // Code that uses SQL gets the engine started (and waits for it) before it runs.
+    if (sql) {
+      await sqlEngineReady();
     }
     // News only when something loaded: the page refreshes its package list on news, and
     // that list would otherwise sit in the queue in front of the next run.
@@ -792,6 +801,146 @@ async function assist({ id, request }) {
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------
+// SQL: DuckDB-Wasm in a worker of its own (sql-worker.js), started the first time a run's
+// code uses SQL. Python's `sql()` (the harness) calls `workbenchSql.query` while its run
+// runs: this thread then waits in shared memory (Atomics) for the answer, which the engine
+// writes into a growable shared buffer; Stop ends the engine's worker (the next query starts
+// a new one). The vocabulary is pyodide-loader/src/sql.rs's.
+
+const SqlAsk = Object.freeze({ start: "start", query: "query" });
+const SqlNews = Object.freeze({ ready: "ready", failed: "failed" });
+const SqlState = Object.freeze({ waiting: 0, result: 1, error: 2, tooLarge: 3, ready: 4, failed: 5 });
+// Code that may use SQL: a `%%sql` cell, or a call of `sql(`.
+const SQL_WORDS = /%%sql\b|\bsql\s*\(/;
+// Errors after which the engine is not trusted again.
+const SQL_BROKEN = /Out of Memory|malloc of size|failed to allocate|memory access out of bounds|unreachable|table index is out of bounds/i;
+// The most an answer may hold (the harness's limit is lower); only reserved, not allocated.
+const SQL_ANSWER_MAX = 2 ** 31;
+// How long a query may wait for the engine to start when nothing started it before.
+const SQL_START_MS = 120_000;
+
+let sqlEngineUrl = "";
+let sqlEngine = null;
+
+// The engine, started if there is none (or, with `again`, if the last one could not start).
+function startSqlEngine(again = false) {
+  if (sqlEngine !== null && (sqlEngine.failure === null || !again)) {
+    return sqlEngine;
+  }
+  const worker = new Worker("sql-worker.js", { name: "workbench-sql" });
+  const control = new Int32Array(new SharedArrayBuffer(8));
+  const data = new SharedArrayBuffer(0, { maxByteLength: SQL_ANSWER_MAX });
+  const engine = { worker, control, data, failure: null, started: false, ready: null };
+  engine.ready = new Promise((resolve) => {
+    worker.onmessage = ({ data: news }) => {
+      if (news.type === SqlNews.ready) {
+        engine.started = true;
+        for (const file of news.files) usedFiles.add(file);
+        keepForOffline();
+      } else if (news.type === SqlNews.failed && !engine.started) {
+        engine.failure = news.message;
+      }
+      resolve();
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      engine.failure ??= event.message || "the SQL engine stopped";
+      resolve();
+    };
+  });
+  worker.postMessage({ type: SqlAsk.start, base: sqlEngineUrl, control: control.buffer, data });
+  sqlEngine = engine;
+  return engine;
+}
+
+async function sqlEngineReady() {
+  // A run that uses SQL tries again to start an engine that could not start before (offline
+  // then, online now).
+  const engine = startSqlEngine(true);
+  if (!engine.started) {
+    packagesNews("Starting the SQL engine (DuckDB)");
+    await engine.ready;
+    if (engine.failure !== null) {
+      packagesProblem(`could not start the SQL engine: ${engine.failure}`);
+    } else {
+      packagesSettled();
+    }
+  }
+}
+
+function stopSqlEngine() {
+  if (sqlEngine !== null) {
+    sqlEngine.worker.terminate();
+    sqlEngine = null;
+  }
+}
+
+// Waits for the control word to leave `from`; false when Stop was pressed meanwhile (the
+// engine is then ended, and the interrupt left for Python to raise).
+function waitForEngine(control, from, limitMs = Infinity) {
+  const started = performance.now();
+  while (Atomics.load(control, 0) === from) {
+    if (interruptBuffer && interruptBuffer[0] !== 0) {
+      stopSqlEngine();
+      return false;
+    }
+    if (performance.now() - started > limitMs) {
+      stopSqlEngine();
+      throw new Error(`the SQL engine did not start within ${limitMs / 1000} s`);
+    }
+    Atomics.wait(control, 0, from, 50);
+  }
+  return true;
+}
+
+const sqlText = (engine, length) => new TextDecoder().decode(new Uint8Array(engine.data, 0, length).slice());
+
+// Called by the harness's `sql()`: {state: "result", bytes} (a view of the shared answer,
+// read before the next query), {state: "error" | "tooLarge" | "stopped", text, length}.
+self.workbenchSql = {
+  query(statements, frames, limit) {
+    const engine = startSqlEngine();
+    const control = engine.control;
+    if (engine.failure !== null) {
+      return { state: "error", text: `could not start the SQL engine: ${engine.failure}` };
+    }
+    if (!engine.started) {
+      // Nothing started it before this run (code that calls SQL without saying `sql(`).
+      if (!waitForEngine(control, SqlState.waiting, SQL_START_MS)) return { state: "stopped" };
+      if (Atomics.load(control, 0) !== SqlState.ready) {
+        const text = sqlText(engine, Atomics.load(control, 1));
+        stopSqlEngine();
+        return { state: "error", text: `could not start the SQL engine: ${text}` };
+      }
+      engine.started = true;
+    }
+    const wasm = pyodide._module.HEAPU8.buffer;
+    const own = [];
+    const tables = [];
+    for (const { name, bytes } of frames) {
+      // Bytes inside Python's memory are copied out; the copy is handed over.
+      const copy = bytes.buffer === wasm ? bytes.slice() : bytes;
+      own.push(copy.buffer);
+      tables.push({ name, bytes: copy });
+    }
+    Atomics.store(control, 0, SqlState.waiting);
+    engine.worker.postMessage(
+      { type: SqlAsk.query, statements, files: DataFolder.sources(), frames: tables, limit },
+      own,
+    );
+    if (!waitForEngine(control, SqlState.waiting)) return { state: "stopped" };
+    const state = Atomics.load(control, 0);
+    const length = Atomics.load(control, 1);
+    if (state === SqlState.result) return { state: "result", bytes: new Uint8Array(engine.data, 0, length) };
+    if (state === SqlState.tooLarge) return { state: "tooLarge", length };
+    const text = sqlText(engine, length);
+    // Out of memory, DuckDB may not be whole: the next query gets a new engine.
+    if (SQL_BROKEN.test(text)) stopSqlEngine();
+    return { state: "error", text };
+  },
+};
 
 // Last, so that everything above is in place before the first download.
 const early = earlyStart.get("start")

@@ -3,12 +3,12 @@
 //! - `Cross-Origin-Opener-Policy: same-origin` and `Cross-Origin-Embedder-Policy: require-corp`
 //!   on **every** response (errors included): they make the page cross-origin isolated,
 //!   which `SharedArrayBuffer` — and so the Stop button — needs.
-//! - Files under `/pyodide/v{version}/` never change for a given URL, so they are cached for
-//!   a year as immutable; the lock and everything else revalidate (`no-cache`), so a new
+//! - Files under `/pyodide/v{version}/` and `/duckdb/v{version}/` (the SQL engine) never
+//!   change for a given URL, so they are cached for a year as immutable; the lock and everything else revalidate (`no-cache`), so a new
 //!   build is picked up at once.
-//! - The Pyodide files are sent precompressed where set-up made `.br` / `.gz` copies;
+//! - The Pyodide and DuckDB files are sent precompressed where set-up made `.br` / `.gz` copies;
 //!   everything else compressible is compressed on the fly.
-//! - Unknown paths under `/api`, `/pypi`, `/pyodide` and `/wheelhouse` (the folders
+//! - Unknown paths under `/api`, `/pypi`, `/pyodide`, `/duckdb` and `/wheelhouse` (the folders
 //!   themselves included) are JSON 404s; any other unknown path gets the HTML shell, so the
 //!   app's own routes work on reload.
 //! - `/sw.js`, the service worker, is stamped with the build's identity (a hash of every
@@ -33,8 +33,8 @@ use crate::{Config, refusals};
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
 
-/// The routes that serve files: the Pyodide distribution and the app shell (wheels are the
-/// package index's).
+/// The routes that serve files: the Pyodide distribution, the SQL engine (DuckDB-Wasm) and
+/// the app shell (wheels are the package index's).
 pub fn routes(config: &Config) -> Router {
     let shell = ServeDir::new(&config.dist_dir)
         .fallback(ServeFile::new(config.dist_dir.join("index.html")));
@@ -44,6 +44,12 @@ pub fn routes(config: &Config) -> Router {
             // `xtask setup` writes `.br` and `.gz` copies of the big core files: sent as they
             // are, instead of compressing 10 MB of WebAssembly again for every browser.
             ServeDir::new(config.public_dir.join("pyodide"))
+                .precompressed_br()
+                .precompressed_gzip(),
+        )
+        .nest_service(
+            "/duckdb",
+            ServeDir::new(config.public_dir.join("duckdb"))
                 .precompressed_br()
                 .precompressed_gzip(),
         )
@@ -133,7 +139,7 @@ fn stamped_service_worker(config: &Config) -> std::io::Result<String> {
 async fn cache_and_types(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let mut response = next.run(request).await;
-    let immutable = path.starts_with("/pyodide/v")
+    let immutable = (path.starts_with("/pyodide/v") || path.starts_with("/duckdb/v"))
         && !path.ends_with("/pyodide-lock.json")
         && response.status().is_success();
     let headers = response.headers_mut();
@@ -141,9 +147,9 @@ async fn cache_and_types(request: Request, next: Next) -> Response {
         CACHE_CONTROL,
         HeaderValue::from_static(if immutable { IMMUTABLE } else { REVALIDATE }),
     );
-    // Which copy a Pyodide file is sent as depends on Accept-Encoding; say so to caches
-    // (ServeDir leaves it out on the precompressed copies).
-    if path.starts_with("/pyodide/") {
+    // Which copy a Pyodide or DuckDB file is sent as depends on Accept-Encoding; say so to
+    // caches (ServeDir leaves it out on the precompressed copies).
+    if path.starts_with("/pyodide/") || path.starts_with("/duckdb/") {
         headers.insert(VARY, HeaderValue::from_static("accept-encoding"));
     }
     // ES modules must be served as JavaScript or the browser refuses to run them.

@@ -39,6 +39,15 @@ fn site() -> Site {
         "public/pyodide/v0.27.7/pyodide-lock.json",
         br#"{"packages": {"numpy": {"name": "numpy"}}}"#,
     );
+    write("public/duckdb/v1.32.0/duckdb-eh.wasm", b"\0asm\x01\0\0\0");
+    write(
+        "public/duckdb/v1.32.0/duckdb-eh.wasm.br",
+        b"pretend brotli duckdb",
+    );
+    write(
+        "public/duckdb/v1.32.0/duckdb-browser-blocking.js",
+        b"module.exports = {};",
+    );
     write(
         "public/wheelhouse/seaborn-0.13.2-py3-none-any.whl",
         SEABORN_WHEEL,
@@ -127,6 +136,11 @@ async fn files_have_the_content_types_browsers_require() {
         ("/frontend-1234_bg.wasm", "application/wasm"),
         ("/pyodide/v0.27.7/pyodide.asm.wasm", "application/wasm"),
         ("/pyodide/v0.27.7/pyodide.mjs", "text/javascript"),
+        ("/duckdb/v1.32.0/duckdb-eh.wasm", "application/wasm"),
+        (
+            "/duckdb/v1.32.0/duckdb-browser-blocking.js",
+            "text/javascript",
+        ),
         ("/", "text/html"),
     ] {
         let response = get(&site, path).await;
@@ -171,6 +185,30 @@ async fn pyodide_files_are_sent_precompressed_to_browsers_that_accept_it() {
     let plain = get(&site, path).await;
     assert_eq!(header(&plain, "content-encoding"), "");
     assert_eq!(body_text(plain).await, "\0asm\x01\0\0\0");
+}
+
+#[tokio::test]
+async fn the_sql_engine_is_served_like_pyodide_precompressed_and_immutable() {
+    let site = site();
+    let path = "/duckdb/v1.32.0/duckdb-eh.wasm";
+    let brotli = get_accepting(&site, path, "gzip, deflate, br, zstd").await;
+    assert_eq!(brotli.status(), StatusCode::OK);
+    assert_eq!(header(&brotli, "content-encoding"), "br");
+    assert_eq!(header(&brotli, "content-type"), "application/wasm");
+    assert_eq!(header(&brotli, "vary"), "accept-encoding");
+    assert!(header(&brotli, "cache-control").contains("immutable"));
+    assert_eq!(
+        header(&brotli, "cross-origin-embedder-policy"),
+        "require-corp"
+    );
+    assert_eq!(body_text(brotli).await, "pretend brotli duckdb");
+
+    let missing = get(&site, "/duckdb/v1.32.0/duckdb-coi.wasm").await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert!(
+        header(&missing, "content-type").starts_with("application/json"),
+        "a missing engine file is a JSON 404, not the app's shell"
+    );
 }
 
 #[tokio::test]

@@ -48,7 +48,7 @@ const STRING_CHARACTERS = /^[^"'\\/]*$/;
 
 // Whether typing (not Tab or Ctrl+Space) should ask: right after a "." that follows a name,
 // a bracket or a string, after two characters of a name, or right after the quote that opens
-// a string in a call or a subscript.
+// a string in a call or a subscript, or a table's name after SQL's FROM or JOIN.
 function worthAsking(before) {
   if (before.endsWith(".")) {
     const head = before.slice(0, -1);
@@ -56,7 +56,7 @@ function worthAsking(before) {
   }
   const name = NAME_BEFORE.exec(before);
   if (name !== null && name[0].length >= 2 && isName(before)) return true;
-  return /[([,=]\s*[rRbBfF]?["']$/.test(before);
+  return /[([,=]\s*[rRbBfF]?["']$/.test(before) || /\b(?:from|join)\s+'$/i.test(before);
 }
 
 // Whether `text` ends with a name (not with a number such as `1e5`).

@@ -13,12 +13,14 @@
 //! - `worker`: starting (or adopting) the worker and posting to it;
 //! - `interrupt`: Stop and timeouts, through a `SharedArrayBuffer` Pyodide watches;
 //! - `assist`: the editor's questions (completions, signatures, docs, syntax errors),
-//!   answered by `assist.py` within a time limit, one at a time, newest first.
+//!   answered by `assist.py` within a time limit, one at a time, newest first;
+//! - `sql`: the SQL engine's vocabulary (DuckDB-Wasm in a worker Python's worker starts).
 
 mod assist;
 mod interrupt;
 pub mod message;
 mod runtime;
+pub mod sql;
 mod worker;
 
 pub use crate::assist::AssistError;
@@ -29,6 +31,7 @@ pub use crate::message::{
     SignatureHelp, SignatureParam, Status, Stream,
 };
 pub use crate::runtime::{FileSource, Runtime};
+pub use crate::sql::{SQL_ENGINE_VERSION, sql_engine_url};
 
 /// The Pyodide version this build serves and expects; `manifest.json` names the same one.
 pub const PYODIDE_VERSION: &str = "0.27.7";

@@ -29,6 +29,8 @@ pub enum ToWorker {
         assist: String,
         /// Import names our package index can install (completed after `import`).
         installable: Vec<String>,
+        /// Where the SQL engine's files are ([`crate::sql_engine_url`]).
+        sql_engine_url: String,
     },
     /// Run code; the worker answers with `Output` messages and one `Reply`.
     Execute { id: u64, request: ExecuteRequest },
@@ -591,12 +593,14 @@ mod tests {
             preload: vec![vec!["numpy".into()]],
             assist: "pass".into(),
             installable: vec!["seaborn".into()],
+            sql_engine_url: "/duckdb/v1.32.0/".into(),
         };
         assert_eq!(
             serde_json::to_value(init).expect("serialize"),
             json!({"type": "init", "indexUrl": "/pyodide/v0.27.7/", "harness": "pass",
                    "packageIndexUrl": "/pypi/simple/{package_name}/", "preload": [["numpy"]],
-                   "assist": "pass", "installable": ["seaborn"]})
+                   "assist": "pass", "installable": ["seaborn"],
+                   "sqlEngineUrl": "/duckdb/v1.32.0/"})
         );
         let execute = ToWorker::Execute {
             id: 3,

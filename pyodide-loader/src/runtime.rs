@@ -372,6 +372,7 @@ impl Inner {
                 .collect(),
             assist: ASSIST.to_owned(),
             installable: installable_imports(),
+            sql_engine_url: crate::sql_engine_url(),
         };
         let payload = self
             .interrupt

@@ -332,3 +332,40 @@ def test_the_garbage_collector_is_back_on_after_every_answer(space):
         for kind in ("complete", "check"):
             ask(kind, code)
             assert gc.isenabled(), (kind, code)
+
+
+# ---------------------------------------------------------------------------------------
+# `%%sql` cells
+
+
+def test_a_sql_string_after_from_offers_the_data_folders_files(space, tmp_path):
+    (tmp_path / "sales").mkdir()
+    (tmp_path / "sales" / "q1.parquet").write_bytes(b"PAR1")
+    answer = ask("complete", "%%sql\nSELECT * FROM 'sa|")
+    assert labels(answer) == ["sales.csv", "sales/q1.parquet"]
+    assert kind_of(answer, "sales.csv") == "file"
+    # The typed part of the string is what the file name replaces.
+    assert answer["to"] - answer["from"] == len("sa")
+
+
+def test_a_sql_cell_completes_the_columns_of_the_file_it_names(space):
+    answer = ask("complete", "%%sql\nSELECT pr| FROM 'sales.csv'")
+    assert labels(answer)[0] == "price"
+    assert kind_of(answer, "price") == "column"
+    assert answer["to"] - answer["from"] == 2
+
+
+def test_a_sql_cell_completes_a_named_dataframes_columns_and_dataframe_names(space):
+    answer = ask("complete", "%%sql\nSELECT qu| FROM df")
+    assert "quantity" in labels(answer)
+    answer = ask("complete", "%%sql\nSELECT * FROM d|")
+    assert kind_of(answer, "df") == "variable"
+    assert "DISTINCT" in labels(answer) and "DESC" in labels(answer)
+
+
+def test_a_sql_cell_asks_nothing_of_jedi_and_has_no_signatures(space):
+    assert ask("signatures", "%%sql\nSELECT count(|")["signatures"] == []
+    assert ask("inspect", "%%sql\nSELECT|")["docs"] is None
+    assert ask("complete", "%%sql| x")["items"] == []
+    # A string that is closed is no longer a file name being typed.
+    assert all(item["kind"] != "file" for item in ask("complete", "%%sql\nSELECT * FROM 'sales.csv' WHERE pr|")["items"])

@@ -14,7 +14,7 @@ use fantoccini::elements::Element;
 use fantoccini::wd::TimeoutConfiguration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub use backend::testing::{ADMIN_TOKEN, TestApp};
 
@@ -413,4 +413,59 @@ pub fn make_trips(path: &Path, bytes: u64) -> Trips {
         tail,
         bytes: written,
     }
+}
+
+/// Waits until `check` holds, failing after `timeout` with what did not happen.
+pub async fn until(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> bool) {
+    let started = Instant::now();
+    while !check().await {
+        assert!(
+            started.elapsed() < timeout,
+            "{what} did not happen within {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Waits until the service worker controls the page (after a first visit's load).
+pub async fn service_worker_in_control(browser: &Browser) {
+    until(
+        "the service worker taking control",
+        Duration::from_secs(30),
+        async || {
+            browser
+                .eval("return navigator.serviceWorker.controller !== null")
+                .await
+                == true
+        },
+    )
+    .await;
+}
+
+/// Loses the network as a laptop losing Wi-Fi does (the browser's own emulation), and stops
+/// the server too, so nothing can reach it; the browser's HTTP cache is emptied as well, so
+/// only what the service worker kept is left.
+pub async fn go_offline(app: &mut TestApp, browser: &Browser) {
+    browser.devtools("Network.enable", json!({})).await;
+    browser
+        .devtools(
+            "Network.emulateNetworkConditions",
+            json!({"offline": true, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}),
+        )
+        .await;
+    app.stop().await;
+    browser
+        .devtools("Network.clearBrowserCache", json!({}))
+        .await;
+}
+
+/// The network and the server back.
+pub async fn go_online(app: &mut TestApp, browser: &Browser) {
+    browser
+        .devtools(
+            "Network.emulateNetworkConditions",
+            json!({"offline": false, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}),
+        )
+        .await;
+    app.start_again().await;
 }

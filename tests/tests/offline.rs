@@ -7,7 +7,10 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tests::{Browser, PYTHON_LOAD_TIMEOUT, TestApp, spawn_app};
+use tests::{
+    Browser, PYTHON_LOAD_TIMEOUT, go_offline, go_online, service_worker_in_control, spawn_app,
+    until,
+};
 
 async fn total_executions(browser: &Browser) -> u64 {
     browser
@@ -15,58 +18,6 @@ async fn total_executions(browser: &Browser) -> u64 {
         .await["executionStats"]["totalExecutions"]
         .as_u64()
         .expect("a count")
-}
-
-async fn until(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> bool) {
-    let started = Instant::now();
-    while !check().await {
-        assert!(
-            started.elapsed() < timeout,
-            "{what} did not happen within {timeout:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-async fn service_worker_in_control(browser: &Browser) {
-    until(
-        "the service worker taking control",
-        Duration::from_secs(30),
-        async || {
-            browser
-                .eval("return navigator.serviceWorker.controller !== null")
-                .await
-                == true
-        },
-    )
-    .await;
-}
-
-/// Loses the network as a laptop losing Wi-Fi does (the browser's own emulation), and stops
-/// the server too, so nothing can reach it; the browser's HTTP cache is emptied as well, so
-/// only what the service worker kept is left.
-async fn go_offline(app: &mut TestApp, browser: &Browser) {
-    browser.devtools("Network.enable", json!({})).await;
-    browser
-        .devtools(
-            "Network.emulateNetworkConditions",
-            json!({"offline": true, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}),
-        )
-        .await;
-    app.stop().await;
-    browser
-        .devtools("Network.clearBrowserCache", json!({}))
-        .await;
-}
-
-async fn go_online(app: &mut TestApp, browser: &Browser) {
-    browser
-        .devtools(
-            "Network.emulateNetworkConditions",
-            json!({"offline": false, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}),
-        )
-        .await;
-    app.start_again().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

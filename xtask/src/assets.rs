@@ -108,7 +108,7 @@ fn precompress(root: &Path, folder: &Path, names: &[&str]) -> Result<()> {
         .args([script.as_os_str(), folder.as_os_str()])
         .args(names)
         .run()
-        .context("could not precompress the Pyodide distribution (needs Node.js)")
+        .context("could not precompress the files (needs Node.js)")
 }
 
 /// The folder the server serves at `/pyodide/v{version}-pyc/`: the same distribution with
@@ -292,6 +292,95 @@ fn extract_core(tarball: &Path, staging: &Path, files: &[String]) -> Result<Valu
         bail!("{} lacks {missing:?}", tarball.display());
     }
     lock.with_context(|| format!("{} has no pyodide-lock.json", tarball.display()))
+}
+
+/// The folder the server serves at `/duckdb/v{version}/`: the SQL engine's files.
+pub fn sql_engine_dir(root: &Path, manifest: &Manifest) -> PathBuf {
+    root.join("public")
+        .join("duckdb")
+        .join(format!("v{}", manifest.sql_engine.version))
+}
+
+/// DuckDB-Wasm from the npm registry: the tarball checked against its sha256, the files the
+/// workbench uses (the exception-handling WebAssembly build and the synchronous bindings)
+/// copied out, each checked against its own sha256, and precompressed.
+pub fn ensure_sql_engine(root: &Path, cache: &Path, manifest: &Manifest) -> Result<()> {
+    let engine = &manifest.sql_engine;
+    let target = sql_engine_dir(root, manifest);
+    let inputs = serde_json::to_string(engine)?;
+    let fingerprint = fingerprint(&[LAYOUT_VERSION, &inputs, &compress_script(root)?]);
+    if stamp_matches(&target, &fingerprint) {
+        println!(
+            "==> SQL engine (DuckDB-Wasm {}): up to date in {}",
+            engine.version,
+            target.display()
+        );
+        return Ok(());
+    }
+    let tarball = step(
+        &format!("download {} (npm registry)", engine.npm_package),
+        || {
+            cached_download(
+                &cache.join("downloads"),
+                &engine.tarball,
+                &engine.sha256,
+                |dir| {
+                    Command::new("npm")
+                        .args(["pack", &engine.npm_package, "--pack-destination"])
+                        .args([dir.as_os_str()])
+                        .quiet()
+                        .run()
+                        .with_context(|| {
+                            format!(
+                                "could not download {} from the npm registry (needs Node.js with npm and network access to the npm registry once)",
+                                engine.npm_package
+                            )
+                        })
+                },
+            )
+        },
+    )?;
+    step("verify and lay out the SQL engine's files", || {
+        let staging = target.with_extension("staging");
+        if staging.exists() {
+            fs::remove_dir_all(&staging)?;
+        }
+        fs::create_dir_all(&staging)?;
+        let file = File::open(&tarball)
+            .with_context(|| format!("could not open {}", tarball.display()))?;
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+        let mut found = BTreeSet::new();
+        for entry in archive.entries()? {
+            let mut entry = entry?;
+            let path = entry.path()?.into_owned();
+            let Some(name) = path.strip_prefix("package").ok().and_then(Path::to_str) else {
+                continue;
+            };
+            if let Some(wanted) = engine.files.iter().find(|wanted| wanted.from == name) {
+                let destination = staging.join(&wanted.to);
+                entry.unpack(&destination)?;
+                lock::verify_file(&destination, &wanted.sha256)?;
+                found.insert(wanted.to.clone());
+            }
+        }
+        let missing: Vec<&str> = engine
+            .files
+            .iter()
+            .filter(|wanted| !found.contains(&wanted.to))
+            .map(|wanted| wanted.from.as_str())
+            .collect();
+        if !missing.is_empty() {
+            bail!("{} lacks {missing:?}", tarball.display());
+        }
+        precompress(root, &staging, &[])?;
+        fs::write(staging.join(STAMP), &fingerprint)?;
+        if target.exists() {
+            fs::remove_dir_all(&target)?;
+        }
+        fs::rename(&staging, &target)
+            .with_context(|| format!("could not move {} into place", staging.display()))?;
+        Ok(())
+    })
 }
 
 /// The code editor (CodeMirror 6) bundled from the npm registry into

@@ -248,6 +248,7 @@ fn setup(root: &Path, cache: &Path) -> Result<tools::Tools> {
     assets::ensure_pyodide(root, cache, &manifest)?;
     assets::ensure_precompiled(root, &manifest)?;
     wheelhouse::ensure_wheelhouse(root, cache, &manifest)?;
+    assets::ensure_sql_engine(root, cache, &manifest)?;
     assets::ensure_editor(root)?;
     Ok(tools)
 }

@@ -15,6 +15,7 @@ pub struct Manifest {
     pub pyodide_version: String,
     pub core: Core,
     pub packages: Packages,
+    pub sql_engine: SqlEngine,
     pub wheelhouse: Wheelhouse,
 }
 
@@ -38,6 +39,27 @@ pub struct Packages {
     pub sha256: String,
     /// The folder inside the wheel that holds the package files.
     pub folder: String,
+}
+
+/// DuckDB-Wasm, the SQL engine, from the npm registry: the tarball and each file taken from
+/// it pinned by sha256, laid out under `public/duckdb/v{version}/`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SqlEngine {
+    pub npm_package: String,
+    pub version: String,
+    pub tarball: String,
+    pub sha256: String,
+    pub files: Vec<SqlEngineFile>,
+}
+
+/// One file of the SQL engine: where it is in the tarball's `package/` folder, the name it
+/// is served under, and its sha256.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SqlEngineFile {
+    pub from: String,
+    pub to: String,
+    pub sha256: String,
 }
 
 /// Pure-Python wheels from PyPI for what the lock lacks.
