@@ -603,12 +603,14 @@ async function execute({ id, request }) {
     // pandas imports pyarrow only inside `to_parquet`/`read_parquet`, where the import above
     // cannot see it: code that mentions Parquet gets it loaded first.
     // SQL's results come back as Arrow and become DataFrames: it needs both too.
-    const sql = SQL_WORDS.test(request.code);
+    // (Once SQL was used, any run may call it.)
+    const sql = SQL_WORDS.test(request.code) || sqlEngine !== null;
     if ((sql || /parquet/i.test(request.code)) && !pyodide.loadedPackages.pyarrow) {
       const packages = sql ? ["pandas", "pyarrow"] : ["pyarrow"];
       loaded.push(...(await pyodide.loadPackage(packages, { messageCallback: packagesNews, errorCallback: packagesProblem })));
     }
-    // Code that uses SQL gets the engine started (and waits for it) before it runs.
+    // Code that uses SQL gets the engine started (and waits for it) before it runs; once SQL
+    // was used, every run waits for the engine to be ready (after Stop, a new one starts).
     if (sql) {
       await sqlEngineReady();
     }
@@ -812,14 +814,14 @@ async function assist({ id, request }) {
 const SqlAsk = Object.freeze({ start: "start", query: "query" });
 const SqlNews = Object.freeze({ ready: "ready", failed: "failed" });
 const SqlState = Object.freeze({ waiting: 0, result: 1, error: 2, tooLarge: 3, ready: 4, failed: 5 });
-// Code that may use SQL: a `%%sql` cell, or a call of `sql(`.
-const SQL_WORDS = /%%sql\b|\bsql\s*\(/;
+// Code that may use SQL: a `%%sql` cell, a call of `sql(`, or the `workbench` module. (The
+// engine must be started before the run: a worker a worker starts does not load while its
+// parent waits, and Python's worker waits for the whole run.)
+const SQL_WORDS = /%%sql\b|\bsql\s*\(|\bworkbench\b/;
 // Errors after which the engine is not trusted again.
 const SQL_BROKEN = /Out of Memory|malloc of size|failed to allocate|memory access out of bounds|unreachable|table index is out of bounds/i;
 // The most an answer may hold (the harness's limit is lower); only reserved, not allocated.
 const SQL_ANSWER_MAX = 2 ** 31;
-// How long a query may wait for the engine to start when nothing started it before.
-const SQL_START_MS = 120_000;
 
 let sqlEngineUrl = "";
 let sqlEngine = null;
@@ -870,27 +872,25 @@ async function sqlEngineReady() {
   }
 }
 
-function stopSqlEngine() {
+// Ends the engine (Stop, or an error after which it is not trusted) and starts a new one,
+// which loads once this run is over.
+function restartSqlEngine() {
   if (sqlEngine !== null) {
     sqlEngine.worker.terminate();
     sqlEngine = null;
   }
+  startSqlEngine();
 }
 
-// Waits for the control word to leave `from`; false when Stop was pressed meanwhile (the
-// engine is then ended, and the interrupt left for Python to raise).
-function waitForEngine(control, from, limitMs = Infinity) {
-  const started = performance.now();
-  while (Atomics.load(control, 0) === from) {
+// Waits for the engine's answer; false when Stop was pressed meanwhile (the engine is then
+// ended, and the interrupt left for Python to raise).
+function waitForEngine(control) {
+  while (Atomics.load(control, 0) === SqlState.waiting) {
     if (interruptBuffer && interruptBuffer[0] !== 0) {
-      stopSqlEngine();
+      restartSqlEngine();
       return false;
     }
-    if (performance.now() - started > limitMs) {
-      stopSqlEngine();
-      throw new Error(`the SQL engine did not start within ${limitMs / 1000} s`);
-    }
-    Atomics.wait(control, 0, from, 50);
+    Atomics.wait(control, 0, SqlState.waiting, 50);
   }
   return true;
 }
@@ -907,14 +907,12 @@ self.workbenchSql = {
       return { state: "error", text: `could not start the SQL engine: ${engine.failure}` };
     }
     if (!engine.started) {
-      // Nothing started it before this run (code that calls SQL without saying `sql(`).
-      if (!waitForEngine(control, SqlState.waiting, SQL_START_MS)) return { state: "stopped" };
-      if (Atomics.load(control, 0) !== SqlState.ready) {
-        const text = sqlText(engine, Atomics.load(control, 1));
-        stopSqlEngine();
-        return { state: "error", text: `could not start the SQL engine: ${text}` };
-      }
-      engine.started = true;
+      return {
+        state: "error",
+        text:
+          "the SQL engine was not started for this run: it starts before a run whose code says " +
+          "`sql(`, `%%sql` or `workbench`, and is starting now; run this again",
+      };
     }
     const wasm = pyodide._module.HEAPU8.buffer;
     const own = [];
@@ -930,14 +928,14 @@ self.workbenchSql = {
       { type: SqlAsk.query, statements, files: DataFolder.sources(), frames: tables, limit },
       own,
     );
-    if (!waitForEngine(control, SqlState.waiting)) return { state: "stopped" };
+    if (!waitForEngine(control)) return { state: "stopped" };
     const state = Atomics.load(control, 0);
     const length = Atomics.load(control, 1);
     if (state === SqlState.result) return { state: "result", bytes: new Uint8Array(engine.data, 0, length) };
     if (state === SqlState.tooLarge) return { state: "tooLarge", length };
     const text = sqlText(engine, length);
     // Out of memory, DuckDB may not be whole: the next query gets a new engine.
-    if (SQL_BROKEN.test(text)) stopSqlEngine();
+    if (SQL_BROKEN.test(text)) restartSqlEngine();
     return { state: "error", text };
   },
 };
