@@ -541,7 +541,8 @@ HEADER_BYTES = 1 << 16
 
 
 def sql_open_string(text):
-    """The text of the single-quoted string `text` ends inside, or None."""
+    """The text of the single-quoted string `text` ends inside (as typed: `''` for a quote),
+    or None."""
     position = 0
     while position < len(text):
         if text.startswith("--", position):
@@ -560,7 +561,7 @@ def sql_open_string(text):
             while True:
                 end = text.find(quote, end)
                 if end < 0:
-                    return text[position + 1 :].replace("''", "'") if quote == "'" else None
+                    return text[position + 1 :] if quote == "'" else None
                 if text.startswith(quote * 2, end):
                     end += 2
                     continue
@@ -614,7 +615,10 @@ def sql_complete(code, index):
     text = code[body_start:index]
     typed = sql_open_string(text)
     if typed is not None:
-        items = [{"label": path, "kind": "file"} for path in data_files() if path.startswith(typed)]
+        wanted = typed.replace("''", "'")
+        items = [
+            {"label": path.replace("'", "''"), "kind": "file"} for path in data_files() if path.startswith(wanted)
+        ]
         start = index - len(typed)
         return {"from": to_utf16(code, start), "to": to_utf16(code, index), "items": items}
     word = current_word(code, index)

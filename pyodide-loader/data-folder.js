@@ -883,14 +883,15 @@ const DataFolder = (() => {
       await refillSoon();
     },
 
-    // The files, for the SQL engine to read in place (sql-worker.js): a kept file's OPFS
-    // handle (what Python wrote flushed first), a `File` still being copied, or the bytes of
-    // a file Python wrote that is still in memory.
-    sources() {
+    // The files `wanted` accepts (by path), for the SQL engine to read in place
+    // (sql-worker.js): a kept file's OPFS handle (what Python wrote flushed first), a `File`
+    // still being copied, or the bytes of a file Python wrote that is still in memory.
+    sources(wanted = () => true) {
       const sources = [];
       if (root === null) return sources;
       eachFile(root, (node) => {
         const path = pathOf(node);
+        if (!wanted(path)) return;
         const store = node.store;
         if (store instanceof Kept) {
           store.flush();

@@ -25,6 +25,7 @@ pyodide-loader/tests/.
 import ast
 import base64
 import builtins
+import glob
 import importlib
 import io
 import json
@@ -1229,11 +1230,15 @@ def magic_fail(message):
 SQL_RESULT_LIMIT = 1 << 30
 # Strings, quoted names and comments (which hide `;` and words), or a `;`, or a bare word.
 SQL_PIECE = re.compile(
-    r"""'(?:[^']|'')*'|"((?:[^"]|"")*)"|--[^\n]*|/\*.*?(?:\*/|\Z)|(;)|([A-Za-z_][A-Za-z0-9_$]*)""",
+    r"""(?<![\w$])[eE]'(?:[^'\\]|\\.|'')*'|'(?:[^']|'')*'|\$(?P<tag>[A-Za-z_]\w*)?\$.*?\$(?P=tag)?\$"""
+    r"""|"((?:[^"]|"")*)"|--[^\n]*|/\*.*?(?:\*/|\Z)|(;)|([A-Za-z_][A-Za-z0-9_$]*)""",
     re.DOTALL,
 )
+# Which group of SQL_PIECE holds what.
+SQL_QUOTED, SQL_SEMICOLON, SQL_WORD = 2, 3, 4
 SQL_LINE = re.compile(r"^LINE (\d+):", re.MULTILINE)
 SQL_OUT_OF_MEMORY = re.compile(r"Out of Memory|malloc of size|failed to allocate|memory access out of bounds", re.IGNORECASE)
+SQL_CATALOG_GUESS = re.compile(r'\nDid you mean "(?:pg_|duckdb_|sqlite_|information_schema)[^"\n]*"\?')
 SQL_MISSING = re.compile(r"Table with name \S+ does not exist|No files found that match the pattern")
 
 
@@ -1245,24 +1250,37 @@ class SQLError(Exception):
 def split_sql(text):
     """The statements of `text`: split at `;` outside strings, quoted names and comments,
     without the empty ones."""
-    statements, start, code = [], 0, False
+    return [statement for _, statement in split_sql_lines(text)]
+
+
+def split_sql_lines(text):
+    """(line, statement) for each statement of `text`, `line` counting the lines of `text`
+    before the statement's first character."""
+    pieces, start, code = [], 0, False
+
+    def add(end):
+        statement = text[start:end]
+        stripped = statement.lstrip()
+        at = start + len(statement) - len(stripped)
+        pieces.append((text.count("\n", 0, at), stripped.rstrip()))
+
     for match in SQL_PIECE.finditer(text):
-        if match.group(2):
+        if match.group(SQL_SEMICOLON):
             if code:
-                statements.append(text[start : match.start()].strip())
+                add(match.start())
             start, code = match.end(), False
         elif not match.group().startswith(("--", "/*")):
             code = True
-    if code or re.sub(r"--[^\n]*|/\*.*?(?:\*/|\Z)|\s", "", text[start:], flags=re.DOTALL):
-        statements.append(text[start:].strip())
-    return statements
+    if code:
+        add(len(text))
+    return pieces
 
 
 def sql_names(text):
     """The names a query uses outside its strings and comments (bare or double-quoted)."""
     names = set()
     for match in SQL_PIECE.finditer(text):
-        quoted, bare = match.group(1), match.group(3)
+        quoted, bare = match.group(SQL_QUOTED), match.group(SQL_WORD)
         if quoted is not None:
             names.add(quoted.replace('""', '"'))
         elif bare is not None:
@@ -1273,6 +1291,12 @@ def sql_names(text):
 def sql_frames(text, caller):
     """(name, value) for each pandas DataFrame or pyarrow Table the query names, looked up
     as Python would from the calling code: its locals, then its globals."""
+    return frames_named(sql_names(text), caller)
+
+
+def frames_named(names, caller):
+    """(name, value) for each of `names` that is a DataFrame or an Arrow table where the
+    calling code runs."""
     pandas = sys.modules.get("pandas")
     pyarrow = sys.modules.get("pyarrow")
     kinds = tuple(kind for kind in (pandas and pandas.DataFrame, pyarrow and pyarrow.Table) if kind)
@@ -1280,7 +1304,7 @@ def sql_frames(text, caller):
         return []
     scopes = (caller.f_locals, caller.f_globals) if caller is not None else (user_globals,)
     found = []
-    for name in sorted(sql_names(text)):
+    for name in sorted(set(names)):
         for scope in scopes:
             if name in scope:
                 if isinstance(scope[name], kinds):
@@ -1318,7 +1342,8 @@ def arrow_frame(data):
 def sql_tables_hint(caller):
     """What a query can name, for an error about a missing table."""
     files = data_files()
-    frames = sorted(name for name, _ in sql_frames(" ".join(names_in_scope(caller)), caller))
+    scope = user_globals if caller is None else {**caller.f_globals, **caller.f_locals}
+    frames = [name for name, _ in frames_named((name for name in scope if not name.startswith("_")), caller)]
     parts = []
     if files:
         shown = ", ".join(f"'{name}'" for name in sorted(files)[:20])
@@ -1328,12 +1353,6 @@ def sql_tables_hint(caller):
     if not parts:
         return "Nothing to query yet: add a file to the data folder, or make a DataFrame."
     return "Tables you can use: " + "; ".join(parts) + "."
-
-
-def names_in_scope(caller):
-    if caller is None:
-        return list(user_globals)
-    return list(caller.f_locals) + list(caller.f_globals)
 
 
 def shift_sql_lines(message, offset):
@@ -1370,8 +1389,21 @@ SQL_READ_CALL = re.compile(
     r"\b(?:read_parquet|parquet_scan|read_json|read_json_auto|read_ndjson|read_ndjson_auto)\s*\(\s*\Z",
     re.IGNORECASE,
 )
-SQL_TABLE_PLACE = re.compile(r"\b(?:from|join)\s*\Z|,\s*\Z", re.IGNORECASE)
-SQL_STAR = re.compile(r"(?<!\()\*|\*(?!\))")
+SQL_TABLE_PLACE = re.compile(r"\b(?:from|join)\s*\Z", re.IGNORECASE)
+SQL_STAR = re.compile(r"\*")
+SQL_COUNT_STAR = re.compile(r"\bcount\s*\(\s*\Z", re.IGNORECASE)
+
+
+def selects_everything(code):
+    """Whether a query (its code, without strings and comments) may use every column of a
+    table: `*` anywhere but in `count(*)`, `COLUMNS(…)`, or no SELECT at all (`FROM 'x' LIMIT
+    5`). Otherwise a column it uses is a name it says."""
+    if not re.search(r"\bselect\b", code, re.IGNORECASE) or re.search(r"\bcolumns\s*\(", code, re.IGNORECASE):
+        return True
+    for star in SQL_STAR.finditer(code):
+        if not (SQL_COUNT_STAR.search(code, 0, star.start()) and code[star.end() :].lstrip().startswith(")")):
+            return True
+    return False
 
 
 def data_files():
@@ -1386,16 +1418,15 @@ def data_files():
 
 def sql_code(text):
     """The query without its strings and comments (where `*` and names are code)."""
-    return SQL_PIECE.sub(lambda match: " " if match.group().startswith(("'", "--", "/*")) else match.group(), text)
+    return SQL_PIECE.sub(
+        lambda match: " " if match.group().startswith(("'", "e'", "E'", "$", "--", "/*")) else match.group(), text
+    )
 
 
 def arrow_files(query):
     """The query with each Parquet or JSON file it names (a path or glob in quotes, or a
     `read_parquet(…)`/`read_json(…)` of one) replaced by a quoted table name, and
     {name: [paths]} for those tables."""
-    import fnmatch
-
-    files = None
     tables = {}
     pieces = []
     at = 0
@@ -1406,9 +1437,14 @@ def arrow_files(query):
         path = literal[1:-1].replace("''", "'")
         if not path.lower().endswith(ARROW_KINDS):
             continue
-        if files is None:
-            files = data_files()
-        matched = sorted(fnmatch.filter(files, path)) if any(c in path for c in "*?[") else [p for p in files if p == path]
+        if os.path.isfile(os.path.join(DATA_DIR, path)):
+            matched = [path]
+        else:
+            matched = sorted(
+                found
+                for found in glob.glob(path, root_dir=DATA_DIR, recursive=True)
+                if os.path.isfile(os.path.join(DATA_DIR, found))
+            )
         if not matched:
             continue
         start, end = match.start(), match.end()
@@ -1433,9 +1469,8 @@ def read_arrow_file(paths, query):
     (all of them after a `*`; the first one when it names none, for the row count)."""
     import pyarrow as pa
 
-    code = sql_code(query)
     names = {name.lower() for name in sql_names(query)}
-    every = SQL_STAR.search(code) is not None
+    every = selects_everything(sql_code(query))
     tables = []
     for path in paths:
         full = os.path.join(DATA_DIR, path)
@@ -1481,12 +1516,18 @@ def run_sql(query, caller, line_offset=0):
     original = query
     query, files = arrow_files(query)
     tables = [(name, read_arrow_file(paths, original)) for name, paths in files.items()]
-    frames = [
-        {"name": name, "bytes": to_js(memoryview(arrow_stream(value)))}
-        for name, value in tables + sql_frames(query, caller)
-    ]
+    frames = [{"name": name, "bytes": to_js(memoryview(arrow_stream(value)))} for name, value in tables]
+    for name, value in sql_frames(query, caller):
+        try:
+            stream = arrow_stream(value)
+        except Exception:  # noqa: BLE001 - a name that is not a table (an alias, a column)
+            continue  # the query fails with DuckDB's message if it did mean it as a table
+        frames.append({"name": name, "bytes": to_js(memoryview(stream))})
+    statements = split_sql_lines(query)
     answer = js.workbenchSql.query(
-        to_js(split_sql(query)), to_js(frames, dict_converter=js.Object.fromEntries), SQL_RESULT_LIMIT
+        to_js([statement for _, statement in statements]),
+        to_js(frames, dict_converter=js.Object.fromEntries),
+        SQL_RESULT_LIMIT,
     )
     state = answer.state
     if state == "stopped":
@@ -1499,7 +1540,10 @@ def run_sql(query, caller, line_offset=0):
             f"{bytes_text(SQL_RESULT_LIMIT)} a result may bring into Python: aggregate it "
             "(GROUP BY, count(*), avg(…)) or add LIMIT."
         )
-    message = shift_sql_lines(answer.text, line_offset)
+    # DuckDB's guesses among its own catalog tables ("Did you mean "pg_enum"?") only mislead.
+    failed = answer.statement if 0 <= answer.statement < len(statements) else 0
+    line_offset += statements[failed][0] if statements else 0
+    message = shift_sql_lines(SQL_CATALOG_GUESS.sub("", answer.text), line_offset)
     if SQL_MISSING.search(message):
         message += "\n" + sql_tables_hint(caller)
     elif SQL_OUT_OF_MEMORY.search(message):

@@ -14,8 +14,9 @@
 (() => {
   const SqlAsk = Object.freeze({ start: "start", query: "query" });
   const SqlNews = Object.freeze({ ready: "ready", failed: "failed" });
-  // The control word's states (word 0 of the control buffer; word 1 holds the answer's length).
-  const SqlState = Object.freeze({ waiting: 0, result: 1, error: 2, tooLarge: 3, ready: 4, failed: 5 });
+  // The control word's states (word 0 of the control buffer; word 1 holds the answer's length,
+  // word 2 which statement failed).
+  const SqlState = Object.freeze({ waiting: 0, result: 1, error: 2, tooLarge: 3 });
 
   // DuckDB's data protocols (`DuckDBDataProtocol`).
   const BROWSER_FILEREADER = 2;
@@ -24,6 +25,7 @@
   // (`CREATE TABLE`) come first in the search path.
   const FRAMES = "workbench_frames";
 
+  let base = "";
   let duckdb = null;
   let db = null;
   let connection = null;
@@ -63,7 +65,8 @@
   // Start: the bindings (CommonJS, loaded as a classic script) and the exception-handling
   // WebAssembly build.
 
-  async function start({ base, control: controlBuffer, data: dataBuffer }) {
+  async function start({ base: engineUrl, control: controlBuffer, data: dataBuffer }) {
+    base = engineUrl;
     control = new Int32Array(controlBuffer);
     data = dataBuffer;
     try {
@@ -107,14 +110,29 @@
       ]) {
         db.runQuery(connection, statement);
       }
+      started = true;
       self.postMessage({ type: SqlNews.ready, version: db.getVersion(), files: [script, wasm] });
-      answerText(SqlState.ready, db.getVersion());
     } catch (error) {
-      const text = describe(error);
-      self.postMessage({ type: SqlNews.failed, message: text });
-      answerText(SqlState.failed, text);
+      startFailed(error);
     }
   }
+
+  // A download of the WebAssembly that fails inside DuckDB's loader rejects a promise nothing
+  // waits on: without this, the start would never end.
+  let started = false;
+  let failed = false;
+  function startFailed(error) {
+    if (!started && !failed) {
+      failed = true;
+      self.postMessage({ type: SqlNews.failed, message: describe(error) });
+    }
+  }
+  self.addEventListener("unhandledrejection", (event) => {
+    if (!started) {
+      event.preventDefault();
+      startFailed(new Error(unreachableText(new URL("duckdb-eh.wasm", base).href, event.reason)));
+    }
+  });
 
   function unreachableText(url, error) {
     const path = new URL(url).pathname;
@@ -130,29 +148,40 @@
   // The files a query may read, registered under their paths in the data folder: an OPFS file
   // by a synchronous handle of its own (closed when the query ends, so the file can be
   // deleted), a `File` still being copied as it is, bytes (a file Python wrote that is still in
-  // memory) as a buffer.
-  async function register(files) {
-    const names = [];
+  // memory) as a buffer. One that cannot be opened is left out (the query then says it found no
+  // such file). `names` gets each name as it is registered, so that the query's end drops every
+  // one.
+  async function register(files, names) {
     for (const file of files) {
-      let handle = null;
-      if (file.handle) {
-        try {
-          handle = await file.handle.createSyncAccessHandle({ mode: "readwrite-unsafe" });
-        } catch {
-          // A browser without shared handles: the file as it is now.
-          file.file = await file.handle.getFile();
+      try {
+        let handle = null;
+        if (file.handle) {
+          try {
+            handle = await file.handle.createSyncAccessHandle({ mode: "readwrite-unsafe" });
+          } catch {
+            // A browser without shared handles: the file as it is now.
+            file.file = await file.handle.getFile();
+          }
         }
+        if (handle !== null) {
+          names.push(file.path);
+          try {
+            db.registerFileHandle(file.path, handle, BROWSER_FSACCESS, true);
+          } catch (error) {
+            handle.close();
+            throw error;
+          }
+        } else if (file.file) {
+          names.push(file.path);
+          db.registerFileHandle(file.path, file.file, BROWSER_FILEREADER, true);
+        } else {
+          names.push(file.path);
+          db.registerFileBuffer(file.path, file.bytes);
+        }
+      } catch {
+        // Left out; see above.
       }
-      if (handle !== null) {
-        db.registerFileHandle(file.path, handle, BROWSER_FSACCESS, true);
-      } else if (file.file) {
-        db.registerFileHandle(file.path, file.file, BROWSER_FILEREADER, true);
-      } else {
-        db.registerFileBuffer(file.path, file.bytes);
-      }
-      names.push(file.path);
     }
-    return names;
   }
 
   // Runs one statement; `take` gets a view of the Arrow IPC answer inside DuckDB's memory
@@ -181,17 +210,18 @@
   const quoted = (name) => `"${name.replace(/"/g, '""')}"`;
 
   async function query({ statements, files, frames, limit }) {
-    let names = [];
+    const names = [];
     const tables = [];
+    let index = 0;
     try {
-      names = await register(files);
+      await register(files, names);
       for (const frame of frames) {
         db.insertArrowFromIPCStream(connection, frame.bytes, { schema: FRAMES, name: frame.name, create: true });
         tables.push(frame.name);
       }
-      for (const [index, text] of statements.entries()) {
+      for (index = 0; index < statements.length; index += 1) {
         const last = index === statements.length - 1;
-        run(text, (view) => {
+        run(statements[index], (view) => {
           if (!last) return;
           if (view.length > limit) settle(SqlState.tooLarge, view.length);
           else answer(SqlState.result, view);
@@ -199,7 +229,13 @@
       }
       if (statements.length === 0) answer(SqlState.result, new Uint8Array(0));
     } catch (error) {
-      answerText(SqlState.error, errorText(error));
+      // Word 2: which statement failed.
+      Atomics.store(control, 2, index);
+      try {
+        answerText(SqlState.error, errorText(error));
+      } catch {
+        settle(SqlState.error, 0);
+      }
     } finally {
       for (const name of tables) {
         try {

@@ -42,7 +42,9 @@ pub enum SqlNews {
 }
 
 /// The states of the shared control word (word 0; word 1 is the answer's length in bytes,
-/// the answer itself is in the growable buffer): `SqlState` in both files.
+/// word 2 the index of the statement that failed; the answer itself is in the growable
+/// buffer): `SqlState` in both files. Only a query writes them, so an answer is always the
+/// answer to the query Python's worker is waiting for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[repr(i32)]
@@ -55,20 +57,14 @@ pub enum SqlState {
     Error = 2,
     /// The result was larger than the query allowed; word 1 holds its size.
     TooLarge = 3,
-    /// The engine started; the answer holds DuckDB's version.
-    Ready = 4,
-    /// The engine could not start; the answer holds why.
-    Failed = 5,
 }
 
 impl SqlState {
-    pub const ALL: [SqlState; 6] = [
+    pub const ALL: [SqlState; 4] = [
         SqlState::Waiting,
         SqlState::Result,
         SqlState::Error,
         SqlState::TooLarge,
-        SqlState::Ready,
-        SqlState::Failed,
     ];
 }
 

@@ -369,3 +369,10 @@ def test_a_sql_cell_asks_nothing_of_jedi_and_has_no_signatures(space):
     assert ask("complete", "%%sql| x")["items"] == []
     # A string that is closed is no longer a file name being typed.
     assert all(item["kind"] != "file" for item in ask("complete", "%%sql\nSELECT * FROM 'sales.csv' WHERE pr|")["items"])
+
+
+def test_a_file_name_with_a_quote_is_completed_as_sql_writes_it(space, tmp_path):
+    (tmp_path / "it's.csv").write_text("a\n1\n")
+    answer = ask("complete", "%%sql\nSELECT * FROM 'it''|")
+    assert labels(answer) == ["it''s.csv"]
+    assert answer["to"] - answer["from"] == len("it''")

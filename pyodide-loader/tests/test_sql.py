@@ -135,8 +135,64 @@ def test_parquet_and_json_files_a_query_names_become_tables_it_reads_through_arr
         assert harness.arrow_files(untouched) == (untouched, {})
 
 
-def test_only_the_columns_a_query_names_are_read_unless_it_says_star():
-    code = harness.sql_code("SELECT zone, count(*) FROM 'x.parquet' -- fare\nWHERE note = 'a * b'")
-    assert harness.SQL_STAR.search(code) is None
-    assert harness.SQL_STAR.search(harness.sql_code("SELECT * FROM 'x.parquet'")) is not None
-    assert harness.SQL_STAR.search(harness.sql_code("SELECT t.* EXCLUDE (a) FROM t")) is not None
+@pytest.mark.parametrize(
+    ("query", "everything"),
+    [
+        ("SELECT zone, count(*) FROM 'x.parquet' -- fare *\nWHERE note = 'a * b' GROUP BY zone", False),
+        ("SELECT zone, count( * ) AS n FROM 'x.parquet' GROUP BY zone", False),
+        ("SELECT * FROM 'x.parquet'", True),
+        ("SELECT t.* EXCLUDE (a) FROM 'x.parquet' t", True),
+        ("SELECT fare * 2 FROM 'x.parquet'", True),
+        ("FROM 'x.parquet' LIMIT 5", True),
+        ("SELECT COLUMNS('fare_.*') FROM 'x.parquet'", True),
+        ("SELECT $$*$$ AS star, zone FROM 'x.parquet'", False),
+    ],
+)
+def test_only_the_columns_a_query_names_are_read_unless_it_may_use_them_all(query, everything):
+    assert harness.selects_everything(harness.sql_code(query)) is everything
+
+
+def test_dollar_quoted_and_escape_strings_hide_semicolons_and_statements_know_their_lines():
+    assert harness.split_sql("SELECT $$a;b$$; SELECT $x$c;d$x$") == ["SELECT $$a;b$$", "SELECT $x$c;d$x$"]
+    assert harness.split_sql("SELECT E'it\\'s; x'; SELECT 2") == ["SELECT E'it\\'s; x'", "SELECT 2"]
+    assert harness.split_sql_lines("\n\nCREATE TABLE t AS SELECT 1 AS a;\n\nSELECT *\nFROM t") == [
+        (2, "CREATE TABLE t AS SELECT 1 AS a"),
+        (4, "SELECT *\nFROM t"),
+    ]
+
+
+def test_a_glob_does_not_cross_folders_unless_it_says_so(monkeypatch, tmp_path):
+    (tmp_path / "archive").mkdir()
+    for name in ("a.parquet", "archive/old.parquet", "data[1].parquet"):
+        (tmp_path / name).write_bytes(b"")
+    monkeypatch.setattr(harness, "DATA_DIR", str(tmp_path))
+    assert harness.arrow_files("SELECT 1 FROM '*.parquet'")[1] == {"*.parquet": ["a.parquet", "data[1].parquet"]}
+    assert harness.arrow_files("SELECT 1 FROM '**/*.parquet'")[1] == {
+        "**/*.parquet": ["a.parquet", "archive/old.parquet", "data[1].parquet"]
+    }
+    # A name that exists as written is that file, brackets and all.
+    assert harness.arrow_files("SELECT 1 FROM 'data[1].parquet'")[1] == {"data[1].parquet": ["data[1].parquet"]}
+    # A string in a list of values is a value.
+    query = "SELECT 1 FROM t WHERE f IN ('x', 'a.parquet')"
+    assert harness.arrow_files(query) == (query, {})
+
+
+def test_a_missing_table_error_lists_the_files_and_dataframes_there_are(monkeypatch, tmp_path):
+    class Frame:
+        pass
+
+    fake_pandas = type(sys)("pandas")
+    fake_pandas.DataFrame = Frame
+    monkeypatch.setitem(sys.modules, "pandas", fake_pandas)
+    (tmp_path / "sales").mkdir()
+    (tmp_path / "sales" / "q1.csv").write_text("a\n1\n")
+    (tmp_path / "trips.csv").write_text("a\n1\n")
+    monkeypatch.setattr(harness, "DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(harness, "user_globals", {"zones": Frame(), "n": 3, "_hidden": Frame()})
+    assert harness.sql_tables_hint(None) == "Tables you can use: files 'sales/q1.csv', 'trips.csv'; DataFrames zones."
+    monkeypatch.setattr(harness, "user_globals", {})
+    (tmp_path / "trips.csv").unlink()
+    (tmp_path / "sales" / "q1.csv").unlink()
+    assert harness.sql_tables_hint(None).startswith("Nothing to query yet")
+    guess = 'Catalog Error: Table with name nope does not exist!\nDid you mean "pg_enum"?\n\nLINE 1: x'
+    assert harness.SQL_CATALOG_GUESS.sub("", guess) == "Catalog Error: Table with name nope does not exist!\n\nLINE 1: x"
