@@ -1541,7 +1541,8 @@ def run_sql(query, caller, line_offset=0):
             "(GROUP BY, count(*), avg(…)) or add LIMIT."
         )
     # DuckDB's guesses among its own catalog tables ("Did you mean "pg_enum"?") only mislead.
-    failed = answer.statement if 0 <= answer.statement < len(statements) else 0
+    failed = getattr(answer, "statement", 0)
+    failed = failed if 0 <= failed < len(statements) else 0
     line_offset += statements[failed][0] if statements else 0
     message = shift_sql_lines(SQL_CATALOG_GUESS.sub("", answer.text), line_offset)
     if SQL_MISSING.search(message):

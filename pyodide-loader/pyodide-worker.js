@@ -948,7 +948,7 @@ self.workbenchSql = {
     const engine = startSqlEngine();
     const control = engine.control;
     if (engine.failure !== null) {
-      return { state: "error", text: `could not start the SQL engine: ${engine.failure}` };
+      return { state: "error", text: `could not start the SQL engine: ${engine.failure}`, statement: 0 };
     }
     if (!engine.started) {
       return {
@@ -956,6 +956,7 @@ self.workbenchSql = {
         text:
           "the SQL engine was not started for this run: it starts before a run whose code says " +
           "`sql(`, `%%sql` or `workbench`, and is starting now; run this again",
+        statement: 0,
       };
     }
     const wasm = pyodide._module.HEAPU8.buffer;
