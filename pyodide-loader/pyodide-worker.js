@@ -591,6 +591,11 @@ function call(name, ...args) {
 
 async function execute({ id, request }) {
   try {
+    // Code that uses SQL gets the engine started (and waits for it) before it runs; once SQL
+    // was used, every run waits for the engine to be ready (after Stop, a new one starts). It
+    // loads beside the packages below, not after them.
+    const sql = SQL_WORDS.test(request.code) || (sqlEngine !== null && sqlEngine.failure === null);
+    const engineReady = sql ? sqlEngineReady() : null;
     // Code without the word "import" imports nothing: skip the parse for imports. Pyodide's
     // parse gives up on IPython's lines (%time, !ls), so it reads the cell as the harness
     // will run it.
@@ -603,17 +608,11 @@ async function execute({ id, request }) {
     // pandas imports pyarrow only inside `to_parquet`/`read_parquet`, where the import above
     // cannot see it: code that mentions Parquet gets it loaded first.
     // SQL's results come back as Arrow and become DataFrames: it needs both too.
-    // (Once SQL was used, any run may call it.)
-    const sql = SQL_WORDS.test(request.code) || (sqlEngine !== null && sqlEngine.failure === null);
     if ((sql || /parquet/i.test(request.code)) && !pyodide.loadedPackages.pyarrow) {
       const packages = sql ? ["pandas", "pyarrow"] : ["pyarrow"];
       loaded.push(...(await pyodide.loadPackage(packages, { messageCallback: packagesNews, errorCallback: packagesProblem })));
     }
-    // Code that uses SQL gets the engine started (and waits for it) before it runs; once SQL
-    // was used, every run waits for the engine to be ready (after Stop, a new one starts).
-    if (sql) {
-      await sqlEngineReady();
-    }
+    await engineReady;
     // News only when something loaded: the page refreshes its package list on news, and
     // that list would otherwise sit in the queue in front of the next run.
     if (loaded && loaded.length > 0) {
