@@ -52,19 +52,7 @@ pub fn ensure_pyodide(root: &Path, cache: &Path, manifest: &Manifest) -> Result<
                 &downloads,
                 &manifest.core.tarball,
                 &manifest.core.sha256,
-                |dir| {
-                    Command::new("npm")
-                .args(["pack", &manifest.core.npm_package, "--pack-destination"])
-                .args([dir.as_os_str()])
-                .quiet()
-                .run()
-                .with_context(|| {
-                    format!(
-                        "could not download {} from the npm registry (needs Node.js with npm and network access to the npm registry once)",
-                        manifest.core.npm_package
-                    )
-                })
-                },
+                |dir| npm_pack(&manifest.core.npm_package, dir),
             )
         },
     )?;
@@ -324,19 +312,7 @@ pub fn ensure_sql_engine(root: &Path, cache: &Path, manifest: &Manifest) -> Resu
                 &cache.join("downloads"),
                 &engine.tarball,
                 &engine.sha256,
-                |dir| {
-                    Command::new("npm")
-                        .args(["pack", &engine.npm_package, "--pack-destination"])
-                        .args([dir.as_os_str()])
-                        .quiet()
-                        .run()
-                        .with_context(|| {
-                            format!(
-                                "could not download {} from the npm registry (needs Node.js with npm and network access to the npm registry once)",
-                                engine.npm_package
-                            )
-                        })
-                },
+                |dir| npm_pack(&engine.npm_package, dir),
             )
         },
     )?;
@@ -425,6 +401,20 @@ pub fn ensure_editor(root: &Path) -> Result<()> {
             Ok(())
         },
     )
+}
+
+/// Downloads an npm package's tarball (`npm pack`) into `dir`.
+fn npm_pack(package: &str, dir: &Path) -> Result<()> {
+    Command::new("npm")
+        .args(["pack", package, "--pack-destination"])
+        .args([dir.as_os_str()])
+        .quiet()
+        .run()
+        .with_context(|| {
+            format!(
+                "could not download {package} from the npm registry (needs Node.js with npm and network access to the npm registry once)"
+            )
+        })
 }
 
 /// Returns the cached file `name` in `dir` if it has the expected sha256; otherwise runs
