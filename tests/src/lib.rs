@@ -182,6 +182,31 @@ impl Browser {
         self.type_into(&self.find("editor").await, code).await;
     }
 
+    /// Types `code` into the editor, runs it, presses Stop `after` it started running, and
+    /// gives the milliseconds from Stop until the Run button is free again.
+    pub async fn run_then_stop(&self, code: &str, after: Duration) -> f64 {
+        self.type_code(code).await;
+        self.find("run").await.click().await.expect("run");
+        self.wait_for_text("run", Duration::from_secs(10), |text| {
+            text.contains("Running")
+        })
+        .await;
+        tokio::time::sleep(after).await;
+        self.find("stop").await.click().await.expect("stop");
+        self.eval(
+            "const started = performance.now();
+             return new Promise((resolve) => {
+               const check = () => document.querySelector('[data-testid=run]').disabled
+                 ? setTimeout(check, 10)
+                 : resolve(performance.now() - started);
+               check();
+             });",
+        )
+        .await
+        .as_f64()
+        .expect("milliseconds")
+    }
+
     /// [`Browser::type_code`] into this editor (a notebook cell's, say).
     pub async fn type_into(&self, editor: &Element, code: &str) {
         editor.click().await.expect("the editor takes focus");

@@ -167,27 +167,9 @@ async fn output_appears_while_the_code_is_still_running() {
 async fn stop_ends_an_endless_loop_and_keeps_earlier_variables() {
     let (_app, browser) = workbench().await;
     browser.execute(json!({"code": "kept = 41"})).await;
-    browser.type_code("while True: pass").await;
-    browser.find("run").await.click().await.expect("run");
-    browser
-        .wait_for_text("run", Duration::from_secs(10), |text| {
-            text.contains("Running")
-        })
+    let waited_ms = browser
+        .run_then_stop("while True: pass", Duration::from_millis(500))
         .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    browser.find("stop").await.click().await.expect("stop");
-    let stopped = browser
-        .eval(
-            "const started = performance.now();
-             return new Promise((resolve) => {
-               const check = () => document.querySelector('[data-testid=run]').disabled
-                 ? setTimeout(check, 10)
-                 : resolve(performance.now() - started);
-               check();
-             });",
-        )
-        .await;
-    let waited_ms = stopped.as_f64().expect("milliseconds");
     assert!(waited_ms < 1000.0, "Stop took {waited_ms} ms");
     let output = browser
         .wait_for_text("output", Duration::from_secs(5), |text| {

@@ -194,29 +194,9 @@ async fn stop_ends_a_long_query_within_a_second_and_sql_works_after() {
     let refused = fail(&browser, hidden).await;
     assert!(refused.to_string().contains("run this again"), "{refused}");
     assert_eq!(run(&browser, hidden).await, 7);
-    browser
-        .type_code("%%sql\nSELECT count(DISTINCT a.range * 7 + b.range) FROM range(3000000) a, range(1000) b")
+    let waited_ms = browser
+        .run_then_stop("%%sql\nSELECT count(DISTINCT a.range * 7 + b.range) FROM range(3000000) a, range(1000) b", Duration::from_millis(1500))
         .await;
-    browser.find("run").await.click().await.expect("run");
-    browser
-        .wait_for_text("run", Duration::from_secs(10), |text| {
-            text.contains("Running")
-        })
-        .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    browser.find("stop").await.click().await.expect("stop");
-    let stopped = browser
-        .eval(
-            "const started = performance.now();
-             return new Promise((resolve) => {
-               const check = () => document.querySelector('[data-testid=run]').disabled
-                 ? setTimeout(check, 10)
-                 : resolve(performance.now() - started);
-               check();
-             });",
-        )
-        .await;
-    let waited_ms = stopped.as_f64().expect("milliseconds");
     assert!(waited_ms < 1000.0, "Stop took {waited_ms} ms");
     browser
         .wait_for_text("output", Duration::from_secs(5), |text| {
