@@ -52,7 +52,7 @@ use crate::error::AppError;
 use crate::package_index::PackageIndex;
 use crate::privacy::{CodeKeyer, DailySalt};
 use crate::rate_limit::RateLimiter;
-pub use crate::storage::{EventStore, NewEvent, PgStore, SqliteStore};
+pub use crate::storage::{EventStore, NewEvent, PgStore, ROLLUP_QUIET, SqliteStore};
 
 /// State shared by all handlers; cheap to clone.
 #[derive(Clone)]

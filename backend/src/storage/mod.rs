@@ -22,6 +22,11 @@ use protocol::telemetry::TelemetryEvent;
 pub use self::postgres::PgStore;
 pub use self::sqlite::SqliteStore;
 
+/// How long a finished hour must go untouched before the SQLite store summarises it (again):
+/// an import's batches arrive closer together than this, so the hour is summarised once,
+/// after the last one.
+pub const ROLLUP_QUIET: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// An event with what the server adds to it.

@@ -25,9 +25,7 @@ use crate::storage::{NewEvent, StoreError, StoreWork};
 
 pub(super) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
-/// How long an hour must go untouched before it is summarised (again): an import's batches
-/// arrive closer together than this, so the hour is summarised once, after the last one.
-pub(super) const QUIET: Duration = Duration::from_secs(2);
+pub(super) use crate::storage::ROLLUP_QUIET as QUIET;
 /// Hours with the summariser at once, so a backlog does not queue up stale work.
 const IN_FLIGHT: usize = 2;
 
