@@ -8,6 +8,8 @@ use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use protocol::ErrorCode;
+
 use crate::storage::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -46,20 +48,29 @@ pub enum AppError {
 }
 
 impl AppError {
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+    fn code(&self) -> ErrorCode {
         match self {
-            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-            Self::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "timeout"),
-            Self::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-            Self::TooManyStreams(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_streams"),
-            Self::Rejected { status, .. } => (*status, "bad_request"),
-            Self::BadGateway(_) => (StatusCode::BAD_GATEWAY, "upstream"),
-            Self::ServiceUnavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::BadRequest(_) => ErrorCode::BadRequest,
+            Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            Self::Unauthorized(_) => ErrorCode::Unauthorized,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::RequestTimeout(_) => ErrorCode::Timeout,
+            Self::TooManyRequests { .. } => ErrorCode::RateLimited,
+            Self::TooManyStreams(_) => ErrorCode::TooManyStreams,
+            Self::Rejected { status, .. } => ErrorCode::for_status(status.as_u16()),
+            Self::BadGateway(_) => ErrorCode::Upstream,
+            Self::ServiceUnavailable { .. } => ErrorCode::Unavailable,
+            Self::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            // An extractor's own status (415, 422, …) is kept; its code is the usual one.
+            Self::Rejected { status, .. } => *status,
+            other => StatusCode::from_u16(other.code().status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         }
     }
 }
@@ -83,14 +94,14 @@ impl From<StoreError> for AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
+        let (status, code) = (self.status(), self.code());
         if let Self::Internal(details) = &self {
             tracing::error!("internal error: {details}");
         }
         let body = protocol::ApiError {
             success: false,
             error: self.to_string(),
-            code: code.to_owned(),
+            code,
         };
         let mut response = (status, Json(body)).into_response();
         if let Self::TooManyRequests { retry_after } | Self::ServiceUnavailable { retry_after } =

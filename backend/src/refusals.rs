@@ -124,20 +124,10 @@ fn refusal(status: StatusCode, message: String) -> Response {
 }
 
 fn json_body(status: StatusCode, message: String) -> String {
-    let code = match status {
-        StatusCode::NOT_FOUND => "not_found",
-        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
-        StatusCode::URI_TOO_LONG => "uri_too_long",
-        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "headers_too_large",
-        StatusCode::RANGE_NOT_SATISFIABLE => "range_not_satisfiable",
-        _ if status.is_server_error() => "internal",
-        _ => "bad_request",
-    };
     serde_json::to_string(&protocol::ApiError {
         success: false,
         error: message,
-        code: code.to_owned(),
+        code: protocol::ErrorCode::for_status(status.as_u16()),
     })
     .unwrap_or_default()
 }

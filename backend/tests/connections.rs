@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use backend::testing::spawn_app_with;
+use backend::testing::{spawn_app_with, until_ok};
+use protocol::ErrorCode;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -87,7 +88,7 @@ async fn silent_slow_and_idle_connections_are_closed_within_the_timeouts() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
     let error: serde_json::Value = serde_json::from_str(body).expect("a JSON error");
-    assert_eq!(error["code"], "timeout");
+    assert_eq!(error["code"], serde_json::json!(ErrorCode::Timeout));
     assert!(
         started.elapsed() < limit,
         "all four closed within {limit:?}"
@@ -182,20 +183,22 @@ async fn health_answers_while_idle_connections_flood_a_server_with_few_files() {
         }
     });
     // Let the flood fill the cap first.
-    let started = Instant::now();
-    while !log
-        .lock()
-        .expect("log")
-        .iter()
-        .any(|line| line.contains("the connection cap (192) is reached"))
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the flood never filled the cap: {:?}",
-            log.lock().expect("log")
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_ok(
+        "the flood filling the cap",
+        Duration::from_secs(30),
+        async || {
+            let lines = log.lock().expect("log");
+            if lines
+                .iter()
+                .any(|line| line.contains("the connection cap (192) is reached"))
+            {
+                Ok(())
+            } else {
+                Err(lines.to_vec())
+            }
+        },
+    )
+    .await;
     let mut answered = 0;
     for attempt in 0..20 {
         match tokio::time::timeout(Duration::from_secs(5), health(address)).await {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use backend::testing::postgres::PgCluster;
 use backend::testing::{ADMIN_TOKEN, Client, TestApp, spawn_app_with};
 use backend::{EventStore, PgStore};
+use protocol::{DatabaseHealth, Health};
 use serde_json::{Value, json};
 use tokio_postgres::NoTls;
 
@@ -386,6 +387,8 @@ async fn killing_one_replica_under_load_loses_no_acknowledged_event() {
     let (_b, client_b) = spawn_binary(&url, data_b.path()).await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let load = tokio::spawn(load(vec![client_a, client_b.clone()], 6, stopped));
+    // The phases of the load, not waits for an event: 1.5 s on both replicas, then A is
+    // killed mid-load, then a second on B alone. The load's own count is checked below.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     a.start_kill().expect("SIGKILL");
     a.wait().await.expect("replica A is gone");
@@ -421,6 +424,8 @@ async fn while_postgres_is_down_ingest_answers_503_and_resumes_by_itself() {
     let app = replica(&url).await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let load = tokio::spawn(load(vec![app.client()], 4, stopped));
+    // The phases of the load, not waits for an event (`stop_server` and `start_server` wait
+    // for PostgreSQL themselves): 0.8 s up, 1.5 s down around the checks, 0.5 s up again.
     tokio::time::sleep(Duration::from_millis(800)).await;
 
     cluster.stop_server();
@@ -433,7 +438,8 @@ async fn while_postgres_is_down_ingest_answers_503_and_resumes_by_itself() {
     assert!(down.header("retry-after").is_some(), "{:?}", down.headers);
     let health = app.client().get("/health").await;
     assert_eq!(health.status, 200);
-    assert_eq!(health.json()["database"], "unreachable");
+    let health: Health = serde_json::from_str(&health.body).expect("the health answer");
+    assert_eq!(health.database, Some(DatabaseHealth::Unreachable));
     // The dashboard says the same, and when to try again, rather than failing.
     let figures = app
         .client()
@@ -467,10 +473,9 @@ async fn while_postgres_is_down_ingest_answers_503_and_resumes_by_itself() {
     })
     .await;
     assert!(resumed.is_ok(), "ingest resumes once PostgreSQL is back");
-    assert_eq!(
-        app.client().get("/health").await.json()["database"],
-        "reachable"
-    );
+    let health: Health =
+        serde_json::from_str(&app.client().get("/health").await.body).expect("the health answer");
+    assert_eq!(health.database, Some(DatabaseHealth::Reachable));
     tokio::time::sleep(Duration::from_millis(500)).await;
     stop.send(true).expect("the load listens");
     let (acknowledged, statuses) = load.await.expect("the load ends");

@@ -4,6 +4,7 @@
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode};
 use backend::{AppState, Config, app};
+use protocol::ErrorCode;
 use sha2::Digest;
 use tower::ServiceExt;
 
@@ -233,7 +234,7 @@ async fn app_routes_get_the_html_shell_and_unknown_api_paths_a_json_404() {
     let body: serde_json::Value =
         serde_json::from_str(&body_text(api).await).expect("JSON error body");
     assert_eq!(body["success"], false);
-    assert_eq!(body["code"], "not_found");
+    assert_eq!(body["code"], serde_json::json!(ErrorCode::NotFound));
     assert_eq!(body["error"], "nothing at /api/nothing-here");
 }
 
@@ -267,9 +268,8 @@ async fn health_answers_over_a_real_socket() {
     stream.read_to_string(&mut answer).await.expect("reads");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     let body = answer.split("\r\n\r\n").nth(1).expect("a body");
-    let health: serde_json::Value = serde_json::from_str(body).expect("JSON");
-    assert_eq!(health["status"], "ok");
-    assert!(health["uptimeSeconds"].is_u64());
+    let health: protocol::Health = serde_json::from_str(body).expect("the health answer");
+    assert_eq!(health.status, protocol::HealthStatus::Ok);
 
     stop.send(()).expect("the server is running");
     server.await.expect("joins").expect("shuts down cleanly");
@@ -318,7 +318,7 @@ async fn the_package_index_answers_404_for_lock_packages_and_unknown_names() {
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
         let body: serde_json::Value =
             serde_json::from_str(&body_text(response).await).expect("JSON");
-        assert_eq!(body["code"], "not_found");
+        assert_eq!(body["code"], serde_json::json!(ErrorCode::NotFound));
         assert!(
             body["error"].as_str().expect("message").contains(mentions),
             "{body}"
@@ -339,7 +339,7 @@ async fn the_package_index_refuses_names_that_are_not_package_names() {
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
         let body: serde_json::Value =
             serde_json::from_str(&body_text(response).await).expect("JSON");
-        assert_eq!(body["code"], "bad_request");
+        assert_eq!(body["code"], serde_json::json!(ErrorCode::BadRequest));
     }
 }
 
@@ -409,18 +409,23 @@ async fn every_error_is_json_where_the_router_or_the_file_server_answers() {
     let site = site();
     let long_query = format!("/health?q={}", "x".repeat(9000));
     for (method, path, status, code) in [
-        ("GET", "/pyodide/v0.27.7/missing.js", 404, "not_found"),
-        ("GET", "/pyodide/", 404, "not_found"),
-        ("GET", "/pyodide/nothing/", 404, "not_found"),
-        ("GET", "/wheelhouse", 404, "not_found"),
-        ("GET", "/wheelhouse/", 404, "not_found"),
-        ("GET", "/api", 404, "not_found"),
-        ("GET", "/api/", 404, "not_found"),
-        ("GET", "/pypi", 404, "not_found"),
-        ("GET", "/pypi/", 404, "not_found"),
-        ("POST", "/health", 405, "method_not_allowed"),
-        ("GET", "/api/telemetry", 405, "method_not_allowed"),
-        ("GET", long_query.as_str(), 414, "uri_too_long"),
+        (
+            "GET",
+            "/pyodide/v0.27.7/missing.js",
+            404,
+            ErrorCode::NotFound,
+        ),
+        ("GET", "/pyodide/", 404, ErrorCode::NotFound),
+        ("GET", "/pyodide/nothing/", 404, ErrorCode::NotFound),
+        ("GET", "/wheelhouse", 404, ErrorCode::NotFound),
+        ("GET", "/wheelhouse/", 404, ErrorCode::NotFound),
+        ("GET", "/api", 404, ErrorCode::NotFound),
+        ("GET", "/api/", 404, ErrorCode::NotFound),
+        ("GET", "/pypi", 404, ErrorCode::NotFound),
+        ("GET", "/pypi/", 404, ErrorCode::NotFound),
+        ("POST", "/health", 405, ErrorCode::MethodNotAllowed),
+        ("GET", "/api/telemetry", 405, ErrorCode::MethodNotAllowed),
+        ("GET", long_query.as_str(), 414, ErrorCode::UriTooLong),
     ] {
         let response = send(&site, method, path).await;
         assert_eq!(response.status().as_u16(), status, "{method} {path}");
@@ -432,7 +437,7 @@ async fn every_error_is_json_where_the_router_or_the_file_server_answers() {
         let body: serde_json::Value = serde_json::from_str(&body_text(response).await)
             .unwrap_or_else(|error| panic!("{method} {path}: not JSON: {error}"));
         assert_eq!(body["success"], false, "{method} {path}");
-        assert_eq!(body["code"], code, "{method} {path}");
+        assert_eq!(body["code"], serde_json::json!(code), "{method} {path}");
     }
 }
 
@@ -461,7 +466,7 @@ async fn a_path_segment_longer_than_a_file_name_is_a_json_404_without_an_error_l
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
         let body: serde_json::Value =
             serde_json::from_str(&body_text(response).await).expect("JSON");
-        assert_eq!(body["code"], "not_found");
+        assert_eq!(body["code"], serde_json::json!(ErrorCode::NotFound));
     }
     let logged = String::from_utf8_lossy(&logged.lock().expect("log")).into_owned();
     assert!(!logged.contains("ERROR"), "{logged}");
@@ -488,7 +493,7 @@ async fn too_many_header_fields_get_a_json_431_over_a_real_socket() {
     let headers: Vec<(&str, &str)> = names.iter().map(|name| (name.as_str(), "1")).collect();
     let answer = app.client().send("GET", "/health", &headers, b"").await;
     assert_eq!(answer.status, 431, "{}", answer.body);
-    assert_eq!(answer.json()["code"], "headers_too_large");
+    assert_eq!(answer.error().code, ErrorCode::HeadersTooLarge);
     let big = "v".repeat(40 * 1024);
     let answer = app
         .client()
@@ -513,7 +518,7 @@ async fn a_panicking_handler_answers_a_json_500_and_the_server_keeps_serving() {
     assert_eq!(boom.status, 500);
     assert_eq!(
         boom.json(),
-        serde_json::json!({"success": false, "error": "internal error", "code": "internal"}),
+        serde_json::json!({"success": false, "error": "internal error", "code": ErrorCode::Internal}),
         "the panic's details stay in the log"
     );
     assert_eq!(client.get("/health").await.status, 200);

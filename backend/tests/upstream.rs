@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::routing::get;
 use backend::{AppState, Config, app};
+use protocol::ErrorCode;
 use serde_json::{Value, json};
 use sha2::Digest;
 use tower::ServiceExt;
@@ -172,7 +173,7 @@ async fn a_wheel_whose_hash_does_not_match_its_listing_is_refused_and_not_kept()
             get_from(&index, "/wheelhouse/tampered_pkg-1.0-py3-none-any.whl").await;
         assert_eq!(status, StatusCode::BAD_GATEWAY);
         let error = json_of(&body);
-        assert_eq!(error["code"], "upstream");
+        assert_eq!(error["code"], json!(ErrorCode::Upstream));
         let message = error["error"].as_str().expect("message");
         assert!(message.contains(&sha256(TAMPERED)), "{message}");
         assert!(message.contains(&sha256(GOOD)), "{message}");

@@ -2,6 +2,7 @@
 //! first start.
 
 use backend::testing::{ADMIN_TOKEN, spawn_app, spawn_app_with};
+use protocol::ErrorCode;
 use serde_json::json;
 
 #[tokio::test]
@@ -10,7 +11,7 @@ async fn admin_endpoints_need_the_token_as_bearer_or_cookie() {
     let client = app.client();
     let missing = client.get("/api/dashboard/stats").await;
     assert_eq!(missing.status, 401);
-    assert_eq!(missing.json()["code"], "unauthorized");
+    assert_eq!(missing.error().code, ErrorCode::Unauthorized);
     let wrong = client
         .send(
             "GET",
@@ -226,7 +227,7 @@ async fn cookie_signed_imports_must_be_json_from_this_site_and_bearer_ones_need_
         let answer = import(headers).await;
         assert_eq!(answer.status, status, "{why}: {}", answer.body);
         if status == 403 {
-            assert_eq!(answer.json()["code"], "forbidden", "{why}");
+            assert_eq!(answer.error().code, ErrorCode::Forbidden, "{why}");
         }
     }
 }
@@ -322,7 +323,7 @@ async fn logins_are_rate_limited_per_client_and_failures_are_logged() {
     assert_eq!(statuses[..10], [401; 10]);
     assert_eq!(statuses[10..], [429, 429]);
     let limited = guess(client.clone(), "203.0.113.7").await;
-    assert_eq!(limited.json()["code"], "rate_limited");
+    assert_eq!(limited.error().code, ErrorCode::RateLimited);
     assert!(limited.header("retry-after").is_some());
     let (_, _) = log_in(&client, &[("X-Forwarded-For", "198.51.100.8")]).await;
 

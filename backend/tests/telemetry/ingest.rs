@@ -2,6 +2,7 @@
 //! are refused with a reason, and a client over its rate waits.
 
 use backend::testing::{ADMIN_TOKEN, spawn_app, spawn_app_with};
+use protocol::ErrorCode;
 use serde_json::{Value, json};
 
 use crate::{batch, execution, fresh_id, sha};
@@ -241,7 +242,7 @@ async fn a_client_over_its_rate_gets_429_with_retry_after() {
     }
     let limited = client.post_json("/api/telemetry", &batch(vec![])).await;
     assert_eq!(limited.status, 429);
-    assert_eq!(limited.json()["code"], "rate_limited");
+    assert_eq!(limited.error().code, ErrorCode::RateLimited);
     let retry_after: u64 = limited
         .header("retry-after")
         .expect("Retry-After")
