@@ -8,12 +8,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use protocol::stats::Range;
 use tokio::sync::{Notify, broadcast, watch};
 
 use crate::AppState;
 use crate::client::ClientKey;
+use crate::counters::Counters;
 use crate::error::AppError;
-use crate::metrics::Counters;
 
 /// Open streams one client may have (a few dashboard tabs).
 pub const MAX_STREAMS_PER_CLIENT: usize = 4;
@@ -38,14 +39,14 @@ pub struct Frame {
 /// The live ranges and the open streams.
 #[derive(Debug, Default)]
 pub struct LiveHub {
-    /// The shared computation of each range being watched, by range (the normalised query).
-    ranges: Mutex<HashMap<String, Range>>,
+    /// The shared computation of each range being watched.
+    ranges: Mutex<HashMap<Range, Watched>>,
     /// Open streams, by client and in all.
     streams: Mutex<StreamCount>,
 }
 
 #[derive(Debug, Clone)]
-struct Range {
+struct Watched {
     frames: watch::Sender<Option<Arc<Frame>>>,
     /// Asks the range's task for a fresh computation.
     refresh: Arc<Notify>,
@@ -103,14 +104,12 @@ impl Drop for StreamSlot {
 }
 
 impl LiveHub {
-    /// Opens a stream of `range` for `client`, within the caps; `query` is what the range's
-    /// statistics are computed from.
+    /// Opens a stream of `range` for `client`, within the caps.
     pub fn subscribe(
         &self,
         state: &AppState,
         client: ClientKey,
-        range: String,
-        query: HashMap<String, String>,
+        range: Range,
     ) -> Result<Subscription, AppError> {
         {
             let mut streams = self.lock_streams();
@@ -133,16 +132,15 @@ impl LiveHub {
             client,
         };
         let mut ranges = self.lock_ranges();
-        let watched = ranges.entry(range.clone()).or_insert_with(|| {
+        let watched = ranges.entry(range).or_insert_with(|| {
             let (frames, _) = watch::channel(None);
-            let watched = Range {
+            let watched = Watched {
                 frames,
                 refresh: Arc::new(Notify::new()),
             };
             tokio::spawn(compute_range(
                 state.clone(),
                 range,
-                query,
                 watched.clone(),
                 state.subscribe(),
             ));
@@ -169,7 +167,7 @@ impl LiveHub {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn lock_ranges(&self) -> std::sync::MutexGuard<'_, HashMap<String, Range>> {
+    fn lock_ranges(&self) -> std::sync::MutexGuard<'_, HashMap<Range, Watched>> {
         self.ranges
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -179,13 +177,12 @@ impl LiveHub {
 /// A range's task: compute, publish, wait for a change; until the range has no streams.
 async fn compute_range(
     state: AppState,
-    key: String,
-    query: HashMap<String, String>,
     range: Range,
+    watched: Watched,
     mut changes: broadcast::Receiver<()>,
 ) {
     loop {
-        let (event, data) = match crate::stats::dashboard_stats(&state, &query).await {
+        let (event, data) = match crate::stats::dashboard_stats(&state, range).await {
             Ok(stats) => match serde_json::to_string(&stats) {
                 Ok(json) => ("stats", json),
                 Err(error) => ("error", error.to_string()),
@@ -193,18 +190,18 @@ async fn compute_range(
             Err(error) => ("error", error.to_string()),
         };
         Counters::add(&state.counters().live_computations, 1);
-        range.frames.send_replace(Some(Arc::new(Frame {
+        watched.frames.send_replace(Some(Arc::new(Frame {
             event,
             data,
             computed: Instant::now(),
         })));
         loop {
             tokio::select! {
-                () = range.frames.closed() => {
+                () = watched.frames.closed() => {
                     // The last stream left, unless one joined meanwhile.
                     let mut ranges = state.live().lock_ranges();
-                    if range.frames.receiver_count() == 0 {
-                        ranges.remove(&key);
+                    if watched.frames.receiver_count() == 0 {
+                        ranges.remove(&range);
                         return;
                     }
                     continue;
@@ -213,7 +210,7 @@ async fn compute_range(
                     Ok(()) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
-                () = range.refresh.notified() => {}
+                () = watched.refresh.notified() => {}
             }
             break;
         }

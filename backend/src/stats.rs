@@ -1,25 +1,26 @@
 //! Statistics: the public legacy `GET /api/stats` (no addresses), and the admin-only
 //! dashboard numbers and code look-up.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 
 use axum::Json;
 use axum::extract::{Query, State};
+use axum::http::HeaderValue;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::http::{HeaderMap, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
 use protocol::stats::{
     Dashboard, DashboardStats, Entry, ExportRow, LegacyExecutionStats, LegacyStats, LookupAnswer,
-    LookupRequest, Overview, RangeInfo, RangeName, Recent, TrendBucket,
+    LookupRequest, Overview, Range, RangeInfo, RangeQuery, Recent, TrendBucket,
 };
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::admin::Admin;
-use crate::client::{ClientKey, Peer, client_ip};
+use crate::client::{ClientKey, Site};
 use crate::clock::{self, DAY_MS, HOUR_MS};
 use crate::error::AppError;
 use crate::storage::DURATION_BUCKETS;
@@ -50,9 +51,11 @@ pub async fn legacy(State(state): State<AppState>) -> Result<Json<LegacyStats>, 
 pub async fn dashboard(
     _admin: Admin,
     State(state): State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
+    Query(query): Query<RangeQuery>,
 ) -> Result<Json<DashboardStats>, AppError> {
-    dashboard_stats(&state, &query).await.map(Json)
+    dashboard_stats(&state, asked_range(&query)?)
+        .await
+        .map(Json)
 }
 
 /// `GET /api/dashboard/live?range=…`: server-sent events, one `stats` event at once and one
@@ -61,19 +64,13 @@ pub async fn dashboard(
 pub async fn live(
     _admin: Admin,
     State(state): State<AppState>,
-    Peer(peer): Peer,
-    headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
+    site: Site,
+    Query(query): Query<RangeQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
-    let range = resolve_range(&query, clock::now_ms())?;
-    let key = match range.label.as_str() {
-        "custom" => format!("{}..{}", range.from, range.to),
-        label => label.to_owned(),
-    };
-    let client = client_ip(peer, &headers, &state.config().trusted_proxy);
+    let range = asked_range(&query)?;
     let subscription = state
         .live()
-        .subscribe(&state, ClientKey::of(client), key, query)?;
+        .subscribe(&state, ClientKey::of(site.client), range)?;
     let stream = futures_util::stream::unfold(subscription, |mut subscription| async move {
         let frame = subscription.next().await?;
         let event = Event::default().event(frame.event).data(&frame.data);
@@ -86,13 +83,14 @@ pub async fn live(
 pub async fn export(
     _admin: Admin,
     State(state): State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
+    Query(query): Query<RangeQuery>,
+    Query(format): Query<ExportFormat>,
 ) -> Result<Response, AppError> {
     let now = clock::now_ms();
-    let range = within_data(&state, resolve_range(&query, now)?, now).await?;
+    let range = within_data(&state, asked_range(&query)?, now).await?;
     let rows = state.store().export(range.from, range.to).await?;
     let name = format!("workbench-events-{}", range.label);
-    match query.get("format").map_or("csv", String::as_str) {
+    match format.format.as_deref().unwrap_or("csv") {
         "json" => {
             let body = serde_json::to_vec(&rows).map_err(internal)?;
             Ok(download(&format!("{name}.json"), "application/json", body))
@@ -106,6 +104,12 @@ pub async fn export(
             "format must be csv or json, not {other:?}"
         ))),
     }
+}
+
+/// The export's `format` parameter (its own message when it is neither `csv` nor `json`).
+#[derive(Debug, Deserialize)]
+pub struct ExportFormat {
+    format: Option<String>,
 }
 
 fn download(file_name: &str, content_type: &'static str, body: Vec<u8>) -> Response {
@@ -198,10 +202,10 @@ fn formula_guard(value: String) -> String {
 
 pub(crate) async fn dashboard_stats(
     state: &AppState,
-    query: &HashMap<String, String>,
+    asked: Range,
 ) -> Result<DashboardStats, AppError> {
     let now = clock::now_ms();
-    let range = within_data(state, resolve_range(query, now)?, now).await?;
+    let range = within_data(state, asked, now).await?;
     let store = state.store();
     let numbers = store.aggregates(range.from, range.to).await?;
     // The last 24 hours' executions by hour of day, and the last hour's count: counts only.
@@ -293,61 +297,35 @@ pub async fn lookup(
     }))
 }
 
-/// The named ranges, or an explicit `from`/`to` in unix milliseconds (both or neither).
-fn resolve_range(query: &HashMap<String, String>, now: i64) -> Result<RangeInfo, AppError> {
-    let number = |name: &str| -> Result<Option<i64>, AppError> {
-        query
-            .get(name)
-            .map(|value| {
-                value.parse::<i64>().map_err(|_| {
-                    AppError::BadRequest(format!("{name} must be a time in unix milliseconds"))
-                })
-            })
-            .transpose()
+/// The range a request's query asks for, or a 400 saying what to give.
+fn asked_range(query: &RangeQuery) -> Result<Range, AppError> {
+    query.range().map_err(AppError::BadRequest)
+}
+
+/// A range's bounds now. Named ranges are whole minutes, up to the end of the current one;
+/// all time reaches back to the epoch (and is narrowed to the data by `within_data`).
+fn resolve_range(range: Range, now: i64) -> RangeInfo {
+    let (from, to) = match range {
+        Range::Custom { from, to } => (from, to),
+        Range::Named(name) => {
+            let end = clock::end_of_minute(now);
+            (end - name.span_ms().unwrap_or(end), end)
+        }
     };
-    match (number("from")?, number("to")?) {
-        (Some(from), Some(to)) => {
-            if from >= to {
-                return Err(AppError::BadRequest("from must be before to".into()));
-            }
-            return Ok(RangeInfo {
-                label: "custom".into(),
-                from,
-                to,
-            });
-        }
-        (Some(_), None) | (None, Some(_)) => {
-            return Err(AppError::BadRequest(
-                "give both from and to (unix milliseconds), or neither".into(),
-            ));
-        }
-        (None, None) => {}
+    RangeInfo {
+        label: range.label().to_owned(),
+        from,
+        to,
     }
-    let name = match query.get("range") {
-        None => RangeName::default(),
-        Some(text) => RangeName::parse(text).ok_or_else(|| {
-            AppError::BadRequest(format!(
-                "range must be 1h, 24h, 7d, 30d or all, or give from and to; not {text:?}"
-            ))
-        })?,
-    };
-    // Named ranges are whole minutes, up to the end of the current one; all time reaches
-    // back to the epoch (and is narrowed to the data by `within_data`).
-    let end = clock::end_of_minute(now);
-    let span = name.span_ms().unwrap_or(end);
-    Ok(RangeInfo {
-        label: name.as_str().to_owned(),
-        from: end - span,
-        to: end,
-    })
 }
 
 /// An explicit or all-time range narrowed to the stored data — from the first stored event
 /// to the end of the current minute — so its trend's 24 buckets span something and no
 /// arithmetic on it overflows. (The named spans are left as they are: their trend shows the
 /// whole span.)
-async fn within_data(state: &AppState, range: RangeInfo, now: i64) -> Result<RangeInfo, AppError> {
-    if !matches!(range.label.as_str(), "custom" | "all") {
+async fn within_data(state: &AppState, asked: Range, now: i64) -> Result<RangeInfo, AppError> {
+    let range = resolve_range(asked, now);
+    if !asked.is_open_ended() {
         return Ok(range);
     }
     let first = state
@@ -388,32 +366,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ranges_are_named_or_explicit() {
+    fn named_ranges_are_whole_minutes_up_to_the_end_of_the_current_one() {
         let now = 10 * DAY_MS;
-        let query = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect()
-        };
-        let day = resolve_range(&query(&[]), now).expect("default");
+        let day = resolve_range(Range::default(), now);
         assert_eq!(
             (day.label.as_str(), day.from, day.to),
-            ("24h", now + 60_000 - DAY_MS, now + 60_000),
-            "whole minutes, up to the end of the current one"
+            ("24h", now + 60_000 - DAY_MS, now + 60_000)
         );
-        let week = resolve_range(&query(&[("range", "7d")]), now + 1).expect("7d");
+        let week = resolve_range(Range::Named(protocol::stats::RangeName::LastWeek), now + 1);
         assert_eq!(week.from, now + 60_000 - 7 * DAY_MS);
-        let custom = resolve_range(&query(&[("from", "5"), ("to", "9")]), now).expect("custom");
-        assert_eq!((custom.from, custom.to), (5, 9));
-        assert!(resolve_range(&query(&[("range", "1y")]), now).is_err());
-        assert!(resolve_range(&query(&[("from", "9"), ("to", "5")]), now).is_err());
-        assert!(resolve_range(&query(&[("from", "x"), ("to", "5")]), now).is_err());
-        assert!(
-            resolve_range(&query(&[("from", "5")]), now).is_err(),
-            "half a range"
+        let custom = resolve_range(Range::Custom { from: 5, to: 9 }, now);
+        assert_eq!(
+            (custom.label.as_str(), custom.from, custom.to),
+            ("custom", 5, 9)
         );
-        assert!(resolve_range(&query(&[("to", "5")]), now).is_err());
     }
 
     /// One cell as the export writes it.

@@ -192,6 +192,88 @@ impl RangeName {
     }
 }
 
+/// Which time range the dashboard shows: a named one ending now, or an explicit `[from, to)`
+/// in unix milliseconds. The dashboard builds its address and requests with
+/// [`Range::query`]; the server reads them back through [`RangeQuery::range`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Range {
+    Named(RangeName),
+    Custom { from: i64, to: i64 },
+}
+
+impl Default for Range {
+    fn default() -> Self {
+        Self::Named(RangeName::default())
+    }
+}
+
+impl Range {
+    /// [`RangeInfo::label`] of the range: its name, or `custom`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Named(name) => name.as_str(),
+            Self::Custom { .. } => "custom",
+        }
+    }
+
+    /// The range as a query string: `range=7d` or `from=…&to=…`.
+    pub fn query(self) -> String {
+        match self {
+            Self::Named(name) => format!("range={}", name.as_str()),
+            Self::Custom { from, to } => format!("from={from}&to={to}"),
+        }
+    }
+
+    /// Whether the range may reach before the first stored event (all time, or explicit), so
+    /// the server narrows it to the data.
+    pub fn is_open_ended(self) -> bool {
+        matches!(self, Self::Named(RangeName::AllTime) | Self::Custom { .. })
+    }
+}
+
+/// The range's query parameters as they arrive (`range`, or `from` and `to`), read into a
+/// [`Range`] by [`RangeQuery::range`] with an error a person can act on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RangeQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}
+
+impl RangeQuery {
+    /// The range asked for: `from` and `to` (both, `from` before `to`), else the named
+    /// `range`, else the default (24 hours).
+    pub fn range(&self) -> Result<Range, String> {
+        let number = |name: &str, value: &Option<String>| -> Result<Option<i64>, String> {
+            value
+                .as_deref()
+                .map(|text| {
+                    text.parse::<i64>()
+                        .map_err(|_| format!("{name} must be a time in unix milliseconds"))
+                })
+                .transpose()
+        };
+        match (number("from", &self.from)?, number("to", &self.to)?) {
+            (Some(from), Some(to)) if from >= to => Err("from must be before to".into()),
+            (Some(from), Some(to)) => Ok(Range::Custom { from, to }),
+            (Some(_), None) | (None, Some(_)) => {
+                Err("give both from and to (unix milliseconds), or neither".into())
+            }
+            (None, None) => match self.range.as_deref() {
+                None => Ok(Range::default()),
+                Some(text) => RangeName::parse(text).map(Range::Named).ok_or_else(|| {
+                    format!(
+                        "range must be 1h, 24h, 7d, 30d or all, or give from and to; not {text:?}"
+                    )
+                }),
+            },
+        }
+    }
+}
+
 /// `POST /api/dashboard/lookup` (admin): how often a piece of code ran, asked by the code
 /// itself or by its SHA-256. When both are given, the code counts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -294,6 +376,64 @@ impl ExportRow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn asked(pairs: &[(&str, &str)]) -> Result<Range, String> {
+        let query = pairs
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("&");
+        let map: BTreeMap<String, String> = query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect();
+        let query: RangeQuery =
+            serde_json::from_value(serde_json::to_value(map).expect("a map")).expect("the query");
+        query.range()
+    }
+
+    #[test]
+    fn ranges_are_read_back_from_the_query_they_make() {
+        for range in RangeName::ALL
+            .into_iter()
+            .map(Range::Named)
+            .chain([Range::Custom { from: 5, to: 9 }])
+        {
+            let query = range.query();
+            let pairs: Vec<(&str, &str)> = query
+                .split('&')
+                .filter_map(|pair| pair.split_once('='))
+                .collect();
+            assert_eq!(asked(&pairs), Ok(range), "{query}");
+        }
+        assert_eq!(asked(&[]), Ok(Range::Named(RangeName::LastDay)));
+        assert_eq!(
+            asked(&[("range", "7d"), ("from", "1"), ("to", "2")]),
+            Ok(Range::Custom { from: 1, to: 2 }),
+            "an explicit range wins"
+        );
+        assert_eq!(Range::Custom { from: 1, to: 2 }.label(), "custom");
+        assert!(Range::Named(RangeName::AllTime).is_open_ended());
+        assert!(!Range::Named(RangeName::LastMonth).is_open_ended());
+    }
+
+    #[test]
+    fn bad_ranges_say_what_to_give() {
+        for (pairs, message) in [
+            (
+                &[("range", "1y")][..],
+                "range must be 1h, 24h, 7d, 30d or all",
+            ),
+            (&[("from", "9"), ("to", "5")][..], "from must be before to"),
+            (&[("from", "x"), ("to", "5")][..], "from must be a time"),
+            (&[("from", "5")][..], "give both from and to"),
+            (&[("to", "5")][..], "give both from and to"),
+        ] {
+            let error = asked(pairs).expect_err("refused");
+            assert!(error.starts_with(message), "{pairs:?}: {error}");
+        }
+    }
 
     #[test]
     fn range_names_are_the_ones_in_addresses() {

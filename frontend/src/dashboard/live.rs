@@ -6,7 +6,7 @@ use protocol::stats::DashboardStats;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
-use super::range::Range;
+use protocol::stats::Range;
 
 /// The state of the live stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

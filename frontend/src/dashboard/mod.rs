@@ -21,12 +21,12 @@ pub use self::login::Login;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use protocol::admin::SessionAnswer;
-use protocol::stats::DashboardStats;
+use protocol::stats::{DashboardStats, Range};
 
 use self::live::{LiveSource, Stream};
 use self::lookup::CodeLookup;
 use self::overview::StatsView;
-use self::range::{Range, RangePicker};
+use self::range::{InAddress, RangePicker};
 use crate::http::{self, HttpError};
 
 #[component]

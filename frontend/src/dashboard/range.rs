@@ -2,44 +2,35 @@
 //! the address so a view can be bookmarked, and the buttons and form that choose it.
 
 use leptos::prelude::*;
-use protocol::stats::RangeName;
+use protocol::stats::{Range, RangeName, RangeQuery};
 use wasm_bindgen::JsValue;
 
-/// Which time range is shown: a named one, or `from`/`to` in unix milliseconds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Range {
-    Named(RangeName),
-    Custom { from: i64, to: i64 },
+/// Reads the range the address asks for, and writes it back.
+pub(super) trait InAddress: Sized {
+    /// The range the address asks for (the default, 24 hours, if it asks for none or for
+    /// one that cannot be read).
+    fn from_address() -> Self;
+    /// Puts the range in the address without a new history entry.
+    fn replace_address(&self);
 }
 
-impl Range {
-    /// The range the address asks for (the default, 24 hours, if it asks for none).
-    pub(super) fn from_address() -> Self {
+impl InAddress for Range {
+    fn from_address() -> Self {
         let search = web_sys::window()
             .and_then(|window| window.location().search().ok())
             .unwrap_or_default();
         let params = web_sys::UrlSearchParams::new_with_str(&search).ok();
         let get = |name: &str| params.as_ref().and_then(|params| params.get(name));
-        let number = |name: &str| get(name).and_then(|value| value.parse::<i64>().ok());
-        if let (Some(from), Some(to)) = (number("from"), number("to")) {
-            return Self::Custom { from, to };
+        RangeQuery {
+            range: get("range"),
+            from: get("from"),
+            to: get("to"),
         }
-        Self::Named(
-            get("range")
-                .and_then(|name| RangeName::parse(&name))
-                .unwrap_or_default(),
-        )
+        .range()
+        .unwrap_or_default()
     }
 
-    pub(super) fn query(&self) -> String {
-        match self {
-            Self::Named(name) => format!("range={}", name.as_str()),
-            Self::Custom { from, to } => format!("from={from}&to={to}"),
-        }
-    }
-
-    /// Puts the range in the address without a new history entry.
-    pub(super) fn replace_address(&self) {
+    fn replace_address(&self) {
         if let Some(window) = web_sys::window()
             && let Ok(history) = window.history()
         {
