@@ -8,21 +8,20 @@
 //!   sessions live in memory, so a restart logs admins out; with PostgreSQL they are rows of
 //!   `admin_sessions`, so any replica accepts them and restarts keep them.
 //! - The cookie is HttpOnly and SameSite=Strict, and `Secure` when the request came over
-//!   HTTPS (a trusted proxy's `X-Forwarded-Proto`).
+//!   HTTPS ([`Site::https`]).
 //! - Logins are rate limited per client and for everyone together, and failures are logged.
 //! - A request that changes something and signs in by cookie must be JSON and come from this
-//!   site (`Sec-Fetch-Site: same-origin`, or an `Origin` equal to ours): SameSite=Strict does
+//!   site (`Sec-Fetch-Site: same-origin`, or an `Origin` equal to [`Site::origin`]): SameSite=Strict does
 //!   not cover a page on another port of the same host or on a sibling subdomain. Bearer
 //!   requests carry no ambient credential and are not checked.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, ORIGIN};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, ORIGIN};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
@@ -30,10 +29,10 @@ use protocol::admin::{LoginRequest, SessionAnswer};
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
-use crate::client::{ClientKey, Peer, came_over_https, client_ip, is_trusted_proxy};
+use crate::client::{ClientKey, Site};
 use crate::clock;
+use crate::counters::Counters;
 use crate::error::AppError;
-use crate::metrics::Counters;
 use crate::privacy;
 use crate::rate_limit::{RateLimiter, SharedLimit};
 use crate::secrets::{random_bytes, secrets_match};
@@ -170,10 +169,7 @@ impl FromRequestParts<AppState> for Admin {
                 Err(AppError::Unauthorized("the admin token is wrong".into()))
             };
         }
-        let peer = Peer::from_request_parts(parts, state)
-            .await
-            .unwrap_or(Peer(None))
-            .0;
+        let Ok(site) = Site::from_request_parts(parts, state).await;
         let session = session_id(&parts.headers);
         let open = match &session {
             Some(id) => auth.session_is_open(id).await?,
@@ -182,7 +178,7 @@ impl FromRequestParts<AppState> for Admin {
         match session {
             Some(_) if open => {
                 if !matches!(parts.method, Method::GET | Method::HEAD) {
-                    check_same_site(&parts.headers, peer, state)?;
+                    check_same_site(&parts.headers, &site)?;
                 }
                 Ok(Admin)
             }
@@ -211,11 +207,7 @@ fn session_id(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Refuses a cookie-signed request that is not JSON or does not come from this site.
-fn check_same_site(
-    headers: &HeaderMap,
-    peer: Option<IpAddr>,
-    state: &AppState,
-) -> Result<(), AppError> {
+fn check_same_site(headers: &HeaderMap, site: &Site) -> Result<(), AppError> {
     let text = |name| headers.get(name).and_then(|value| value.to_str().ok());
     let is_json = text(CONTENT_TYPE)
         .and_then(|value| value.split(';').next())
@@ -236,36 +228,15 @@ fn check_same_site(
             )))
         };
     }
-    match (text(ORIGIN), own_origin(headers, peer, state)) {
-        (Some(origin), Some(own)) if origin.eq_ignore_ascii_case(&own) => Ok(()),
-        (Some(origin), _) => Err(AppError::Forbidden(format!(
+    match text(ORIGIN) {
+        Some(origin) if origin.eq_ignore_ascii_case(&site.origin) => Ok(()),
+        Some(origin) => Err(AppError::Forbidden(format!(
             "cross-site request refused: {origin} is not this site"
         ))),
-        (None, _) => Err(AppError::Forbidden(
+        None => Err(AppError::Forbidden(
             "cross-site request refused: a request signed in by cookie needs an Origin header (API clients send Authorization: Bearer instead)".into(),
         )),
     }
-}
-
-/// This site's origin as the browser sees it: the configured public URL, or the scheme and
-/// host the request was made to (a trusted proxy's `X-Forwarded-Host` and
-/// `X-Forwarded-Proto`, or the `Host` header over plain HTTP).
-fn own_origin(headers: &HeaderMap, peer: Option<IpAddr>, state: &AppState) -> Option<String> {
-    if let Some(public) = &state.config().public_url {
-        return Some(public.origin().ascii_serialization());
-    }
-    let trusted = &state.config().trusted_proxy;
-    let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
-    let forwarded_host = is_trusted_proxy(peer, trusted)
-        .then(|| text("x-forwarded-host"))
-        .flatten();
-    let host = forwarded_host.or_else(|| text(HOST.as_str()))?;
-    let scheme = if came_over_https(peer, headers, trusted) {
-        "https"
-    } else {
-        "http"
-    };
-    Some(format!("{scheme}://{host}"))
 }
 
 /// The session cookie: HttpOnly (scripts cannot read it), SameSite=Strict (other sites
@@ -279,25 +250,15 @@ fn session_cookie(value: String, secure: bool) -> Cookie<'static> {
         .build()
 }
 
-fn is_https(headers: &HeaderMap, peer: Option<IpAddr>, state: &AppState) -> bool {
-    let config = state.config();
-    came_over_https(peer, headers, &config.trusted_proxy)
-        || config
-            .public_url
-            .as_ref()
-            .is_some_and(|url| url.scheme() == "https")
-}
-
 /// `POST /api/admin/login {token}`: opens a session and sets its cookie.
 pub async fn login(
     State(state): State<AppState>,
-    Peer(peer): Peer,
-    headers: HeaderMap,
+    site: Site,
     jar: CookieJar,
     crate::extract::Json(login): crate::extract::Json<LoginRequest>,
 ) -> Result<(CookieJar, Json<SessionAnswer>), AppError> {
     let config = state.config();
-    let client = client_ip(peer, &headers, &config.trusted_proxy);
+    let client = site.client;
     let auth = state.admin();
     if let Err(retry_after) = auth
         .per_client
@@ -315,10 +276,7 @@ pub async fn login(
         );
         return Err(AppError::Unauthorized("the admin token is wrong".into()));
     }
-    let mut cookie = session_cookie(
-        auth.start_session().await?,
-        is_https(&headers, peer, &state),
-    );
+    let mut cookie = session_cookie(auth.start_session().await?, site.https);
     cookie.set_max_age(cookie::time::Duration::seconds(
         SESSION_LIFETIME.as_secs().try_into().unwrap_or(i64::MAX),
     ));
@@ -329,15 +287,15 @@ pub async fn login(
 /// cannot) and clears its cookie.
 pub async fn logout(
     State(state): State<AppState>,
-    Peer(peer): Peer,
+    site: Site,
     headers: HeaderMap,
     jar: CookieJar,
 ) -> Result<(CookieJar, Json<SessionAnswer>), AppError> {
     if let Some(id) = session_id(&headers) {
-        check_same_site(&headers, peer, &state)?;
+        check_same_site(&headers, &site)?;
         state.admin().end_session(&id).await?;
     }
-    let mut cookie = session_cookie(String::new(), is_https(&headers, peer, &state));
+    let mut cookie = session_cookie(String::new(), site.https);
     cookie.make_removal();
     Ok((jar.add(cookie), Json(SessionAnswer { success: true })))
 }

@@ -1,12 +1,18 @@
-//! Who a request comes from: the socket's peer, or — only when that peer is a trusted proxy
-//! — the address the proxy forwarded; whether it came over HTTPS; and the key per-client
+//! Who a request comes from and which site it was made to: the socket's peer, or — only
+//! when that peer is a trusted proxy — the address the proxy forwarded; whether it came over
+//! HTTPS; this site's origin as the browser sees it ([`Site`]); and the key per-client
 //! limits count under.
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
+use axum::http::header::HOST;
 use axum::http::request::Parts;
+
+use crate::AppState;
+use crate::config::Config;
+use crate::connections::LocalAddr;
 
 /// The TCP peer's address, when the request came through the server's accept loop.
 #[derive(Debug, Clone, Copy)]
@@ -65,6 +71,124 @@ pub fn came_over_https(
             .and_then(|proto| proto.to_str().ok())
             .and_then(|proto| proto.split(',').next())
             .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+}
+
+/// A request's client and site, resolved once from what can be believed, for every use:
+/// per-client limits and logs ([`Site::client`]), the `Secure` cookie ([`Site::https`]),
+/// the origin cookie-signed admin requests must come from and wheel URLs are built on
+/// ([`Site::origin`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    /// The client's address ([`client_ip`]).
+    pub client: IpAddr,
+    /// Whether the browser reached this site over HTTPS: the public URL is `https:`, or a
+    /// trusted proxy says so.
+    pub https: bool,
+    /// This site's origin (`scheme://host[:port]`): the configured public URL's; else a
+    /// trusted proxy's `X-Forwarded-Proto` and `X-Forwarded-Host` (or `Host`); else, for a
+    /// client talking to us directly, `http://` and its `Host` only when that names this
+    /// server (`localhost` or the address it connected to, at the port it connected to),
+    /// and otherwise the address it connected to. A direct client's other `Host` values are
+    /// never repeated: a cache in front of an unconfigured server would keep them for others.
+    pub origin: String,
+}
+
+impl Site {
+    /// Resolves a request's site: `peer` is the TCP peer, `local` the address it connected
+    /// to.
+    pub fn of(
+        config: &Config,
+        peer: Option<IpAddr>,
+        local: Option<SocketAddr>,
+        headers: &HeaderMap,
+    ) -> Self {
+        let trusted = &config.trusted_proxy;
+        let forwarded_https = came_over_https(peer, headers, trusted);
+        Self {
+            client: client_ip(peer, headers, trusted),
+            https: forwarded_https
+                || config
+                    .public_url
+                    .as_ref()
+                    .is_some_and(|url| url.scheme() == "https"),
+            origin: origin(config, peer, local, headers, forwarded_https),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Site {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Ok(Peer(peer)) = Peer::from_request_parts(parts, state).await;
+        let local = parts
+            .extensions
+            .get::<LocalAddr>()
+            .map(|LocalAddr(address)| *address);
+        Ok(Self::of(state.config(), peer, local, &parts.headers))
+    }
+}
+
+/// [`Site::origin`].
+fn origin(
+    config: &Config,
+    peer: Option<IpAddr>,
+    local: Option<SocketAddr>,
+    headers: &HeaderMap,
+    forwarded_https: bool,
+) -> String {
+    if let Some(public) = &config.public_url {
+        return public.origin().ascii_serialization();
+    }
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .filter(|host| is_host(host))
+    };
+    if is_trusted_proxy(peer, &config.trusted_proxy) {
+        let host = text("x-forwarded-host")
+            .or_else(|| text(HOST.as_str()))
+            .map_or_else(|| config.addr.to_string(), str::to_owned);
+        let scheme = if forwarded_https { "https" } else { "http" };
+        return format!("{scheme}://{host}");
+    }
+    let ours = local.unwrap_or(config.addr);
+    match text(HOST.as_str()) {
+        Some(host) if names_this_server(host, ours) => format!("http://{host}"),
+        _ => format!("http://{ours}"),
+    }
+}
+
+/// `host[:port]` made of the characters a host name or address literal has.
+fn is_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+}
+
+/// Whether a `Host` header names this server: `localhost` or the address the client
+/// connected to, at the port it connected to.
+fn names_this_server(host: &str, ours: SocketAddr) -> bool {
+    let Ok(authority) = host.parse::<axum::http::uri::Authority>() else {
+        return false;
+    };
+    if authority.port_u16().unwrap_or(80) != ours.port() {
+        return false;
+    }
+    let name = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<IpAddr>()
+            .is_ok_and(|address| address == ours.ip())
 }
 
 /// What per-client limits count under: an IPv4 address, or an IPv6 address's /64 — the
@@ -131,6 +255,85 @@ mod tests {
         assert!(came_over_https(Some(proxy), &headers, &[proxy]));
         assert!(!came_over_https(Some(stranger), &headers, &[proxy]));
         assert!(!came_over_https(Some(proxy), &HeaderMap::new(), &[proxy]));
+    }
+
+    fn site(config: &Config, peer: &str, pairs: &[(&'static str, &str)]) -> Site {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.insert(*name, value.parse().expect("header"));
+        }
+        let local: SocketAddr = "192.0.2.5:8080".parse().expect("address");
+        Site::of(
+            config,
+            Some(peer.parse().expect("ip")),
+            Some(local),
+            &headers,
+        )
+    }
+
+    #[test]
+    fn a_direct_clients_host_is_believed_only_when_it_names_this_server() {
+        let config = Config::with_defaults();
+        let client = "203.0.113.9";
+        for (host, origin) in [
+            ("localhost:8080", "http://localhost:8080"),
+            ("192.0.2.5:8080", "http://192.0.2.5:8080"),
+            ("evil.example:8080", "http://192.0.2.5:8080"),
+            ("localhost:9999", "http://192.0.2.5:8080"),
+            ("localhost:8080/<script>", "http://192.0.2.5:8080"),
+        ] {
+            let seen = site(&config, client, &[("host", host)]);
+            assert_eq!(seen.origin, origin, "Host: {host}");
+            assert!(!seen.https);
+            assert_eq!(seen.client.to_string(), client);
+        }
+        let forged = site(
+            &config,
+            client,
+            &[
+                ("host", "localhost:8080"),
+                ("x-forwarded-host", "evil.example"),
+                ("x-forwarded-proto", "https"),
+                ("x-forwarded-for", "198.51.100.1"),
+            ],
+        );
+        assert_eq!(
+            forged,
+            Site {
+                client: client.parse().expect("ip"),
+                https: false,
+                origin: "http://localhost:8080".into(),
+            },
+            "a stranger's forwarding headers are ignored"
+        );
+    }
+
+    #[test]
+    fn a_trusted_proxy_says_the_site_and_a_public_url_overrides_it() {
+        let mut config = Config::with_defaults();
+        config.trusted_proxy = vec!["10.0.0.1".parse().expect("ip")];
+        let behind = site(
+            &config,
+            "10.0.0.1",
+            &[
+                ("host", "internal:8080"),
+                ("x-forwarded-host", "workbench.example.org"),
+                ("x-forwarded-proto", "https"),
+                ("x-forwarded-for", "198.51.100.1"),
+            ],
+        );
+        assert_eq!(
+            behind,
+            Site {
+                client: "198.51.100.1".parse().expect("ip"),
+                https: true,
+                origin: "https://workbench.example.org".into(),
+            }
+        );
+        config.public_url = Some("https://public.example.org/app".parse().expect("url"));
+        let public = site(&config, "203.0.113.9", &[("host", "localhost:8080")]);
+        assert_eq!(public.origin, "https://public.example.org");
+        assert!(public.https, "a https public URL makes cookies Secure");
     }
 
     #[test]

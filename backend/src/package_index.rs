@@ -8,7 +8,7 @@
 //! wheelhouse has a wheel of it: Pyodide's own builds must win. Wheel URLs are absolute
 //! (micropip does not resolve relative ones from a JSON index) and carry their sha256,
 //! which micropip checks; their origin comes from configuration or a trusted proxy, never
-//! from what an arbitrary client claims (see [`base_url`]).
+//! from what an arbitrary client claims (see [`Site`]).
 //!
 //! With `--upstream-index`, a project page also lists upstream's pure-Python wheels the
 //! wheelhouse lacks; a wheel is downloaded the first time it is asked for, checked against
@@ -18,20 +18,18 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::io::Read;
-use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use anyhow::{Context, Result};
-use axum::extract::{Extension, Path as UrlPath, State};
-use axum::http::header::{CONTENT_TYPE, HOST};
-use axum::http::{HeaderMap, HeaderValue};
+use axum::extract::{Path as UrlPath, State};
+use axum::http::HeaderValue;
+use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
-use crate::client::{Peer, came_over_https, is_trusted_proxy};
-use crate::connections::LocalAddr;
+use crate::client::Site;
 use crate::error::AppError;
 use crate::private_files;
 use crate::simple_api::{SIMPLE_JSON, normalize, parse_wheel_filename};
@@ -251,9 +249,7 @@ impl PackageIndex {
 pub async fn project(
     State(state): State<AppState>,
     UrlPath(name): UrlPath<String>,
-    Peer(peer): Peer,
-    local: Option<Extension<LocalAddr>>,
-    headers: HeaderMap,
+    site: Site,
 ) -> Result<Response, AppError> {
     let name = validate_name(&name)?;
     let index = state.index();
@@ -262,9 +258,7 @@ pub async fn project(
             "{name} comes from the Pyodide distribution, not from this index"
         )));
     }
-    let local = local.map(|Extension(LocalAddr(address))| address);
-    let base = base_url(state.config(), peer, local, &headers);
-    let mut files = index.kept_files(&name, &base);
+    let mut files = index.kept_files(&name, &site.origin);
     let mut upstream_trouble = None;
     if let Some(upstream) = index.upstream.clone() {
         let asked = name.clone();
@@ -288,7 +282,7 @@ pub async fn project(
                         version,
                         protocol::SimpleFile {
                             filename: file.filename.clone(),
-                            url: format!("{base}/wheelhouse/{}", file.filename),
+                            url: format!("{}/wheelhouse/{}", site.origin, file.filename),
                             hashes: BTreeMap::from([("sha256".to_owned(), file.sha256.clone())]),
                             size: file.size.unwrap_or(0),
                         },
@@ -396,72 +390,6 @@ pub fn validate_name(name: &str) -> Result<String, AppError> {
         )));
     }
     Ok(normalize(name))
-}
-
-/// The origin wheel URLs are built on, from what can be believed: the configured public
-/// URL; else a trusted proxy's `X-Forwarded-Proto` and `X-Forwarded-Host` (or `Host`); else,
-/// for a client talking to us directly, `http://` and its `Host` only when that names this
-/// server (`localhost` or the address it connected to, with our port), and otherwise the
-/// address it connected to.
-fn base_url(
-    config: &crate::Config,
-    peer: Option<IpAddr>,
-    local: Option<SocketAddr>,
-    headers: &HeaderMap,
-) -> String {
-    if let Some(public) = &config.public_url {
-        return public.origin().ascii_serialization();
-    }
-    let text = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-            .filter(|host| is_host(host))
-    };
-    if is_trusted_proxy(peer, &config.trusted_proxy) {
-        let host = text("x-forwarded-host")
-            .or_else(|| text(HOST.as_str()))
-            .map_or_else(|| config.addr.to_string(), str::to_owned);
-        let scheme = if came_over_https(peer, headers, &config.trusted_proxy) {
-            "https"
-        } else {
-            "http"
-        };
-        return format!("{scheme}://{host}");
-    }
-    let ours = local.unwrap_or(config.addr);
-    match text(HOST.as_str()) {
-        Some(host) if names_this_server(host, ours) => format!("http://{host}"),
-        _ => format!("http://{ours}"),
-    }
-}
-
-/// `host[:port]` made of the characters a host name or address literal has.
-fn is_host(host: &str) -> bool {
-    !host.is_empty()
-        && host.len() <= 255
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
-}
-
-/// Whether a `Host` header names this server: `localhost` or the address the client
-/// connected to, at the port it connected to.
-fn names_this_server(host: &str, ours: SocketAddr) -> bool {
-    let Ok(authority) = host.parse::<axum::http::uri::Authority>() else {
-        return false;
-    };
-    if authority.port_u16().unwrap_or(80) != ours.port() {
-        return false;
-    }
-    let name = authority
-        .host()
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    name.eq_ignore_ascii_case("localhost")
-        || name
-            .parse::<IpAddr>()
-            .is_ok_and(|address| address == ours.ip())
 }
 
 /// Normalised names of every package the served Pyodide locks provide.
