@@ -11,6 +11,7 @@ mod client;
 mod clock;
 mod config;
 mod connections;
+mod counters;
 mod error;
 mod extract;
 mod live;
@@ -52,6 +53,8 @@ use crate::error::AppError;
 use crate::package_index::PackageIndex;
 use crate::privacy::{CodeKeyer, DailySalt};
 use crate::rate_limit::RateLimiter;
+/// The public figures are computed at most this often.
+pub use crate::snapshot::AT_MOST_EVERY as PUBLIC_FIGURES_AT_MOST_EVERY;
 pub use crate::storage::{EventStore, NewEvent, PgStore, ROLLUP_QUIET, SqliteStore};
 
 /// State shared by all handlers; cheap to clone.
@@ -83,7 +86,7 @@ struct Shared {
     /// PostgreSQL through any).
     changes: broadcast::Sender<()>,
     /// Counts for `/metrics`.
-    counters: metrics::Counters,
+    counters: counters::Counters,
     /// The public figures, computed at most once a second.
     public: snapshot::PublicSnapshot,
     /// Live dashboards: one computation per range and change, shared by its streams.
@@ -188,7 +191,7 @@ impl AppState {
                 limiter,
                 admin,
                 changes,
-                counters: metrics::Counters::default(),
+                counters: counters::Counters::default(),
                 public: snapshot::PublicSnapshot::default(),
                 live: live::LiveHub::default(),
                 config,
@@ -229,7 +232,7 @@ impl AppState {
         self.inner.serves_pyodide
     }
 
-    fn counters(&self) -> &metrics::Counters {
+    fn counters(&self) -> &counters::Counters {
         &self.inner.counters
     }
 
@@ -318,17 +321,14 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
 async fn health(State(state): State<AppState>) -> Json<protocol::Health> {
     let reachable = state.store().reachable().await;
     Json(protocol::Health {
-        status: "ok".to_owned(),
+        status: protocol::HealthStatus::Ok,
         version: env!("CARGO_PKG_VERSION").to_owned(),
         uptime_seconds: state.uptime().as_secs(),
-        database: Some(
-            if reachable {
-                "reachable"
-            } else {
-                "unreachable"
-            }
-            .to_owned(),
-        ),
+        database: Some(if reachable {
+            protocol::DatabaseHealth::Reachable
+        } else {
+            protocol::DatabaseHealth::Unreachable
+        }),
     })
 }
 

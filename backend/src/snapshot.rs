@@ -14,7 +14,7 @@ use crate::clock::{self, DAY_MS};
 use crate::storage::{Aggregates, EventStore, StoreError, StoreWork};
 
 /// A snapshot is recomputed at most this often.
-const AT_MOST_EVERY: Duration = Duration::from_secs(1);
+pub const AT_MOST_EVERY: Duration = Duration::from_secs(1);
 /// Without new events, a snapshot is kept this long.
 const UNCHANGED_FOR: Duration = Duration::from_secs(60);
 

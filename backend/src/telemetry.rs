@@ -18,9 +18,9 @@ use crate::AppState;
 use crate::admin::Admin;
 use crate::client::{ClientKey, Peer, client_ip};
 use crate::clock;
+use crate::counters::Counters;
 use crate::error::AppError;
 use crate::extract::Body;
-use crate::metrics::Counters;
 use crate::privacy;
 use crate::storage::NewEvent;
 

@@ -90,7 +90,12 @@ impl SqliteStore {
         let readers = Arc::new(ReadPool::open(&path, READERS, Arc::clone(&work))?);
         let recent: SharedRecent = Arc::new(RwLock::new(RecentMinutes::default()));
         let (sender, receiver) = mpsc::channel();
-        let summariser = summariser::spawn(&path, sender.clone(), Arc::clone(&work))?;
+        let back = sender.clone();
+        let summariser = summariser::spawn(
+            &path,
+            Box::new(move |job, rollup| back.send(Command::Summarised(job, rollup)).is_ok()),
+            Arc::clone(&work),
+        )?;
         let writer = Writer::new(
             connection,
             AuditLog::new(data_dir.join("audit")),

@@ -13,7 +13,6 @@ use rusqlite::Connection;
 
 use super::queries::scan_events;
 use super::schema::open_connection;
-use super::writer::Command;
 use crate::clock::HOUR_MS;
 use crate::storage::summary::{RangeStats, Rollup};
 use crate::storage::{StoreError, StoreWork};
@@ -25,10 +24,15 @@ pub(super) struct Job {
     pub seq: u64,
 }
 
-/// Starts the thread; it ends when the writer drops the returned sender.
+/// What the writer hears back: an hour's summary (`None` for an hour without events). It
+/// answers `false` once the writer is gone.
+pub(super) type Answer =
+    Box<dyn Fn(Job, rusqlite::Result<Option<Box<Rollup>>>) -> bool + Send + 'static>;
+
+/// Starts the thread; it ends when the writer drops the returned sender, or stops listening.
 pub(super) fn spawn(
     path: &Path,
-    writer: mpsc::Sender<Command>,
+    answer: Answer,
     work: Arc<StoreWork>,
 ) -> Result<mpsc::Sender<Job>, StoreError> {
     let connection = open_connection(path)?;
@@ -39,7 +43,7 @@ pub(super) fn spawn(
             for job in queue {
                 let rollup =
                     summarise_hour(&connection, job.hour, &work).map(|rollup| rollup.map(Box::new));
-                if writer.send(Command::Summarised(job, rollup)).is_err() {
+                if !answer(job, rollup) {
                     return;
                 }
             }
