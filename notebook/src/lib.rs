@@ -19,6 +19,7 @@ mod multiline;
 mod notebook;
 mod output;
 mod percent;
+pub mod safe;
 mod title;
 
 pub use cell::{Cell, CellKind};

@@ -2,12 +2,13 @@
 //!
 //! A notebook may come from a stranger, so nothing in it may run script or make a request:
 //! CommonMark with tables, strikethrough and task lists is rendered, raw HTML is shown as
-//! text (never parsed), links keep only `http:`, `https:`, `mailto:` and scheme-less
-//! (in-page or relative) targets, and images show only from `data:` image URLs — any
-//! other image becomes a link labelled with its alternative text, so nothing loads by
-//! itself. Math (`$x$`) stays as written.
+//! text (never parsed), links and images follow [`crate::safe`] (as HTML outputs do): an
+//! unsafe link becomes `#`, and any image but a `data:` one becomes a link labelled with
+//! its alternative text, so nothing loads by itself. Math (`$x$`) stays as written.
 
 use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd, html};
+
+use crate::safe::{is_data_image, is_safe_link};
 
 /// `markdown` as HTML safe to insert into the page.
 pub fn to_safe_html(markdown: &str) -> String {
@@ -62,29 +63,13 @@ pub fn to_safe_html(markdown: &str) -> String {
     rendered
 }
 
-/// The link itself if its scheme is harmless, or `#` (browsers ignore tabs, newlines and
-/// leading spaces in a URL, so `java\tscript:` is `javascript:` to them).
+/// The link itself if it is harmless ([`is_safe_link`]), or `#`.
 fn safe_link(url: CowStr<'_>) -> CowStr<'_> {
-    let squeezed: String = url
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace() && !c.is_control())
-        .collect::<String>()
-        .to_ascii_lowercase();
-    let scheme = squeezed
-        .split_once(':')
-        .map(|(scheme, _)| scheme)
-        .filter(|scheme| !scheme.contains(['/', '?', '#']));
-    match scheme {
-        None | Some("http" | "https" | "mailto") => url,
-        Some(_) => CowStr::Borrowed("#"),
+    if is_safe_link(&url) {
+        url
+    } else {
+        CowStr::Borrowed("#")
     }
-}
-
-fn is_data_image(url: &str) -> bool {
-    let lowered = url.trim_start().to_ascii_lowercase();
-    ["png", "jpeg", "jpg", "gif", "webp", "svg+xml"]
-        .iter()
-        .any(|kind| lowered.starts_with(&format!("data:image/{kind};base64,")))
 }
 
 #[cfg(test)]
@@ -146,6 +131,18 @@ mod tests {
             "<javascript:alert(1)>",
             "<p><a href=\"#\">javascript:alert(1)</a></p>\n",
         );
+        check(
+            "[x](java&#x09;script:alert(1))",
+            "<p><a href=\"#\">x</a></p>\n",
+        );
+        check(
+            "[x](&#106;avascript:alert(1))",
+            "<p><a href=\"#\">x</a></p>\n",
+        );
+        check(
+            "[x](//example.org/a)",
+            "<p><a href=\"//example.org/a\">x</a></p>\n",
+        );
     }
 
     #[test]
@@ -153,6 +150,10 @@ mod tests {
         check(
             "![dot](data:image/png;base64,iVBORw0KGgo=)",
             "<p><img src=\"data:image/png;base64,iVBORw0KGgo=\" alt=\"dot\" /></p>\n",
+        );
+        check(
+            "![svg](data:image/svg+xml;base64,PHN2Zz4=)",
+            "<p><img src=\"data:image/svg+xml;base64,PHN2Zz4=\" alt=\"svg\" /></p>\n",
         );
         check(
             "![a chart](https://tracker.example/pixel.png)",

@@ -1,75 +1,12 @@
 //! `text/html` outputs, shown inline like Jupyter does but only after sanitising: a notebook may
 //! come from a stranger. The browser parses the HTML into an inert document (nothing in it
-//! runs or loads), and only allow-listed elements and attributes are copied into the page —
-//! no script, no event handler, no style (CSS can load URLs), no link but `http(s)`,
-//! `mailto` and in-page ones, no image but a `data:` one — so nothing can run, reach the
-//! user's files or send anything.
+//! runs or loads), and only what `notebook::safe` allows is copied into the page (the same
+//! allow-list as Markdown's) — no script, no event handler, no style, no link with a
+//! scheme but `http(s)` and `mailto`, no image but a `data:` one — so nothing can run,
+//! reach the user's files or send anything.
 
+use notebook::safe::{ATTRIBUTES, DROPPED_WITH_CONTENT, ELEMENTS, is_data_image, is_safe_link};
 use wasm_bindgen::JsCast;
-
-/// Elements kept (with their allowed attributes); anything else is dropped with its content
-/// if it is in [`DROPPED_WITH_CONTENT`], otherwise replaced by its children.
-const KEPT: &[&str] = &[
-    "a",
-    "abbr",
-    "b",
-    "blockquote",
-    "br",
-    "caption",
-    "code",
-    "col",
-    "colgroup",
-    "dd",
-    "del",
-    "details",
-    "div",
-    "dl",
-    "dt",
-    "em",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "hr",
-    "i",
-    "img",
-    "ins",
-    "kbd",
-    "li",
-    "ol",
-    "p",
-    "pre",
-    "q",
-    "s",
-    "samp",
-    "small",
-    "span",
-    "strong",
-    "sub",
-    "summary",
-    "sup",
-    "table",
-    "tbody",
-    "td",
-    "tfoot",
-    "th",
-    "thead",
-    "tr",
-    "u",
-    "ul",
-    "var",
-];
-
-/// Elements whose content is not text to show.
-const DROPPED_WITH_CONTENT: &[&str] = &[
-    "script", "style", "template", "iframe", "object", "embed", "svg", "math", "noscript",
-    "textarea", "select", "button", "form", "input", "link", "meta", "base", "title", "head",
-];
-
-/// Attributes kept on any kept element (links and images have their own rules).
-const ATTRIBUTES: &[&str] = &["align", "alt", "colspan", "rowspan", "title", "open"];
 
 /// The sanitised HTML as an element ready to put in the page (a `div`), or `None` if the
 /// browser could not parse it.
@@ -104,7 +41,7 @@ fn copy_children(document: &web_sys::Document, from: &web_sys::Node, to: &web_sy
                 if DROPPED_WITH_CONTENT.contains(&name.as_str()) {
                     continue;
                 }
-                if !KEPT.contains(&name.as_str()) {
+                if !ELEMENTS.contains(&name.as_str()) {
                     copy_children(document, &element, to);
                     continue;
                 }
@@ -129,7 +66,7 @@ fn copy_attributes(from: &web_sys::Element, to: &web_sys::Element, name: &str) {
     }
     match name {
         "a" => {
-            if let Some(href) = from.get_attribute("href").filter(|href| safe_link(href)) {
+            if let Some(href) = from.get_attribute("href").filter(|href| is_safe_link(href)) {
                 let _ = to.set_attribute("href", &href);
                 let _ = to.set_attribute("target", "_blank");
                 let _ = to.set_attribute("rel", "noopener noreferrer");
@@ -138,32 +75,11 @@ fn copy_attributes(from: &web_sys::Element, to: &web_sys::Element, name: &str) {
         "img" => {
             if let Some(source) = from
                 .get_attribute("src")
-                .filter(|source| data_image(source))
+                .filter(|source| is_data_image(source))
             {
                 let _ = to.set_attribute("src", &source);
             }
         }
         _ => {}
     }
-}
-
-/// `http:`, `https:`, `mailto:` or an in-page link; browsers ignore whitespace and control
-/// characters in a scheme, so those are removed before looking.
-fn safe_link(href: &str) -> bool {
-    let squeezed: String = href
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace() && !c.is_control())
-        .collect::<String>()
-        .to_ascii_lowercase();
-    squeezed.starts_with('#')
-        || ["http://", "https://", "mailto:"]
-            .iter()
-            .any(|scheme| squeezed.starts_with(scheme))
-}
-
-fn data_image(source: &str) -> bool {
-    let lowered = source.trim_start().to_ascii_lowercase();
-    ["png", "jpeg", "jpg", "gif", "webp"]
-        .iter()
-        .any(|kind| lowered.starts_with(&format!("data:image/{kind};base64,")))
 }
