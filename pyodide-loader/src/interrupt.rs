@@ -15,14 +15,10 @@
 //! read and write, so a run that reads a file being deleted gets an `OSError` at once,
 //! without waiting for the deletion's turn in the worker's queue (data-folder.js).
 
-use std::rc::Weak;
-
 use js_sys::Uint8Array;
 use wasm_bindgen::JsValue;
 
 use crate::message::{ExecResult, TIMEOUT_ERROR};
-use crate::runtime::{Inner, Shared};
-use crate::{ASSIST_STUCK_GRACE_MS, ASSIST_TIME_LIMIT_MS, STUCK_GRACE_MS};
 
 /// The signal number Pyodide reads from the interrupt buffer's first byte.
 const SIGINT: u8 = 2;
@@ -33,8 +29,6 @@ const DELETIONS_ROOM: u32 = 4 * 1024;
 const INTERRUPT_BUFFER_LEN: u32 = DELETIONS_AT + 8 + DELETIONS_ROOM;
 /// The byte Pyodide watches while the worker answers one of the editor's questions.
 const ASSIST_BYTE: u32 = 2;
-/// How often a question past its time limit is interrupted again.
-const ASSIST_REPEAT_MS: u64 = 100;
 
 /// The buffer shared with the worker, and a view on it.
 pub(crate) struct InterruptBuffer {
@@ -98,80 +92,22 @@ impl InterruptBuffer {
         self.view.set_index(ASSIST_BYTE, SIGINT);
     }
 
-    /// Stop: raise `KeyboardInterrupt` now, and again while the run waits or runs.
-    pub(crate) fn raise(&self, shared: Weak<Shared>) {
+    /// Stop: raise `KeyboardInterrupt` now (the runtime raises it again while the run
+    /// waits or runs: see `runtime::watchdog`).
+    pub(crate) fn raise(&self) {
         self.view.set_index(1, 1);
         self.view.set_index(0, SIGINT);
-        wasm_bindgen_futures::spawn_local(keep_interrupting(shared, self.view.clone()));
     }
-}
 
-/// Python watches the interrupt buffer only while a run runs, and takes the signal the first
-/// time it looks; so while Stop stands (byte 1) and a run is waiting or running, the signal is
-/// raised again every tenth of a second — a Stop never depends on when Python looked.
-async fn keep_interrupting(shared: Weak<Shared>, view: Uint8Array) {
-    for _ in 0..100 {
-        gloo_timers::future::TimeoutFuture::new(100).await;
-        let Some(shared) = shared.upgrade() else {
-            return;
-        };
-        if !shared.is_running() || view.get_index(1) == 0 {
-            return;
+    /// Raises `KeyboardInterrupt` again if Stop still stands (byte 1); `false` once it does
+    /// not.
+    pub(crate) fn raise_again(&self) -> bool {
+        if self.view.get_index(1) == 0 {
+            return false;
         }
-        view.set_index(0, SIGINT);
+        self.view.set_index(0, SIGINT);
+        true
     }
-}
-
-/// Interrupts a run that passes its timeout, and replaces the worker if it does not stop.
-pub(crate) async fn watch(inner: Weak<Inner>, id: u64, timeout_ms: u64) {
-    gloo_timers::future::TimeoutFuture::new(millis(timeout_ms)).await;
-    {
-        let Some(inner) = inner.upgrade() else { return };
-        if !inner.shared.is_pending(id) {
-            return;
-        }
-        inner.shared.timed_out.borrow_mut().insert(id);
-        inner.interrupt_or_replace("the code ran past its timeout");
-    }
-    gloo_timers::future::TimeoutFuture::new(millis(STUCK_GRACE_MS)).await;
-    let Some(inner) = inner.upgrade() else { return };
-    if inner.shared.is_pending(id) {
-        inner.replace_worker("the code ran past its timeout and did not stop when interrupted");
-    }
-}
-
-/// Interrupts one of the editor's questions past [`ASSIST_TIME_LIMIT_MS`] (counted from when
-/// the worker starts on it), and again every tenth of a second while it has not answered (C
-/// code that looks an attribute up quietly, like `PyObject_HasAttr`, swallows a
-/// `KeyboardInterrupt` raised in an object's `__getattr__`, and may call it again); replaces
-/// the worker if it is still stuck [`ASSIST_STUCK_GRACE_MS`] later: only code that ignores
-/// interrupts gets that far, and it would hold Python for ever. (The byte is the questions' alone, and the worker clears it
-/// before each one, so a raise that arrives just after the answer stops nothing.)
-pub(crate) async fn watch_assist(inner: Weak<Inner>, id: u64) {
-    gloo_timers::future::TimeoutFuture::new(millis(ASSIST_TIME_LIMIT_MS)).await;
-    let mut waited = 0;
-    loop {
-        let Some(inner) = inner.upgrade() else { return };
-        if !inner.shared.is_pending(id) {
-            return;
-        }
-        if waited >= ASSIST_STUCK_GRACE_MS {
-            inner.replace_worker(
-                "completing the code got stuck in an object's own code, which ignored the interrupt; variables and imports were lost",
-            );
-            return;
-        }
-        if let Some(interrupt) = &inner.interrupt {
-            interrupt.raise_assist();
-        }
-        drop(inner);
-        gloo_timers::future::TimeoutFuture::new(millis(ASSIST_REPEAT_MS)).await;
-        waited += ASSIST_REPEAT_MS;
-    }
-}
-
-fn millis(milliseconds: u64) -> u32 {
-    u32::try_from(milliseconds).unwrap_or(u32::MAX)
 }
 
 /// Makes a result say that the run passed its timeout.

@@ -16,20 +16,21 @@
 //!   answered by `assist.py` within a time limit, one at a time, newest first;
 //! - `sql`: the SQL engine's vocabulary (DuckDB-Wasm in a worker Python's worker starts).
 
-mod assist;
 mod interrupt;
 pub mod message;
 mod runtime;
 pub mod sql;
+#[cfg(test)]
+mod vocabulary;
 mod worker;
 
-pub use crate::assist::AssistError;
 pub use crate::message::{
     AssistRequest, CompletionItem, CompletionKind, Completions, DataFile, DeleteResult, Docs,
     ExecResult, ExecuteRequest, Failure, FileKind, FileLoad, FileNews, InstallResult, LiveOutput,
     LoadStage, Package, PackageNews, Problem, ResetResult, RichOutput, Severity, Signature,
     SignatureHelp, SignatureParam, Status, Stream,
 };
+pub use crate::runtime::assist::AssistError;
 pub use crate::runtime::{FileSource, Runtime};
 pub use crate::sql::{SQL_ENGINE_VERSION, sql_engine_url};
 

@@ -72,8 +72,7 @@ impl SqlState {
 mod tests {
     use super::*;
 
-    const PYTHON_WORKER: &str = include_str!("../pyodide-worker.js");
-    const SQL_WORKER: &str = include_str!("../sql-worker.js");
+    use crate::vocabulary::{PYTHON_WORKER, SQL_WORKER, table};
 
     fn name<T: Serialize>(value: T) -> String {
         serde_json::to_value(value)
@@ -81,29 +80,6 @@ mod tests {
             .as_str()
             .expect("a name")
             .to_owned()
-    }
-
-    /// The body of `const NAME = Object.freeze({ ... });` in a JavaScript file.
-    fn table<'a>(source: &'a str, constant: &str) -> &'a str {
-        let start = source
-            .find(&format!("const {constant} = Object.freeze({{"))
-            .unwrap_or_else(|| panic!("no {constant} table"));
-        let rest = &source[start..];
-        &rest[rest.find('{').expect("{") + 1..rest.find("})").expect("})")]
-    }
-
-    /// The `key: value` entries of a table, in order.
-    fn entries(body: &str) -> Vec<(String, String)> {
-        body.split(',')
-            .filter(|entry| !entry.trim().is_empty())
-            .map(|entry| {
-                let (key, value) = entry.split_once(':').expect("key: value");
-                (
-                    key.trim().to_owned(),
-                    value.trim().trim_matches('"').to_owned(),
-                )
-            })
-            .collect()
     }
 
     #[test]
@@ -120,8 +96,8 @@ mod tests {
             ("pyodide-worker.js", PYTHON_WORKER),
             ("sql-worker.js", SQL_WORKER),
         ] {
-            assert_eq!(entries(table(source, "SqlAsk")), asks, "{file}'s SqlAsk");
-            assert_eq!(entries(table(source, "SqlNews")), news, "{file}'s SqlNews");
+            assert_eq!(table(source, "SqlAsk"), asks, "{file}'s SqlAsk");
+            assert_eq!(table(source, "SqlNews"), news, "{file}'s SqlNews");
         }
     }
 
@@ -135,11 +111,7 @@ mod tests {
             ("pyodide-worker.js", PYTHON_WORKER),
             ("sql-worker.js", SQL_WORKER),
         ] {
-            assert_eq!(
-                entries(table(source, "SqlState")),
-                states,
-                "{file}'s SqlState"
-            );
+            assert_eq!(table(source, "SqlState"), states, "{file}'s SqlState");
         }
     }
 

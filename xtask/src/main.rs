@@ -6,6 +6,8 @@
 //! already right, so a second run makes no network requests.
 
 mod assets;
+#[cfg(test)]
+mod cycles;
 mod lock;
 mod manifest;
 mod step;

@@ -12,7 +12,7 @@
 //! - each has a time limit, counted from when the worker starts on it (`Started`, sent once
 //!   jedi is loaded): past [`crate::ASSIST_TIME_LIMIT_MS`] it is interrupted and answers
 //!   nothing, and if it is still stuck [`crate::ASSIST_STUCK_GRACE_MS`] later the worker is
-//!   replaced (see `interrupt.rs`).
+//!   replaced (see `watchdog.rs`).
 
 use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
@@ -21,12 +21,12 @@ use futures_channel::oneshot;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::watchdog::watch_assist;
+use super::{Inner, Runtime};
 use crate::LoaderError;
-use crate::interrupt::watch_assist;
 use crate::message::{
     AssistRequest, Completions, Docs, DocsAnswer, Problem, SignatureHelp, SyntaxCheck, ToWorker,
 };
-use crate::runtime::{Inner, Runtime};
 
 /// Why a question has no answer; the editor shows nothing in every case.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

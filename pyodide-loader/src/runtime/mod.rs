@@ -1,6 +1,11 @@
 //! The [`Runtime`] handle: each request gets an id, goes to the worker, and resolves when the
 //! worker's `Reply { id }` (or `Failed { id }`) comes back. The worker handles requests
 //! strictly in order, so code sent while Pyodide loads runs as soon as it is ready.
+//!
+//! `assist` holds the editor's questions, `watchdog` Stop's repeats and the timeouts.
+
+pub(crate) mod assist;
+mod watchdog;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
@@ -14,8 +19,9 @@ use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 
-use crate::assist::AssistQueue;
-use crate::interrupt::{InterruptBuffer, mark_timed_out, watch};
+use self::assist::AssistQueue;
+use self::watchdog::watch;
+use crate::interrupt::{InterruptBuffer, mark_timed_out};
 use crate::message::{
     DataFile, DeleteResult, ExecResult, ExecuteRequest, FileLoad, FromWorker, InstallResult,
     LiveOutput, Package, ResetResult, Status, Stream, ToWorker,
@@ -412,7 +418,11 @@ impl Inner {
 
     pub(crate) fn interrupt_or_replace(&self, reason: &str) {
         match &self.interrupt {
-            Some(interrupt) => interrupt.raise(Rc::downgrade(&self.shared)),
+            Some(interrupt) => {
+                interrupt.raise();
+                let runtime = self.shared.runtime.borrow().clone();
+                wasm_bindgen_futures::spawn_local(watchdog::keep_interrupting(runtime));
+            }
             None => self.replace_worker(reason),
         }
     }
