@@ -7,27 +7,26 @@
 //! While a cell runs or waits to (the notebook's queue, or any run the runtime knows of),
 //! the editors ask nothing and show nothing: a question never waits for a run.
 
+use leptos::prelude::*;
 use pyodide_loader::{Completions, Docs, Problem, Runtime, SignatureHelp};
-
-use super::notebook::runner::Runner;
 
 /// A cheap copyable handle the editors' callbacks hold.
 #[derive(Debug, Clone, Copy)]
 pub struct Assist {
-    runner: Runner,
+    /// The runtime, unless a cell runs or waits to (the notebook's runner knows).
+    idle_runtime: Callback<(), Option<Runtime>>,
 }
 
 impl Assist {
-    pub fn new(runner: Runner) -> Self {
-        Self { runner }
+    /// `idle_runtime` gives the runtime only while no cell runs or waits to.
+    pub fn new(idle_runtime: impl Fn() -> Option<Runtime> + Send + Sync + 'static) -> Self {
+        Self {
+            idle_runtime: Callback::new(move |()| idle_runtime()),
+        }
     }
 
-    /// The runtime, unless a cell runs or waits to.
     fn runtime(self) -> Option<Runtime> {
-        if self.runner.busy() {
-            return None;
-        }
-        self.runner.session().runtime()
+        self.idle_runtime.run(())
     }
 
     /// Completions at `cursor` (UTF-16 code units), or `None` when there is nothing to show.

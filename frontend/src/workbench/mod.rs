@@ -158,12 +158,10 @@ pub fn Workbench() -> impl IntoView {
         leptos::logging::warn!("window.workbench.notebook is unavailable: {error:?}");
     }
     // The notebook shows once it is read from this browser's storage.
-    let opened = RwSignal::new(false);
+    let opened = workspace.documents.loaded;
     workspace
         .documents
-        .start(notebook::documents::first_notebook, move || {
-            opened.set(true)
-        });
+        .start(notebook::documents::first_notebook);
     let files = Files::new(session);
     files_cell.set_value(Some(files));
     files.refresh();
@@ -377,6 +375,7 @@ pub fn Workbench() -> impl IntoView {
                 <span data-testid="telemetry-status" aria-live="polite">
                     {move || match (telemetry.enabled.get(), telemetry.pending.get()) {
                         (false, _) => "telemetry off".to_owned(),
+                        (true, 0) if !telemetry.loaded.get() => "checking for unsent events…".to_owned(),
                         (true, 0) => "all sent".to_owned(),
                         (true, waiting) => format!("{waiting} waiting to be sent"),
                     }}

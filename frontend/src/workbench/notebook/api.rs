@@ -1,5 +1,9 @@
 //! `window.workbench.notebook`, for embedding and automation (and the tests): `open(ipynbText)`,
-//! `runAll()`, `cells()`, `export()`, `list()`, `select(id)`. Documented in the README.
+//! `runAll(id?)`, `cells()`, `export()`, `list()`, `select(id)`. Documented in the README.
+//!
+//! Every call answers a Promise that first waits for the first load of the notebooks kept
+//! in this browser, so a call made the moment Python is ready acts on the notebook it
+//! names — never on one the load then replaces.
 
 use leptos::prelude::*;
 use serde::Serialize;
@@ -46,6 +50,7 @@ pub fn expose(workspace: Workspace) -> Result<(), JsValue> {
                 let text = text
                     .as_string()
                     .ok_or_else(|| error("open needs the notebook's .ipynb text"))?;
+                documents.first_load().await;
                 let (id, cells) = documents.import(&text, None).map_err(error)?;
                 to_js(&Opened { id, cells })
             })
@@ -54,10 +59,17 @@ pub fn expose(workspace: Workspace) -> Result<(), JsValue> {
     )?;
     set(
         "runAll",
-        Closure::<dyn Fn() -> js_sys::Promise>::new(move || {
-            workspace.run_range(RunRange::All);
-            let finished = workspace.runner.finished();
+        Closure::<dyn Fn(JsValue) -> js_sys::Promise>::new(move |id: JsValue| {
             future_to_promise(async move {
+                documents.first_load().await;
+                if let Some(id) = id.as_string()
+                    && state.meta.with_untracked(|meta| meta.id != id)
+                {
+                    documents.open_stored_now(id).await.map_err(error)?;
+                }
+                // Queued and waited for in one step: nothing opens another notebook between.
+                workspace.run_range(RunRange::All);
+                let finished = workspace.runner.finished();
                 let outcomes = finished.await.map_err(|_| error("the run was abandoned"))?;
                 to_js(&outcomes)
             })
@@ -66,41 +78,52 @@ pub fn expose(workspace: Workspace) -> Result<(), JsValue> {
     )?;
     set(
         "cells",
-        Closure::<dyn Fn() -> Result<JsValue, JsValue>>::new(move || {
-            state.with(|model| {
-                let cells: Vec<CellSummary> = model
-                    .cells
-                    .iter()
-                    .map(|cell| CellSummary {
-                        kind: cell.kind.as_str(),
-                        source: &cell.source,
-                        execution_count: cell.execution_count,
-                        outputs: &cell.outputs,
-                    })
-                    .collect();
-                to_js(&cells)
+        Closure::<dyn Fn() -> js_sys::Promise>::new(move || {
+            future_to_promise(async move {
+                documents.first_load().await;
+                state.with(|model| {
+                    let cells: Vec<CellSummary> = model
+                        .cells
+                        .iter()
+                        .map(|cell| CellSummary {
+                            kind: cell.kind.as_str(),
+                            source: &cell.source,
+                            execution_count: cell.execution_count,
+                            outputs: &cell.outputs,
+                        })
+                        .collect();
+                    to_js(&cells)
+                })
             })
         })
         .into_js_value(),
     )?;
     set(
         "export",
-        Closure::<dyn Fn() -> String>::new(move || state.with(notebook::Notebook::to_ipynb))
-            .into_js_value(),
+        Closure::<dyn Fn() -> js_sys::Promise>::new(move || {
+            future_to_promise(async move {
+                documents.first_load().await;
+                Ok(state.with(notebook::Notebook::to_ipynb).into())
+            })
+        })
+        .into_js_value(),
     )?;
     set(
         "list",
-        Closure::<dyn Fn() -> Result<JsValue, JsValue>>::new(move || {
-            documents.entries.with_untracked(|entries| {
-                let listed: Vec<Listed> = entries
-                    .iter()
-                    .map(|entry| Listed {
-                        id: &entry.id,
-                        title: &entry.title,
-                        modified: entry.modified,
-                    })
-                    .collect();
-                to_js(&listed)
+        Closure::<dyn Fn() -> js_sys::Promise>::new(move || {
+            future_to_promise(async move {
+                documents.first_load().await;
+                documents.entries.with_untracked(|entries| {
+                    let listed: Vec<Listed> = entries
+                        .iter()
+                        .map(|entry| Listed {
+                            id: &entry.id,
+                            title: &entry.title,
+                            modified: entry.modified,
+                        })
+                        .collect();
+                    to_js(&listed)
+                })
             })
         })
         .into_js_value(),
@@ -112,6 +135,7 @@ pub fn expose(workspace: Workspace) -> Result<(), JsValue> {
                 let id = id
                     .as_string()
                     .ok_or_else(|| error("select needs a notebook id"))?;
+                documents.first_load().await;
                 documents.open_stored_now(id).await.map_err(error)?;
                 Ok(JsValue::UNDEFINED)
             })

@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use futures_channel::oneshot;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use notebook::{CellKind, Notebook, SeededIds};
@@ -42,6 +43,11 @@ pub struct Documents {
     /// The change count last saved; a save is due while it differs.
     saved_change: StoredValue<u64>,
     ids: StoredValue<SeededIds>,
+    /// Whether the first load (`start`) has shown a notebook: until then nothing else may
+    /// open one, or the load would replace it.
+    pub loaded: RwSignal<bool>,
+    /// Who waits for the first load; `None` once it is over.
+    load_waiters: StoredValue<Option<Vec<oneshot::Sender<()>>>, LocalStorage>,
 }
 
 impl Documents {
@@ -60,17 +66,32 @@ impl Documents {
             ids: StoredValue::new(SeededIds::new(
                 (js_sys::Math::random() * 4_294_967_295.0) as u64 ^ js_sys::Date::now() as u64,
             )),
+            loaded: RwSignal::new(false),
+            load_waiters: StoredValue::new_local(Some(Vec::new())),
+        }
+    }
+
+    /// Resolves once the first load has shown a notebook (at once after it).
+    pub async fn first_load(self) {
+        let wait = self
+            .load_waiters
+            .try_update_value(|waiters| {
+                waiters.as_mut().map(|waiters| {
+                    let (done, wait) = oneshot::channel();
+                    waiters.push(done);
+                    wait
+                })
+            })
+            .flatten();
+        if let Some(wait) = wait {
+            let _ = wait.await;
         }
     }
 
     /// Opens the store and the notebook open last; with none kept, `migrate` makes the first
-    /// one (from what the single editor of earlier versions kept). `ready` hears when the
-    /// notebook is there.
-    pub fn start(
-        self,
-        migrate: impl AsyncFnOnce() -> Notebook + 'static,
-        ready: impl FnOnce() + 'static,
-    ) {
+    /// one (from what the single editor of earlier versions kept). [`Documents::loaded`]
+    /// says when the notebook is there.
+    pub fn start(self, migrate: impl AsyncFnOnce() -> Notebook + 'static) {
         spawn_local(async move {
             let store = match Store::open().await {
                 Ok(store) => Some(store),
@@ -118,7 +139,15 @@ impl Documents {
             }
             self.listen();
             self.watch_changes();
-            ready();
+            self.loaded.set(true);
+            let waiters = self
+                .load_waiters
+                .try_update_value(Option::take)
+                .flatten()
+                .unwrap_or_default();
+            for waiter in waiters {
+                let _ = waiter.send(());
+            }
         });
     }
 
@@ -563,6 +592,8 @@ pub fn open_file(documents: Documents, file: web_sys::File) {
         return;
     }
     spawn_local(async move {
+        // A file dropped before the first load is opened after it, not replaced by it.
+        documents.first_load().await;
         let text = wasm_bindgen_futures::JsFuture::from(file.text())
             .await
             .ok()

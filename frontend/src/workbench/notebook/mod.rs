@@ -233,7 +233,16 @@ impl Workspace {
                 self.state.selected.set(Some(focus.clone()));
                 self.state.mode.set(Mode::Edit);
             }),
-            assist: Assist::new(self.runner),
+            assist: {
+                let runner = self.runner;
+                Assist::new(move || {
+                    if runner.busy() {
+                        None
+                    } else {
+                        runner.session().runtime()
+                    }
+                })
+            },
         }
     }
 

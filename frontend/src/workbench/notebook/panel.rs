@@ -45,7 +45,7 @@ pub fn NotebooksPanel(documents: Documents, on_open_file: Callback<()>) -> impl 
         <section class="panel" aria-labelledby="notebooks-title" data-testid="notebooks-panel">
             <h2 id="notebooks-title">"Notebooks"</h2>
             <div class="panel-actions">
-                <button class="secondary small" data-testid="new-notebook" on:click=move |_| { documents.create(); }>
+                <button class="secondary small" data-testid="new-notebook" disabled=move || !documents.loaded.get() on:click=move |_| { documents.create(); }>
                     "New"
                 </button>
                 <button class="secondary small" data-testid="open-notebook" on:click=move |_| on_open_file.run(())>
@@ -81,9 +81,9 @@ pub fn NotebooksPanel(documents: Documents, on_open_file: Callback<()>) -> impl 
                 </For>
             </ul>
             <div class="panel-actions">
-                <button class="secondary small" data-testid="rename-notebook" on:click=rename>"Rename"</button>
-                <button class="secondary small" data-testid="duplicate-notebook" on:click=move |_| documents.duplicate()>"Duplicate"</button>
-                <button class="secondary small" data-testid="delete-notebook" on:click=delete>"Delete"</button>
+                <button class="secondary small" data-testid="rename-notebook" disabled=move || !documents.loaded.get() on:click=rename>"Rename"</button>
+                <button class="secondary small" data-testid="duplicate-notebook" disabled=move || !documents.loaded.get() on:click=move |_| documents.duplicate()>"Duplicate"</button>
+                <button class="secondary small" data-testid="delete-notebook" disabled=move || !documents.loaded.get() on:click=delete>"Delete"</button>
             </div>
             {move || documents.deleted.get().map(|document| view! {
                 <p class="notice ok" role="status">

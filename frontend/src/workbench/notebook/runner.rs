@@ -4,7 +4,7 @@
 //! Output shows as it is made (gathered for [`FLUSH_EVERY`]) and the run's answer then
 //! gives the complete, ordered list.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -46,6 +46,8 @@ pub struct Runner {
     count: StoredValue<u32>,
     /// How the cells of the current batch ended, in order.
     outcomes: StoredValue<Vec<(CellId, bool, Option<u32>)>>,
+    /// Where each cell of the current batch was in its notebook when it was queued.
+    places: StoredValue<HashMap<CellId, usize>>,
     waiters: StoredValue<Vec<oneshot::Sender<Vec<RunOutcome>>>, LocalStorage>,
     /// Live output waiting to be shown.
     pending: StoredValue<Vec<Output>>,
@@ -66,6 +68,7 @@ impl Runner {
             running: RwSignal::new(None),
             count: StoredValue::new(0),
             outcomes: StoredValue::new(Vec::new()),
+            places: StoredValue::new(HashMap::new()),
             waiters: StoredValue::new_local(Vec::new()),
             pending: StoredValue::new(Vec::new()),
             flush_scheduled: StoredValue::new(false),
@@ -95,6 +98,11 @@ impl Runner {
                 Some(CellKind::Code) => {
                     let queued = self.queue.with_value(|queue| queue.contains(&id));
                     if !queued && self.running.get_untracked().as_ref() != Some(&id) {
+                        if let Some(place) = self.state.index_of(&id) {
+                            self.places.update_value(|places| {
+                                places.insert(id.clone(), place);
+                            });
+                        }
                         self.state.set_run_state(&id, RunState::Queued);
                         self.queue.update_value(|queue| queue.push_back(id));
                     }
@@ -160,6 +168,13 @@ impl Runner {
         let Some(id) = self.queue.try_update_value(VecDeque::pop_front).flatten() else {
             return false;
         };
+        // Its notebook was closed since it was queued: it is not run (never as empty code in
+        // another notebook).
+        if self.state.kind(&id).is_none() {
+            self.outcomes
+                .update_value(|outcomes| outcomes.push((id, false, None)));
+            return self.send_next();
+        }
         let count = self.count.get_value() + 1;
         self.count.set_value(count);
         self.running.set(Some(id.clone()));
@@ -255,6 +270,7 @@ impl Runner {
             .unwrap_or_default();
         if waiters.is_empty() {
             self.outcomes.set_value(Vec::new());
+            self.places.set_value(HashMap::new());
             return;
         }
         let outcomes = self.take_outcomes();
@@ -268,10 +284,14 @@ impl Runner {
             .outcomes
             .try_update_value(std::mem::take)
             .unwrap_or_default();
+        let places = self
+            .places
+            .try_update_value(std::mem::take)
+            .unwrap_or_default();
         let mut outcomes: Vec<RunOutcome> = outcomes
             .into_iter()
             .map(|(id, success, execution_count)| RunOutcome {
-                index: self.state.index_of(&id).unwrap_or(usize::MAX),
+                index: places.get(&id).copied().unwrap_or_default(),
                 success,
                 execution_count,
             })
