@@ -85,18 +85,26 @@ impl KeyValueStore {
     }
 
     /// Stores each `(key, value)`, all in one transaction (a transaction costs far more than
-    /// a write).
+    /// a write). The writes start now (a page going away cannot wait); the future resolves
+    /// once the transaction has committed, or with why it did not.
     pub fn put_all<'a>(
         &self,
         entries: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> Result<(), String> {
-        let store = self.object_store(IdbTransactionMode::Readwrite)?;
-        for (key, value) in entries {
-            store
-                .put_with_key(&JsValue::from_str(value), &JsValue::from_str(key))
+    ) -> impl Future<Output = Result<(), String>> + 'static {
+        let started = (|| {
+            let transaction = self
+                .database
+                .transaction_with_str_and_mode(self.store, IdbTransactionMode::Readwrite)
                 .map_err(describe)?;
-        }
-        Ok(())
+            let store = transaction.object_store(self.store).map_err(describe)?;
+            for (key, value) in entries {
+                store
+                    .put_with_key(&JsValue::from_str(value), &JsValue::from_str(key))
+                    .map_err(describe)?;
+            }
+            Ok::<_, String>(committed(&transaction))
+        })();
+        async move { started?.await.map(drop).map_err(describe) }
     }
 
     /// Deletes these keys, all in one transaction.
@@ -121,6 +129,24 @@ impl KeyValueStore {
             .and_then(|transaction| transaction.object_store(self.store))
             .map_err(describe)
     }
+}
+
+/// Resolves when a transaction commits; rejects when it is aborted (a write failed, the disk
+/// is full, the page went away first).
+fn committed(transaction: &web_sys::IdbTransaction) -> JsFuture {
+    JsFuture::from(Promise::new(&mut |resolve: Function, reject: Function| {
+        let done = Closure::once_into_js(move |_: web_sys::Event| {
+            let _ = resolve.call0(&JsValue::NULL);
+        });
+        let failed = Closure::once_into_js(move |_: web_sys::Event| {
+            let _ = reject.call1(
+                &JsValue::NULL,
+                &JsValue::from_str("an IndexedDB write failed or was aborted"),
+            );
+        });
+        transaction.set_oncomplete(Some(done.unchecked_ref()));
+        transaction.set_onabort(Some(failed.unchecked_ref()));
+    }))
 }
 
 /// Waits for an IndexedDB request to succeed or fail.

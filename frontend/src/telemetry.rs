@@ -6,9 +6,13 @@
 //! until the next visit puts them in the queue.
 //!
 //! Batches go out every second or when [`BATCH_SIZE`] events wait, and on `pagehide`
-//! with `navigator.sendBeacon`. Failures retry with exponential backoff and jitter; the
-//! server deduplicates by `eventId`, so sending twice is harmless. The queue is bounded;
-//! if it ever overflows, the page says how many events were dropped.
+//! with `navigator.sendBeacon`. Failures retry with exponential backoff and jitter (at once
+//! when the browser says it is online again); the server deduplicates by `eventId`, so
+//! sending twice is harmless. Nothing is let go before it is safe elsewhere: an event leaves
+//! the queue only when the server answered for it (stored, a duplicate, or refused as
+//! invalid), leaves the list of unsaved events only when IndexedDB has committed it, and
+//! leaves localStorage only once it is in IndexedDB or sent. The queue is bounded; if it
+//! ever overflows, the page says how many events were dropped.
 
 use std::cell::RefCell;
 use std::collections::{HashSet, VecDeque};
@@ -40,6 +44,8 @@ const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// The queue never holds more; beyond it the oldest events are dropped, visibly.
 const MAX_QUEUE: usize = 1000;
 const MAX_BACKOFF_MS: f64 = 60_000.0;
+/// A send that has not answered by then is abandoned and retried.
+const SEND_TIMEOUT: Duration = Duration::from_secs(20);
 /// New events are written to IndexedDB this long after they are recorded, together: one
 /// transaction per event cost each run about half a millisecond. An event sent before its
 /// write is never written; on `pagehide` the rest go to localStorage.
@@ -84,6 +90,9 @@ pub struct TelemetryStatus {
     pub dropped: RwSignal<u64>,
     /// Whether the last attempt to reach the server failed (offline, or the server is down).
     pub unreachable: RwSignal<bool>,
+    /// Whether the events kept by earlier visits have been read (until then `pending` does
+    /// not count them).
+    pub loaded: RwSignal<bool>,
 }
 
 #[derive(Debug, Default)]
@@ -92,7 +101,7 @@ struct Queue {
     /// Where the queue is kept; `None` until it is open (or if IndexedDB is unavailable,
     /// when the queue lives in memory only).
     store: Option<KeyValueStore>,
-    /// Events in `events` not yet written to `store`.
+    /// Events in `events` not yet committed to `store`.
     unsaved: HashSet<String>,
     save_scheduled: bool,
     session_id: String,
@@ -116,16 +125,26 @@ pub fn start() -> TelemetryStatus {
         pending: RwSignal::new(0),
         dropped: RwSignal::new(0),
         unreachable: RwSignal::new(false),
+        loaded: RwSignal::new(false),
     };
     QUEUE.with_borrow_mut(|queue| {
         queue.session_id = session_id();
-        for event in take_journal() {
+        for event in read_journal() {
             queue.unsaved.insert(event.event_id.clone());
             queue.events.push_back(event);
         }
     });
+    update_pending(status);
     spawn_local(open_queue(status));
     let _ = set_interval_with_handle(move || flush(status, false), FLUSH_EVERY);
+    // Back online: the waiting events go now, not after the backoff.
+    let on_online = Closure::<dyn Fn()>::new(move || {
+        QUEUE.with_borrow_mut(|queue| {
+            queue.failures = 0;
+            queue.retry_at = 0.0;
+        });
+        flush(status, false);
+    });
     let on_pagehide = Closure::<dyn Fn()>::new(move || {
         journal_unsaved();
         save_unsaved();
@@ -134,8 +153,11 @@ pub fn start() -> TelemetryStatus {
     if let Some(window) = web_sys::window() {
         let _ = window
             .add_event_listener_with_callback("pagehide", on_pagehide.as_ref().unchecked_ref());
+        let _ =
+            window.add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref());
     }
     on_pagehide.forget();
+    on_online.forget();
     status
 }
 
@@ -145,7 +167,9 @@ async fn open_queue(status: TelemetryStatus) {
     let store = match KeyValueStore::open(DATABASE, QUEUE_STORE).await {
         Ok(store) => store,
         Err(error) => {
+            // The events stay in memory, and in localStorage when the page goes away.
             leptos::logging::warn!("the telemetry queue is kept in memory only: {error}");
+            status.loaded.set(true);
             return;
         }
     };
@@ -164,8 +188,9 @@ async fn open_queue(status: TelemetryStatus) {
         queue.events = events;
         queue.store = Some(store);
     });
-    // Events recorded while it opened.
+    // Events recorded while it opened, and those the last page left in localStorage.
     save_unsaved();
+    status.loaded.set(true);
     update_pending(status);
 }
 
@@ -173,33 +198,54 @@ async fn open_queue(status: TelemetryStatus) {
 /// IndexedDB write started while the page goes away may never finish. The next visit moves
 /// them into the queue.
 fn journal_unsaved() {
+    let mut journal = read_journal();
+    let journalled: HashSet<String> = journal.iter().map(|event| event.event_id.clone()).collect();
     let unsaved: Vec<TelemetryEvent> = QUEUE.with_borrow(|queue| {
         queue
             .events
             .iter()
             .filter(|event| queue.unsaved.contains(&event.event_id))
+            .filter(|event| !journalled.contains(&event.event_id))
             .cloned()
             .collect()
     });
     if unsaved.is_empty() {
         return;
     }
-    let mut journal = take_journal();
     journal.extend(unsaved);
-    if let (Some(storage), Ok(json)) = (local_storage(), serde_json::to_string(&journal)) {
+    write_journal(&journal);
+}
+
+/// The events earlier pages left in localStorage. They stay there until they are in
+/// IndexedDB or sent ([`forget_journalled`]).
+fn read_journal() -> Vec<TelemetryEvent> {
+    local_storage()
+        .and_then(|storage| storage.get_item(JOURNAL_KEY).ok().flatten())
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default()
+}
+
+fn write_journal(journal: &[TelemetryEvent]) {
+    let Some(storage) = local_storage() else {
+        return;
+    };
+    if journal.is_empty() {
+        let _ = storage.remove_item(JOURNAL_KEY);
+    } else if let Ok(json) = serde_json::to_string(journal) {
         let _ = storage.set_item(JOURNAL_KEY, &json);
     }
 }
 
-/// The events an earlier page left in localStorage, removed from there.
-fn take_journal() -> Vec<TelemetryEvent> {
-    let Some(storage) = local_storage() else {
-        return Vec::new();
-    };
-    let json = storage.get_item(JOURNAL_KEY).ok().flatten();
-    let _ = storage.remove_item(JOURNAL_KEY);
-    json.and_then(|json| serde_json::from_str(&json).ok())
-        .unwrap_or_default()
+/// Removes these events from localStorage: they are in IndexedDB, or sent.
+fn forget_journalled(ids: &HashSet<String>) {
+    let journal = read_journal();
+    if journal.iter().any(|event| ids.contains(&event.event_id)) {
+        let kept: Vec<TelemetryEvent> = journal
+            .into_iter()
+            .filter(|event| !ids.contains(&event.event_id))
+            .collect();
+        write_journal(&kept);
+    }
 }
 
 /// Writes the recorded events [`SAVE_AFTER`] from now, unless a write is already due.
@@ -210,26 +256,33 @@ fn save_soon() {
     }
 }
 
-/// Writes the events not yet in the store, in one transaction. (Before the store is open they
-/// wait; opening writes them.)
+/// Writes the events not yet in the store, in one transaction; they count as saved once it
+/// commits. (Before the store is open they wait; opening writes them.)
 fn save_unsaved() {
-    QUEUE.with_borrow_mut(|queue| {
+    let write = QUEUE.with_borrow_mut(|queue| {
         queue.save_scheduled = false;
-        let Some(store) = &queue.store else {
-            return;
-        };
-        let unsaved = std::mem::take(&mut queue.unsaved);
-        let rows: Vec<(&str, String)> = queue
+        let store = queue.store.clone()?;
+        let rows: Vec<(String, String)> = queue
             .events
             .iter()
-            .filter(|event| unsaved.contains(&event.event_id))
-            .filter_map(|event| Some((event.event_id.as_str(), serde_json::to_string(event).ok()?)))
+            .filter(|event| queue.unsaved.contains(&event.event_id))
+            .filter_map(|event| Some((event.event_id.clone(), serde_json::to_string(event).ok()?)))
             .collect();
-        if rows.is_empty() {
-            return;
-        }
-        if let Err(error) = store.put_all(rows.iter().map(|(id, json)| (*id, json.as_str()))) {
-            leptos::logging::warn!("could not keep telemetry events: {error}");
+        (!rows.is_empty()).then_some((store, rows))
+    });
+    let Some((store, rows)) = write else {
+        return;
+    };
+    let written = store.put_all(rows.iter().map(|(id, json)| (id.as_str(), json.as_str())));
+    spawn_local(async move {
+        match written.await {
+            Ok(()) => {
+                let ids: HashSet<String> = rows.into_iter().map(|(id, _)| id).collect();
+                QUEUE.with_borrow_mut(|queue| queue.unsaved.retain(|id| !ids.contains(id)));
+                forget_journalled(&ids);
+            }
+            // They stay unsaved: the next save, or localStorage at pagehide, keeps them.
+            Err(error) => leptos::logging::warn!("could not keep telemetry events: {error}"),
         }
     });
 }
@@ -244,7 +297,7 @@ pub fn set_enabled(status: TelemetryStatus, enabled: bool) {
         QUEUE.with_borrow_mut(|queue| {
             queue.events.clear();
             queue.unsaved.clear();
-            take_journal();
+            write_journal(&[]);
             if let Some(store) = &queue.store {
                 let _ = store.clear();
             }
@@ -335,6 +388,7 @@ fn flush(status: TelemetryStatus, only_if_full: bool) {
     spawn_local(async move {
         let sent: HashSet<String> = batch.iter().map(|event| event.event_id.clone()).collect();
         let outcome = post(TelemetryBatch { events: batch }).await;
+        let delivered = outcome.is_ok();
         QUEUE.with_borrow_mut(|queue| {
             queue.sending = false;
             match outcome {
@@ -342,13 +396,11 @@ fn flush(status: TelemetryStatus, only_if_full: bool) {
                 Ok(()) => {
                     status.unreachable.set(false);
                     queue.events.retain(|event| !sent.contains(&event.event_id));
-                    // Events sent before their write was due are never written.
-                    let written: Vec<&String> = sent
-                        .iter()
-                        .filter(|id| !queue.unsaved.remove(*id))
-                        .collect();
-                    if let (false, Some(store)) = (written.is_empty(), &queue.store) {
-                        let _ = store.delete_all(written.into_iter().map(String::as_str));
+                    queue.unsaved.retain(|id| !sent.contains(id));
+                    // Deleted even if a write of them is still under way: IndexedDB orders
+                    // the delete after it.
+                    if let Some(store) = &queue.store {
+                        let _ = store.delete_all(sent.iter().map(String::as_str));
                     }
                     queue.failures = 0;
                     queue.retry_at = 0.0;
@@ -358,38 +410,56 @@ fn flush(status: TelemetryStatus, only_if_full: bool) {
                     queue.failures += 1;
                     let backoff =
                         (1000.0 * 2f64.powi(queue.failures.min(16) as i32)).min(MAX_BACKOFF_MS);
-                    let jitter = 0.5 + js_sys::Math::random();
+                    let jitter = 0.5 + js_sys::Math::random() * 0.5;
                     queue.retry_at = js_sys::Date::now() + backoff * jitter;
                     leptos::logging::warn!("telemetry will be retried: {reason}");
                 }
             }
         });
+        if delivered {
+            forget_journalled(&sent);
+        }
         update_pending(status);
     });
 }
 
-/// POSTs a batch; `Ok` when the server answered for every event.
+/// POSTs a batch; `Ok` when the server answered for every event: stored, duplicates, or
+/// refused as they are (resending the same events cannot help). Anything else — no answer
+/// within [`SEND_TIMEOUT`], a timeout, rate limiting, the server failing or being replaced,
+/// a proxy's error page — is retried.
 async fn post(batch: TelemetryBatch) -> Result<(), String> {
-    let response = gloo_net::http::Request::post(ENDPOINT)
-        .json(&batch)
-        .map_err(|error| error.to_string())?
-        .send()
-        .await
-        .map_err(|error| error.to_string())?;
-    let status = response.status();
-    if status == 429 || status >= 500 {
-        return Err(format!("the server answered {status}"));
+    let controller = web_sys::AbortController::new().map_err(crate::idb::describe)?;
+    let abort = controller.clone();
+    let timer = set_timeout_with_handle(move || abort.abort(), SEND_TIMEOUT).ok();
+    let answer = async {
+        let response = gloo_net::http::Request::post(ENDPOINT)
+            .abort_signal(Some(&controller.signal()))
+            .json(&batch)
+            .map_err(|error| error.to_string())?
+            .send()
+            .await
+            .map_err(|error| error.to_string())?;
+        match response.status() {
+            202 => {
+                let answer: IngestResponse =
+                    response.json().await.map_err(|error| error.to_string())?;
+                if answer.rejected > 0 {
+                    leptos::logging::warn!("{} telemetry events were refused", answer.rejected);
+                }
+                Ok(())
+            }
+            400 | 413 | 422 => {
+                leptos::logging::warn!("telemetry batch refused with status {}", response.status());
+                Ok(())
+            }
+            status => Err(format!("the server answered {status}")),
+        }
     }
-    if status != 202 {
-        // A request the server will never accept: drop it rather than retry forever.
-        leptos::logging::warn!("telemetry batch refused with status {status}");
-        return Ok(());
+    .await;
+    if let Some(timer) = timer {
+        timer.clear();
     }
-    let answer: IngestResponse = response.json().await.map_err(|error| error.to_string())?;
-    if answer.rejected > 0 {
-        leptos::logging::warn!("{} telemetry events were refused", answer.rejected);
-    }
-    Ok(())
+    answer
 }
 
 /// On `pagehide`, hands the waiting events to the browser, which sends them even as the page
