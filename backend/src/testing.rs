@@ -7,7 +7,7 @@ pub mod postgres;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Request};
@@ -281,6 +281,11 @@ impl Answer {
         serde_json::from_str(&self.body).unwrap_or_else(|error| panic!("{error}: {}", self.body))
     }
 
+    /// The body as the API's error; panics, showing the body, if it is not one.
+    pub fn error(&self) -> protocol::ApiError {
+        serde_json::from_str(&self.body).unwrap_or_else(|error| panic!("{error}: {}", self.body))
+    }
+
     /// A header's value, if present and text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|value| value.to_str().ok())
@@ -353,5 +358,38 @@ pub fn sample_event(index: usize, received_at: i64) -> crate::NewEvent {
         visitor_id: format!("visitor-{}", index % 25),
         user_agent: Some("Agent/1".into()),
         code_key: Some(format!("key-{}", index % 4)),
+    }
+}
+
+/// How often [`until`] and [`until_ok`] look again.
+const POLL_EVERY: Duration = Duration::from_millis(100);
+
+/// Waits until `check` holds, looking every 100 ms; fails after `timeout`, saying what did not
+/// happen. The one wait on a condition the tests have (the end-to-end tests' `tests::until` is
+/// this one).
+pub async fn until(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> bool) {
+    until_ok(what, timeout, async || {
+        if check().await { Ok(()) } else { Err(false) }
+    })
+    .await;
+}
+
+/// Waits until `check` gives `Ok`, looking every 100 ms, and returns its value; fails after
+/// `timeout`, saying what did not happen and what `check` saw last (its `Err`).
+pub async fn until_ok<T, Seen: std::fmt::Debug>(
+    what: &str,
+    timeout: Duration,
+    mut check: impl AsyncFnMut() -> Result<T, Seen>,
+) -> T {
+    let started = Instant::now();
+    loop {
+        match check().await {
+            Ok(value) => return value,
+            Err(seen) => assert!(
+                started.elapsed() < timeout,
+                "{what} did not happen within {timeout:?}; last seen: {seen:#?}"
+            ),
+        }
+        tokio::time::sleep(POLL_EVERY).await;
     }
 }

@@ -8,7 +8,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fantoccini::elements::Element;
 use fantoccini::wd::TimeoutConfiguration;
@@ -16,7 +16,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 
-pub use backend::testing::{ADMIN_TOKEN, TestApp};
+pub use backend::testing::{ADMIN_TOKEN, TestApp, until, until_ok};
 
 /// Records the body of every `fetch` and `sendBeacon` the page makes from now on in
 /// `window.sentBodies` (gloo-net sends a `Request`, whose body is read from a clone).
@@ -153,20 +153,17 @@ impl Browser {
     /// The element with this `data-testid`, waiting up to 10 s for it to appear (a page the
     /// browser just navigated to shows its parts once its app has loaded).
     pub async fn find(&self, test_id: &str) -> Element {
-        let started = Instant::now();
-        loop {
-            match self
-                .client
-                .find(Locator::Css(&format!("[data-testid=\"{test_id}\"]")))
-                .await
-            {
-                Ok(element) => return element,
-                Err(error) if started.elapsed() > Duration::from_secs(10) => {
-                    panic!("no element with data-testid {test_id}: {error}")
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
+        until_ok(
+            &format!("an element with data-testid {test_id} appearing"),
+            Duration::from_secs(10),
+            async || {
+                self.client
+                    .find(Locator::Css(&format!("[data-testid=\"{test_id}\"]")))
+                    .await
+                    .map_err(|error| error.to_string())
+            },
+        )
+        .await
     }
 
     /// The text of the element with this `data-testid` (empty if it has none).
@@ -191,6 +188,8 @@ impl Browser {
             text.contains("Running")
         })
         .await;
+        // Not a wait for something: how long the run has been going when Stop is pressed is
+        // what the caller asks for.
         tokio::time::sleep(after).await;
         self.find("stop").await.click().await.expect("stop");
         self.eval(
@@ -224,22 +223,27 @@ impl Browser {
         timeout: Duration,
         accept: impl Fn(&str) -> bool,
     ) -> String {
-        let started = Instant::now();
-        let mut last = String::new();
-        while started.elapsed() < timeout {
-            if let Ok(element) = self
+        // What the element said last (`None` while there is no such element).
+        until_ok(
+            &format!("[data-testid={test_id}] saying what the test waits for"),
+            timeout,
+            async || match self
                 .client
                 .find(Locator::Css(&format!("[data-testid=\"{test_id}\"]")))
                 .await
             {
-                last = element.text().await.unwrap_or_default();
-                if accept(&last) {
-                    return last;
+                Ok(element) => {
+                    let text = element.text().await.unwrap_or_default();
+                    if accept(&text) {
+                        Ok(text)
+                    } else {
+                        Err(Some(text))
+                    }
                 }
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("after {timeout:?}, [data-testid={test_id}] still says {last:?}");
+                Err(_) => Err(None),
+            },
+        )
+        .await
     }
 
     /// Runs a script in the page and returns its JSON value (a returned Promise is awaited).
@@ -269,10 +273,11 @@ impl Browser {
     /// lock and the wheels of these packages. It copies what Python's worker used once the
     /// worker lists it, after the preloads, not while the files pass (frontend/sw.js).
     pub async fn wait_for_kept_files(&self, packages: &[&str]) {
-        let started = Instant::now();
-        loop {
-            let kept = self
-                .eval_with(
+        until(
+            &format!("the service worker keeping Pyodide's files and the wheels of {packages:?}"),
+            Duration::from_secs(60),
+            async || {
+                self.eval_with(
                     // (The query keeps this read of the lock out of the cache under test.)
                     "const folder = '/pyodide/v0.27.7-pyc/';
                      const lock = await (await fetch(folder + 'pyodide-lock.json?read-by-the-test')).json();
@@ -287,16 +292,11 @@ impl Browser {
                      return (await caches.match(new URL(folder + 'pyodide-lock.json', location.href).href)) !== undefined;",
                     vec![serde_json::json!(packages)],
                 )
-                .await;
-            if kept == Value::Bool(true) {
-                return;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "the service worker did not keep Pyodide's files and the wheels of {packages:?} within a minute"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+                .await
+                    == Value::Bool(true)
+            },
+        )
+        .await;
     }
 
     /// Waits until the status line says Python is ready (and fails if it says it failed).
@@ -376,17 +376,16 @@ fn free_port() -> u16 {
 }
 
 async fn wait_for_port(port: u16) {
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(20) {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("chromedriver did not listen on port {port} within 20 s");
+    until(
+        &format!("chromedriver listening on port {port}"),
+        Duration::from_secs(20),
+        async || {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+        },
+    )
+    .await;
 }
 
 /// What a test knows of the trips CSV it made ([`make_trips`]): per zone, the trips and the
@@ -440,16 +439,53 @@ pub fn make_trips(path: &Path, bytes: u64) -> Trips {
     }
 }
 
-/// Waits until `check` holds, failing after `timeout` with what did not happen.
-pub async fn until(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> bool) {
-    let started = Instant::now();
-    while !check().await {
-        assert!(
-            started.elapsed() < timeout,
-            "{what} did not happen within {timeout:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
+/// How long the notebook helpers below wait for the page.
+const NOTEBOOK_WAIT: Duration = Duration::from_secs(60);
+
+/// The open notebook's cells as `window.workbench.notebook.cells()` gives them.
+pub async fn cells(browser: &Browser) -> Vec<Value> {
+    match browser
+        .eval("return window.workbench.notebook.cells()")
+        .await
+    {
+        Value::Array(cells) => cells,
+        other => panic!("cells() gave {other}"),
     }
+}
+
+/// Waits (up to a minute) until `check` accepts the cells, and returns them.
+pub async fn cells_until(
+    browser: &Browser,
+    what: &str,
+    check: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    until_ok(what, NOTEBOOK_WAIT, async || {
+        let cells = cells(browser).await;
+        if check(&cells) { Ok(cells) } else { Err(cells) }
+    })
+    .await
+}
+
+/// The editor of the open notebook's cell `index`, waiting (up to a minute) for it to show.
+pub async fn editor_of(browser: &Browser, index: usize) -> Element {
+    until_ok(
+        &format!("cell {index}'s editor showing"),
+        NOTEBOOK_WAIT,
+        async || {
+            browser
+                .client
+                .find_all(Locator::Css(&format!(
+                    "[data-testid=cell]:nth-child({}) [data-testid=editor]",
+                    index + 1
+                )))
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .next()
+                .ok_or("no such editor on the page")
+        },
+    )
+    .await
 }
 
 /// Waits until the service worker controls the page (after a first visit's load).
@@ -486,11 +522,13 @@ pub async fn go_offline(app: &mut TestApp, browser: &Browser) {
 
 /// The network and the server back.
 pub async fn go_online(app: &mut TestApp, browser: &Browser) {
+    // The server first: the page's retries meet a server, not a refused connection and a
+    // longer backoff.
+    app.start_again().await;
     browser
         .devtools(
             "Network.emulateNetworkConditions",
             json!({"offline": false, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}),
         )
         .await;
-    app.start_again().await;
 }

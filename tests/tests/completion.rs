@@ -6,9 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use fantoccini::elements::Element;
 use serde_json::{Value, json};
-use tests::{Browser, TestApp, spawn_app};
+use tests::{Browser, TestApp, cells, cells_until, editor_of, spawn_app, until, until_ok};
 
 const WAIT: Duration = Duration::from_secs(60);
 const CTRL_ENTER: &str = "\u{e009}\u{e007}\u{e000}";
@@ -20,6 +19,10 @@ const ENTER: &str = "\u{e007}";
 const TAB: &str = "\u{e004}";
 const DOWN: &str = "\u{e015}";
 const ESCAPE: &str = "\u{e00c}";
+/// CodeMirror ignores ↓, ↑ and the keys that take a completion for its `interactionDelay`
+/// (75 ms) after the popup opens or changes. Nothing on the page says when that has passed —
+/// time is the condition — so a key that must count waits twice that first.
+const POPUP_SETTLES: Duration = Duration::from_millis(150);
 
 /// The options of the completion popup on the page: label and the kind shown beside it.
 const POPUP_OPTIONS: &str =
@@ -32,25 +35,6 @@ async fn workbench() -> (TestApp, Browser) {
     let browser = Browser::start().await;
     browser.open_workbench(&app).await;
     (app, browser)
-}
-
-async fn editor_of(browser: &Browser, index: usize) -> Element {
-    let started = Instant::now();
-    loop {
-        let editors = browser
-            .client
-            .find_all(fantoccini::Locator::Css(&format!(
-                "[data-testid=cell]:nth-child({}) [data-testid=editor]",
-                index + 1
-            )))
-            .await
-            .unwrap_or_default();
-        if let Some(editor) = editors.into_iter().next() {
-            return editor;
-        }
-        assert!(started.elapsed() < WAIT, "cell {index} has no editor");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Types into the editor of cell `index` (clicking it first), replacing its code.
@@ -70,35 +54,6 @@ async fn keys(browser: &Browser, index: usize, keys: &str) {
         .send_keys(keys)
         .await
         .expect("keys reach the editor");
-}
-
-async fn cells(browser: &Browser) -> Vec<Value> {
-    match browser
-        .eval("return window.workbench.notebook.cells()")
-        .await
-    {
-        Value::Array(cells) => cells,
-        other => panic!("cells() gave {other}"),
-    }
-}
-
-async fn cells_until(
-    browser: &Browser,
-    what: &str,
-    check: impl Fn(&[Value]) -> bool,
-) -> Vec<Value> {
-    let started = Instant::now();
-    loop {
-        let cells = cells(browser).await;
-        if check(&cells) {
-            return cells;
-        }
-        assert!(
-            started.elapsed() < WAIT,
-            "{what} did not happen within {WAIT:?}: {cells:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(150)).await;
-    }
 }
 
 /// Runs `code` in cell 0 and waits for its answer; a new cell 1 below takes the typing.
@@ -127,23 +82,19 @@ async fn popup_options(browser: &Browser) -> Vec<(String, String)> {
 /// until it is there the editor shows nothing, so Ctrl+Space asks again now and then.
 async fn complete(browser: &Browser, index: usize, typed: &str) -> Vec<(String, String)> {
     type_into(browser, index, typed).await;
-    let started = Instant::now();
     let mut asked = Instant::now();
-    loop {
+    until_ok(&format!("completions for {typed:?}"), WAIT, async || {
         let options = popup_options(browser).await;
         if !options.is_empty() {
-            return options;
+            return Ok(options);
         }
-        assert!(
-            started.elapsed() < WAIT,
-            "no completions for {typed:?} within {WAIT:?}"
-        );
         if asked.elapsed() > Duration::from_secs(2) {
             keys(browser, index, CTRL_SPACE).await;
             asked = Instant::now();
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        Err(options)
+    })
+    .await
 }
 
 fn kind_of<'a>(options: &'a [(String, String)], label: &str) -> &'a str {
@@ -156,26 +107,21 @@ fn kind_of<'a>(options: &'a [(String, String)], label: &str) -> &'a str {
 
 /// Waits for an element of the page to appear and returns its text.
 async fn text_of(browser: &Browser, selector: &str, timeout: Duration) -> String {
-    let started = Instant::now();
-    loop {
+    until_ok(&format!("{selector} showing"), timeout, async || {
         let text = browser
             .eval_with(
                 "return document.querySelector(arguments[0])?.textContent ?? null",
                 vec![json!(selector)],
             )
             .await;
-        if let Some(text) = text.as_str() {
-            return text.to_owned();
-        }
-        assert!(
-            started.elapsed() < timeout,
-            "{selector} did not show within {timeout:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        let shown = text.as_str().map(str::to_owned);
+        shown.ok_or(text)
+    })
+    .await
 }
 
-/// Whether the completion popup shows at some point within `within`.
+/// Whether the completion popup shows at some point within `within` (for the checks that it
+/// does not: they watch it for this long, as nothing can be waited for).
 async fn popup_shows_within(browser: &Browser, within: Duration) -> bool {
     let started = Instant::now();
     while started.elapsed() < within {
@@ -206,21 +152,16 @@ async fn completion_offers_columns_members_keyword_arguments_and_loaded_files() 
     assert_eq!(kind_of(&options, "agg"), "function");
     // Typing on narrows the list; Tab takes the first.
     keys(&browser, 1, "ci").await;
-    let started = Instant::now();
-    while popup_options(&browser)
-        .await
-        .first()
-        .map(|(label, _)| label.as_str())
-        != Some("city")
-    {
-        assert!(
-            started.elapsed() < WAIT,
-            "{:?}",
-            popup_options(&browser).await
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    until_ok("\"city\" first in the popup", WAIT, async || {
+        let options = popup_options(&browser).await;
+        if options.first().is_some_and(|(label, _)| label == "city") {
+            Ok(())
+        } else {
+            Err(options)
+        }
+    })
+    .await;
+    tokio::time::sleep(POPUP_SETTLES).await;
     keys(&browser, 1, TAB).await;
     cells_until(&browser, "the accepted completion", |cells| {
         cells[1]["source"] == "df.city"
@@ -232,7 +173,7 @@ async fn completion_offers_columns_members_keyword_arguments_and_loaded_files() 
     assert_eq!(kind_of(&options, "linspace"), "function", "{options:?}");
     assert_eq!(kind_of(&options, "linalg"), "module");
     // Nothing is highlighted until ↓ or ↑: Enter starts a new line as ever.
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    tokio::time::sleep(POPUP_SETTLES).await;
     keys(&browser, 1, ENTER).await;
     cells_until(&browser, "the new line", |cells| {
         cells[1]["source"] == "np.lin\n"
@@ -248,7 +189,7 @@ async fn completion_offers_columns_members_keyword_arguments_and_loaded_files() 
     // quote and the bracket, and they stay single.
     let options = complete(&browser, 1, "pd.read_csv(\"").await;
     assert_eq!(kind_of(&options, "sales.csv"), "file", "{options:?}");
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    tokio::time::sleep(POPUP_SETTLES).await;
     // ↓ picks it, Enter takes it.
     keys(&browser, 1, DOWN).await;
     keys(&browser, 1, ENTER).await;
@@ -287,18 +228,13 @@ async fn signature_help_follows_the_call_and_shift_tab_shows_the_docs() {
     assert!(active.starts_with("*values"), "{active}");
     // Leaving the parentheses hides it.
     keys(&browser, 1, "\u{e014}").await;
-    let started = Instant::now();
-    while browser
-        .eval("return document.querySelector('[data-testid=signature]') !== null")
-        .await
-        == true
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the signature stays"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until("the signature going", Duration::from_secs(10), async || {
+        browser
+            .eval("return document.querySelector('[data-testid=signature]') !== null")
+            .await
+            != true
+    })
+    .await;
 
     // Shift+Tab after a name: its signature and the start of its docstring.
     type_into(&browser, 1, "pd.read_csv").await;
@@ -343,19 +279,16 @@ async fn a_syntax_error_is_underlined_with_pythons_message_before_running() {
     assert_eq!(cells(&browser).await[0]["executionCount"], Value::Null);
     // Fixed, the underline goes.
     type_into(&browser, 0, "total = 1\nprint(total, 2)").await;
-    let started = Instant::now();
-    while browser
-        .eval("return document.querySelector('.cm-lintRange-error') !== null")
-        .await
-        == true
-    {
-        assert!(
-            started.elapsed() < WAIT,
-            "the underline stays after the fix"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    // IPython's syntax is not an error.
+    until("the underline going after the fix", WAIT, async || {
+        browser
+            .eval("return document.querySelector('.cm-lintRange-error') !== null")
+            .await
+            != true
+    })
+    .await;
+    // IPython's syntax is not an error. A deliberate negative check: a mark that must not come
+    // gives nothing to wait for, so the syntax check (300 ms after the last key, then Python's
+    // answer; the mark above came well within this) gets two seconds, and must mark nothing.
     type_into(&browser, 0, "%time total = 2\n!ls").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
@@ -444,6 +377,8 @@ async fn a_hostile_dir_answers_nothing_and_spoils_neither_python_nor_the_next_ru
     for _ in 0..5 {
         type_into(&browser, 1, "hostile.").await;
         keys(&browser, 1, CTRL_SPACE).await;
+        // The page cannot see the question reach the object (that happens in Python's
+        // worker), so this is a guess that may come early: the try then does not count.
         tokio::time::sleep(Duration::from_millis(200)).await;
         let sent = Instant::now();
         let result = execute_or_notice(&browser, "'ran after the question'").await;

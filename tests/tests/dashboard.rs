@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::Locator;
 use serde_json::{Value, json};
-use tests::{ADMIN_TOKEN, Browser, TestApp, spawn_app};
+use tests::{ADMIN_TOKEN, Browser, TestApp, spawn_app, until_ok};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -31,8 +31,7 @@ async fn log_in(browser: &Browser, app: &TestApp) {
 }
 
 async fn wait_for_url(browser: &Browser, path: &str) -> String {
-    let started = Instant::now();
-    loop {
+    until_ok(&format!("the page going to {path}"), WAIT, async || {
         let url = browser
             .client
             .current_url()
@@ -40,11 +39,12 @@ async fn wait_for_url(browser: &Browser, path: &str) -> String {
             .expect("a url")
             .to_string();
         if url.contains(path) {
-            return url;
+            Ok(url)
+        } else {
+            Err(url)
         }
-        assert!(started.elapsed() < WAIT, "still at {url}, expected {path}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
 }
 
 /// Imports events through the admin API, from the logged-in page.

@@ -4,11 +4,11 @@
 //! input, and every answer is checked against figures computed while the file was made.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fantoccini::Locator;
 use serde_json::{Value, json};
-use tests::{Browser, RECORD_REQUEST_BODIES, TestApp, make_trips, spawn_app};
+use tests::{Browser, RECORD_REQUEST_BODIES, TestApp, make_trips, spawn_app, until};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -50,20 +50,17 @@ async fn pick(browser: &Browser, input: &str, path: &Path) {
 
 /// Waits until no file is still being copied into the browser's storage.
 async fn wait_until_kept(browser: &Browser) {
-    let started = Instant::now();
-    loop {
-        let copying = browser
-            .eval("return document.querySelectorAll('[data-testid=file-keeping]').length")
-            .await;
-        if copying == 0 {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(180),
-            "files were still being kept after 3 minutes"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    until(
+        "every file being kept",
+        Duration::from_secs(180),
+        async || {
+            browser
+                .eval("return document.querySelectorAll('[data-testid=file-keeping]').length")
+                .await
+                == 0
+        },
+    )
+    .await;
 }
 
 async fn listed(browser: &Browser) -> Vec<String> {
@@ -163,8 +160,11 @@ os.path.getsize('out.parquet')",
         .await;
     wait_until_kept(&browser).await;
 
-    // Nothing about the files left the browser.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Nothing about the files left the browser: once the page has sent every event it queued
+    // (the runs are counted), none of what it sent names them.
+    browser
+        .wait_for_text("telemetry-status", WAIT, |text| text == "all sent")
+        .await;
     let bodies = browser.eval("return window.sentBodies").await;
     let bodies = bodies.to_string();
     for secret in ["trips", "out.parquet", "across the city"] {
@@ -323,6 +323,9 @@ while True:
     time.sleep(0.01)`})",
         )
         .await;
+    // Time for the run to open the file and be in its loop, so that the file goes while it
+    // reads. Nothing on the page says when it is (that happens in Python's worker), so this
+    // stays a fixed wait.
     tokio::time::sleep(Duration::from_millis(500)).await;
     browser
         .find("delete-file")

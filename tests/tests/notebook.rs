@@ -3,11 +3,12 @@
 //! Markdown (and what a stranger's notebook must not be able to do), IPython's syntax,
 //! Jupyter files in and out, documents kept in the browser, and `window.workbench.notebook`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use tests::{
-    Browser, PYTHON_LOAD_TIMEOUT, RECORD_REQUEST_BODIES, TestApp, spawn_app, workspace_root,
+    Browser, PYTHON_LOAD_TIMEOUT, RECORD_REQUEST_BODIES, TestApp, cells, cells_until, editor_of,
+    spawn_app, workspace_root,
 };
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -23,61 +24,11 @@ async fn workbench() -> (TestApp, Browser) {
     (app, browser)
 }
 
-/// The open notebook's cells as `window.workbench.notebook.cells()` gives them.
-async fn cells(browser: &Browser) -> Vec<Value> {
-    match browser
-        .eval("return window.workbench.notebook.cells()")
-        .await
-    {
-        Value::Array(cells) => cells,
-        other => panic!("cells() gave {other}"),
-    }
-}
-
-/// Waits until `check` accepts the cells, and returns them.
-async fn cells_until(
-    browser: &Browser,
-    what: &str,
-    check: impl Fn(&[Value]) -> bool,
-) -> Vec<Value> {
-    let started = Instant::now();
-    loop {
-        let cells = cells(browser).await;
-        if check(&cells) {
-            return cells;
-        }
-        assert!(
-            started.elapsed() < WAIT,
-            "{what} did not happen within {WAIT:?}: {cells:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(150)).await;
-    }
-}
-
 /// Types into the editor of cell `index` (clicking it first), replacing its code.
 async fn type_into(browser: &Browser, index: usize, code: &str) {
     browser
         .type_into(&editor_of(browser, index).await, code)
         .await;
-}
-
-async fn editor_of(browser: &Browser, index: usize) -> fantoccini::elements::Element {
-    let started = Instant::now();
-    loop {
-        let editors = browser
-            .client
-            .find_all(fantoccini::Locator::Css(&format!(
-                "[data-testid=cell]:nth-child({}) [data-testid=editor]",
-                index + 1
-            )))
-            .await
-            .unwrap_or_default();
-        if let Some(editor) = editors.into_iter().next() {
-            return editor;
-        }
-        assert!(started.elapsed() < WAIT, "cell {index} has no editor");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Keys to the notebook in command mode.
@@ -128,15 +79,61 @@ async fn open_notebook(browser: &Browser, text: &str) -> String {
 /// Waits until the background preloads are done (their last step imports pyplot, which
 /// builds matplotlib's font cache and says so on stderr the first time).
 async fn wait_for_preloads(browser: &Browser) {
-    let started = Instant::now();
-    while browser
-        .execute(json!({"code": "'matplotlib.pyplot' in __import__('sys').modules"}))
-        .await["result"]
-        != true
-    {
-        assert!(started.elapsed() < WAIT, "the preloads did not finish");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    tests::until("the preloads finishing", WAIT, async || {
+        browser
+            .execute(json!({"code": "'matplotlib.pyplot' in __import__('sys').modules"}))
+            .await["result"]
+            == true
+    })
+    .await;
+}
+
+/// The first cell's source of every notebook IndexedDB keeps: what the autosave wrote. (A
+/// database that is not there yet is not made here: nothing was saved yet.)
+const SAVED_FIRST_SOURCES: &str = "
+    const firstSource = (json) => {
+      try {
+        const source = JSON.parse(JSON.parse(json).ipynb).cells[0]?.source ?? null;
+        return Array.isArray(source) ? source.join('') : source;
+      } catch {
+        return null;
+      }
+    };
+    return new Promise((resolve) => {
+      const request = indexedDB.open('pyodide-workbench-notebooks', 1);
+      request.onupgradeneeded = () => request.transaction.abort();
+      request.onerror = () => resolve([]);
+      request.onsuccess = () => {
+        const database = request.result;
+        try {
+          const read = database.transaction('documents').objectStore('documents').getAll();
+          read.onsuccess = () => resolve(read.result.map(firstSource));
+          read.onerror = () => resolve([]);
+        } catch {
+          resolve([]);
+        }
+        database.close();
+      };
+    });";
+
+/// Waits until the autosave has kept a notebook whose first cell is `source`.
+async fn until_saved(browser: &Browser, source: &str) {
+    tests::until_ok(
+        &format!("the autosave keeping {source:?}"),
+        WAIT,
+        async || {
+            let saved = browser.eval(SAVED_FIRST_SOURCES).await;
+            if saved
+                .as_array()
+                .is_some_and(|saved| saved.iter().any(|kept| kept == source))
+            {
+                Ok(())
+            } else {
+                Err(saved)
+            }
+        },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -474,6 +471,9 @@ async fn markdown_renders_and_nothing_in_a_notebook_runs_script_or_reaches_out()
     browser
         .wait_for_text("markdown", WAIT, |text| text.contains("Title"))
         .await;
+    // A deliberate negative check: there is no event to wait for when nothing may happen, so
+    // the page gets two seconds — far longer than an image load or a script on a rendered
+    // page takes — to show a dialog or make a request, and then must not have.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = browser
         .eval("return {dialogs: window.dialogs, requests: performance.getEntriesByType('resource').slice(window.requestsBefore).map((entry) => entry.name).filter((name) => !name.includes('/api/telemetry'))}")
@@ -648,7 +648,7 @@ async fn bad_files_get_a_clear_message_and_change_nothing() {
     let (_app, browser) = workbench().await;
     type_into(&browser, 0, "kept = 'yes'").await;
     let list_before = browser
-        .eval("return window.workbench.notebook.list().length")
+        .eval("return window.workbench.notebook.list().then((list) => list.length)")
         .await;
     let too_big = format!(
         "{{\"cells\": [], \"padding\": \"{}\"}}",
@@ -694,7 +694,7 @@ async fn bad_files_get_a_clear_message_and_change_nothing() {
     );
     assert_eq!(
         browser
-            .eval("return window.workbench.notebook.list().length")
+            .eval("return window.workbench.notebook.list().then((list) => list.length)")
             .await,
         list_before
     );
@@ -710,8 +710,8 @@ async fn bad_files_get_a_clear_message_and_change_nothing() {
 async fn notebooks_are_kept_across_a_reload_and_listed_and_switched() {
     let (app, browser) = workbench().await;
     type_into(&browser, 0, "typed_then_reloaded = 1").await;
-    // A reload a second after the last key loses nothing.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // A reload once the autosave (300 ms after the last key) has kept it loses nothing.
+    until_saved(&browser, "typed_then_reloaded = 1").await;
     browser.client.refresh().await.expect("reloads");
     browser.wait_for_python().await;
     assert_eq!(
@@ -760,7 +760,7 @@ async fn notebooks_are_kept_across_a_reload_and_listed_and_switched() {
 async fn a_second_tab_says_the_notebook_changed_elsewhere() {
     let (app, browser) = workbench().await;
     type_into(&browser, 0, "from_the_first_tab = 1").await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    until_saved(&browser, "from_the_first_tab = 1").await;
     let first_tab = browser.client.window().await.expect("a window");
     let second_tab = browser.client.new_window(true).await.expect("a new tab");
     browser
@@ -772,7 +772,7 @@ async fn a_second_tab_says_the_notebook_changed_elsewhere() {
     browser.wait_for_python().await;
     assert_eq!(cells(&browser).await[0]["source"], "from_the_first_tab = 1");
     type_into(&browser, 0, "from_the_second_tab = 2").await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    until_saved(&browser, "from_the_second_tab = 2").await;
     browser
         .client
         .switch_to_window(first_tab)
@@ -780,7 +780,9 @@ async fn a_second_tab_says_the_notebook_changed_elsewhere() {
         .expect("back");
     let conflict = browser.wait_for_text("conflict", WAIT, |_| true).await;
     assert!(conflict.contains("changed in another tab"), "{conflict}");
-    // This tab's later typing does not overwrite the other's save…
+    // This tab's later typing does not overwrite the other's save… A deliberate negative
+    // check: a save that must not happen gives nothing to wait for, so this tab gets a second,
+    // more than three times the autosave's 300 ms after the last key, to make it.
     type_into(&browser, 0, "typed_after = 3").await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     // …and loading that version shows the second tab's code.
@@ -862,16 +864,16 @@ async fn notebook_text_outputs_and_file_names_never_leave_the_browser() {
         .eval("return window.workbench.notebook.export()")
         .await;
     // Runs are counted (hashes only), so something is sent; none of it is the notebook's.
-    let started = Instant::now();
-    let bodies = loop {
+    let bodies = tests::until_ok("a run being counted", WAIT, async || {
         let bodies: Vec<String> =
             serde_json::from_value(browser.eval("return window.sentBodies").await).expect("bodies");
         if bodies.iter().any(|body| body.contains("codeSha256")) {
-            break bodies;
+            Ok(bodies)
+        } else {
+            Err(bodies)
         }
-        assert!(started.elapsed() < WAIT, "no run was counted: {bodies:?}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    })
+    .await;
     for body in &bodies {
         assert!(
             !body.contains("4711"),
@@ -908,4 +910,95 @@ async fn the_notebook_survives_stopping_a_cell_that_loops_forever() {
     assert_eq!(after["result"], 2);
     let _ = PYTHON_LOAD_TIMEOUT;
     browser.close().await;
+}
+
+/// Holds the first load of the kept notebooks until Python is ready (and half a second more):
+/// the notebook list's IndexedDB answers its `open` only then.
+const HOLD_FIRST_LOAD: &str = "
+  const open = IDBFactory.prototype.open;
+  const setSuccess = Object.getOwnPropertyDescriptor(IDBRequest.prototype, 'onsuccess').set;
+  const pythonReady = async () => {
+    while (!(window.workbench && (await window.workbench.status()).isReady))
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  };
+  IDBFactory.prototype.open = function (name, ...rest) {
+    const request = open.call(this, name, ...rest);
+    if (name === 'pyodide-workbench-notebook-list')
+      Object.defineProperty(request, 'onsuccess', { configurable: true, set(handler) {
+        setSuccess.call(this, (event) => pythonReady().then(() => handler.call(this, event)));
+      }});
+    return request;
+  };";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_notebook_opened_the_moment_python_is_ready_is_the_one_that_runs() {
+    let app = spawn_app().await;
+    for round in 0..4 {
+        // A fresh profile each round: nothing kept, so the first load makes "Untitled".
+        let browser = Browser::start().await;
+        if round == 3 {
+            browser
+                .devtools(
+                    "Page.addScriptToEvaluateOnNewDocument",
+                    json!({ "source": HOLD_FIRST_LOAD }),
+                )
+                .await;
+        }
+        browser.client.goto(&app.url("/")).await.expect("opens");
+        let marker = format!("opened-{round}");
+        let notebook = json!({"cells": [
+            {"cell_type": "code", "source": format!("marker = '{marker}'"), "metadata": {}, "outputs": [], "execution_count": null},
+            {"cell_type": "code", "source": "print(marker)", "metadata": {}, "outputs": [], "execution_count": null}],
+            "metadata": {}, "nbformat": 4, "nbformat_minor": 5});
+        // The calls follow the ready poll in one script: no WebDriver round trip between.
+        let answer = browser
+            .eval_with(
+                "return (async (text, byId) => {
+                   const until = Date.now() + 120000;
+                   while (!(window.workbench && window.workbench.notebook
+                            && (await window.workbench.status()).isReady)) {
+                     if (Date.now() > until) throw new Error('Python was not ready in 120 s');
+                     await new Promise((resolve) => setTimeout(resolve, 5));
+                   }
+                   const opened = await window.workbench.notebook.open(text);
+                   const outcomes = await window.workbench.notebook.runAll(byId ? opened.id : undefined);
+                   return { opened, outcomes, cells: await window.workbench.notebook.cells() };
+                 })(arguments[0], arguments[1]);",
+                vec![json!(notebook.to_string()), json!(round % 2 == 1)],
+            )
+            .await;
+        assert_eq!(
+            answer["outcomes"],
+            json!([
+                {"index": 0, "success": true, "executionCount": 1},
+                {"index": 1, "success": true, "executionCount": 2}]),
+            "round {round}: {answer}"
+        );
+        assert_eq!(
+            answer["cells"][0]["source"],
+            format!("marker = '{marker}'"),
+            "round {round}: {answer}"
+        );
+        assert!(
+            answer["cells"][1]["outputs"].to_string().contains(&marker),
+            "round {round}: {answer}"
+        );
+        // It stays open, and is kept beside the first notebook.
+        let id = answer["opened"]["id"].clone();
+        tests::until("the opened notebook is listed", WAIT, async || {
+            let list = browser
+                .eval("return window.workbench.notebook.list()")
+                .await;
+            list.as_array()
+                .is_some_and(|list| list.len() == 2 && list.iter().any(|entry| entry["id"] == id))
+        })
+        .await;
+        assert_eq!(
+            cells(&browser).await[0]["source"],
+            format!("marker = '{marker}'"),
+            "round {round}"
+        );
+        browser.close().await;
+    }
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tests::{
     Browser, RECORD_REQUEST_BODIES, TestApp, go_offline, go_online, make_trips,
-    service_worker_in_control, spawn_app, until,
+    service_worker_in_control, spawn_app, until, until_ok,
 };
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -159,14 +159,22 @@ joined.values.tolist()",
         large.to_string().contains("LIMIT") && large.to_string().contains("aggregate"),
         "{large}"
     );
-    assert_eq!(
-        run(&browser, "int(sql('SELECT 41 + 1 AS x')['x'][0])").await,
-        42
-    );
+    let last_run = "int(sql('SELECT 41 + 1 AS x')['x'][0])";
+    assert_eq!(run(&browser, last_run).await, 42);
 
-    // Neither the queries nor the data left the browser.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let bodies = browser.eval("return window.sentBodies").await.to_string();
+    // Neither the queries nor the data left the browser. Every run is counted, by the hash of
+    // its code, and the page sends the oldest events first: once the last run's is sent, so is
+    // every one before it.
+    let last_hash = format!("{:x}", Sha256::digest(last_run.as_bytes()));
+    let bodies = until_ok("the last run's event being sent", WAIT, async || {
+        let bodies = browser.eval("return window.sentBodies").await.to_string();
+        if bodies.contains(&last_hash) {
+            Ok(bodies)
+        } else {
+            Err(bodies)
+        }
+    })
+    .await;
     for secret in ["trips", "SELECT", "Harbour", "sales/"] {
         assert!(
             !bodies.contains(secret),
@@ -235,17 +243,22 @@ async fn a_sql_cell_offers_the_columns_of_the_file_it_names() {
         .send_keys(&"\u{e012}".repeat(" FROM 'rides.csv'".len()))
         .await
         .expect("moves the cursor");
-    let started = Instant::now();
-    let options: Vec<(String, String)> = loop {
-        editor.send_keys(CTRL_SPACE).await.expect("asks");
-        tokio::time::sleep(Duration::from_millis(400)).await;
+    // Ctrl+Space asks again every 400 ms until the popup shows.
+    let mut asked: Option<Instant> = None;
+    let options: Vec<(String, String)> = until_ok("a completion showing", WAIT, async || {
+        if asked.is_none_or(|at| at.elapsed() >= Duration::from_millis(400)) {
+            editor.send_keys(CTRL_SPACE).await.expect("asks");
+            asked = Some(Instant::now());
+        }
         let options: Vec<(String, String)> =
             serde_json::from_value(browser.eval(POPUP_OPTIONS).await).expect("options");
-        if !options.is_empty() {
-            break options;
+        if options.is_empty() {
+            Err(options)
+        } else {
+            Ok(options)
         }
-        assert!(started.elapsed() < WAIT, "no completion within {WAIT:?}");
-    };
+    })
+    .await;
     assert_eq!(
         options
             .first()

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use tests::{Browser, RECORD_REQUEST_BODIES, spawn_app};
+use tests::{Browser, RECORD_REQUEST_BODIES, spawn_app, until, until_ok};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_reaches_the_statistics_as_a_hash_and_never_as_code() {
@@ -23,19 +23,21 @@ async fn a_run_reaches_the_statistics_as_a_hash_and_never_as_code() {
         .await;
     // The event is queued when the run's result arrives, after its output: wait for it to go.
     let hash = format!("{:x}", Sha256::digest(code.as_bytes()));
-    let started = std::time::Instant::now();
-    let bodies = loop {
-        let bodies: Vec<String> =
-            serde_json::from_value(browser.eval("return window.sentBodies").await).expect("bodies");
-        if bodies.iter().any(|body| body.contains(&hash)) {
-            break bodies;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the code's SHA-256 was never sent: {bodies:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let bodies = until_ok(
+        "the code's SHA-256 being sent",
+        Duration::from_secs(30),
+        async || {
+            let bodies: Vec<String> =
+                serde_json::from_value(browser.eval("return window.sentBodies").await)
+                    .expect("bodies");
+            if bodies.iter().any(|body| body.contains(&hash)) {
+                Ok(bodies)
+            } else {
+                Err(bodies)
+            }
+        },
+    )
+    .await;
     for body in &bodies {
         assert!(
             !body.contains("do-not-send-7f3a"),
@@ -79,8 +81,9 @@ async fn turning_telemetry_off_sends_nothing() {
     browser.eval(RECORD_REQUEST_BODIES).await;
     let result = browser.execute(serde_json::json!({"code": "6 * 7"})).await;
     assert_eq!(result["result"], 42);
-    // Nothing may ever be sent, so there is no event to wait for: watch the page for two of
-    // the telemetry client's send intervals (1 s each) instead, failing at the first body.
+    // Nothing may ever be sent, so there is no event to wait for: a deliberate negative
+    // check, watching the page for two of the telemetry client's send intervals (1 s each),
+    // failing at the first body.
     let started = std::time::Instant::now();
     while started.elapsed() < Duration::from_secs(2) {
         let bodies = browser.eval("return window.sentBodies.length").await;
@@ -130,14 +133,12 @@ async fn events_that_could_not_be_sent_survive_a_reload() {
         })
         .await;
     // The page tried to send the event and failed.
-    let started = std::time::Instant::now();
-    while browser.eval("return window.telemetryAttempts").await == 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the page never tried to send the queued event"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until(
+        "the page trying to send the queued event",
+        Duration::from_secs(10),
+        async || browser.eval("return window.telemetryAttempts").await != 0,
+    )
+    .await;
     let stats = browser
         .eval("return fetch('/api/stats').then((answer) => answer.json())")
         .await;

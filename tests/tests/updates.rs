@@ -1,21 +1,12 @@
 //! A new build replaces the old one: the service worker of the new build caches it, deletes
 //! the old build's cache, and the open page offers a reload that shows the new build.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
-use tests::{Browser, spawn_app_with, workspace_root};
+use tests::{Browser, spawn_app_with, until, workspace_root};
 
-async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let started = Instant::now();
-    while !check().await {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "{what} did not happen within a minute"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
+const WAIT: Duration = Duration::from_secs(60);
 
 async fn shell_caches(browser: &Browser) -> Vec<String> {
     let names = browser.eval("return caches.keys()").await;
@@ -41,7 +32,7 @@ async fn a_new_build_replaces_the_old_cache_and_the_open_page_offers_a_reload() 
     let app = spawn_app_with(|config| config.dist_dir = dist).await;
     let browser = Browser::start().await;
     browser.client.goto(&app.url("/")).await.expect("opens");
-    until("the service worker taking control", async || {
+    until("the service worker taking control", WAIT, async || {
         browser
             .eval("return navigator.serviceWorker.controller !== null")
             .await
@@ -76,11 +67,11 @@ async fn a_new_build_replaces_the_old_cache_and_the_open_page_offers_a_reload() 
         Value::Null,
         "the visit after a build still shows the cached build"
     );
-    until("the update notice", async || {
+    until("the update notice", WAIT, async || {
         browser.eval(notice).await == true
     })
     .await;
-    until("the old build's cache being deleted", async || {
+    until("the old build's cache being deleted", WAIT, async || {
         let now = shell_caches(&browser).await;
         now.len() == 1 && now != first
     })
@@ -89,7 +80,7 @@ async fn a_new_build_replaces_the_old_cache_and_the_open_page_offers_a_reload() 
     browser
         .eval("document.querySelector('[data-testid=update-reload]').click()")
         .await;
-    until("the new build on screen", async || {
+    until("the new build on screen", WAIT, async || {
         browser.eval(marker).await == "next"
     })
     .await;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use fantoccini::Locator;
 use serde_json::json;
-use tests::{Browser, PYTHON_LOAD_TIMEOUT, TestApp, spawn_app};
+use tests::{Browser, PYTHON_LOAD_TIMEOUT, TestApp, spawn_app, until};
 
 const WAIT: Duration = Duration::from_secs(30);
 const CTRL_ENTER: &str = "\u{e009}\u{e007}\u{e000}";
@@ -101,15 +101,13 @@ async fn the_editor_takes_typing_before_python_is_ready_and_the_run_waits_for_it
         })
         .await;
     assert_eq!(output.trim(), "typed early");
-    let started = std::time::Instant::now();
-    while browser
-        .eval("return document.querySelector('[data-testid=load-progress]').classList.contains('done')")
-        .await
-        != true
-    {
-        assert!(started.elapsed() < PYTHON_LOAD_TIMEOUT, "loading never ended");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    until("the loading ending", PYTHON_LOAD_TIMEOUT, async || {
+        browser
+            .eval("return document.querySelector('[data-testid=load-progress]').classList.contains('done')")
+            .await
+            == true
+    })
+    .await;
     let tops = browser.eval("return window.editorTops").await;
     assert_eq!(
         tops.as_array().map(Vec::len),
@@ -247,7 +245,7 @@ async fn a_dropped_csv_is_previewed_and_the_inserted_snippet_reads_it() {
     );
     // The snippet went into a new cell below the selected one, which the run ran.
     let code = browser
-        .eval("return window.workbench.notebook.cells()[1].source")
+        .eval("return window.workbench.notebook.cells().then((cells) => cells[1].source)")
         .await;
     assert!(
         code.as_str()

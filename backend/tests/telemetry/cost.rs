@@ -4,8 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use backend::testing::{ADMIN_TOKEN, Client, TestApp, spawn_app, spawn_app_with};
-use backend::{EventStore, NewEvent, ROLLUP_QUIET, SqliteStore};
+use backend::testing::{ADMIN_TOKEN, Client, TestApp, spawn_app, spawn_app_with, until, until_ok};
+use backend::{EventStore, NewEvent, PUBLIC_FIGURES_AT_MOST_EVERY, ROLLUP_QUIET, SqliteStore};
+use protocol::ErrorCode;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
@@ -35,18 +36,19 @@ async fn import(client: &Client, count: usize, at: impl Fn(usize) -> i64) {
 
 /// Waits until `/metrics` shows `name` at `at_least`; returns the value.
 async fn wait_for_metric(client: &Client, name: &str, at_least: u64) -> u64 {
-    let started = Instant::now();
-    loop {
-        let value = client.metric(name).await;
-        if value >= at_least {
-            return value;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "{name} stayed at {value}, below {at_least}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_ok(
+        &format!("{name} reaching {at_least}"),
+        Duration::from_secs(20),
+        async || {
+            let value = client.metric(name).await;
+            if value >= at_least {
+                Ok(value)
+            } else {
+                Err(value)
+            }
+        },
+    )
+    .await
 }
 
 #[tokio::test]
@@ -68,15 +70,16 @@ async fn public_statistics_merge_summaries_and_are_computed_once_for_many_client
         .metric("workbench_public_stats_computations_total")
         .await;
     // Reading /metrics took a snapshot. A new event makes it stale, and the public figures
-    // are recomputed at most once a second by design, so let it age past that (time is the
-    // condition here).
+    // are recomputed at most once a second by design, so let it age past that: its age is the
+    // condition here, which nothing can be asked without a computation. It was taken by the
+    // reads above, so this much from now is exactly enough.
     client
         .post_json(
             "/api/telemetry",
             &batch(vec![execution("s", &sha("y"), true, 4.0)]),
         )
         .await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    tokio::time::sleep(PUBLIC_FIGURES_AT_MOST_EVERY).await;
     let mut clients = tokio::task::JoinSet::new();
     for _ in 0..16 {
         let client = client.clone();
@@ -166,7 +169,7 @@ async fn live_streams_of_one_range_share_one_computation_per_change_and_are_capp
         )
         .await;
     assert_eq!(fifth.status, 429);
-    assert_eq!(fifth.json()["code"], "too_many_streams");
+    assert_eq!(fifth.error().code, ErrorCode::TooManyStreams);
     assert!(
         fifth.json()["error"]
             .as_str()
@@ -211,14 +214,12 @@ async fn live_streams_of_one_range_share_one_computation_per_change_and_are_capp
     );
     assert_eq!(client.metric("workbench_live_streams").await, 32);
     drop(streams);
-    let started = Instant::now();
-    while client.metric("workbench_live_streams").await > 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "closed streams give their places back"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until(
+        "closed streams giving their places back",
+        Duration::from_secs(10),
+        async || client.metric("workbench_live_streams").await == 0,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -271,6 +272,9 @@ async fn abandon(app: &TestApp, path: &str) {
     let request =
         format!("GET {path} HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\n\r\n");
     stream.write_all(request.as_bytes()).await.expect("sends");
+    // The server is to have the request and be reading when the client goes. No figure says
+    // when a query has begun, so this is a fixed pause; of the eight tries below, one being
+    // cancelled mid-query is what is waited for.
     tokio::time::sleep(Duration::from_millis(20)).await;
 }
 

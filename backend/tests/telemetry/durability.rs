@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use backend::testing::{ADMIN_TOKEN, Client, spawn_app};
+use backend::testing::{ADMIN_TOKEN, Client, spawn_app, until_ok};
 use backend::{EventStore, NewEvent, SqliteStore};
 use serde_json::{Value, json};
 
@@ -93,13 +93,28 @@ async fn every_acknowledged_event_survives_a_kill_during_load() {
         }));
     }
     drop(acked_sender);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The kill comes while the load goes on, once it has batches in.
+    let mut acknowledged = BTreeSet::new();
+    until_ok(
+        "the load getting batches in",
+        Duration::from_secs(30),
+        async || {
+            while let Ok(id) = acked.try_recv() {
+                acknowledged.insert(id);
+            }
+            if acknowledged.len() >= 20 {
+                Ok(())
+            } else {
+                Err(acknowledged.len())
+            }
+        },
+    )
+    .await;
     server.start_kill().expect("SIGKILL");
     server.wait().await.expect("the server is gone");
     for sender in senders {
         let _ = sender.await;
     }
-    let mut acknowledged = BTreeSet::new();
     while let Ok(id) = acked.try_recv() {
         acknowledged.insert(id);
     }
