@@ -1,4 +1,5 @@
-//! Wall-clock time as unix milliseconds, and its UTC calendar forms, without a date crate.
+//! Wall-clock time as unix milliseconds, and its UTC calendar forms. (Written out rather
+//! than through the `time` crate that `cookie` brings: see ARCHITECTURE.md's decisions.)
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
