@@ -405,26 +405,39 @@ def raw_bundle(data):
     return {str(mime): mime_value(str(mime), value) for mime, value in data.items()}
 
 
-def pandas_table(obj):
-    """(frame, table) for a pandas DataFrame or Series, if pandas is already imported:
-    at most MAX_TABLE_ROWS rows, every cell and index label as the text pandas prints."""
+def as_frame(obj):
+    """A pandas DataFrame as it is, a Series as a one-column DataFrame, anything else None
+    (and None while pandas is not imported)."""
     pandas = sys.modules.get("pandas")
     if pandas is None:
         return None
     if isinstance(obj, pandas.Series):
         obj = obj.to_frame(name=obj.name if obj.name is not None else "value")
-    if not isinstance(obj, pandas.DataFrame):
-        return None
-    shown = obj.head(MAX_TABLE_ROWS)
-    table = {
-        "columns": [str(column) for column in obj.columns],
-        "dtypes": [str(dtype) for dtype in obj.dtypes],
-        "index": formatted_index(shown),
-        "rows": formatted_rows(shown),
-        "totalRows": len(obj),
-        "truncated": len(obj) > MAX_TABLE_ROWS,
+    return obj if isinstance(obj, pandas.DataFrame) else None
+
+
+def table_of(frame, cells):
+    """The table of a DataFrame, its first MAX_TABLE_ROWS rows given by `cells(shown)` as
+    (index, rows): both table forms (the displayed one and the original `outputs` one) are
+    this one conversion."""
+    index, rows = cells(frame.head(MAX_TABLE_ROWS))
+    return {
+        "columns": [str(column) for column in frame.columns],
+        "dtypes": [str(dtype) for dtype in frame.dtypes],
+        "index": index,
+        "rows": rows,
+        "totalRows": len(frame),
+        "truncated": len(frame) > MAX_TABLE_ROWS,
     }
-    return obj, table
+
+
+def pandas_table(obj):
+    """(frame, table) for a pandas DataFrame or Series: every cell and index label as the
+    text pandas prints."""
+    frame = as_frame(obj)
+    if frame is None:
+        return None
+    return frame, table_of(frame, lambda shown: (formatted_index(shown), formatted_rows(shown)))
 
 
 def formatted_rows(frame):
@@ -1786,24 +1799,16 @@ class Run:
 
 
 def table_output(value):
-    """A pandas DataFrame or Series in the original `outputs` format."""
-    pandas = sys.modules.get("pandas")
-    if pandas is None:
+    """A pandas DataFrame or Series in the original `outputs` format: the values themselves,
+    made JSON-safe."""
+    frame = as_frame(value)
+    if frame is None:
         return None
-    if isinstance(value, pandas.Series):
-        value = value.to_frame(name=value.name if value.name is not None else "value")
-    if not isinstance(value, pandas.DataFrame):
-        return None
-    shown = value.head(MAX_TABLE_ROWS)
-    return {
-        "type": "table",
-        "columns": [str(column) for column in value.columns],
-        "dtypes": [str(dtype) for dtype in value.dtypes],
-        "index": make_json_safe(list(shown.index)),
-        "rows": make_json_safe(shown.values.tolist()),
-        "totalRows": len(value),
-        "truncated": len(value) > MAX_TABLE_ROWS,
-    }
+    table = table_of(
+        frame,
+        lambda shown: (make_json_safe(list(shown.index)), make_json_safe(shown.values.tolist())),
+    )
+    return {"type": "table", **table}
 
 
 def run(code, context_json, emit, label=None):
