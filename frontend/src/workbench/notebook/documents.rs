@@ -132,9 +132,10 @@ impl Documents {
                     let notebook = migrate().await;
                     let meta = self.fresh_meta(&notebook, "Untitled");
                     self.show(notebook, meta);
-                    // A new notebook is saved at once, so it is in the list.
+                    // A new notebook is saved at once, so it is in the list before anything
+                    // else may open another.
                     self.saved_change.set_value(u64::MAX);
-                    self.save_now();
+                    self.save().await;
                 }
             }
             self.listen();
@@ -274,6 +275,11 @@ impl Documents {
 
     /// Saves the open notebook, unless another tab saved it since this one loaded it.
     pub fn save_now(self) {
+        spawn_local(self.save());
+    }
+
+    /// Saves the open notebook as it is now; resolves once the save is under way.
+    async fn save(self) {
         let Some(store) = self.store.get_value() else {
             return;
         };
@@ -282,45 +288,43 @@ impl Documents {
         }
         let change = self.state.changed.get_untracked();
         let mut document = self.document();
-        spawn_local(async move {
-            let stored = store.entry(&document.entry.id).await;
-            if stored
-                .as_ref()
-                .is_some_and(|stored| stored.revision > document.entry.revision)
-            {
-                self.conflict.set(true);
-                return;
-            }
-            // The notebook may have been replaced by another meanwhile.
-            if self
-                .state
-                .meta
-                .with_untracked(|meta| meta.id != document.entry.id)
-            {
-                return;
-            }
-            document.entry.revision += 1;
-            if change != self.saved_change.get_value() {
-                document.entry.modified = js_sys::Date::now();
-            }
-            if let Err(error) = store.save(&document) {
-                self.notice.set(Some((
-                    false,
-                    format!("the notebook could not be saved: {error}"),
-                )));
-                return;
-            }
-            store::clear_journal();
-            self.saved_change.set_value(change);
-            self.state.meta.update(|meta| {
-                meta.revision = document.entry.revision;
-                meta.modified = document.entry.modified;
-            });
-            self.upsert_entry(document.entry.clone());
-            announce(&Saved {
-                id: document.entry.id,
-                revision: document.entry.revision,
-            });
+        let stored = store.entry(&document.entry.id).await;
+        if stored
+            .as_ref()
+            .is_some_and(|stored| stored.revision > document.entry.revision)
+        {
+            self.conflict.set(true);
+            return;
+        }
+        // The notebook may have been replaced by another meanwhile.
+        if self
+            .state
+            .meta
+            .with_untracked(|meta| meta.id != document.entry.id)
+        {
+            return;
+        }
+        document.entry.revision += 1;
+        if change != self.saved_change.get_value() {
+            document.entry.modified = js_sys::Date::now();
+        }
+        if let Err(error) = store.save(&document) {
+            self.notice.set(Some((
+                false,
+                format!("the notebook could not be saved: {error}"),
+            )));
+            return;
+        }
+        store::clear_journal();
+        self.saved_change.set_value(change);
+        self.state.meta.update(|meta| {
+            meta.revision = document.entry.revision;
+            meta.modified = document.entry.modified;
+        });
+        self.upsert_entry(document.entry.clone());
+        announce(&Saved {
+            id: document.entry.id,
+            revision: document.entry.revision,
         });
     }
 
