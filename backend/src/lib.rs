@@ -6,31 +6,13 @@
 //! `Application::build` binds the listener (port 0 picks a free one, for tests), and
 //! [`app`] builds the router so tests can also call it in-process.
 
-mod admin;
-mod client;
-mod clock;
 mod config;
-mod connections;
-mod counters;
-mod error;
-mod extract;
-mod live;
-mod metrics;
-pub mod package_index;
-mod privacy;
-mod private_files;
-mod rate_limit;
-mod refusals;
-mod secrets;
-mod simple_api;
-mod snapshot;
-mod static_files;
-mod stats;
+mod features;
+mod http;
 pub mod storage;
-mod telemetry;
 #[cfg(feature = "test-support")]
 pub mod testing;
-mod upstream;
+mod util;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -46,15 +28,18 @@ use axum::{Json, Router};
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 
-use crate::admin::AdminAuth;
-pub use crate::clock::now_ms;
+use crate::features::admin::AdminAuth;
+use crate::features::{admin, live, metrics, package_index, snapshot, stats, telemetry, upstream};
+use crate::http::{connections, static_files};
+use crate::util::{clock, counters, secrets};
+pub use crate::util::clock::now_ms;
 pub use crate::config::Config;
-use crate::error::AppError;
-use crate::package_index::PackageIndex;
-use crate::privacy::{CodeKeyer, DailySalt};
-use crate::rate_limit::RateLimiter;
+use crate::http::error::AppError;
+use crate::features::package_index::PackageIndex;
+use crate::util::privacy::{CodeKeyer, DailySalt};
+use crate::util::rate_limit::RateLimiter;
 /// The public figures are computed at most this often.
-pub use crate::snapshot::AT_MOST_EVERY as PUBLIC_FIGURES_AT_MOST_EVERY;
+pub use crate::features::snapshot::AT_MOST_EVERY as PUBLIC_FIGURES_AT_MOST_EVERY;
 pub use crate::storage::{EventStore, NewEvent, PgStore, ROLLUP_QUIET, SqliteStore};
 
 /// State shared by all handlers; cheap to clone.

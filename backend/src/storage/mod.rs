@@ -164,7 +164,7 @@ fn audit_line(new: &NewEvent) -> serde_json::Value {
         fields.remove("codeSha256");
         fields.insert(
             "receivedAt".into(),
-            crate::clock::iso(new.received_at).into(),
+            crate::util::clock::iso(new.received_at).into(),
         );
         fields.insert("clientAddr".into(), new.client_addr.clone().into());
         fields.insert("visitorId".into(), new.visitor_id.clone().into());

@@ -12,9 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
 
 use super::summary::{EventRow, Rollup};
-use crate::clock::HOUR_MS;
+use crate::util::clock::HOUR_MS;
 
-pub use crate::clock::MINUTE_MS;
+pub use crate::util::clock::MINUTE_MS;
 /// Names a finished minute keeps per top list.
 pub const MINUTE_TOP: usize = 40;
 /// Whole hours kept before the current one.

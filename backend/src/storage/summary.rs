@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::hyperloglog::HyperLogLog;
 use super::percentiles::{bucket_of, bucketed_rank, nearest_rank};
 use super::{Aggregates, DURATION_BUCKETS};
-use crate::clock::HOUR_MS;
+use crate::util::clock::HOUR_MS;
 
 /// Names each hourly summary keeps per top list.
 pub const HOURLY_TOP: usize = 100;

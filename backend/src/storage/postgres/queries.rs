@@ -14,7 +14,7 @@ use tokio_postgres::IsolationLevel;
 use tokio_postgres::types::ToSql;
 
 use super::{classify, database, unavailable};
-use crate::clock::{self, HOUR_MS, MINUTE_MS};
+use crate::util::clock::{self, HOUR_MS, MINUTE_MS};
 use crate::storage::hyperloglog::HyperLogLog;
 use crate::storage::summary::{EventRow, RangeStats, Rollup, Summary};
 use crate::storage::{Aggregates, CodeRuns, StoreError, StoreWork};

@@ -19,7 +19,7 @@ use tokio_postgres::types::ToSql;
 
 use super::queries::scan_events;
 use super::{ROLLUP_LOCK, classify, database, unavailable};
-use crate::clock::{self, DAY_MS, HOUR_MS, MINUTE_MS};
+use crate::util::clock::{self, DAY_MS, HOUR_MS, MINUTE_MS};
 use crate::storage::summary::RangeStats;
 use crate::storage::{StoreError, StoreWork};
 

@@ -2,7 +2,7 @@
 //! deployment secrets and admin sessions.
 
 use super::{PgStore, classify, unavailable};
-use crate::secrets::random_bytes;
+use crate::util::secrets::random_bytes;
 use crate::storage::StoreError;
 
 impl PgStore {

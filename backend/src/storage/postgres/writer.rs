@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::error::SqlState;
 
 use super::{CHANNEL, ROLLUP_LOCK, classify, unavailable};
-use crate::clock::{self, HOUR_MS, MINUTE_MS};
+use crate::util::clock::{self, HOUR_MS, MINUTE_MS};
 use crate::storage::{NewEvent, StoreError, StoreWork, audit_line};
 
 /// Events in one group at most: one statement, a few megabytes.

@@ -5,8 +5,8 @@ use std::fs;
 use std::io::Write;
 use std::path::PathBuf;
 
-use crate::clock;
-use crate::private_files;
+use crate::util::clock;
+use crate::util::private_files;
 use crate::storage::{NewEvent, audit_line};
 
 /// The structured successor of the original `security.log`: one JSON line per stored event,

@@ -40,7 +40,7 @@ use self::writer::{Command, Reply, Writer};
 use super::recent::{RecentMinutes, SharedRecent};
 use super::summary::RangeStats;
 use super::{Aggregates, BoxFuture, CodeRuns, EventStore, NewEvent, StoreError, StoreWork};
-use crate::private_files;
+use crate::util::private_files;
 
 /// Read connections: enough for a few dashboards and the public statistics at once on a
 /// small machine.
@@ -198,7 +198,7 @@ pub(super) fn database(error: impl std::fmt::Display) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock;
+    use crate::util::clock;
     use crate::storage::StoreWork;
     use crate::storage::summary::{EventRow, RangeStats, assert_exact_figures_match};
     use crate::testing::sample_event as event;

@@ -16,7 +16,7 @@ use protocol::telemetry::EventKind;
 use rusqlite::Connection;
 use rusqlite::types::Type;
 
-use crate::clock::{self, HOUR_MS};
+use crate::util::clock::{self, HOUR_MS};
 use crate::storage::hyperloglog::HyperLogLog;
 use crate::storage::recent::{MINUTE_MS, MinutePart, RecentMinutes, SharedRecent};
 use crate::storage::summary::{EventRow, RangeStats, Rollup, Summary};

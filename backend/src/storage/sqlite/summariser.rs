@@ -13,7 +13,7 @@ use rusqlite::Connection;
 
 use super::queries::scan_events;
 use super::schema::open_connection;
-use crate::clock::HOUR_MS;
+use crate::util::clock::HOUR_MS;
 use crate::storage::summary::{RangeStats, Rollup};
 use crate::storage::{StoreError, StoreWork};
 

@@ -28,7 +28,8 @@ use tower_http::compression::{CompressionLayer, DefaultPredicate};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::{Config, refusals};
+use crate::Config;
+use crate::http::refusals;
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
@@ -82,13 +83,13 @@ pub fn wrap(router: Router) -> Router {
 /// `GET /sw.js`
 pub async fn service_worker(
     axum::extract::State(state): axum::extract::State<crate::AppState>,
-) -> Result<Response, crate::error::AppError> {
+) -> Result<Response, crate::http::error::AppError> {
     let config = state.config().clone();
     let script = tokio::task::spawn_blocking(move || stamped_service_worker(&config))
         .await
-        .map_err(|error| crate::error::AppError::Internal(error.to_string()))?
+        .map_err(|error| crate::http::error::AppError::Internal(error.to_string()))?
         .map_err(|error| {
-            crate::error::AppError::NotFound(format!("no service worker in this build: {error}"))
+            crate::http::error::AppError::NotFound(format!("no service worker in this build: {error}"))
         })?;
     Ok((
         [(CONTENT_TYPE, HeaderValue::from_static("text/javascript"))],

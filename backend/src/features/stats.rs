@@ -19,10 +19,10 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
-use crate::admin::Admin;
-use crate::client::{ClientKey, Site};
-use crate::clock::{self, DAY_MS, HOUR_MS};
-use crate::error::AppError;
+use crate::features::admin::Admin;
+use crate::http::client::{ClientKey, Site};
+use crate::util::clock::{self, DAY_MS, HOUR_MS};
+use crate::http::error::AppError;
 use crate::storage::DURATION_BUCKETS;
 
 /// `GET /api/stats`: all-time totals in the original service's shape, from the public
@@ -279,7 +279,7 @@ pub(crate) async fn dashboard_stats(
 pub async fn lookup(
     _admin: Admin,
     State(state): State<AppState>,
-    crate::extract::Json(lookup): crate::extract::Json<LookupRequest>,
+    crate::http::extract::Json(lookup): crate::http::extract::Json<LookupRequest>,
 ) -> Result<Json<LookupAnswer>, AppError> {
     let sha256 = match (lookup.code, lookup.sha256) {
         (Some(code), _) => hex::encode(Sha256::digest(code.as_bytes())),

@@ -29,13 +29,13 @@ use protocol::admin::{LoginRequest, SessionAnswer};
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
-use crate::client::{ClientKey, Site};
-use crate::clock;
-use crate::counters::Counters;
-use crate::error::AppError;
-use crate::privacy;
-use crate::rate_limit::{RateLimiter, SharedLimit};
-use crate::secrets::{random_bytes, secrets_match};
+use crate::http::client::{ClientKey, Site};
+use crate::util::clock;
+use crate::util::counters::Counters;
+use crate::http::error::AppError;
+use crate::util::privacy;
+use crate::util::rate_limit::{RateLimiter, SharedLimit};
+use crate::util::secrets::{random_bytes, secrets_match};
 use crate::storage::PgStore;
 
 /// The cookie that carries the admin session.
@@ -255,7 +255,7 @@ pub async fn login(
     State(state): State<AppState>,
     site: Site,
     jar: CookieJar,
-    crate::extract::Json(login): crate::extract::Json<LoginRequest>,
+    crate::http::extract::Json(login): crate::http::extract::Json<LoginRequest>,
 ) -> Result<(CookieJar, Json<SessionAnswer>), AppError> {
     let config = state.config();
     let client = site.client;

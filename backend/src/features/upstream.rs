@@ -11,7 +11,7 @@ use anyhow::{Result, bail};
 use serde::Deserialize;
 use url::Url;
 
-use crate::simple_api::{SIMPLE_JSON, is_pure_python3_wheel, normalize, parse_wheel_filename};
+use crate::features::simple_api::{SIMPLE_JSON, is_pure_python3_wheel, normalize, parse_wheel_filename};
 
 /// A wheel larger than this is not downloaded.
 pub const MAX_WHEEL_BYTES: u64 = 100 * 1024 * 1024;

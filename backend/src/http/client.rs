@@ -12,7 +12,7 @@ use axum::http::request::Parts;
 
 use crate::AppState;
 use crate::config::Config;
-use crate::connections::LocalAddr;
+use crate::http::connections::LocalAddr;
 
 /// The TCP peer's address, when the request came through the server's accept loop.
 #[derive(Debug, Clone, Copy)]

@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
-use crate::private_files;
+use crate::util::private_files;
 
 /// The secret in `path`, or a new random one written there with owner-only permissions.
 /// Returns the secret and whether it was just made.

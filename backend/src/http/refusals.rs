@@ -22,7 +22,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::error::AppError;
+use crate::http::error::AppError;
 
 /// Longest request target (path and query) the app reads.
 pub const MAX_URI_BYTES: usize = 8 * 1024;

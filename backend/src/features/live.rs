@@ -12,9 +12,9 @@ use protocol::stats::Range;
 use tokio::sync::{Notify, broadcast, watch};
 
 use crate::AppState;
-use crate::client::ClientKey;
-use crate::counters::Counters;
-use crate::error::AppError;
+use crate::http::client::ClientKey;
+use crate::util::counters::Counters;
+use crate::http::error::AppError;
 
 /// Open streams one client may have (a few dashboard tabs).
 pub const MAX_STREAMS_PER_CLIENT: usize = 4;
@@ -182,7 +182,7 @@ async fn compute_range(
     mut changes: broadcast::Receiver<()>,
 ) {
     loop {
-        let (event, data) = match crate::stats::dashboard_stats(&state, range).await {
+        let (event, data) = match crate::features::stats::dashboard_stats(&state, range).await {
             Ok(stats) => match serde_json::to_string(&stats) {
                 Ok(json) => ("stats", json),
                 Err(error) => ("error", error.to_string()),

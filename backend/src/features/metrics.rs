@@ -11,7 +11,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 
 use crate::AppState;
-use crate::error::AppError;
+use crate::http::error::AppError;
 
 pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, AppError> {
     let figures = state
@@ -131,7 +131,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
         "workbench_live_streams",
         "gauge",
         "Live dashboard streams open.",
-        &[("", crate::live::open_streams(state.live()) as u64)],
+        &[("", crate::features::live::open_streams(state.live()) as u64)],
     );
     metric(
         "workbench_package_index_projects",

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
-use crate::clock::{self, DAY_MS};
+use crate::util::clock::{self, DAY_MS};
 use crate::storage::{Aggregates, EventStore, StoreError, StoreWork};
 
 /// A snapshot is recomputed at most this often.

@@ -10,8 +10,8 @@ use axum::extract::rejection::{BytesRejection, JsonRejection};
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 
-use crate::connections::BodyTimeout;
-use crate::error::AppError;
+use crate::http::connections::BodyTimeout;
+use crate::http::error::AppError;
 
 /// The body deadline when a request did not come through the server's accept loop (tests
 /// calling the router in-process).

@@ -13,7 +13,7 @@ use std::mem;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::client::ClientKey;
+use crate::http::client::ClientKey;
 
 #[derive(Debug, Clone, Copy)]
 struct Bucket {

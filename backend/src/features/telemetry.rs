@@ -15,13 +15,13 @@ use protocol::telemetry::{
 use serde_json::Value;
 
 use crate::AppState;
-use crate::admin::Admin;
-use crate::client::{ClientKey, Peer, client_ip};
-use crate::clock;
-use crate::counters::Counters;
-use crate::error::AppError;
-use crate::extract::Body;
-use crate::privacy;
+use crate::features::admin::Admin;
+use crate::http::client::{ClientKey, Peer, client_ip};
+use crate::util::clock;
+use crate::util::counters::Counters;
+use crate::http::error::AppError;
+use crate::http::extract::Body;
+use crate::util::privacy;
 use crate::storage::NewEvent;
 
 /// User agents are stored at most this long.
