@@ -28,19 +28,19 @@ use axum::{Json, Router};
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 
-use crate::features::admin::AdminAuth;
-use crate::features::{admin, live, metrics, package_index, snapshot, stats, telemetry, upstream};
-use crate::http::{connections, static_files};
-use crate::util::{clock, counters, secrets};
-pub use crate::util::clock::now_ms;
 pub use crate::config::Config;
-use crate::http::error::AppError;
+use crate::features::admin::AdminAuth;
 use crate::features::package_index::PackageIndex;
-use crate::util::privacy::{CodeKeyer, DailySalt};
-use crate::util::rate_limit::RateLimiter;
 /// The public figures are computed at most this often.
 pub use crate::features::snapshot::AT_MOST_EVERY as PUBLIC_FIGURES_AT_MOST_EVERY;
+use crate::features::{admin, live, metrics, package_index, snapshot, stats, telemetry, upstream};
+use crate::http::error::AppError;
+use crate::http::{connections, static_files};
 pub use crate::storage::{EventStore, NewEvent, PgStore, ROLLUP_QUIET, SqliteStore};
+pub use crate::util::clock::now_ms;
+use crate::util::privacy::{CodeKeyer, DailySalt};
+use crate::util::rate_limit::RateLimiter;
+use crate::util::{clock, counters, secrets};
 
 /// State shared by all handlers; cheap to clone.
 #[derive(Clone)]

@@ -30,13 +30,13 @@ use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::http::client::{ClientKey, Site};
+use crate::http::error::AppError;
+use crate::storage::PgStore;
 use crate::util::clock;
 use crate::util::counters::Counters;
-use crate::http::error::AppError;
 use crate::util::privacy;
 use crate::util::rate_limit::{RateLimiter, SharedLimit};
 use crate::util::secrets::{random_bytes, secrets_match};
-use crate::storage::PgStore;
 
 /// The cookie that carries the admin session.
 pub const COOKIE_NAME: &str = "workbench_admin";

@@ -13,8 +13,8 @@ use tokio::sync::{Notify, broadcast, watch};
 
 use crate::AppState;
 use crate::http::client::ClientKey;
-use crate::util::counters::Counters;
 use crate::http::error::AppError;
+use crate::util::counters::Counters;
 
 /// Open streams one client may have (a few dashboard tabs).
 pub const MAX_STREAMS_PER_CLIENT: usize = 4;

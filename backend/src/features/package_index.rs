@@ -29,11 +29,11 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
+use crate::features::simple_api::{SIMPLE_JSON, normalize, parse_wheel_filename};
+use crate::features::upstream::{Upstream, UpstreamFile};
 use crate::http::client::Site;
 use crate::http::error::AppError;
 use crate::util::private_files;
-use crate::features::simple_api::{SIMPLE_JSON, normalize, parse_wheel_filename};
-use crate::features::upstream::{Upstream, UpstreamFile};
 
 /// Longer names are refused before any lookup.
 pub const MAX_NAME_LEN: usize = 100;
@@ -238,10 +238,6 @@ impl PackageIndex {
             .chain(fetched.projects.keys())
             .collect::<BTreeSet<_>>()
             .len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
-use crate::util::clock::{self, DAY_MS};
 use crate::storage::{Aggregates, EventStore, StoreError, StoreWork};
+use crate::util::clock::{self, DAY_MS};
 
 /// A snapshot is recomputed at most this often.
 pub const AT_MOST_EVERY: Duration = Duration::from_secs(1);

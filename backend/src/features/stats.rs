@@ -21,9 +21,9 @@ use sha2::{Digest, Sha256};
 use crate::AppState;
 use crate::features::admin::Admin;
 use crate::http::client::{ClientKey, Site};
-use crate::util::clock::{self, DAY_MS, HOUR_MS};
 use crate::http::error::AppError;
 use crate::storage::DURATION_BUCKETS;
+use crate::util::clock::{self, DAY_MS, HOUR_MS};
 
 /// `GET /api/stats`: all-time totals in the original service's shape, from the public
 /// snapshot (at most a second old when events keep arriving).

@@ -17,12 +17,12 @@ use serde_json::Value;
 use crate::AppState;
 use crate::features::admin::Admin;
 use crate::http::client::{ClientKey, Peer, client_ip};
-use crate::util::clock;
-use crate::util::counters::Counters;
 use crate::http::error::AppError;
 use crate::http::extract::Body;
-use crate::util::privacy;
 use crate::storage::NewEvent;
+use crate::util::clock;
+use crate::util::counters::Counters;
+use crate::util::privacy;
 
 /// User agents are stored at most this long.
 pub const MAX_USER_AGENT_LEN: usize = 300;

@@ -11,7 +11,9 @@ use anyhow::{Result, bail};
 use serde::Deserialize;
 use url::Url;
 
-use crate::features::simple_api::{SIMPLE_JSON, is_pure_python3_wheel, normalize, parse_wheel_filename};
+use crate::features::simple_api::{
+    SIMPLE_JSON, is_pure_python3_wheel, normalize, parse_wheel_filename,
+};
 
 /// A wheel larger than this is not downloaded.
 pub const MAX_WHEEL_BYTES: u64 = 100 * 1024 * 1024;
@@ -73,10 +75,6 @@ impl Upstream {
             base: base.to_owned(),
             agent,
         })
-    }
-
-    pub fn base(&self) -> &str {
-        &self.base
     }
 
     /// The pure-Python wheels upstream has for a normalised project name, or `None` if
@@ -237,7 +235,7 @@ mod tests {
         assert_eq!(
             Upstream::new("http://127.0.0.1:9/simple/")
                 .expect("ok")
-                .base(),
+                .base,
             "http://127.0.0.1:9/simple"
         );
         assert!(Upstream::new("file:///etc").is_err());

@@ -89,7 +89,9 @@ pub async fn service_worker(
         .await
         .map_err(|error| crate::http::error::AppError::Internal(error.to_string()))?
         .map_err(|error| {
-            crate::http::error::AppError::NotFound(format!("no service worker in this build: {error}"))
+            crate::http::error::AppError::NotFound(format!(
+                "no service worker in this build: {error}"
+            ))
         })?;
     Ok((
         [(CONTENT_TYPE, HeaderValue::from_static("text/javascript"))],

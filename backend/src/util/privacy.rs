@@ -10,9 +10,9 @@ use anyhow::Result;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
+use crate::storage::{PgStore, StoreError};
 use crate::util::clock;
 use crate::util::secrets::{random_bytes, read_or_create};
-use crate::storage::{PgStore, StoreError};
 
 type HmacSha256 = Hmac<Sha256>;
 

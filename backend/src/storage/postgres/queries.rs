@@ -14,10 +14,10 @@ use tokio_postgres::IsolationLevel;
 use tokio_postgres::types::ToSql;
 
 use super::{classify, database, unavailable};
-use crate::util::clock::{self, HOUR_MS, MINUTE_MS};
 use crate::storage::hyperloglog::HyperLogLog;
 use crate::storage::summary::{EventRow, RangeStats, Rollup, Summary};
 use crate::storage::{Aggregates, CodeRuns, StoreError, StoreWork};
+use crate::util::clock::{self, HOUR_MS, MINUTE_MS};
 
 /// A range with no whole hour summarised and at most this many events in summarised minutes
 /// is computed from its raw events: every figure exact (SQLite's rule too).

@@ -19,9 +19,9 @@ use tokio_postgres::types::ToSql;
 
 use super::queries::scan_events;
 use super::{ROLLUP_LOCK, classify, database, unavailable};
-use crate::util::clock::{self, DAY_MS, HOUR_MS, MINUTE_MS};
 use crate::storage::summary::RangeStats;
 use crate::storage::{StoreError, StoreWork};
+use crate::util::clock::{self, DAY_MS, HOUR_MS, MINUTE_MS};
 
 /// How often each replica tries to summarise.
 const EVERY: Duration = Duration::from_secs(30);

@@ -2,8 +2,8 @@
 //! deployment secrets and admin sessions.
 
 use super::{PgStore, classify, unavailable};
-use crate::util::secrets::random_bytes;
 use crate::storage::StoreError;
+use crate::util::secrets::random_bytes;
 
 impl PgStore {
     /// The visitor salt of UTC day `day` (days since the epoch). The first replica that needs

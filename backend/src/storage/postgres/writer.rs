@@ -13,8 +13,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::error::SqlState;
 
 use super::{CHANNEL, ROLLUP_LOCK, classify, unavailable};
-use crate::util::clock::{self, HOUR_MS, MINUTE_MS};
 use crate::storage::{NewEvent, StoreError, StoreWork, audit_line};
+use crate::util::clock::{self, HOUR_MS, MINUTE_MS};
 
 /// Events in one group at most: one statement, a few megabytes.
 const MAX_GROUP_EVENTS: usize = 5_000;

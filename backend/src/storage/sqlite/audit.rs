@@ -5,9 +5,9 @@ use std::fs;
 use std::io::Write;
 use std::path::PathBuf;
 
+use crate::storage::{NewEvent, audit_line};
 use crate::util::clock;
 use crate::util::private_files;
-use crate::storage::{NewEvent, audit_line};
 
 /// The structured successor of the original `security.log`: one JSON line per stored event,
 /// with the server's fields, in a file per UTC day.

@@ -198,10 +198,10 @@ pub(super) fn database(error: impl std::fmt::Display) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::util::clock;
     use crate::storage::StoreWork;
     use crate::storage::summary::{EventRow, RangeStats, assert_exact_figures_match};
     use crate::testing::sample_event as event;
+    use crate::util::clock;
 
     /// Many events in the last 90 minutes: the statistics come from the minute summaries in
     /// memory, match the exact ones, and read raw events only for a partial edge minute.

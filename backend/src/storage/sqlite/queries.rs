@@ -16,11 +16,11 @@ use protocol::telemetry::EventKind;
 use rusqlite::Connection;
 use rusqlite::types::Type;
 
-use crate::util::clock::{self, HOUR_MS};
 use crate::storage::hyperloglog::HyperLogLog;
 use crate::storage::recent::{MINUTE_MS, MinutePart, RecentMinutes, SharedRecent};
 use crate::storage::summary::{EventRow, RangeStats, Rollup, Summary};
 use crate::storage::{Aggregates, CodeRuns, StoreWork};
+use crate::util::clock::{self, HOUR_MS};
 
 /// A range whose in-memory part holds at most this many events, and which touches no stored
 /// rollup, is computed from its raw events: every figure exact.

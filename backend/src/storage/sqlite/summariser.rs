@@ -13,9 +13,9 @@ use rusqlite::Connection;
 
 use super::queries::scan_events;
 use super::schema::open_connection;
-use crate::util::clock::HOUR_MS;
 use crate::storage::summary::{RangeStats, Rollup};
 use crate::storage::{StoreError, StoreWork};
+use crate::util::clock::HOUR_MS;
 
 /// An hour to summarise, with the writer's count of changes to it when it was handed over.
 #[derive(Debug, Clone, Copy)]

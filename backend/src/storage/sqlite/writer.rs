@@ -18,10 +18,10 @@ use super::audit::AuditLog;
 use super::database;
 use super::queries::scan_events;
 use super::summariser::{Job, summarise_hour};
-use crate::util::clock::{self, HOUR_MS};
 use crate::storage::recent::{RecentMinutes, SharedRecent};
 use crate::storage::summary::{EventRow, Rollup};
 use crate::storage::{NewEvent, StoreError, StoreWork};
+use crate::util::clock::{self, HOUR_MS};
 
 pub(super) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
