@@ -84,6 +84,31 @@ pub struct Browser {
     _profile: tempfile::TempDir,
 }
 
+/// Headless Chromium with its own profile.
+fn chrome_capabilities(profile: &Path) -> serde_json::Map<String, Value> {
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".to_owned(),
+        serde_json::json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
+                "--window-size=1280,800",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        }),
+    );
+    capabilities
+}
+
 impl Browser {
     pub async fn start() -> Browser {
         for needed in [CHROMIUM, CHROMEDRIVER] {
@@ -92,42 +117,39 @@ impl Browser {
                 "{needed} is missing: `cargo xtask test` installs Debian's chromium and chromium-driver"
             );
         }
-        let port = free_port();
-        let driver = tokio::process::Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("chromedriver starts");
-        wait_for_port(port).await;
-
         let profile = tempfile::tempdir().expect("a temporary browser profile");
-        let mut capabilities = serde_json::Map::new();
-        capabilities.insert(
-            "goog:chromeOptions".to_owned(),
-            serde_json::json!({
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-quic",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--disable-dev-shm-usage",
-                    "--window-size=1280,800",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ],
-            }),
-        );
-        let client = ClientBuilder::new(HttpConnector::new())
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .unwrap_or_else(|error| panic!("no ChromeDriver session: {error}"));
+        // A port picked free may be taken by another test's server or driver before this
+        // ChromeDriver binds it; then the session request meets the wrong process, and a new
+        // port is tried.
+        let mut last_error = String::new();
+        let mut session = None;
+        for _ in 0..3 {
+            let port = free_port();
+            let mut driver = tokio::process::Command::new(CHROMEDRIVER)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("chromedriver starts");
+            wait_for_port(port).await;
+            match ClientBuilder::new(HttpConnector::new())
+                .capabilities(chrome_capabilities(profile.path()))
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(client) => {
+                    session = Some((client, driver));
+                    break;
+                }
+                Err(error) => {
+                    last_error = error.to_string();
+                    driver.kill().await.ok();
+                }
+            }
+        }
+        let (client, driver) =
+            session.unwrap_or_else(|| panic!("no ChromeDriver session: {last_error}"));
         // Scripts may await slow work (loading pandas, a run that times out).
         client
             .update_timeouts(TimeoutConfiguration::new(
