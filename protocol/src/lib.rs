@@ -239,12 +239,13 @@ mod tests {
         assert_eq!(ErrorCode::for_status(404), ErrorCode::NotFound);
         assert_eq!(ErrorCode::for_status(418), ErrorCode::BadRequest);
         assert_eq!(ErrorCode::for_status(504), ErrorCode::Internal);
+        // Each status's usual code is the one answered for it; only these share a status
+        // with an earlier, usual one.
+        let secondary = [ErrorCode::TooManyStreams];
         for code in ErrorCode::ALL {
-            assert_eq!(
-                ErrorCode::for_status(code.status()).status(),
-                code.status(),
-                "{code:?}"
-            );
+            if !secondary.contains(&code) {
+                assert_eq!(ErrorCode::for_status(code.status()), code, "{code:?}");
+            }
         }
     }
 }

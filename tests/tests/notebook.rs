@@ -999,6 +999,36 @@ async fn a_notebook_opened_the_moment_python_is_ready_is_the_one_that_runs() {
             format!("marker = '{marker}'"),
             "round {round}"
         );
+        if round == 0 {
+            // runAll names another kept notebook: that one is opened and run.
+            let other = browser
+                .eval_with(
+                    "return (async (opened) => {
+                       const other = (await window.workbench.notebook.list())
+                         .find((entry) => entry.id !== opened);
+                       const outcomes = await window.workbench.notebook.runAll(other.id);
+                       return { outcomes, cells: await window.workbench.notebook.cells() };
+                     })(arguments[0]);",
+                    vec![id.clone()],
+                )
+                .await;
+            let code_cells = other["cells"]
+                .as_array()
+                .expect("cells")
+                .iter()
+                .filter(|cell| cell["type"] == "code")
+                .count();
+            assert_eq!(
+                other["outcomes"].as_array().map(Vec::len),
+                Some(code_cells),
+                "{other}"
+            );
+            assert_ne!(
+                other["cells"][0]["source"],
+                format!("marker = '{marker}'"),
+                "the other notebook is open: {other}"
+            );
+        }
         browser.close().await;
     }
 }
