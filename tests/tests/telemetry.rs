@@ -162,3 +162,54 @@ async fn events_that_could_not_be_sent_survive_a_reload() {
     );
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_survives_two_navigations_in_a_row_without_beacons() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+    browser.open_workbench(&app).await;
+    // Nothing reaches the server from this page, not even the beacon at pagehide.
+    browser
+        .eval(
+            "const originalFetch = window.fetch.bind(window);
+             window.fetch = (input, init) =>
+                 String(input instanceof Request ? input.url : input).includes('/api/telemetry')
+                     ? Promise.reject(new TypeError('offline'))
+                     : originalFetch(input, init);
+             navigator.sendBeacon = () => false;",
+        )
+        .await;
+    let result = browser
+        .execute(serde_json::json!({"code": "'handed over at once'"}))
+        .await;
+    assert_eq!(result["success"], true);
+    // Away at once (the event may not be in IndexedDB yet), and away again from the next page
+    // as soon as it has loaded (it may not have stored what the first page left).
+    browser.client.refresh().await.expect("reload");
+    browser.open_workbench(&app).await;
+    browser
+        .wait_for_text("telemetry-status", Duration::from_secs(30), |text| {
+            text == "all sent"
+        })
+        .await;
+    let executions = until_ok(
+        "the event being stored",
+        Duration::from_secs(30),
+        async || {
+            let stats = app
+                .client()
+                .get_as_admin("/api/dashboard/stats?range=all")
+                .await
+                .json();
+            let executions = stats["stats"]["overview"]["totalExecutions"].clone();
+            if executions == 0 {
+                Err(executions)
+            } else {
+                Ok(executions)
+            }
+        },
+    )
+    .await;
+    assert_eq!(executions, 1, "the event arrived, once");
+    browser.close().await;
+}
