@@ -4,7 +4,7 @@
 // syntax errors underlined 300 ms after typing stops. The answers come from the app
 // (`callbacks.complete/signatures/inspect/check`, each a Promise of the answer's JSON or
 // null when there is nothing to show — while a cell runs, for example), which asks the
-// Python worker (pyodide-loader/assist.py). Nothing here talks to the network.
+// Python worker (pyodide-loader/python/assist.py). Nothing here talks to the network.
 import {
   acceptCompletion,
   autocompletion,

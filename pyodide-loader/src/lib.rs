@@ -1,8 +1,9 @@
 //! A typed Rust handle on Pyodide running in a dedicated Web Worker.
 //!
-//! [`Runtime::start`] starts the worker (`/pyodide-worker.js`, copied into the build by
-//! Trunk), which loads Pyodide from this server and runs the Python harness (`harness.py`,
-//! embedded here and sent with the first message). The page never blocks on Python:
+//! [`Runtime::start`] starts the worker (`/pyodide-worker.js`, joined from
+//! `worker/pyodide-worker/` by set-up and copied into the build by Trunk), which loads
+//! Pyodide from this server and imports the Python harness (the package
+//! `python/workbench_harness/`, embedded here and sent with the first message). The page never blocks on Python:
 //! requests go out as [`message::ToWorker`], answers come back as [`message::FromWorker`],
 //! and callers see only typed values — no raw `JsValue` leaves this crate.
 //!
@@ -13,7 +14,7 @@
 //! - `worker`: starting (or adopting) the worker and posting to it;
 //! - `interrupt`: Stop and timeouts, through a `SharedArrayBuffer` Pyodide watches;
 //! - `assist`: the editor's questions (completions, signatures, docs, syntax errors),
-//!   answered by `assist.py` within a time limit, one at a time, newest first;
+//!   answered by `python/assist.py` within a time limit, one at a time, newest first;
 //! - `sql`: the SQL engine's vocabulary (DuckDB-Wasm in a worker Python's worker starts).
 
 mod interrupt;
@@ -57,10 +58,24 @@ pub const ASSIST_TIME_LIMIT_MS: u64 = 1_000;
 /// How long an interrupted question may take to stop before the worker is replaced: long,
 /// since only code that ignores interrupts (C code looping) gets there.
 pub const ASSIST_STUCK_GRACE_MS: u64 = 10_000;
-/// The Python side of the worker: runs user code and shapes the answers.
-const HARNESS: &str = include_str!("../harness.py");
+/// The Python side of the worker, which runs user code and shapes the answers: the package
+/// `python/workbench_harness/`, each file's name and source. They travel in the start
+/// message (embedded here at build time), so start-up makes no request for them.
+const HARNESS: &[(&str, &str)] = &[
+    ("__init__.py", include_str!("../python/workbench_harness/__init__.py")),
+    ("capture.py", include_str!("../python/workbench_harness/capture.py")),
+    ("display.py", include_str!("../python/workbench_harness/display.py")),
+    ("magics.py", include_str!("../python/workbench_harness/magics.py")),
+    ("operations.py", include_str!("../python/workbench_harness/operations.py")),
+    ("rewrite.py", include_str!("../python/workbench_harness/rewrite.py")),
+    ("runs.py", include_str!("../python/workbench_harness/runs.py")),
+    ("runtime.py", include_str!("../python/workbench_harness/runtime.py")),
+    ("sql.py", include_str!("../python/workbench_harness/sql.py")),
+    ("state.py", include_str!("../python/workbench_harness/state.py")),
+    ("tracebacks.py", include_str!("../python/workbench_harness/tracebacks.py")),
+];
 /// The Python that answers the editor's questions.
-const ASSIST: &str = include_str!("../assist.py");
+const ASSIST: &str = include_str!("../python/assist.py");
 /// Set-up's pins, of which the wheelhouse's wheels are what our package index serves.
 const MANIFEST: &str = include_str!("../manifest.json");
 
@@ -236,6 +251,23 @@ mod tests {
 
     #[test]
     fn the_harness_data_folder_matches_the_documented_one() {
-        assert!(HARNESS.contains(&format!("DATA_DIR = \"{DATA_DIR}\"")));
+        let (_, state) = HARNESS
+            .iter()
+            .find(|(name, _)| *name == "state.py")
+            .expect("the harness's state module");
+        assert!(state.contains(&format!("DATA_DIR = \"{DATA_DIR}\"")));
+    }
+
+    #[test]
+    fn every_module_of_the_harness_package_is_sent_to_the_worker() {
+        let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/python/workbench_harness");
+        let mut on_disk: Vec<String> = std::fs::read_dir(folder)
+            .expect("the harness package")
+            .map(|entry| entry.expect("an entry").file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".py"))
+            .collect();
+        on_disk.sort();
+        let sent: Vec<&str> = HARNESS.iter().map(|(name, _)| *name).collect();
+        assert_eq!(sent, on_disk, "lib.rs's HARNESS lists every module, sorted");
     }
 }

@@ -5,6 +5,8 @@
 //! file's contents) travels as `{json, payload}`. A new capability is a new variant on both
 //! enums here and a new case in the worker.
 
+use std::collections::BTreeMap;
+
 use notebook::Output;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -17,12 +19,13 @@ use serde_json::{Map, Value};
     rename_all_fields = "camelCase"
 )]
 pub enum ToWorker {
-    /// Load Pyodide from `index_url`, run the harness source (and the editor's, `assist`),
-    /// then load and import `preload` in the background, stage after stage. The payload, if
-    /// any, is the interrupt buffer.
+    /// Load Pyodide from `index_url`, import the harness (and run the editor's Python,
+    /// `assist`), then load and import `preload` in the background, stage after stage. The
+    /// payload, if any, is the interrupt buffer.
     Init {
         index_url: String,
-        harness: String,
+        /// The harness package's files (`python/workbench_harness/`): file name → source.
+        harness: BTreeMap<String, String>,
         package_index_url: String,
         preload: Vec<Vec<String>>,
         /// The Python that answers [`ToWorker::Assist`] (`assist.py`).
@@ -588,7 +591,7 @@ mod tests {
     fn requests_use_the_names_the_worker_reads() {
         let init = ToWorker::Init {
             index_url: "/pyodide/v0.27.7/".into(),
-            harness: "pass".into(),
+            harness: BTreeMap::from([("__init__.py".into(), "pass".into())]),
             package_index_url: "/pypi/simple/{package_name}/".into(),
             preload: vec![vec!["numpy".into()]],
             assist: "pass".into(),
@@ -597,7 +600,7 @@ mod tests {
         };
         assert_eq!(
             serde_json::to_value(init).expect("serialize"),
-            json!({"type": "init", "indexUrl": "/pyodide/v0.27.7/", "harness": "pass",
+            json!({"type": "init", "indexUrl": "/pyodide/v0.27.7/", "harness": {"__init__.py": "pass"},
                    "packageIndexUrl": "/pypi/simple/{package_name}/", "preload": [["numpy"]],
                    "assist": "pass", "installable": ["seaborn"],
                    "sqlEngineUrl": "/duckdb/v1.32.0/"})
@@ -671,7 +674,7 @@ mod tests {
 
     #[test]
     fn file_kinds_are_the_names_the_harness_uses() {
-        let harness = include_str!("../harness.py");
+        let harness = include_str!("../python/workbench_harness/operations.py");
         for kind in [
             FileKind::Csv,
             FileKind::Tsv,
@@ -685,7 +688,7 @@ mod tests {
             let name = name.as_str().expect("a name");
             assert!(
                 harness.contains(&format!("\"{name}\"")),
-                "harness.py's file_kind names {name}"
+                "the harness's file_kind names {name}"
             );
         }
         assert_eq!(FileKind::of("trips/2024.PARQUET"), FileKind::Parquet);

@@ -93,7 +93,7 @@ mod tests {
             .map(|news| (name(news), name(news)))
             .collect();
         for (file, source) in [
-            ("pyodide-worker.js", PYTHON_WORKER),
+            ("pyodide-worker.js", PYTHON_WORKER.as_str()),
             ("sql-worker.js", SQL_WORKER),
         ] {
             assert_eq!(table(source, "SqlAsk"), asks, "{file}'s SqlAsk");
@@ -108,7 +108,7 @@ mod tests {
             .map(|state| (name(state), (state as i32).to_string()))
             .collect();
         for (file, source) in [
-            ("pyodide-worker.js", PYTHON_WORKER),
+            ("pyodide-worker.js", PYTHON_WORKER.as_str()),
             ("sql-worker.js", SQL_WORKER),
         ] {
             assert_eq!(table(source, "SqlState"), states, "{file}'s SqlState");
@@ -133,7 +133,7 @@ mod tests {
     fn the_python_worker_starts_the_engine_from_the_copied_script() {
         let page = include_str!("../../frontend/index.html");
         assert!(
-            page.contains("href=\"../pyodide-loader/sql-worker.js\""),
+            page.contains("href=\"../pyodide-loader/worker/sql-worker.js\""),
             "Trunk copies sql-worker.js beside pyodide-worker.js"
         );
         assert!(PYTHON_WORKER.contains("new Worker(\"sql-worker.js\""));

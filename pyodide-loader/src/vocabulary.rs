@@ -5,6 +5,9 @@
 //! fails here; so does a new variant not added to the lists below (their `match`es are
 //! exhaustive).
 
+use std::path::Path;
+use std::sync::LazyLock;
+
 use serde::Serialize;
 use serde_json::json;
 
@@ -13,10 +16,25 @@ use crate::message::{
     ToWorker,
 };
 
-pub(crate) const PYTHON_WORKER: &str = include_str!("../pyodide-worker.js");
-pub(crate) const SQL_WORKER: &str = include_str!("../sql-worker.js");
-const DATA_FOLDER: &str = include_str!("../data-folder.js");
-const ASSIST_PY: &str = include_str!("../assist.py");
+/// The Pyodide worker's script as set-up joins it: its parts (`worker/pyodide-worker/`) in
+/// name order (xtask's `join_worker`, which also puts a comment line naming each before it).
+pub(crate) static PYTHON_WORKER: LazyLock<String> = LazyLock::new(|| {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("worker/pyodide-worker");
+    let mut parts: Vec<_> = std::fs::read_dir(&folder)
+        .expect("the worker's parts")
+        .map(|entry| entry.expect("an entry").path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "js"))
+        .collect();
+    parts.sort();
+    let parts: Vec<String> = parts
+        .iter()
+        .map(|part| std::fs::read_to_string(part).expect("a part"))
+        .collect();
+    parts.join("\n")
+});
+pub(crate) const SQL_WORKER: &str = include_str!("../worker/sql-worker.js");
+const DATA_FOLDER: &str = include_str!("../worker/data-folder.js");
+const ASSIST_PY: &str = include_str!("../python/assist.py");
 const EDITOR_ASSIST: &str = include_str!("../../frontend/editor/python-assist.js");
 
 /// The `key: value` entries of the object literal assigned to `name` in JavaScript
@@ -90,7 +108,7 @@ fn every_ask() -> Vec<ToWorker> {
     let asks = vec![
         ToWorker::Init {
             index_url: name(),
-            harness: name(),
+            harness: Default::default(),
             package_index_url: name(),
             preload: Vec::new(),
             assist: name(),
@@ -190,13 +208,13 @@ fn the_worker_asks_and_tells_exactly_what_rust_sends_and_reads() {
         .map(|ask| name_of(ask, "type"))
         .map(|name| (name.clone(), name))
         .collect();
-    assert_eq!(table(PYTHON_WORKER, "Ask"), asks, "pyodide-worker.js's Ask");
+    assert_eq!(table(&PYTHON_WORKER, "Ask"), asks, "pyodide-worker.js's Ask");
     let kinds: Vec<(String, String)> = every_news()
         .into_iter()
         .map(|(kind, _)| (kind.to_owned(), kind.to_owned()))
         .collect();
     assert_eq!(
-        table(PYTHON_WORKER, "Kind"),
+        table(&PYTHON_WORKER, "Kind"),
         kinds,
         "pyodide-worker.js's Kind"
     );
@@ -212,7 +230,7 @@ fn start_stages_and_package_news_are_spelled_as_rust_does() {
         .map(|stage| (name_of(stage, ""), name_of(stage, "")))
         .collect();
     assert_eq!(
-        table(PYTHON_WORKER, "Stage"),
+        table(&PYTHON_WORKER, "Stage"),
         stages,
         "pyodide-worker.js's Stage"
     );
@@ -229,7 +247,7 @@ fn start_stages_and_package_news_are_spelled_as_rust_does() {
     .map(|news| (name_of(news, "kind"), name_of(news, "kind")))
     .collect();
     assert_eq!(
-        table(PYTHON_WORKER, "News"),
+        table(&PYTHON_WORKER, "News"),
         news,
         "pyodide-worker.js's News"
     );
@@ -281,7 +299,7 @@ fn file_news_is_sent_by_the_data_folder_in_rust_spelling_only() {
             "data-folder.js never sends {kind}"
         );
     }
-    for kind in sent(PYTHON_WORKER) {
+    for kind in sent(&PYTHON_WORKER) {
         assert!(every.contains(&kind), "pyodide-worker.js sends {kind}");
     }
 }

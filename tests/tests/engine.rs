@@ -74,7 +74,7 @@ async fn results_are_made_json_safe_as_the_original_service_did() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn times_convert_between_zones_as_on_any_machine() {
-    // The worker writes the UTC zone file itself (harness.py, `UTC_ZONE_FILE`); other zones
+    // The worker writes the UTC zone file itself (the harness's `state.UTC_ZONE_FILE`); other zones
     // come from the packages' own zone data.
     let (_app, browser) = workbench().await;
     let code = "import dateutil.tz, pandas as pd\n\

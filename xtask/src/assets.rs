@@ -403,6 +403,39 @@ pub fn ensure_editor(root: &Path) -> Result<()> {
     )
 }
 
+/// The Pyodide worker's one classic script (a worker loads one file; its parts share one
+/// scope): `pyodide-loader/worker/pyodide-worker/*.js` joined in name order, each after a
+/// line naming it, into `pyodide-loader/worker/dist/pyodide-worker.js`, which Trunk copies
+/// into the build. Written only when it changes, so Trunk's watch is not woken for nothing.
+pub fn join_worker(root: &Path) -> Result<()> {
+    let worker = root.join("pyodide-loader").join("worker");
+    let parts_dir = worker.join("pyodide-worker");
+    let mut parts: Vec<PathBuf> = fs::read_dir(&parts_dir)
+        .with_context(|| format!("could not list {}", parts_dir.display()))?
+        .map(|entry| entry.map(|entry| entry.path()))
+        .collect::<io::Result<_>>()?;
+    parts.retain(|path| path.extension().is_some_and(|extension| extension == "js"));
+    parts.sort();
+    let mut script = String::new();
+    for part in &parts {
+        let name = part.file_name().unwrap_or_default().to_string_lossy();
+        let text = fs::read_to_string(part)
+            .with_context(|| format!("could not read {}", part.display()))?;
+        if !script.is_empty() {
+            script.push('\n');
+        }
+        script.push_str(&format!("// ── pyodide-worker/{name} ──\n"));
+        script.push_str(&text);
+    }
+    let out = worker.join("dist");
+    let target = out.join("pyodide-worker.js");
+    if fs::read_to_string(&target).is_ok_and(|old| old == script) {
+        return Ok(());
+    }
+    fs::create_dir_all(&out)?;
+    fs::write(&target, script).with_context(|| format!("could not write {}", target.display()))
+}
+
 /// Downloads an npm package's tarball (`npm pack`) into `dir`.
 fn npm_pack(package: &str, dir: &Path) -> Result<()> {
     Command::new("npm")

@@ -222,7 +222,7 @@ fn run(cli: Cli) -> Result<()> {
                         "-q",
                         "-p",
                         "no:cacheprovider",
-                        "pyodide-loader/tests",
+                        "pyodide-loader/python/tests",
                     ])
                     .env("PYTHONDONTWRITEBYTECODE", "1")
                     .current_dir(&root)
@@ -252,6 +252,7 @@ fn setup(root: &Path, cache: &Path) -> Result<tools::Tools> {
     wheelhouse::ensure_wheelhouse(root, cache, &manifest)?;
     assets::ensure_sql_engine(root, cache, &manifest)?;
     assets::ensure_editor(root)?;
+    assets::join_worker(root)?;
     Ok(tools)
 }
 

@@ -370,7 +370,10 @@ impl Inner {
     fn send_init(&self) -> Result<(), LoaderError> {
         let init = ToWorker::Init {
             index_url: index_url(),
-            harness: HARNESS.to_owned(),
+            harness: HARNESS
+                .iter()
+                .map(|(name, source)| ((*name).to_owned(), (*source).to_owned()))
+                .collect(),
             package_index_url: PACKAGE_INDEX_URL.to_owned(),
             preload: PRELOAD
                 .iter()

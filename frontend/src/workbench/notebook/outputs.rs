@@ -11,7 +11,7 @@ use wasm_bindgen::JsCast;
 
 use super::sanitize;
 
-/// Our table of a pandas frame (harness.py): every cell as the text pandas prints.
+/// Our table of a pandas frame (the harness's `display.table_of`): every cell as the text pandas prints.
 pub const TABLE_MIME: &str = "application/vnd.workbench.table+json";
 
 /// The outputs of one cell.

@@ -8,7 +8,7 @@ import types
 
 import pytest
 
-import harness
+from workbench_harness import display, operations, runs, state
 
 
 def kinds(answer):
@@ -25,7 +25,7 @@ def test_outputs_come_in_the_order_the_code_made_them(notebook, pyplot):
             return "<b>report</b>"
 
     notebook.run("import matplotlib.pyplot as plt")
-    harness.user_globals["report"] = Report()
+    state.user_globals["report"] = Report()
     answer = notebook.run(
         "print('first')\nplt.figure()\nplt.show()\nprint('second')\ndisplay(report)\nplt.figure()\n'last'",
         label=4,
@@ -100,7 +100,7 @@ def test_open_figures_come_after_the_result_and_are_shown_once(notebook, pyplot)
 
 
 def test_stream_text_is_merged_per_stream_and_keeps_its_cap(notebook, monkeypatch):
-    monkeypatch.setattr(harness, "MAX_OUTPUT_CHARS", 20)
+    monkeypatch.setattr(state, "MAX_OUTPUT_CHARS", 20)
     answer = notebook.run(
         "import sys\n"
         "print('a')\n"
@@ -196,15 +196,15 @@ class BadRepr:
         (AnswersEverything(), {"text/plain": "AnswersEverything()"}, {}),
         (Rich, {"text/plain": repr(Rich)}, {}),
         (BadRepr(), {"text/plain": "<BadRepr object: its repr() failed with RuntimeError: no repr>"}, {}),
-        ("x" * (harness.MAX_TEXT_CHARS + 5), {"text/plain": "'" + "x" * (harness.MAX_TEXT_CHARS - 1) + "… [7 more characters]"}, {}),
+        ("x" * (state.MAX_TEXT_CHARS + 5), {"text/plain": "'" + "x" * (state.MAX_TEXT_CHARS - 1) + "… [7 more characters]"}, {}),
     ],
 )
 def test_mime_bundles_follow_ipythons_formatter(obj, data, metadata):
-    assert harness.mime_bundle(obj) == (data, metadata)
+    assert display.mime_bundle(obj) == (data, metadata)
 
 
 def test_display_takes_raw_bundles_filters_and_metadata(notebook):
-    harness.user_globals["rich"] = Rich()
+    state.user_globals["rich"] = Rich()
     answer = notebook.run(
         "display({'text/markdown': '**hi**', 'image/png': b'PNG'}, raw=True)\n"
         "display(rich, include=['text/html'])\n"
@@ -220,30 +220,30 @@ def test_display_takes_raw_bundles_filters_and_metadata(notebook):
 
 
 def test_display_stays_available_after_a_reset(notebook):
-    harness.reset()
+    operations.reset()
     assert notebook.run("display('still here')")["cellOutputs"][0]["data"] == {"text/plain": "'still here'"}
 
 
 def test_pandas_tables_come_with_their_html_and_cells_as_text(notebook, pandas):
     frame = pandas.DataFrame(["city", "n"], [["Oslo", 1], ["Rome", 2]] * 60, ["object", "int64"])
-    data, _ = harness.mime_bundle(frame)
+    data, _ = display.mime_bundle(frame)
     assert data["text/plain"] == repr(frame)
     assert data["text/html"] == "<table>frame</table>"
-    table = data[harness.TABLE_MIME]
+    table = data[state.TABLE_MIME]
     assert table["columns"] == ["city", "n"]
     assert table["dtypes"] == ["object", "int64"]
     assert (table["totalRows"], table["truncated"]) == (120, True)
-    assert len(table["rows"]) == harness.MAX_TABLE_ROWS
+    assert len(table["rows"]) == state.MAX_TABLE_ROWS
     assert table["rows"][:2] == [["Oslo", "1"], ["Rome", "2"]]
     assert table["index"][:3] == ["0", "1", "2"]
-    series = harness.mime_bundle(pandas.Series(None, [1.5, 2.5], "float64"))[0]
-    assert series[harness.TABLE_MIME]["columns"] == ["value"]
+    series = display.mime_bundle(pandas.Series(None, [1.5, 2.5], "float64"))[0]
+    assert series[state.TABLE_MIME]["columns"] == ["value"]
     assert series["text/html"] == "<table>frame</table>"
-    harness.user_globals["frame"] = frame
+    state.user_globals["frame"] = frame
     answer = notebook.run("frame")
     assert answer["outputs"][0]["type"] == "table"
     assert answer["outputs"][0]["rows"][0] == ["Oslo", 1]
-    assert sorted(answer["cellOutputs"][0]["data"]) == [harness.TABLE_MIME, "text/html", "text/plain"]
+    assert sorted(answer["cellOutputs"][0]["data"]) == [state.TABLE_MIME, "text/html", "text/plain"]
 
 
 def test_real_pandas_cells_read_as_pandas_prints_them():
@@ -252,7 +252,7 @@ def test_real_pandas_cells_read_as_pandas_prints_them():
         {"f": [0.12345678912345678, float("nan"), 3.0], "s": ["a", None, "ccc"]},
         index=pandas.Index([1.5, 2.0, 3.25]),
     )
-    table = harness.mime_bundle(frame)[0][harness.TABLE_MIME]
+    table = display.mime_bundle(frame)[0][state.TABLE_MIME]
     assert table["rows"] == [["0.123457", "a"], ["NaN", "None"], ["3.000000", "ccc"]]
     assert table["index"] == ["1.50", "2.00", "3.25"]
     assert table["dtypes"] == ["float64", "object"]
@@ -260,10 +260,10 @@ def test_real_pandas_cells_read_as_pandas_prints_them():
 
 def test_real_matplotlib_shows_figures_through_the_workbench_backend(notebook, tmp_path, monkeypatch):
     matplotlib = pytest.importorskip("matplotlib")
-    (tmp_path / (harness.MATPLOTLIB_BACKEND + ".py")).write_text(harness.MATPLOTLIB_BACKEND_SOURCE)
+    (tmp_path / (state.MATPLOTLIB_BACKEND + ".py")).write_text(state.MATPLOTLIB_BACKEND_SOURCE)
     monkeypatch.syspath_prepend(str(tmp_path))
     previous = matplotlib.get_backend()
-    matplotlib.use("module://" + harness.MATPLOTLIB_BACKEND)
+    matplotlib.use("module://" + state.MATPLOTLIB_BACKEND)
     try:
         answer = notebook.run("import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.show()\nprint('after')")
     finally:
@@ -318,11 +318,11 @@ def test_ipython_display_shows_into_the_run(notebook, tmp_path, monkeypatch):
 
 
 def test_ipython_display_imported_before_the_harness_started_is_routed_too(monkeypatch):
-    module = types.ModuleType(harness.IPYTHON_DISPLAY_MODULE)
+    module = types.ModuleType(display.IPYTHON_DISPLAY_MODULE)
     module.display = print
-    monkeypatch.setitem(sys.modules, harness.IPYTHON_DISPLAY_MODULE, module)
-    harness.prepare_builtins()
-    assert module.display is harness.display
+    monkeypatch.setitem(sys.modules, display.IPYTHON_DISPLAY_MODULE, module)
+    display.prepare_builtins()
+    assert module.display is display.display
 
 
 def test_tracebacks_name_the_cells_their_lines_came_from(notebook):
@@ -356,7 +356,7 @@ def test_stop_during_a_run_ends_the_outputs_with_the_interrupt(notebook):
     answer = notebook.run("print('working')\nraise KeyboardInterrupt", label=8)
     assert answer["errorType"] == "KeyboardInterrupt"
     assert kinds(answer) == [("stream", "stdout"), ("error", [])]
-    stopped = json.loads(harness.stopped("while True: pass", "{}", notebook.emit, 9))
+    stopped = json.loads(runs.stopped("while True: pass", "{}", notebook.emit, 9))
     assert stopped["errorType"] == "KeyboardInterrupt"
     assert stopped["cellOutputs"] == [
         {
@@ -366,4 +366,4 @@ def test_stop_during_a_run_ends_the_outputs_with_the_interrupt(notebook):
             "traceback": ["Traceback (most recent call last):", "KeyboardInterrupt"],
         }
     ]
-    assert harness.current_run is None
+    assert state.current_run is None

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-import harness
+from workbench_harness import magics, operations, rewrite, runtime, state
 
 # A duration as IPython writes it.
 DURATION = r"[0-9.]+ (?:ns|\u00b5s|ms|s)"
@@ -20,7 +20,7 @@ SHELL = "shell commands are not available in the browser"
 
 
 def check(cell, python):
-    rewritten = harness.python_source(cell)
+    rewritten = rewrite.python_source(cell)
     assert rewritten == python
     assert rewritten.count("\n") == cell.count("\n"), "line numbers moved"
 
@@ -82,7 +82,7 @@ def test_time_prints_wall_time_and_keeps_the_value(notebook):
     assert quiet["result"] is None
     looped = notebook.run("for i in range(2):\n    %time i * 2\n%time for i in range(3): y = i")
     assert len(re.findall(f"Wall time: {DURATION}\n", looped["stdout"])) == 3
-    assert harness.user_globals["y"] == 2
+    assert state.user_globals["y"] == 2
 
 
 def test_cell_time_times_the_whole_cell(notebook):
@@ -170,12 +170,12 @@ def test_what_cannot_run_here_fails_with_a_usage_error(notebook, cell, error):
     ],
 )
 def test_the_event_loop_is_needed_for_top_level_await_and_pip(cell, needs):
-    assert harness.needs_event_loop(cell) is needs
+    assert rewrite.needs_event_loop(cell) is needs
 
 
 def test_pip_installs_through_micropip_and_the_configured_index(notebook, micropip):
-    harness.configure("https://workbench.test/pypi/simple/{package_name}/")
-    assert harness.uses_pip("%pip install seaborn") is True
+    runtime.configure("https://workbench.test/pypi/simple/{package_name}/")
+    assert rewrite.uses_pip("%pip install seaborn") is True
     answer = notebook.run("%pip install -q seaborn\nprint('next')")
     assert answer["success"] is True, answer
     assert answer["stdout"] == "Successfully installed pandas-2.2.3 seaborn-0.13.2\nnext\n"
@@ -204,13 +204,13 @@ def test_pip_says_clearly_what_it_cannot_do(notebook, micropip, cell, error_type
 
 
 def test_the_packages_panels_install_answers_as_before(micropip):
-    assert json.loads(asyncio.run(harness.install("seaborn", "https://index.test/"))) == {
+    assert json.loads(asyncio.run(operations.install("seaborn", "https://index.test/"))) == {
         "success": True,
         "package": "seaborn",
         "version": "0.13.2",
     }
     assert micropip.index_urls == ["https://index.test/"]
-    failed = json.loads(asyncio.run(harness.install("nope", "")))
+    failed = json.loads(asyncio.run(operations.install("nope", "")))
     assert failed["success"] is False
     assert failed["error"] == "could not install nope: ValueError: Can't find a pure Python 3 wheel for 'nope'"
 
@@ -229,9 +229,9 @@ def test_the_packages_panels_install_answers_as_before(micropip):
     ],
 )
 def test_durations_read_as_ipython_writes_them(seconds, text):
-    assert harness.format_time(seconds) == text
+    assert magics.format_time(seconds) == text
 
 
 def test_timeit_results_read_as_ipythons():
-    result = harness.TimeitResult(100_000, 7, [0.1, 0.12, 0.11, 0.1, 0.1, 0.1, 0.1], 0)
+    result = magics.TimeitResult(100_000, 7, [0.1, 0.12, 0.11, 0.1, 0.1, 0.1, 0.1], 0)
     assert str(result) == "1.04 \u00b5s \u00b1 72.8 ns per loop (mean \u00b1 std. dev. of 7 runs, 100,000 loops each)"

@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-import harness  # noqa: E402
+from workbench_harness import capture, operations, runs, runtime, state, tracebacks  # noqa: E402
 
 
 class WithToDict:
@@ -55,14 +55,14 @@ class BrokenToDict:
     ],
 )
 def test_make_json_safe_follows_the_original_rules(value, expected):
-    converted = harness.make_json_safe(value)
+    converted = capture.make_json_safe(value)
     assert converted == expected
     json.dumps(converted, allow_nan=False)
 
 
 def test_streaming_output_sends_each_finished_line_at_once():
     sent = []
-    stream = harness.StreamingOutput("stdout", lambda name, text: sent.append((name, text)))
+    stream = capture.StreamingOutput("stdout", lambda name, text: sent.append((name, text)))
     stream.write("first")
     assert sent == []
     stream.write(" line\nsecond ")
@@ -77,7 +77,7 @@ def test_streaming_output_sends_each_finished_line_at_once():
 
 def test_streaming_output_caps_what_it_keeps_and_says_so():
     sent = []
-    stream = harness.StreamingOutput("stdout", lambda name, text: sent.append(text), limit=10)
+    stream = capture.StreamingOutput("stdout", lambda name, text: sent.append(text), limit=10)
     for _ in range(5):
         stream.write("abcdef\n")
     stream.finish()
@@ -89,13 +89,13 @@ def test_streaming_output_caps_what_it_keeps_and_says_so():
 
 def test_tracebacks_show_only_the_users_frames_and_lines():
     code = "x = 1\n\ndef f():\n    return 1 / 0\n\nf()\n"
-    harness.linecache.cache[harness.USER_FILENAME] = (
-        len(code), None, code.splitlines(True), harness.USER_FILENAME,
+    tracebacks.linecache.cache[state.USER_FILENAME] = (
+        len(code), None, code.splitlines(True), state.USER_FILENAME,
     )
     try:
-        exec(compile(code, harness.USER_FILENAME, "exec"), {})
+        exec(compile(code, state.USER_FILENAME, "exec"), {})
     except ZeroDivisionError as error:
-        text = harness.user_traceback(error)
+        text = tracebacks.user_traceback(error)
     assert text.startswith("Traceback (most recent call last):\n")
     assert 'File "<cell>", line 6, in <module>' in text
     assert 'File "<cell>", line 4, in f' in text
@@ -105,14 +105,14 @@ def test_tracebacks_show_only_the_users_frames_and_lines():
 
 
 def test_reset_removes_user_names_and_keeps_system_names():
-    harness.user_globals.update({"answer": 42, "_private": 1})
-    result = json.loads(harness.reset())
+    state.user_globals.update({"answer": 42, "_private": 1})
+    result = json.loads(operations.reset())
     assert result["success"] is True
     assert result["removed"] >= 2
-    assert "answer" not in harness.user_globals
-    assert "_private" not in harness.user_globals
-    assert harness.user_globals["__name__"] == "__main__"
-    assert "__builtins__" in harness.user_globals
+    assert "answer" not in state.user_globals
+    assert "_private" not in state.user_globals
+    assert state.user_globals["__name__"] == "__main__"
+    assert "__builtins__" in state.user_globals
 
 
 @pytest.mark.parametrize(
@@ -120,16 +120,16 @@ def test_reset_removes_user_names_and_keeps_system_names():
     [("prompt_toolkit", "prompt-toolkit"), ("Flask.SQLAlchemy", "flask-sqlalchemy"), ("a__-b", "a-b")],
 )
 def test_package_names_are_normalized_as_pep_503_says(name, normalized):
-    assert harness.normalize_name(name) == normalized
+    assert operations.normalize_name(name) == normalized
 
 
 def test_error_descriptions_name_the_exception_type():
-    assert harness.describe_error(ValueError("bad value")) == "ValueError: bad value"
-    assert harness.describe_error(KeyboardInterrupt()) == "KeyboardInterrupt"
+    assert capture.describe_error(ValueError("bad value")) == "ValueError: bad value"
+    assert capture.describe_error(KeyboardInterrupt()) == "KeyboardInterrupt"
 
 
 def test_files_are_listed_with_their_sub_folders_and_kinds(tmp_path, monkeypatch):
-    monkeypatch.setattr(harness, "DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(state, "DATA_DIR", str(tmp_path))
     (tmp_path / "b.csv").write_text("a,b\n1,2\n")
     (tmp_path / "A.py").write_text("x = 1\n")
     (tmp_path / "empty").mkdir()
@@ -137,7 +137,7 @@ def test_files_are_listed_with_their_sub_folders_and_kinds(tmp_path, monkeypatch
     (tmp_path / "trips" / "2024" / "jan.parquet").write_bytes(b"PAR1")
     (tmp_path / "__pycache__").mkdir()
     (tmp_path / "__pycache__" / "A.cpython-312.pyc").write_bytes(b"")
-    listed = json.loads(harness.list_files())
+    listed = json.loads(operations.list_files())
     assert [(entry["name"], entry["kind"]) for entry in listed] == [
         ("A.py", "python"),
         ("b.csv", "csv"),
@@ -150,41 +150,41 @@ def test_files_are_listed_with_their_sub_folders_and_kinds(tmp_path, monkeypatch
 def test_files_are_deleted_and_renamed_only_inside_the_data_folder(tmp_path, monkeypatch):
     data = tmp_path / "data"
     data.mkdir()
-    monkeypatch.setattr(harness, "DATA_DIR", str(data))
+    monkeypatch.setattr(state, "DATA_DIR", str(data))
     (tmp_path / "outside.csv").write_text("secret")
     (data / "b.csv").write_text("a,b\n1,2\n")
     (data / "trips" / "2024").mkdir(parents=True)
     (data / "trips" / "2024" / "jan.csv").write_text("x\n")
     for bad in ("../outside.csv", "/etc/passwd", "", "a/../../outside.csv"):
-        assert json.loads(harness.delete_file(bad))["success"] is False, bad
-        assert json.loads(harness.rename_file("b.csv", bad))["success"] is False, bad
+        assert json.loads(operations.delete_file(bad))["success"] is False, bad
+        assert json.loads(operations.rename_file("b.csv", bad))["success"] is False, bad
     assert (tmp_path / "outside.csv").read_text() == "secret"
-    assert json.loads(harness.delete_file("missing.txt"))["error"] == "there is no file missing.txt"
+    assert json.loads(operations.delete_file("missing.txt"))["error"] == "there is no file missing.txt"
     # A deletion takes the folders it leaves empty with it.
-    assert json.loads(harness.delete_file("trips/2024/jan.csv")) == {"success": True}
+    assert json.loads(operations.delete_file("trips/2024/jan.csv")) == {"success": True}
     assert not (data / "trips").exists()
-    assert json.loads(harness.rename_file("b.csv", "archive/b-2024.csv")) == {"success": True}
+    assert json.loads(operations.rename_file("b.csv", "archive/b-2024.csv")) == {"success": True}
     assert (data / "archive" / "b-2024.csv").read_text() == "a,b\n1,2\n"
     (data / "c.csv").write_text("c")
-    taken = json.loads(harness.rename_file("c.csv", "archive/b-2024.csv"))
+    taken = json.loads(operations.rename_file("c.csv", "archive/b-2024.csv"))
     assert taken == {"success": False, "error": "there is already a file archive/b-2024.csv"}
     assert (data / "c.csv").read_text() == "c"
 
 
 def test_a_memory_error_says_how_to_read_less_at_once():
-    described = harness.describe_error(MemoryError())
+    described = capture.describe_error(MemoryError())
     assert described.startswith("MemoryError (")
     assert "at most 4 GB" in described and "chunksize" in described and "usecols" in described
 
 
 def test_file_kinds_follow_the_extension():
-    assert harness.file_kind("a.CSV") == "csv"
-    assert harness.file_kind("trips/x.parquet") == "parquet"
-    assert harness.file_kind("notes") == "other"
+    assert operations.file_kind("a.CSV") == "csv"
+    assert operations.file_kind("trips/x.parquet") == "parquet"
+    assert operations.file_kind("notes") == "other"
 
 
 def test_installed_packages_are_listed_with_versions():
-    packages = json.loads(harness.list_packages())
+    packages = json.loads(operations.list_packages())
     names = [package["name"].lower() for package in packages]
     assert "pytest" in names
     assert names == sorted(names)
@@ -193,14 +193,14 @@ def test_installed_packages_are_listed_with_versions():
 
 def test_warm_up_imports_what_it_can_and_skips_the_rest(monkeypatch):
     monkeypatch.delitem(sys.modules, "colorsys", raising=False)
-    harness.warm_up(["colorsys", "no_such_package_xyz"])
+    operations.warm_up(["colorsys", "no_such_package_xyz"])
     assert "colorsys" in sys.modules
     assert "no_such_package_xyz" not in sys.modules
 
 
 def test_a_run_stopped_in_the_harness_answers_as_a_stopped_run():
     streams = sys.stdout, sys.stderr
-    answer = json.loads(harness.stopped("while True: pass", "{}", lambda stream, text: None))
+    answer = json.loads(runs.stopped("while True: pass", "{}", lambda stream, text: None))
     assert answer["success"] is False
     assert answer["errorType"] == "KeyboardInterrupt"
     assert (sys.stdout, sys.stderr) == streams
@@ -211,7 +211,7 @@ def test_the_utc_zone_file_reads_as_utc(tmp_path):
     import zoneinfo
 
     path = tmp_path / "UTC"
-    path.write_bytes(harness.utc_zone_data())
+    path.write_bytes(state.utc_zone_data())
     with path.open("rb") as data:
         zone = zoneinfo.ZoneInfo.from_file(data)
     for year in (1900, 2024, 2100):
@@ -237,7 +237,7 @@ def test_import_caches_are_invalidated_without_reading_unchanged_archives(tmp_pa
     import workbench_first
 
     assert workbench_first.VALUE == 1
-    harness.keep_unchanged_archives()
+    runtime.keep_unchanged_archives()
     reads = []
     read_directory = zipimport._read_directory
     monkeypatch.setattr(zipimport, "_read_directory", lambda path: reads.append(path) or read_directory(path))

@@ -13,8 +13,9 @@ imported on first use so loading Python never waits for it; syntax errors are CP
 own, from `compile` of the cell as the harness would run it (magics rewritten).
 
 Positions: the editor counts UTF-16 code units, Python counts code points; `cursor` and
-every position in an answer are the editor's. Only the standard library is imported at the
-top, so this runs under plain CPython in pyodide-loader/tests/ too.
+every position in an answer are the editor's. Only the standard library and the harness's
+scanner (`workbench_harness.scan`, which the worker has imported before this runs) are
+imported at the top, so this runs under plain CPython in pyodide-loader/python/tests/ too.
 """
 
 import ast
@@ -24,6 +25,8 @@ import json
 import re
 import sys
 import warnings
+
+from workbench_harness.scan import SQL_PIECE, string_end
 
 # The names completion sees: the harness's `user_globals`, given by `setup`.
 namespace = {"__name__": "__main__"}
@@ -528,8 +531,6 @@ HANDLERS = {"complete": complete, "signatures": signatures, "inspect": inspect, 
 # columns), the DataFrames' names and SQL's common words. jedi is not involved.
 
 SQL_CELL = re.compile(r"\A\s*%%sql\b")
-# A string, a quoted name or a comment of SQL, or a bare word.
-SQL_PIECE = re.compile(r"""'((?:[^']|'')*)'|"(?:[^"]|"")*"|--[^\n]*|/\*.*?(?:\*/|\Z)|([A-Za-z_]\w*)""", re.DOTALL)
 SQL_WORDS = (
     "SELECT FROM WHERE GROUP BY ORDER HAVING LIMIT JOIN LEFT RIGHT INNER OUTER ON USING AS AND "
     "OR NOT IN IS NULL DISTINCT COUNT SUM AVG MIN MAX CASE WHEN THEN ELSE END WITH UNION ALL "
@@ -625,10 +626,10 @@ def sql_complete(code, index):
     query = code[body_start:]
     files, names = [], []
     for match in SQL_PIECE.finditer(query):
-        if match.group(1) is not None:
-            files.append(match.group(1).replace("''", "'"))
-        elif match.group(2) is not None and match.end() != index - body_start:
-            names.append(match.group(2))
+        if match.group("string") is not None:
+            files.append(match.group("string").replace("''", "'"))
+        elif match.group("word") is not None and match.end() != index - body_start:
+            names.append(match.group("word"))
     items, seen = [], set()
 
     def add(label, kind):
@@ -715,32 +716,6 @@ class Place:
 
 # A comment, or the opening quotes of a string with its prefix (`rb"`, `f'''`).
 STRING_OR_COMMENT = re.compile(r"#|((?<!\w)[rRbBuUfF]{1,2})?('''|\"\"\"|'|\")")
-
-
-def string_end(code, start, quote, limit):
-    """Where the string whose text starts at `start` ends (after its closing quotes), or
-    None if it is still open at `limit`. A one-quote string also ends, unclosed, at the end
-    of its line."""
-    pattern = STRING_STOPS[quote]
-    position = start
-    while True:
-        stop = pattern.search(code, position, limit)
-        if stop is None:
-            return None
-        if stop.group(0).startswith("\\"):
-            position = stop.end()
-        elif stop.group(0) == "\n":
-            return stop.start()
-        else:
-            return stop.end()
-
-
-# What can end a string: its quotes, or the end of the line for one-quote strings; an
-# escaped character does not.
-STRING_STOPS = {
-    quote: re.compile(r"\\.|" + re.escape(quote) + ("|\n" if len(quote) == 1 else ""), re.DOTALL)
-    for quote in ("'", '"', "'''", '"""')
-}
 
 
 def in_replacement_field(text):

@@ -11,7 +11,7 @@ import types
 import pytest
 
 import assist
-import harness
+from workbench_harness import rewrite
 
 
 class Frame:
@@ -75,7 +75,7 @@ def space(monkeypatch, tmp_path):
         "weird_getattr": GetattrRaises(),
         "looping_dir": DirLoops(),
     }
-    assist.setup(namespace, harness.python_source, ["scipy", "sklearn"], ["seaborn", "requests"])
+    assist.setup(namespace, rewrite.python_source, ["scipy", "sklearn"], ["seaborn", "requests"])
     yield namespace
     assist.setup({"__name__": "__main__"})
 

@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-import harness  # noqa: E402
+from workbench_harness import operations, runs, state  # noqa: E402
 
 # Where the stand-in keeps the last expression's value for a moment.
 RESULT_NAME = "___standin_result"
@@ -57,7 +57,7 @@ async def eval_code_async(source, globals=None, locals=None, *, filename="<exec>
 
 
 class Notebook:
-    """Runs cells through `harness.run` as the worker does, keeping what was emitted."""
+    """Runs cells through `runs.run` as the worker does, keeping what was emitted."""
 
     def __init__(self):
         self.sent = []
@@ -67,7 +67,7 @@ class Notebook:
 
     def run(self, code, label=None, context="{}"):
         self.sent = []
-        answer = harness.run(code, context, self.emit, label)
+        answer = runs.run(code, context, self.emit, label)
         if not isinstance(answer, str):
             answer = asyncio.run(answer)
         return json.loads(answer)
@@ -84,9 +84,9 @@ def notebook(monkeypatch):
     pyodide.code = pyodide_code
     monkeypatch.setitem(sys.modules, "pyodide", pyodide)
     monkeypatch.setitem(sys.modules, "pyodide.code", pyodide_code)
-    harness.reset()
+    operations.reset()
     yield Notebook()
-    harness.reset()
+    operations.reset()
 
 
 class FakeFigure:
@@ -110,7 +110,7 @@ def pyplot(monkeypatch):
     backends = types.ModuleType("matplotlib.backends")
     backend_agg = types.ModuleType("matplotlib.backends.backend_agg")
     backend_agg.FigureCanvasAgg = object
-    backend = types.ModuleType(harness.MATPLOTLIB_BACKEND)
+    backend = types.ModuleType(state.MATPLOTLIB_BACKEND)
     modules = {
         "matplotlib": matplotlib,
         "matplotlib.figure": figure_module,
@@ -119,7 +119,7 @@ def pyplot(monkeypatch):
     }
     for name, module in modules.items():
         monkeypatch.setitem(sys.modules, name, module)
-    exec(harness.MATPLOTLIB_BACKEND_SOURCE, backend.__dict__)
+    exec(state.MATPLOTLIB_BACKEND_SOURCE, backend.__dict__)
 
     pyplot = types.ModuleType("matplotlib.pyplot")
     pyplot.figures = {}
@@ -225,5 +225,5 @@ class FakeMicropip(types.ModuleType):
 def micropip(monkeypatch):
     module = FakeMicropip()
     monkeypatch.setitem(sys.modules, "micropip", module)
-    monkeypatch.setattr(harness, "PACKAGE_INDEX_URL", "")
+    monkeypatch.setattr(state, "PACKAGE_INDEX_URL", "")
     return module

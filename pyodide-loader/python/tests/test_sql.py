@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-import harness
+from workbench_harness import display, rewrite, sql, state
 
 
 @pytest.mark.parametrize(
@@ -35,7 +35,7 @@ import harness
     ],
 )
 def test_sql_cells_become_one_call_and_keep_their_line_count(cell, python):
-    rewritten = harness.python_source(cell)
+    rewritten = rewrite.python_source(cell)
     assert rewritten == python
     assert rewritten.count("\n") == cell.count("\n")
 
@@ -44,14 +44,14 @@ def test_a_sql_cell_binds_its_result_when_named_and_shows_it(monkeypatch):
     seen = []
 
     def fake_run(query, caller, line_offset=0):
-        seen.append((query, line_offset, caller.f_globals is harness.user_globals))
+        seen.append((query, line_offset, caller.f_globals is state.user_globals))
         return 42
 
-    monkeypatch.setattr(harness, "run_sql", fake_run)
-    harness.prepare_builtins()
-    code = harness.python_source("%%sql totals\nSELECT 1\n")
-    exec(compile(code, "<cell>", "exec"), harness.user_globals)
-    assert harness.user_globals.pop("totals") == 42
+    monkeypatch.setattr(sql, "run_sql", fake_run)
+    display.prepare_builtins()
+    code = rewrite.python_source("%%sql totals\nSELECT 1\n")
+    exec(compile(code, "<cell>", "exec"), state.user_globals)
+    assert state.user_globals.pop("totals") == 42
     # The line ends with the name: the cell's value, shown as a table.
     assert code.splitlines()[0].endswith("; totals")
     assert seen == [("SELECT 1\n", 1, True)]
@@ -74,13 +74,13 @@ def test_a_sql_cell_binds_its_result_when_named_and_shows_it(monkeypatch):
     ],
 )
 def test_queries_split_at_semicolons_outside_strings_and_comments(text, statements):
-    assert harness.split_sql(text) == statements
+    assert sql.split_sql(text) == statements
 
 
 def test_the_names_of_a_query_leave_out_strings_and_comments():
     text = """SELECT "Sales Team".total, zone FROM df JOIN 'other.csv' USING (zone) -- frame2
     /* frame3 */ WHERE "we""ird" > 1"""
-    names = harness.sql_names(text)
+    names = sql.sql_names(text)
     assert {"SELECT", "Sales Team", "total", "zone", "FROM", "df", "JOIN", "USING", 'we"ird'} <= names
     assert "other" not in names and "frame2" not in names and "frame3" not in names
 
@@ -98,7 +98,7 @@ def test_dataframes_are_found_in_the_callers_locals_before_its_globals():
         caller = type("Caller", (), {})()
         caller.f_locals = {"df": local_frame, "n": 3}
         caller.f_globals = {"df": global_frame, "sales": global_frame, "n": 4, "unused": Frame()}
-        found = harness.sql_frames("SELECT * FROM df JOIN sales USING (id) WHERE n > 1", caller)
+        found = sql.sql_frames("SELECT * FROM df JOIN sales USING (id) WHERE n > 1", caller)
         assert found == [("df", local_frame), ("sales", global_frame)]
     finally:
         if saved is None:
@@ -109,30 +109,30 @@ def test_dataframes_are_found_in_the_callers_locals_before_its_globals():
 
 def test_duckdb_line_numbers_count_from_the_cells_first_line():
     message = 'Parser Error: syntax error at or near "FORM"\n\nLINE 1: SELECT * FORM t\n                 ^'
-    shifted = harness.shift_sql_lines(message, 9)
+    shifted = sql.shift_sql_lines(message, 9)
     assert "LINE 10: SELECT * FORM t" in shifted
     caret = shifted.split("\n")[-1]
     original_caret = message.split("\n")[-1]
     assert caret.index("^") == original_caret.index("^") + 1
-    assert harness.shift_sql_lines(message, 0) == message
+    assert sql.shift_sql_lines(message, 0) == message
 
 
 def test_parquet_and_json_files_a_query_names_become_tables_it_reads_through_arrow(monkeypatch, tmp_path):
     (tmp_path / "sales").mkdir()
     for name in ("sales/2024.parquet", "sales/2025.parquet", "x.parquet", "log.json", "trips.csv"):
         (tmp_path / name).write_bytes(b"")
-    monkeypatch.setattr(harness, "DATA_DIR", str(tmp_path))
-    query, tables = harness.arrow_files("SELECT year, sum(amount) FROM 'sales/*.parquet' GROUP BY year")
+    monkeypatch.setattr(state, "DATA_DIR", str(tmp_path))
+    query, tables = sql.arrow_files("SELECT year, sum(amount) FROM 'sales/*.parquet' GROUP BY year")
     assert query == 'SELECT year, sum(amount) FROM "sales/*.parquet" GROUP BY year'
     assert tables == {"sales/*.parquet": ["sales/2024.parquet", "sales/2025.parquet"]}
-    query, tables = harness.arrow_files(
+    query, tables = sql.arrow_files(
         "SELECT * FROM read_parquet('x.parquet', binary_as_string=true) AS t JOIN read_json_auto('log.json') USING (id)"
     )
     assert query == 'SELECT * FROM "x.parquet" AS t JOIN "log.json" USING (id)'
     assert set(tables) == {"x.parquet", "log.json"}
     # CSV is the engine's own; a file that is not there is left for the engine to report.
     for untouched in ("SELECT * FROM 'trips.csv'", "SELECT * FROM 'missing.parquet'", "SELECT 'x.parquet' AS name"):
-        assert harness.arrow_files(untouched) == (untouched, {})
+        assert sql.arrow_files(untouched) == (untouched, {})
 
 
 @pytest.mark.parametrize(
@@ -149,13 +149,13 @@ def test_parquet_and_json_files_a_query_names_become_tables_it_reads_through_arr
     ],
 )
 def test_only_the_columns_a_query_names_are_read_unless_it_may_use_them_all(query, everything):
-    assert harness.selects_everything(harness.sql_code(query)) is everything
+    assert sql.selects_everything(sql.sql_code(query)) is everything
 
 
 def test_dollar_quoted_and_escape_strings_hide_semicolons_and_statements_know_their_lines():
-    assert harness.split_sql("SELECT $$a;b$$; SELECT $x$c;d$x$") == ["SELECT $$a;b$$", "SELECT $x$c;d$x$"]
-    assert harness.split_sql("SELECT E'it\\'s; x'; SELECT 2") == ["SELECT E'it\\'s; x'", "SELECT 2"]
-    assert harness.split_sql_lines("\n\nCREATE TABLE t AS SELECT 1 AS a;\n\nSELECT *\nFROM t") == [
+    assert sql.split_sql("SELECT $$a;b$$; SELECT $x$c;d$x$") == ["SELECT $$a;b$$", "SELECT $x$c;d$x$"]
+    assert sql.split_sql("SELECT E'it\\'s; x'; SELECT 2") == ["SELECT E'it\\'s; x'", "SELECT 2"]
+    assert sql.split_sql_lines("\n\nCREATE TABLE t AS SELECT 1 AS a;\n\nSELECT *\nFROM t") == [
         (2, "CREATE TABLE t AS SELECT 1 AS a"),
         (4, "SELECT *\nFROM t"),
     ]
@@ -165,16 +165,16 @@ def test_a_glob_does_not_cross_folders_unless_it_says_so(monkeypatch, tmp_path):
     (tmp_path / "archive").mkdir()
     for name in ("a.parquet", "archive/old.parquet", "data[1].parquet"):
         (tmp_path / name).write_bytes(b"")
-    monkeypatch.setattr(harness, "DATA_DIR", str(tmp_path))
-    assert harness.arrow_files("SELECT 1 FROM '*.parquet'")[1] == {"*.parquet": ["a.parquet", "data[1].parquet"]}
-    assert harness.arrow_files("SELECT 1 FROM '**/*.parquet'")[1] == {
+    monkeypatch.setattr(state, "DATA_DIR", str(tmp_path))
+    assert sql.arrow_files("SELECT 1 FROM '*.parquet'")[1] == {"*.parquet": ["a.parquet", "data[1].parquet"]}
+    assert sql.arrow_files("SELECT 1 FROM '**/*.parquet'")[1] == {
         "**/*.parquet": ["a.parquet", "archive/old.parquet", "data[1].parquet"]
     }
     # A name that exists as written is that file, brackets and all.
-    assert harness.arrow_files("SELECT 1 FROM 'data[1].parquet'")[1] == {"data[1].parquet": ["data[1].parquet"]}
+    assert sql.arrow_files("SELECT 1 FROM 'data[1].parquet'")[1] == {"data[1].parquet": ["data[1].parquet"]}
     # A string in a list of values is a value.
     query = "SELECT 1 FROM t WHERE f IN ('x', 'a.parquet')"
-    assert harness.arrow_files(query) == (query, {})
+    assert sql.arrow_files(query) == (query, {})
 
 
 def test_a_missing_table_error_lists_the_files_and_dataframes_there_are(monkeypatch, tmp_path):
@@ -187,12 +187,12 @@ def test_a_missing_table_error_lists_the_files_and_dataframes_there_are(monkeypa
     (tmp_path / "sales").mkdir()
     (tmp_path / "sales" / "q1.csv").write_text("a\n1\n")
     (tmp_path / "trips.csv").write_text("a\n1\n")
-    monkeypatch.setattr(harness, "DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(harness, "user_globals", {"zones": Frame(), "n": 3, "_hidden": Frame()})
-    assert harness.sql_tables_hint(None) == "Tables you can use: files 'sales/q1.csv', 'trips.csv'; DataFrames zones."
-    monkeypatch.setattr(harness, "user_globals", {})
+    monkeypatch.setattr(state, "DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(state, "user_globals", {"zones": Frame(), "n": 3, "_hidden": Frame()})
+    assert sql.sql_tables_hint(None) == "Tables you can use: files 'sales/q1.csv', 'trips.csv'; DataFrames zones."
+    monkeypatch.setattr(state, "user_globals", {})
     (tmp_path / "trips.csv").unlink()
     (tmp_path / "sales" / "q1.csv").unlink()
-    assert harness.sql_tables_hint(None).startswith("Nothing to query yet")
+    assert sql.sql_tables_hint(None).startswith("Nothing to query yet")
     guess = 'Catalog Error: Table with name nope does not exist!\nDid you mean "pg_enum"?\n\nLINE 1: x'
-    assert harness.SQL_CATALOG_GUESS.sub("", guess) == "Catalog Error: Table with name nope does not exist!\n\nLINE 1: x"
+    assert sql.SQL_CATALOG_GUESS.sub("", guess) == "Catalog Error: Table with name nope does not exist!\n\nLINE 1: x"

@@ -1,0 +1,345 @@
+"""Rich display: mime bundles as IPython's formatter makes them, our pandas table, matplotlib
+figures as PNG, `display()`, and IPython's own display routed into the run's outputs."""
+
+import base64
+import builtins
+import io
+import json
+import sys
+
+from . import state
+from .capture import capped_text, describe_error, make_json_safe
+from .state import MAX_TABLE_ROWS, TABLE_MIME, workbench_helpers
+
+# The representations IPython's display formatter asks an object for, in its order.
+# `_repr_javascript_` is left out on purpose: a notebook's script must never run.
+REPR_METHODS = (
+    ("text/html", "_repr_html_"),
+    ("text/markdown", "_repr_markdown_"),
+    ("image/svg+xml", "_repr_svg_"),
+    ("image/png", "_repr_png_"),
+    ("image/jpeg", "_repr_jpeg_"),
+    ("text/latex", "_repr_latex_"),
+    ("application/json", "_repr_json_"),
+)
+
+
+def repr_method(obj, name):
+    """`obj`'s own `name` method, as IPython looks for one: not on classes, and not on
+    objects that answer every attribute (proxies, mocks)."""
+    if isinstance(obj, type):
+        return None
+    try:
+        if hasattr(obj, "_ipython_canary_method_should_not_exist_"):
+            return None
+        method = getattr(obj, name, None)
+    except Exception:
+        return None
+    return method if callable(method) else None
+
+
+def call_repr(obj, name, *args, **kwargs):
+    """What `obj.name()` returns, or None when it has no such method or it raises."""
+    method = repr_method(obj, name)
+    if method is None:
+        return None
+    try:
+        return method(*args, **kwargs)
+    except Exception:
+        return None
+
+
+def is_json_mime(mime):
+    return mime == "application/json" or mime.endswith("+json")
+
+
+def is_text_mime(mime):
+    return mime.startswith("text/") or mime.endswith("+xml") or mime == "application/javascript"
+
+
+def mime_value(mime, value):
+    """A bundle value as nbformat stores it: JSON mimes as JSON values, text as str, and
+    binary data (bytes from `_repr_png_`) as base64."""
+    if is_json_mime(mime):
+        if isinstance(value, (str, bytes)):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass
+        return make_json_safe(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        value = bytes(value)
+        if is_text_mime(mime):
+            return value.decode("utf-8", "replace")
+        return base64.b64encode(value).decode("ascii")
+    return value if isinstance(value, str) else str(value)
+
+
+def plain_text(obj):
+    try:
+        return capped_text(repr(obj))
+    except Exception as error:
+        return f"<{type(obj).__name__} object: its repr() failed with {describe_error(error)}>"
+
+
+def mime_bundle(obj):
+    """The (data, metadata) IPython's display formatter would make for `obj`: text/plain
+    from repr, then `_repr_mimebundle_` and the `_repr_*_` methods (one that raises or
+    returns None is skipped); pandas tables and matplotlib figures get theirs here."""
+    data = {"text/plain": plain_text(obj)}
+    metadata = {}
+    bundle = call_repr(obj, "_repr_mimebundle_", include=None, exclude=None)
+    if isinstance(bundle, tuple) and len(bundle) == 2:
+        bundle, bundle_metadata = bundle
+        if isinstance(bundle_metadata, dict):
+            metadata.update(make_json_safe(bundle_metadata))
+    if isinstance(bundle, dict):
+        for mime, value in bundle.items():
+            try:
+                data[str(mime)] = mime_value(str(mime), value)
+            except Exception:
+                pass
+    for mime, name in REPR_METHODS:
+        if mime in data:
+            continue
+        value = call_repr(obj, name)
+        if isinstance(value, tuple) and len(value) == 2:
+            value, value_metadata = value
+            if isinstance(value_metadata, dict) and value is not None:
+                metadata[mime] = make_json_safe(value_metadata)
+        if value is None:
+            continue
+        try:
+            data[mime] = mime_value(mime, value)
+        except Exception:
+            pass
+    table = pandas_table(obj)
+    if table is not None:
+        frame, data[TABLE_MIME] = table
+        if "text/html" not in data:
+            html = call_repr(frame, "_repr_html_")
+            if isinstance(html, str):
+                data["text/html"] = html
+    if is_figure(obj) and "image/png" not in data:
+        data["image/png"] = figure_png(obj)
+    return data, metadata
+
+
+def raw_bundle(data):
+    """A bundle given as `{mime: value}` (display(..., raw=True))."""
+    if not isinstance(data, dict):
+        raise TypeError(f"a raw display bundle is a dict of mime types, not {type(data).__name__}")
+    return {str(mime): mime_value(str(mime), value) for mime, value in data.items()}
+
+
+def as_frame(obj):
+    """A pandas DataFrame as it is, a Series as a one-column DataFrame, anything else None
+    (and None while pandas is not imported)."""
+    pandas = sys.modules.get("pandas")
+    if pandas is None:
+        return None
+    if isinstance(obj, pandas.Series):
+        obj = obj.to_frame(name=obj.name if obj.name is not None else "value")
+    return obj if isinstance(obj, pandas.DataFrame) else None
+
+
+def table_of(frame, cells):
+    """The table of a DataFrame, its first MAX_TABLE_ROWS rows given by `cells(shown)` as
+    (index, rows): both table forms (the displayed one and the original `outputs` one) are
+    this one conversion."""
+    index, rows = cells(frame.head(MAX_TABLE_ROWS))
+    return {
+        "columns": [str(column) for column in frame.columns],
+        "dtypes": [str(dtype) for dtype in frame.dtypes],
+        "index": index,
+        "rows": rows,
+        "totalRows": len(frame),
+        "truncated": len(frame) > MAX_TABLE_ROWS,
+    }
+
+
+def pandas_table(obj):
+    """(frame, table) for a pandas DataFrame or Series: every cell and index label as the
+    text pandas prints."""
+    frame = as_frame(obj)
+    if frame is None:
+        return None
+    return frame, table_of(frame, lambda shown: (formatted_index(shown), formatted_rows(shown)))
+
+
+def formatted_rows(frame):
+    """The cells as pandas prints them (its column formatter: a float column shows
+    `0.123457`, a missing value `NaN`), or as str() if pandas' formatter fails."""
+    try:
+        from pandas.io.formats.format import DataFrameFormatter
+
+        formatter = DataFrameFormatter(frame)
+        columns = [
+            [cell.strip() for cell in formatter.format_col(position)]
+            for position in range(len(frame.columns))
+        ]
+        if columns:
+            return [list(row) for row in zip(*columns)]
+        return [[] for _ in range(len(frame))]
+    except Exception:
+        return [[str(cell) for cell in row] for row in frame.itertuples(index=False, name=None)]
+
+
+def formatted_index(frame):
+    try:
+        from pandas.io.formats.format import format_array
+
+        return [label.strip() for label in format_array(frame.index._values, None, leading_space=False)]
+    except Exception:
+        return [str(label) for label in frame.index]
+
+
+def is_figure(obj):
+    figure_module = sys.modules.get("matplotlib.figure")
+    return figure_module is not None and isinstance(obj, figure_module.Figure)
+
+
+def figure_png(figure):
+    """The figure as a base64 PNG, cropped as Jupyter's inline backend crops it."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", bbox_inches="tight")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def display(
+    *objs,
+    include=None,
+    exclude=None,
+    metadata=None,
+    transient=None,
+    display_id=None,
+    raw=False,
+    clear=False,
+    **kwargs,
+):
+    """Shows each object as one output of the running cell, as Jupyter's `display` does
+    (`raw=True`: the objects are `{mime: value}` bundles already). `display_id` and
+    `clear` are accepted; outputs are never updated or cleared in place."""
+    for obj in objs:
+        if raw:
+            data, bundle_metadata = raw_bundle(obj), {}
+        elif repr_method(obj, "_ipython_display_") is not None:
+            obj._ipython_display_()
+            continue
+        else:
+            data, bundle_metadata = mime_bundle(obj)
+            if state.current_run is not None and is_figure(obj):
+                state.current_run.displayed_figures.append(obj)
+        if include:
+            data = {mime: value for mime, value in data.items() if mime in include}
+        if exclude:
+            data = {mime: value for mime, value in data.items() if mime not in exclude}
+        if metadata:
+            bundle_metadata.update(make_json_safe(metadata))
+        publish(data, bundle_metadata)
+
+
+def publish_display_data(data, metadata=None, source=None, *, transient=None, **kwargs):
+    """IPython's lower-level `publish_display_data`, for code that calls it directly."""
+    publish(raw_bundle(data), make_json_safe(metadata or {}))
+
+
+def publish(data, metadata):
+    if not data:
+        return
+    if state.current_run is None:
+        # Between runs (nothing should display then): at least not lost.
+        print(data.get("text/plain", ""))
+        return
+    state.current_run.add_display(data, metadata)
+
+
+def show_figures():
+    """`plt.show()`: every open figure becomes an output of the running cell now, and is
+    closed. Outside a run (a warm-up import) figures are left alone."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if state.current_run is None or pyplot is None:
+        return
+    try:
+        for number in pyplot.get_fignums():
+            figure = pyplot.figure(number)
+            png = figure_png(figure)
+            state.current_run.figure_images.append(image_output(png))
+            state.current_run.add_display({"text/plain": plain_text(figure), "image/png": png}, {})
+    finally:
+        pyplot.close("all")
+
+
+def image_output(png):
+    """A figure in the original `outputs` format."""
+    return {"type": "image", "mime": "image/png", "data": png}
+
+
+# IPython's display functions live here; IPython.display and IPython.core.display take
+# them from this module.
+IPYTHON_DISPLAY_MODULE = "IPython.core.display_functions"
+
+
+class IPythonDisplayFinder:
+    """Finds IPython's display_functions module with the other finders and loads it with
+    `display`, `publish_display_data` and `clear_output` replaced by the workbench's, so
+    `from IPython.display import display` shows into the run's outputs (IPython's own would
+    print, as no IPython shell runs here)."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != IPYTHON_DISPLAY_MODULE:
+            return None
+        for finder in sys.meta_path:
+            find_spec = getattr(finder, "find_spec", None)
+            if finder is self or find_spec is None:
+                continue
+            spec = find_spec(fullname, path, target)
+            if spec is not None:
+                if spec.loader is not None:
+                    spec.loader = RoutingLoader(spec.loader)
+                return spec
+        return None
+
+
+class RoutingLoader:
+    """Another loader's module, with the workbench's display functions put in it."""
+
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        create = getattr(self.loader, "create_module", None)
+        return create(spec) if create is not None else None
+
+    def exec_module(self, module):
+        self.loader.exec_module(module)
+        route_ipython_display(module)
+
+    def __getattr__(self, name):
+        return getattr(self.loader, name)
+
+
+def route_ipython_display(module):
+    module.display = display
+    module.publish_display_data = publish_display_data
+    module.clear_output = clear_output
+
+
+def clear_output(wait=False):
+    """IPython's `clear_output`, accepted and ignored: a run's outputs are never cleared in
+    place (IPython's own would print terminal escape codes into stdout here)."""
+
+
+
+
+def prepare_builtins():
+    """`display` as a builtin (as in Jupyter, and so `reset` keeps it), the helpers of
+    magics and `plt.show()`, and IPython's display routed to ours. Cheap and idempotent:
+    every run calls it."""
+    builtins.display = display
+    builtins.__workbench__ = workbench_helpers
+    if not any(isinstance(finder, IPythonDisplayFinder) for finder in sys.meta_path):
+        sys.meta_path.insert(0, IPythonDisplayFinder())
+    loaded = sys.modules.get(IPYTHON_DISPLAY_MODULE)
+    if loaded is not None and getattr(loaded, "display", None) is not display:
+        route_ipython_display(loaded)

@@ -1,0 +1,115 @@
+// ---------------------------------------------------------------------------------------
+// Runs.
+
+async function execute({ id, request }) {
+  try {
+    // Code that uses SQL gets the engine started (and waits for it) before it runs; once SQL
+    // was used, every run waits for the engine to be ready (after Stop, a new one starts). It
+    // loads beside the packages below, not after them.
+    const sql = SQL_WORDS.test(request.code) || (sqlEngine !== null && sqlEngine.failure === null);
+    const engineReady = sql ? sqlEngineReady() : null;
+    // Code without the word "import" imports nothing: skip the parse for imports. Pyodide's
+    // parse gives up on IPython's lines (%time, !ls), so it reads the cell as the harness
+    // will run it.
+    const loaded = !/\bimport\b/.test(request.code)
+      ? []
+      : await pyodide.loadPackagesFromImports(call("python_source", request.code), {
+          messageCallback: packagesNews,
+          errorCallback: packagesProblem,
+        });
+    // pandas imports pyarrow only inside `to_parquet`/`read_parquet`, where the import above
+    // cannot see it: code that mentions Parquet gets it loaded first.
+    // SQL's results come back as Arrow and become DataFrames: it needs both too.
+    if ((sql || /parquet/i.test(request.code)) && !pyodide.loadedPackages.pyarrow) {
+      const packages = sql ? ["pandas", "pyarrow"] : ["pyarrow"];
+      loaded.push(...(await pyodide.loadPackage(packages, { messageCallback: packagesNews, errorCallback: packagesProblem })));
+    }
+    await engineReady;
+    // News only when something loaded: the page refreshes its package list on news, and
+    // that list would otherwise sit in the queue in front of the next run.
+    if (loaded && loaded.length > 0) {
+      packagesSettled();
+      keepForOffline();
+    }
+  } catch (error) {
+    packagesProblem(`could not load the packages this code imports: ${describe(error)}`);
+  }
+  // Stop and timeouts interrupt the user's run only: Pyodide watches the buffer just while
+  // the run runs, so a Stop pressed while Python starts, preloads or loads this run's
+  // packages spoils none of them. Byte 1 says Stop was pressed for this run: it then stops
+  // at its first instruction.
+  if (interruptBuffer) {
+    if (interruptBuffer[1]) {
+      interruptBuffer[0] = 2;
+    }
+    pyodide.setInterruptBuffer(interruptBuffer);
+  }
+  // Streams are text; a display is one nbformat output, as JSON.
+  const emit = (stream, text) =>
+    stream === "display"
+      ? post({ type: Kind.display, id, output: JSON.parse(text) })
+      : post({ type: Kind.output, id, stream, text });
+  const context = JSON.stringify(request.context ?? {});
+  const label = request.label ?? null;
+  // `%pip install` waits for the preloads, as an install does (micropip then finds them).
+  if (/^\s*%pip\b/m.test(request.code)) {
+    await preloading;
+  }
+  // The timeout counts from here: waiting for packages is not the code's time.
+  post({ type: Kind.started, id });
+  let result;
+  userCodeRunning = true;
+  try {
+    // The harness answers at once, or — for code that awaits or installs — with a coroutine.
+    result = JSON.parse(await call("run", request.code, context, emit, label));
+  } catch (error) {
+    // Stop can land in the harness around the user's code; it is still a stopped run.
+    if (error && error.type === "KeyboardInterrupt") {
+      result = JSON.parse(call("stopped", request.code, context, emit, label));
+    } else {
+      throw error;
+    }
+  } finally {
+    userCodeRunning = false;
+    pyodide.setInterruptBuffer(undefined);
+  }
+  // The code may have written files: flush them and refill the spare handles, between
+  // requests (runs in a row share one).
+  settleSoon();
+  return result;
+}
+
+let settling = null;
+function settleSoon() {
+  if (settling === null) {
+    settling = setTimeout(() => {
+      settling = null;
+      queue = queue.then(settleFiles);
+    }, 250);
+  }
+}
+
+// A `File` or `Blob` is kept in place (readable at once, copied into the browser's storage in
+// the background); bytes (text or an `ArrayBuffer` from `loadFile`) are written.
+async function loadFile({ name }, payload) {
+  try {
+    if (payload instanceof Blob) {
+      await DataFolder.keep(name, payload);
+    } else {
+      await DataFolder.write(name, new Uint8Array(payload));
+    }
+  } catch (error) {
+    // No space, or a folder in the way: the file is not added, and the answer says why.
+    return { success: false, filename: name, error: describe(error) };
+  }
+  return describeFile(name);
+}
+
+async function describeFile(name) {
+  if (/\.(csv|tsv)$/i.test(name)) {
+    await pyodide.loadPackage("pandas", { messageCallback: packagesNews });
+  } else if (/\.parquet$/i.test(name)) {
+    await pyodide.loadPackage(["pandas", "pyarrow"], { messageCallback: packagesNews });
+  }
+  return JSON.parse(call("describe_file", `${harness.get("DATA_DIR")}/${name}`));
+}
