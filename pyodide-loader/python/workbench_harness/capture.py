@@ -8,6 +8,7 @@ import math
 from . import state
 from .state import MAX_TEXT_CHARS
 
+
 class StreamPiece:
     """Consecutive text on one stream, kept as parts and joined once at the end."""
 

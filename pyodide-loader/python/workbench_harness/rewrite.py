@@ -10,6 +10,7 @@ import tokenize
 from .scan import string_end
 from .tracebacks import source_lines
 
+
 class CellSource:
     """A cell as Python runs it: every magic line replaced by one line of Python (so line
     numbers stay the user's), and whether `%%time` asked to time the whole cell."""

@@ -13,6 +13,7 @@ from .operations import now_iso
 from .rewrite import needs_event_loop, transform_cell
 from .tracebacks import error_output, remember_source, user_traceback
 
+
 class Run:
     """One run's capture and answer: streams redirected, outputs collected in order, the
     user's source registered so tracebacks show their lines, and the answer shaped as the
@@ -39,6 +40,19 @@ class Run:
         # Last: nothing after the swap can be interrupted before `finish` puts them back.
         self.saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = self.stdout, self.stderr
+
+    def begin(self, code):
+        """The run's context in the user's namespace, and the cell's Python to evaluate (its
+        magics rewritten); a `%%time` cell's clock starts here."""
+        state.user_globals.update(self.context)
+        self.cell = transform_cell(code)
+        self.evaluation_started = time.perf_counter()
+        return self.cell.python
+
+    def evaluated(self, value):
+        if self.cell.timed:
+            print(f"Wall time: {format_time(time.perf_counter() - self.evaluation_started)}")
+        self.succeeded(value)
 
     def succeeded(self, value):
         self.value = value
@@ -150,13 +164,8 @@ def run(code, context_json, emit, label=None):
 
     running = Run(code, context_json, emit, label)
     try:
-        state.user_globals.update(running.context)
-        cell = transform_cell(code)
-        started = time.perf_counter()
-        value = eval_code(cell.python, state.user_globals, filename=running.filename)
-        if cell.timed:
-            print(f"Wall time: {format_time(time.perf_counter() - started)}")
-        running.succeeded(value)
+        python = running.begin(code)
+        running.evaluated(eval_code(python, state.user_globals, filename=running.filename))
     except BaseException as error:  # user code may raise anything, even SystemExit
         running.failed(error)
     return running.finish()
@@ -168,13 +177,8 @@ async def run_async(code, context_json, emit, label=None):
 
     running = Run(code, context_json, emit, label)
     try:
-        state.user_globals.update(running.context)
-        cell = transform_cell(code)
-        started = time.perf_counter()
-        value = await eval_code_async(cell.python, state.user_globals, filename=running.filename)
-        if cell.timed:
-            print(f"Wall time: {format_time(time.perf_counter() - started)}")
-        running.succeeded(value)
+        python = running.begin(code)
+        running.evaluated(await eval_code_async(python, state.user_globals, filename=running.filename))
     except BaseException as error:  # user code may raise anything, even SystemExit
         running.failed(error)
     return running.finish()
