@@ -62,17 +62,51 @@ pub const ASSIST_STUCK_GRACE_MS: u64 = 10_000;
 /// `python/workbench_harness/`, each file's name and source. They travel in the start
 /// message (embedded here at build time), so start-up makes no request for them.
 const HARNESS: &[(&str, &str)] = &[
-    ("__init__.py", include_str!("../python/workbench_harness/__init__.py")),
-    ("capture.py", include_str!("../python/workbench_harness/capture.py")),
-    ("display.py", include_str!("../python/workbench_harness/display.py")),
-    ("magics.py", include_str!("../python/workbench_harness/magics.py")),
-    ("operations.py", include_str!("../python/workbench_harness/operations.py")),
-    ("rewrite.py", include_str!("../python/workbench_harness/rewrite.py")),
-    ("runs.py", include_str!("../python/workbench_harness/runs.py")),
-    ("runtime.py", include_str!("../python/workbench_harness/runtime.py")),
+    (
+        "__init__.py",
+        include_str!("../python/workbench_harness/__init__.py"),
+    ),
+    (
+        "capture.py",
+        include_str!("../python/workbench_harness/capture.py"),
+    ),
+    (
+        "display.py",
+        include_str!("../python/workbench_harness/display.py"),
+    ),
+    (
+        "magics.py",
+        include_str!("../python/workbench_harness/magics.py"),
+    ),
+    (
+        "operations.py",
+        include_str!("../python/workbench_harness/operations.py"),
+    ),
+    (
+        "rewrite.py",
+        include_str!("../python/workbench_harness/rewrite.py"),
+    ),
+    (
+        "runs.py",
+        include_str!("../python/workbench_harness/runs.py"),
+    ),
+    (
+        "runtime.py",
+        include_str!("../python/workbench_harness/runtime.py"),
+    ),
+    (
+        "scan.py",
+        include_str!("../python/workbench_harness/scan.py"),
+    ),
     ("sql.py", include_str!("../python/workbench_harness/sql.py")),
-    ("state.py", include_str!("../python/workbench_harness/state.py")),
-    ("tracebacks.py", include_str!("../python/workbench_harness/tracebacks.py")),
+    (
+        "state.py",
+        include_str!("../python/workbench_harness/state.py"),
+    ),
+    (
+        "tracebacks.py",
+        include_str!("../python/workbench_harness/tracebacks.py"),
+    ),
 ];
 /// The Python that answers the editor's questions.
 const ASSIST: &str = include_str!("../python/assist.py");
@@ -263,7 +297,13 @@ mod tests {
         let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/python/workbench_harness");
         let mut on_disk: Vec<String> = std::fs::read_dir(folder)
             .expect("the harness package")
-            .map(|entry| entry.expect("an entry").file_name().to_string_lossy().into_owned())
+            .map(|entry| {
+                entry
+                    .expect("an entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
             .filter(|name| name.ends_with(".py"))
             .collect();
         on_disk.sort();

@@ -208,7 +208,11 @@ fn the_worker_asks_and_tells_exactly_what_rust_sends_and_reads() {
         .map(|ask| name_of(ask, "type"))
         .map(|name| (name.clone(), name))
         .collect();
-    assert_eq!(table(&PYTHON_WORKER, "Ask"), asks, "pyodide-worker.js's Ask");
+    assert_eq!(
+        table(&PYTHON_WORKER, "Ask"),
+        asks,
+        "pyodide-worker.js's Ask"
+    );
     let kinds: Vec<(String, String)> = every_news()
         .into_iter()
         .map(|(kind, _)| (kind.to_owned(), kind.to_owned()))
