@@ -4,6 +4,7 @@
 //! client (keep-alive, chunked bodies and streams included).
 
 pub mod postgres;
+pub mod postgres_bin;
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -10,6 +10,9 @@ mod assets;
 mod cycles;
 mod lock;
 mod manifest;
+// The backend's own search for PostgreSQL's programs, shared as a file (std only).
+#[path = "../../backend/src/testing/postgres_bin.rs"]
+mod postgres_bin;
 mod step;
 mod tools;
 mod wheelhouse;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+use crate::postgres_bin;
 use crate::step::{Command, path_with, step};
 
 const TRUNK_VERSION: &str = "0.21.14";
@@ -211,12 +212,12 @@ pub fn ensure_chromium() -> Result<()> {
 /// (`/usr/lib/postgresql/<version>/bin`); installed from Debian's packages when missing.
 pub fn ensure_postgres() -> Result<()> {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    if let Some(bin) = postgres_bin(Path::new("/usr/lib/postgresql"), &path) {
+    if let Some(bin) = postgres_bin::find(Path::new(postgres_bin::DEBIAN_LIB), &path) {
         println!("    already installed ({})", bin.display());
         return Ok(());
     }
     apt_install(&["postgresql"], "the storage tests need PostgreSQL 14+")?;
-    postgres_bin(Path::new("/usr/lib/postgresql"), &path)
+    postgres_bin::find(Path::new(postgres_bin::DEBIAN_LIB), &path)
         .map(|_| ())
         .context("postgresql was installed, but initdb and pg_ctl are still not found")
 }
@@ -245,27 +246,6 @@ fn apt_install(packages: &[&str], why: &str) -> Result<()> {
         .with_context(|| format!("could not install {names} from Debian's packages"))
 }
 
-/// The folder with `initdb` and `pg_ctl`: the first on `path`, else the newest
-/// `<lib>/<version>/bin`.
-fn postgres_bin(lib: &Path, path: &std::ffi::OsStr) -> Option<PathBuf> {
-    let has_tools =
-        |folder: &Path| folder.join("initdb").exists() && folder.join("pg_ctl").exists();
-    if let Some(folder) = std::env::split_paths(path).find(|folder| has_tools(folder)) {
-        return Some(folder);
-    }
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir(lib)
-        .ok()?
-        .filter_map(Result::ok)
-        .filter_map(|entry| {
-            let version = entry.file_name().to_str()?.parse().ok()?;
-            let bin = entry.path().join("bin");
-            has_tools(&bin).then_some((version, bin))
-        })
-        .collect();
-    versions.sort();
-    versions.pop().map(|(_, bin)| bin)
-}
-
 /// The wasm-bindgen version in Cargo.lock, which the CLI must match exactly.
 fn wasm_bindgen_version(root: &Path) -> Result<String> {
     let lock_path = root.join("Cargo.lock");
@@ -291,35 +271,4 @@ fn reports_version(binary: &Path, version: &str) -> bool {
             .args(["--version"])
             .output_if_ok()
             .is_some_and(|output| output.split_whitespace().any(|word| word == version))
-}
-
-#[cfg(test)]
-mod postgres_tests {
-    use super::*;
-
-    #[test]
-    fn postgres_is_found_on_path_or_in_the_newest_debian_folder() {
-        let root = tempfile::tempdir().expect("dir");
-        let lib = root.path().join("lib");
-        let make = |folder: &Path| {
-            std::fs::create_dir_all(folder).expect("folder");
-            for tool in ["initdb", "pg_ctl"] {
-                std::fs::write(folder.join(tool), "").expect("tool");
-            }
-        };
-        assert_eq!(postgres_bin(&lib, std::ffi::OsStr::new("")), None);
-        make(&lib.join("14").join("bin"));
-        make(&lib.join("15").join("bin"));
-        std::fs::create_dir_all(lib.join("16").join("bin")).expect("an empty one");
-        assert_eq!(
-            postgres_bin(&lib, std::ffi::OsStr::new("")),
-            Some(lib.join("15").join("bin"))
-        );
-        let on_path = root.path().join("bin");
-        make(&on_path);
-        assert_eq!(
-            postgres_bin(&lib, on_path.as_os_str()),
-            Some(on_path.clone())
-        );
-    }
 }

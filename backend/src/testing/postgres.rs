@@ -18,6 +18,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio_postgres::NoTls;
 
+use super::postgres_bin;
+
 /// The user a cluster runs as when the tests run as root.
 const UNPRIVILEGED_USER: &str = "postgres";
 
@@ -231,27 +233,12 @@ impl Drop for PgCluster {
 /// The folder holding `initdb` and `pg_ctl`: `$WORKBENCH_PG_BIN`, `PATH`, or the newest
 /// `/usr/lib/postgresql/<version>/bin` (where Debian puts them).
 pub fn postgres_bin() -> Option<PathBuf> {
-    let has_tools =
-        |folder: &Path| folder.join("initdb").exists() && folder.join("pg_ctl").exists();
     if let Some(folder) = std::env::var_os("WORKBENCH_PG_BIN").map(PathBuf::from) {
-        return has_tools(&folder).then_some(folder);
+        let found = postgres_bin::find(Path::new(""), folder.as_os_str());
+        return found.filter(|found| *found == folder);
     }
-    if let Some(path) = std::env::var_os("PATH")
-        && let Some(folder) = std::env::split_paths(&path).find(|folder| has_tools(folder))
-    {
-        return Some(folder);
-    }
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .filter_map(Result::ok)
-        .filter_map(|entry| {
-            let version = entry.file_name().to_str()?.parse().ok()?;
-            let bin = entry.path().join("bin");
-            has_tools(&bin).then_some((version, bin))
-        })
-        .collect();
-    versions.sort();
-    versions.pop().map(|(_, bin)| bin)
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    postgres_bin::find(Path::new(postgres_bin::DEBIAN_LIB), &path)
 }
 
 fn running_as_root() -> bool {
