@@ -1,11 +1,25 @@
 //! The workbench server binary: parse the configuration, bind, serve until Ctrl-C.
 
+use std::process::ExitCode;
+
 use anyhow::Result;
 use backend::{Application, Config};
 use clap::Parser;
 
+/// A failure to start (a bad flag's value, a port taken, a database refusing) is one line on
+/// stderr with its causes, and a non-zero exit.
 #[tokio::main]
-async fn main() -> Result<()> {
+async fn main() -> ExitCode {
+    match serve().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -43,6 +43,16 @@ impl PgCluster {
 
     /// Starts a new cluster; panics, saying how to install PostgreSQL, if it cannot.
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// Starts a new cluster that takes TCP connections over TLS only (`hostssl`), with this
+    /// server certificate and key (PEM). Set-up reaches it through its Unix socket.
+    pub fn start_with_tls(certificate_pem: &str, key_pem: &str) -> Self {
+        Self::start_with(Some((certificate_pem, key_pem)))
+    }
+
+    fn start_with(tls: Option<(&str, &str)>) -> Self {
         let bin = postgres_bin().unwrap_or_else(|| {
             panic!(
                 "PostgreSQL's initdb and pg_ctl were not found (on PATH, in $WORKBENCH_PG_BIN or \
@@ -87,9 +97,56 @@ impl PgCluster {
                 "--no-sync",
             ],
         );
+        if let Some((certificate, key)) = tls {
+            cluster.require_tls(certificate, key);
+        }
         cluster.watch_over_this_process();
         cluster.start_server();
         cluster
+    }
+
+    /// `ssl = on` with these files, and TCP for TLS connections only.
+    fn require_tls(&self, certificate: &str, key: &str) {
+        self.write_tls_files(certificate, key);
+        let data = self.data();
+        let mut settings = std::fs::read_to_string(data.join("postgresql.conf")).expect("settings");
+        settings
+            .push_str("\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        std::fs::write(data.join("postgresql.conf"), settings).expect("writes the settings");
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostssl all all ::1/128 trust\n",
+        )
+        .expect("writes the access rules");
+    }
+
+    /// Puts another certificate and key in place and has the running server load them; the
+    /// connections made from now on get them.
+    pub fn replace_tls(&self, certificate: &str, key: &str) {
+        self.write_tls_files(certificate, key);
+        self.run(
+            "pg_ctl",
+            &["-D", &self.data().display().to_string(), "reload"],
+        );
+    }
+
+    fn write_tls_files(&self, certificate: &str, key: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let data = self.data();
+        let owner = std::fs::metadata(&data).expect("the data folder");
+        for (name, text) in [("server.crt", certificate), ("server.key", key)] {
+            let path = data.join(name);
+            std::fs::write(&path, text).expect("writes the server's TLS files");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .expect("the key is the server's alone");
+            std::os::unix::fs::chown(&path, Some(owner.uid()), Some(owner.gid()))
+                .expect("hands the TLS files to the server's user");
+        }
+    }
+
+    /// This cluster's port.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// `postgres://…` for `database` in this cluster.
@@ -97,7 +154,16 @@ impl PgCluster {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
     }
 
-    /// A new, empty database; returns its URL.
+    /// The connection string for `database` through the cluster's Unix socket.
+    pub fn socket_url(&self, database: &str) -> String {
+        format!(
+            "host={} port={} user=postgres dbname={database}",
+            self.folder.path().display(),
+            self.port
+        )
+    }
+
+    /// A new, empty database; returns its URL (TCP, [`Self::url`]).
     pub async fn fresh_database(&self) -> String {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let name = format!(
@@ -105,7 +171,7 @@ impl PgCluster {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        let (client, connection) = tokio_postgres::connect(&self.url("postgres"), NoTls)
+        let (client, connection) = tokio_postgres::connect(&self.socket_url("postgres"), NoTls)
             .await
             .expect("connects to the test cluster");
         let driver = tokio::spawn(connection);

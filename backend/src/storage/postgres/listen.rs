@@ -9,27 +9,24 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::sync::broadcast;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 
 use super::CHANNEL;
+use super::tls::Target;
 use crate::storage::StoreWork;
 
 /// How long to wait before connecting again.
 const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 
 /// Listens until the store is dropped.
-pub(super) async fn run(
-    config: tokio_postgres::Config,
-    changes: broadcast::Sender<()>,
-    work: Arc<StoreWork>,
-) {
+pub(super) async fn run(target: Target, changes: broadcast::Sender<()>, work: Arc<StoreWork>) {
     let announce = || {
         work.changes.fetch_add(1, Ordering::Release);
         let _ = changes.send(());
     };
     let mut connected_before = false;
     loop {
-        match config.connect(NoTls).await {
+        match target.connect().await {
             Ok((client, mut connection)) => {
                 let (told, mut notifications) = tokio::sync::mpsc::unbounded_channel();
                 let driver = tokio::spawn(async move {
@@ -58,7 +55,10 @@ pub(super) async fn run(
                 }
                 driver.abort();
             }
-            Err(error) => tracing::debug!("could not connect to listen for new events: {error}"),
+            Err(error) => tracing::debug!(
+                "could not connect to listen for new events: {}",
+                super::tls::explain(&error).unwrap_or_else(|| error.to_string())
+            ),
         }
         tokio::time::sleep(RECONNECT_AFTER).await;
     }

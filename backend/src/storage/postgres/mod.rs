@@ -26,6 +26,7 @@ mod queries;
 mod rollups;
 mod schema;
 mod shared;
+pub mod tls;
 mod writer;
 
 use std::sync::{Arc, Mutex};
@@ -35,7 +36,6 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use protocol::stats::ExportRow;
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
-use tokio_postgres::NoTls;
 
 use super::{Aggregates, BoxFuture, CodeRuns, EventStore, NewEvent, StoreError, StoreWork};
 use crate::storage::summary::RangeStats;
@@ -95,15 +95,28 @@ impl PgStore {
     /// migration lock, and starts the writer, the summariser and the listener. `changes` is
     /// told whenever any replica stored events.
     pub async fn connect(url: &str, changes: broadcast::Sender<()>) -> Result<Self, StoreError> {
-        let mut config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|error| StoreError::Database(format!("bad database URL: {error}")))?;
-        config.connect_timeout(CONNECT_WAIT);
-        config.application_name("pyodide-workbench");
-        schema::migrate(&config).await?;
+        let mut target = tls::Target::parse(url).map_err(StoreError::Database)?;
+        target.config.connect_timeout(CONNECT_WAIT);
+        target.config.application_name("pyodide-workbench");
+        if let Err(error) = schema::migrate(&target).await {
+            // A server that does not speak TLS at all fails before any handshake, with no
+            // cause to read: ask it plainly.
+            if target.mode != tls::SslMode::Disable
+                && target.mode != tls::SslMode::Prefer
+                && matches!(error, StoreError::Unavailable(_))
+                && tls::server_refuses_tls(&target.config).await == Some(true)
+            {
+                return Err(StoreError::Unavailable(format!(
+                    "the database does not offer TLS, and sslmode={} needs it: turn on ssl in the \
+                     database server, or lower sslmode (prefer, disable) on a private network",
+                    target.mode.name()
+                )));
+            }
+            return Err(error);
+        }
         let manager = Manager::from_config(
-            config.clone(),
-            NoTls,
+            target.config.clone(),
+            target.tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -121,7 +134,7 @@ impl PgStore {
         let tasks = vec![
             tokio::spawn(writer::run(pool.clone(), receiver, Arc::clone(&work))),
             tokio::spawn(rollups::run(pool.clone(), Arc::clone(&work))),
-            tokio::spawn(listen::run(config, changes, Arc::clone(&work))),
+            tokio::spawn(listen::run(target, changes, Arc::clone(&work))),
         ];
         Ok(Self {
             inner: Arc::new(Inner {
@@ -224,8 +237,28 @@ impl EventStore for PgStore {
         let pool = self.pool();
         Box::pin(async move {
             let check = async {
-                let client = pool.get().await.ok()?;
-                client.simple_query("SELECT 1").await.ok()
+                let client = match pool.get().await {
+                    Ok(client) => client,
+                    Err(error) => {
+                        // Said with its cause: an expired certificate after a reconnect reads
+                        // as such, not as a bare "unreachable".
+                        let cause = match &error {
+                            deadpool_postgres::PoolError::Backend(error) => {
+                                tls::explain(error).unwrap_or_else(|| error.to_string())
+                            }
+                            other => other.to_string(),
+                        };
+                        tracing::warn!("the database is unreachable: {cause}");
+                        return None;
+                    }
+                };
+                match client.simple_query("SELECT 1").await {
+                    Ok(answer) => Some(answer),
+                    Err(error) => {
+                        tracing::warn!("the database's health check failed: {}", classify(error));
+                        None
+                    }
+                }
             };
             matches!(tokio::time::timeout(CONNECT_WAIT, check).await, Ok(Some(_)))
         })
@@ -255,10 +288,12 @@ fn classify(error: tokio_postgres::Error) -> StoreError {
             code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
         }
     };
-    // The driver's own text is only "db error"; the server's message says what went wrong.
-    let details = match error.as_db_error() {
-        Some(server) => format!("{error}: {server}"),
-        None => error.to_string(),
+    // The driver's own text is only "db error"; the server's message says what went wrong,
+    // and a TLS failure its cause, with the parameter to change.
+    let details = match (error.as_db_error(), tls::explain(&error)) {
+        (Some(server), _) => format!("{error}: {server}"),
+        (None, Some(explained)) => explained,
+        (None, None) => error.to_string(),
     };
     if away {
         StoreError::Unavailable(details)

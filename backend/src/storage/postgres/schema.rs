@@ -2,8 +2,7 @@
 //! turns under a session advisory lock on a connection of their own, so each migration runs
 //! once: the first replica applies it, the others find it recorded in `schema_migrations`.
 
-use tokio_postgres::NoTls;
-
+use super::tls::Target;
 use super::{MIGRATION_LOCK, classify};
 use crate::storage::StoreError;
 
@@ -93,8 +92,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
 
 /// Applies the migrations this database lacks, under the migration lock. Returns how many
 /// this call applied.
-pub(super) async fn migrate(config: &tokio_postgres::Config) -> Result<usize, StoreError> {
-    let (mut client, connection) = config.connect(NoTls).await.map_err(classify)?;
+pub(super) async fn migrate(target: &Target) -> Result<usize, StoreError> {
+    let (mut client, connection) = target.connect().await.map_err(classify)?;
     // The lock is the session's: it goes with this connection, whatever happens below.
     let driver = tokio::spawn(connection);
     let applied = async {
