@@ -5,7 +5,8 @@
 //! runs (with `/health` beside them), the 30-day dashboard, and ingest while ten live
 //! dashboards are open. Then the same on PostgreSQL (a throwaway cluster, when its binaries
 //! are installed): ingest on one replica and on two sharing the database, and the 30-day
-//! dashboard over the seeded events.
+//! dashboard over the seeded events; then ingest on one replica and the 30-day dashboard
+//! over TLS (`verify-full`, a cluster that takes TLS only), with their ratios to plain TCP.
 //!
 //! `cargo xtask bench-server` builds in release mode and runs this against the release
 //! server binary. Figures are machine-dependent; compare the ratios.
@@ -172,7 +173,30 @@ async fn main() -> anyhow::Result<()> {
         server.kill().await?;
     }
     if postgres_bin().is_some() {
-        postgres(&server_binary, seconds, seed_events, &mut figures).await?;
+        for database in [Database::plain(), Database::over_tls()?] {
+            postgres(
+                &server_binary,
+                seconds,
+                seed_events,
+                &database,
+                &mut figures,
+            )
+            .await?;
+        }
+        let ratio = |figures: &serde_json::Map<String, serde_json::Value>, of: &str| {
+            let figure = |name: String| figures.get(&name).and_then(serde_json::Value::as_f64);
+            figure(format!("pgTls{of}")).unwrap_or(f64::NAN)
+                / figure(format!("pg{of}")).unwrap_or(f64::NAN)
+        };
+        let ingest = ratio(&figures, "IngestEventsPerSecond");
+        figures.insert("pgTlsIngestRatio".into(), ingest.into());
+        print!("PostgreSQL over TLS (verify-full) ÷ plain TCP: ingest events/s {ingest:.2}×");
+        if seed_events > 0 {
+            let dashboard = ratio(&figures, "Dashboard30dMedianMs");
+            figures.insert("pgTlsDashboard30dRatio".into(), dashboard.into());
+            print!(", 30-day dashboard time {dashboard:.2}×");
+        }
+        println!();
     } else {
         println!("PostgreSQL is not installed: its figures are skipped");
     }
@@ -182,36 +206,104 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Ingest on one replica and on two on one PostgreSQL, and the 30-day dashboard over
-/// `seed_events` seeded events there.
+/// The PostgreSQL the figures are measured on: a throwaway cluster over plain TCP, or one
+/// that takes TCP over TLS only, reached with `sslmode=verify-full` and a test CA (its
+/// figures are named `pgTls…`).
+struct Database {
+    cluster: PgCluster,
+    /// The URL's TLS parameters; empty for plain TCP.
+    params: String,
+    label: &'static str,
+    prefix: &'static str,
+    _files: Option<tempfile::TempDir>,
+}
+
+impl Database {
+    fn plain() -> Self {
+        Self {
+            cluster: PgCluster::start(),
+            params: String::new(),
+            label: "PostgreSQL",
+            prefix: "pg",
+            _files: None,
+        }
+    }
+
+    fn over_tls() -> anyhow::Result<Self> {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+        let ca_key = KeyPair::generate()?;
+        let mut ca = CertificateParams::new(Vec::<String>::new())?;
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name.push(DnType::CommonName, "bench CA");
+        let ca = ca.self_signed(&ca_key)?;
+        let server_key = KeyPair::generate()?;
+        let server = CertificateParams::new(vec!["localhost".to_owned()])?.signed_by(
+            &server_key,
+            &ca,
+            &ca_key,
+        )?;
+        let files = tempfile::tempdir()?;
+        let ca_file = files.path().join("ca.pem");
+        std::fs::write(&ca_file, ca.pem())?;
+        Ok(Self {
+            cluster: PgCluster::start_with_tls(&server.pem(), &server_key.serialize_pem()),
+            params: format!("sslmode=verify-full&sslrootcert={}", ca_file.display()),
+            label: "PostgreSQL over TLS",
+            prefix: "pgTls",
+            _files: Some(files),
+        })
+    }
+
+    /// A fresh database's URL.
+    async fn fresh_url(&self) -> String {
+        let url = self.cluster.fresh_database().await;
+        if self.params.is_empty() {
+            url
+        } else {
+            format!(
+                "{}?{}",
+                url.replace("@127.0.0.1:", "@localhost:"),
+                self.params
+            )
+        }
+    }
+}
+
+/// Ingest on one replica (and, over plain TCP, on two) on one PostgreSQL, and the 30-day
+/// dashboard over `seed_events` seeded events there.
 async fn postgres(
     server_binary: &std::path::Path,
     seconds: u64,
     seed_events: usize,
+    database: &Database,
     figures: &mut serde_json::Map<String, serde_json::Value>,
 ) -> anyhow::Result<()> {
-    let cluster = PgCluster::start();
-    let url = cluster.fresh_database().await;
+    let (label, prefix) = (database.label, database.prefix);
+    let url = database.fresh_url().await;
     let phase = Duration::from_secs(seconds);
     let (data_a, data_b) = (tempfile::tempdir()?, tempfile::tempdir()?);
     let (mut first, first_address) = start_server(server_binary, data_a.path(), Some(&url)).await?;
     let one = load(first_address, 32, phase, ingest_request).await?;
     let rss = rss_kib(first.id()).map_or(0.0, |rss| rss as f64 / 1024.0);
     println!(
-        "PostgreSQL, one replica: POST /api/telemetry {:.0} events/s   p50 {:.2} ms   p99 {:.2} ms   (errors {})   RSS {rss:.1} MiB",
+        "{label}, one replica: POST /api/telemetry {:.0} events/s   p50 {:.2} ms   p99 {:.2} ms   (errors {})   RSS {rss:.1} MiB",
         one.per_second() * 20.0,
         one.percentile(0.50),
         one.percentile(0.99),
         one.errors
     );
     figures.insert(
-        "pgIngestEventsPerSecond".into(),
+        format!("{prefix}IngestEventsPerSecond"),
         (one.per_second() * 20.0).into(),
     );
-    figures.insert("pgIngestP50Ms".into(), one.percentile(0.50).into());
-    figures.insert("pgIngestP99Ms".into(), one.percentile(0.99).into());
-    figures.insert("pgIngestErrors".into(), one.errors.into());
-    figures.insert("pgRssMiB".into(), rss.into());
+    figures.insert(format!("{prefix}IngestP50Ms"), one.percentile(0.50).into());
+    figures.insert(format!("{prefix}IngestP99Ms"), one.percentile(0.99).into());
+    figures.insert(format!("{prefix}IngestErrors"), one.errors.into());
+    figures.insert(format!("{prefix}RssMiB"), rss.into());
+    if !database.params.is_empty() {
+        first.kill().await?;
+        return seeded_dashboard(server_binary, seed_events, database, figures).await;
+    }
 
     let (mut second, second_address) =
         start_server(server_binary, data_b.path(), Some(&url)).await?;
@@ -242,21 +334,31 @@ async fn postgres(
     figures.insert("pgTwoReplicasP99Ms".into(), both.percentile(0.99).into());
     first.kill().await?;
     second.kill().await?;
+    seeded_dashboard(server_binary, seed_events, database, figures).await
+}
 
+/// The 30-day dashboard over `seed_events` events seeded in a fresh database.
+async fn seeded_dashboard(
+    server_binary: &std::path::Path,
+    seed_events: usize,
+    database: &Database,
+    figures: &mut serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<()> {
+    let (label, prefix) = (database.label, database.prefix);
     if seed_events > 0 {
-        let url = cluster.fresh_database().await;
+        let url = database.fresh_url().await;
         let store = PgStore::connect(&url, tokio::sync::broadcast::channel(16).0).await?;
         let started = Instant::now();
         seed_into(&store, seed_events, seed_events / 10).await?;
         println!(
-            "PostgreSQL: seeded {seed_events} events over 30 days and {} in the current hour in {:.1} s",
+            "{label}: seeded {seed_events} events over 30 days and {} in the current hour in {:.1} s",
             seed_events / 10,
             started.elapsed().as_secs_f64()
         );
         let started = Instant::now();
         let hours = store.catch_up().await?;
         println!(
-            "PostgreSQL: summarised them into {hours} hourly rollups in {:.1} s",
+            "{label}: summarised them into {hours} hourly rollups in {:.1} s",
             started.elapsed().as_secs_f64()
         );
         drop(store);
@@ -264,9 +366,9 @@ async fn postgres(
         let (mut server, address) = start_server(server_binary, data.path(), Some(&url)).await?;
         let median = dashboard_30d_median(address).await?;
         println!(
-            "PostgreSQL: GET /api/dashboard/stats?range=30d over {seed_events} events: median {median:.0} ms (of 5)"
+            "{label}: GET /api/dashboard/stats?range=30d over {seed_events} events: median {median:.0} ms (of 5)"
         );
-        figures.insert("pgDashboard30dMedianMs".into(), median.into());
+        figures.insert(format!("{prefix}Dashboard30dMedianMs"), median.into());
         server.kill().await?;
     }
     Ok(())

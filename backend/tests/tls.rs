@@ -390,3 +390,56 @@ async fn a_certificate_expired_before_a_reconnect_makes_health_say_unreachable_a
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_client_certificate_from_sslcert_and_sslkey_is_shown_when_the_server_asks() {
+    let (ca, ca_key) = certificate_authority("Client test CA");
+    let (server, server_key) = server_certificate(&ca, &ca_key, false);
+    let cluster = PgCluster::start_with_tls(&server, &server_key);
+    let files = tempfile::tempdir().expect("a folder");
+    let write = |name: &str, pem: &str| {
+        let path = files.path().join(name);
+        std::fs::write(&path, pem).expect("writes a file");
+        path
+    };
+    let ca_file = write("ca.pem", &ca.pem());
+    cluster.require_client_certificates(&ca.pem());
+    // A client certificate for the user `postgres`, signed by the CA the server trusts.
+    let client_key = KeyPair::generate().expect("a client key");
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("parameters");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "postgres");
+    let client = params
+        .signed_by(&client_key, &ca, &ca_key)
+        .expect("a client certificate");
+    let (cert_file, key_file) = (
+        write("client.pem", &client.pem()),
+        write("client.key", &client_key.serialize_pem()),
+    );
+    let plain = cluster.fresh_database().await;
+    let name = plain.rsplit('/').next().expect("a database name");
+    let url = |extra: &str| {
+        format!(
+            "postgres://postgres@localhost:{}/{name}?sslmode=verify-full&sslrootcert={}{extra}",
+            cluster.port(),
+            ca_file.display()
+        )
+    };
+    let refused = refusal(&url("")).await;
+    assert!(
+        refused.contains("requires a valid client certificate"),
+        "{refused}"
+    );
+    let (changes, _) = broadcast::channel(4);
+    PgStore::connect(
+        &url(&format!(
+            "&sslcert={}&sslkey={}",
+            cert_file.display(),
+            key_file.display()
+        )),
+        changes,
+    )
+    .await
+    .expect("the client certificate lets it in");
+}

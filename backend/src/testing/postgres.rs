@@ -130,6 +130,26 @@ impl PgCluster {
         );
     }
 
+    /// From now on a TCP connection must also show a client certificate signed by this CA
+    /// (PEM) and naming its user (`clientcert=verify-full`).
+    pub fn require_client_certificates(&self, ca: &str) {
+        let data = self.data();
+        std::fs::write(data.join("client-ca.crt"), ca).expect("writes the client CA");
+        let mut settings = std::fs::read_to_string(data.join("postgresql.conf")).expect("settings");
+        settings.push_str("\nssl_ca_file = 'client-ca.crt'\n");
+        std::fs::write(data.join("postgresql.conf"), settings).expect("writes the settings");
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust clientcert=verify-full\n\
+             hostssl all all ::1/128 trust clientcert=verify-full\n",
+        )
+        .expect("writes the access rules");
+        self.run(
+            "pg_ctl",
+            &["-D", &self.data().display().to_string(), "reload"],
+        );
+    }
+
     fn write_tls_files(&self, certificate: &str, key: &str) {
         use std::os::unix::fs::PermissionsExt;
         let data = self.data();

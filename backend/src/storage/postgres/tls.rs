@@ -481,8 +481,14 @@ pub fn explain(error: &tokio_postgres::Error) -> Option<String> {
 
 fn describe(error: &rustls::Error) -> String {
     use CertificateError as Certificate;
-    let rustls::Error::InvalidCertificate(certificate) = error else {
-        return format!("the TLS handshake with the database failed: {error}");
+    let certificate = match error {
+        rustls::Error::InvalidCertificate(certificate) => certificate,
+        rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired) => {
+            return "the database asks for a client certificate: give it with sslcert and \
+                    sslkey"
+                .into();
+        }
+        other => return format!("the TLS handshake with the database failed: {other}"),
     };
     match certificate {
         Certificate::UnknownIssuer => "the database's certificate is not signed by a CA in \
