@@ -330,6 +330,32 @@ impl Streaming {
     }
 }
 
+/// A valid execution event as a browser sends it, with this id (one session, one code hash).
+pub fn execution_event(event_id: &str) -> Value {
+    serde_json::json!({
+        "eventId": event_id,
+        "sessionId": "session",
+        "kind": "execution",
+        "codeSha256": "a".repeat(64),
+        "codeBytes": 10,
+        "durationMs": 3.5,
+        "success": true,
+    })
+}
+
+/// The last hour's live dashboard of the server `client` talks to, once it has sent its first
+/// figures (none stored yet).
+pub async fn live_dashboard(client: &Client) -> Streaming {
+    let mut live = client.open_as_admin("/api/dashboard/live?range=1h").await;
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        live.read_until("\"totalExecutions\":0"),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("the live stream sends its first figures: {}", live.seen()));
+    live
+}
+
 /// The `index`th of a varied set of executions, stored at `received_at`: every fifth fails,
 /// 40 sessions, 25 visitors, three networks, four code keys, durations 1-300 ms.
 pub fn sample_event(index: usize, received_at: i64) -> crate::NewEvent {

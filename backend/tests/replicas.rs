@@ -6,27 +6,16 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use backend::testing::postgres::PgCluster;
-use backend::testing::{ADMIN_TOKEN, Client, TestApp, spawn_app_with};
+use backend::testing::{
+    ADMIN_TOKEN, Client, TestApp, execution_event, live_dashboard, spawn_app_with,
+};
 use backend::{EventStore, PgStore};
 use protocol::{DatabaseHealth, Health};
 use serde_json::{Value, json};
 use tokio_postgres::NoTls;
 
-/// A valid execution event with this id.
-fn execution(event_id: &str) -> Value {
-    json!({
-        "eventId": event_id,
-        "sessionId": "session",
-        "kind": "execution",
-        "codeSha256": "a".repeat(64),
-        "codeBytes": 10,
-        "durationMs": 3.5,
-        "success": true,
-    })
-}
-
 fn batch(ids: &[String]) -> Value {
-    json!({ "events": ids.iter().map(|id| execution(id)).collect::<Vec<_>>() })
+    json!({ "events": ids.iter().map(|id| execution_event(id)).collect::<Vec<_>>() })
 }
 
 fn ids(prefix: &str, count: usize) -> Vec<String> {
@@ -109,16 +98,7 @@ async fn a_duplicate_sent_to_both_replicas_is_stored_once() {
 async fn an_event_sent_to_one_replica_shows_on_the_others_live_stream_within_two_seconds() {
     let url = PgCluster::shared().fresh_database().await;
     let (a, b) = (replica(&url).await, replica(&url).await);
-    let mut live = b
-        .client()
-        .open_as_admin("/api/dashboard/live?range=1h")
-        .await;
-    tokio::time::timeout(
-        Duration::from_secs(10),
-        live.read_until("\"totalExecutions\":0"),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("B's live stream sends its first figures: {}", live.seen()));
+    let mut live = live_dashboard(&b.client()).await;
     let answer = a
         .client()
         .post_json("/api/telemetry", &batch(&ids("live", 1)))
@@ -229,7 +209,7 @@ async fn the_hourly_purge_runs_on_one_replica_an_hour() {
     let old = backend::now_ms() - 100 * 24 * 3_600_000;
     let events: Vec<backend::NewEvent> = (0..5)
         .map(|n| backend::NewEvent {
-            event: serde_json::from_value(execution(&format!("old-{n}"))).expect("an event"),
+            event: serde_json::from_value(execution_event(&format!("old-{n}"))).expect("an event"),
             received_at: old,
             client_addr: "203.0.113.0/24".into(),
             visitor_id: "visitor".into(),

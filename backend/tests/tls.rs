@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use backend::PgStore;
 use backend::testing::postgres::PgCluster;
-use backend::testing::{ADMIN_TOKEN, Client, spawn_app_with, until};
+use backend::testing::{
+    ADMIN_TOKEN, Client, execution_event, live_dashboard, spawn_app_with, until,
+};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
@@ -92,21 +94,9 @@ async fn refusal(url: &str) -> String {
         .to_string()
 }
 
-fn execution(event_id: &str) -> Value {
-    json!({
-        "eventId": event_id,
-        "sessionId": "session",
-        "kind": "execution",
-        "codeSha256": "a".repeat(64),
-        "codeBytes": 10,
-        "durationMs": 3.5,
-        "success": true,
-    })
-}
-
 async fn post(client: &Client, prefix: &str, count: usize) {
     let events: Vec<Value> = (0..count)
-        .map(|n| execution(&format!("{prefix}-{n}")))
+        .map(|n| execution_event(&format!("{prefix}-{n}")))
         .collect();
     let answer = client
         .post_json("/api/telemetry", &json!({ "events": events }))
@@ -151,16 +141,7 @@ async fn two_replicas_over_verified_tls_store_once_and_show_the_exact_sum() {
     .await;
     let replica = |url: String| spawn_app_with(move |config| config.database_url = Some(url));
     let (a, b) = (replica(url.clone()).await, replica(url.clone()).await);
-    let mut live = b
-        .client()
-        .open_as_admin("/api/dashboard/live?range=1h")
-        .await;
-    tokio::time::timeout(
-        Duration::from_secs(10),
-        live.read_until("\"totalExecutions\":0"),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("B's live stream sends its first figures: {}", live.seen()));
+    let mut live = live_dashboard(&b.client()).await;
     post(&a.client(), "a", 30).await;
     tokio::time::timeout(
         Duration::from_secs(2),
