@@ -17,6 +17,8 @@
 //! - `listen`: a connection per replica `LISTEN`s for other replicas' inserts and wakes the
 //!   live dashboards.
 //! - `shared`: the daily visitor salt, deployment secrets and admin sessions.
+//! - `tls`: libpq's TLS parameters (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`) read
+//!   from the URL into one rustls configuration that every connection uses.
 //!
 //! A failure to reach the database is [`StoreError::Unavailable`]: ingest answers 503 with
 //! `Retry-After`, and the pool reconnects by itself once the database is back.
