@@ -36,7 +36,7 @@ pub use crate::features::snapshot::AT_MOST_EVERY as PUBLIC_FIGURES_AT_MOST_EVERY
 use crate::features::{admin, live, metrics, package_index, snapshot, stats, telemetry, upstream};
 use crate::http::error::AppError;
 use crate::http::{connections, static_files};
-pub use crate::storage::{EventStore, NewEvent, PgStore, ROLLUP_QUIET, SqliteStore};
+pub use crate::storage::{EventStore, NewEvent, PgStore, ROLLUP_QUIET, Secret, SqliteStore};
 pub use crate::util::clock::now_ms;
 use crate::util::privacy::{CodeKeyer, DailySalt};
 use crate::util::rate_limit::RateLimiter;
@@ -96,7 +96,7 @@ impl AppState {
                 (AdminAuth::new(token, "WORKBENCH_ADMIN_TOKEN")?, None)
             }
             _ => {
-                let path = config.data_dir.join("admin-token");
+                let path = config.data_dir.join(secrets::ADMIN_TOKEN_FILE);
                 let (token, created) = secrets::read_or_create(&path)?;
                 let admin = AdminAuth::new(&token, &path.display().to_string())?;
                 (admin, created.then_some(token))
@@ -116,7 +116,7 @@ impl AppState {
             .await
             .context("could not open the PostgreSQL event store")?;
         let (secret, _) = store
-            .deployment_secret("code-key")
+            .deployment_secret(Secret::CodeKey)
             .await
             .context("could not read the code-hash key from PostgreSQL")?;
         let keyer = CodeKeyer::from_secret(&secret);
@@ -128,7 +128,7 @@ impl AppState {
             }
             _ => {
                 let (token, created) = store
-                    .deployment_secret("admin-token")
+                    .deployment_secret(Secret::AdminToken)
                     .await
                     .context("could not read the admin token from PostgreSQL")?;
                 let admin = AdminAuth::new(&token, "the database (deployment_secrets)")?;
@@ -361,7 +361,11 @@ impl Application {
         let kept_in = if config.database_url.is_some() {
             "the database's deployment_secrets table".to_owned()
         } else {
-            config.data_dir.join("admin-token").display().to_string()
+            config
+                .data_dir
+                .join(secrets::ADMIN_TOKEN_FILE)
+                .display()
+                .to_string()
         };
         let (state, new_token) = AppState::open(config).await?;
         if let Some(token) = new_token {

@@ -2,15 +2,54 @@
 
 use std::process::ExitCode;
 
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
 use anyhow::Result;
+use backend::storage::CodeKeyAdopted;
+use backend::storage::moving::{self, Moved, Progress};
 use backend::{Application, Config};
-use clap::Parser;
+use clap::{Parser, Subcommand};
+
+/// The server's flags, or a one-off task.
+#[derive(Parser)]
+#[command(name = "backend", about = "Serves the Pyodide Workbench", version)]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+    #[command(subcommand)]
+    task: Option<Task>,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Copy a single server's history from its SQLite store into PostgreSQL.
+    ///
+    /// Every event with its original time, address prefix and keyed code hash, the audit
+    /// log, the code-hash key, and the admin token if the database has none. Safe to run
+    /// again (each event is kept once) and while replicas serve the database.
+    MoveStore {
+        /// The SQLite store: `data/events.sqlite3`, or the data directory that holds it (its
+        /// `code-key.secret` and `admin-token` are read from there too).
+        #[arg(long)]
+        from: PathBuf,
+        /// The PostgreSQL database, as replicas' `--database-url` (libpq's TLS parameters
+        /// work here too).
+        #[arg(long, env = "WORKBENCH_DATABASE_URL", hide_env_values = true)]
+        to: String,
+    },
+}
 
 /// A failure to start (a bad flag's value, a port taken, a database refusing) is one line on
 /// stderr with its causes, and a non-zero exit.
 #[tokio::main]
 async fn main() -> ExitCode {
-    match serve().await {
+    let cli = Cli::parse();
+    let done = match cli.task {
+        None => serve(cli.config).await,
+        Some(Task::MoveStore { from, to }) => move_store(&from, &to).await,
+    };
+    match done {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -19,14 +58,22 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_http=warn".into()),
-        )
-        .init();
-    let config = Config::parse();
+/// Logs at `default_filter` unless `RUST_LOG` says otherwise.
+fn log(
+    default_filter: &str,
+) -> tracing_subscriber::fmt::SubscriberBuilder<
+    tracing_subscriber::fmt::format::DefaultFields,
+    tracing_subscriber::fmt::format::Format,
+    tracing_subscriber::EnvFilter,
+> {
+    tracing_subscriber::fmt().with_env_filter(
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| default_filter.into()),
+    )
+}
+
+async fn serve(config: Config) -> Result<()> {
+    log("info,tower_http=warn").init();
     let application = Application::build(config).await?;
     println!(
         "Pyodide Workbench is serving on http://{}/",
@@ -35,6 +82,86 @@ async fn serve() -> Result<()> {
     application.run_until(shutdown_signal()).await?;
     tracing::info!("server stopped");
     Ok(())
+}
+
+/// `backend move-store`: a progress line at most every two seconds on stderr, and what was
+/// done on stdout.
+async fn move_store(from: &std::path::Path, to: &str) -> Result<()> {
+    // Its stdout is the report: warnings go to stderr with the progress.
+    log("warn").with_writer(std::io::stderr).init();
+    eprintln!(
+        "moving {} into PostgreSQL …",
+        moving::source_file(from)?.display()
+    );
+    let mut last_line = Instant::now();
+    let moved = moving::move_store(from, to, |progress| {
+        if last_line.elapsed() >= Duration::from_secs(2) || progress.read >= progress.total {
+            last_line = Instant::now();
+            eprintln!("{}", progress_line(progress));
+        }
+    })
+    .await?;
+    println!("{}", summary(&moved));
+    Ok(())
+}
+
+fn progress_line(progress: &Progress) -> String {
+    let percent = if progress.total == 0 {
+        100.0
+    } else {
+        progress.read as f64 * 100.0 / progress.total as f64
+    };
+    format!(
+        "  {} of {} events ({percent:.0}%), {} new, {} events/s",
+        thousands(progress.read),
+        thousands(progress.total),
+        thousands(progress.new),
+        thousands(progress.per_second() as u64),
+    )
+}
+
+fn summary(moved: &Moved) -> String {
+    let progress = &moved.progress;
+    let code_key = match moved.code_key {
+        Some(CodeKeyAdopted::AsTheKey) => "copied: it is the database's key now",
+        Some(CodeKeyAdopted::AlreadyTheKey) => "the database already has it",
+        Some(CodeKeyAdopted::AsAFormerKey) => {
+            "kept beside the database's own key (look-ups ask with both)"
+        }
+        None => "none beside the store: look-ups of its code will find nothing",
+    };
+    let admin_token = match moved.admin_token {
+        Some(true) => "copied: replicas started without --admin-token accept it",
+        Some(false) => "the database has its own, kept",
+        None => "none beside the store (it was given with --admin-token): give replicas one",
+    };
+    format!(
+        "moved {} events from {} in {:.1} s ({} events/s)\n  \
+         new: {} (each with its audit log row); already in the database: {}\n  \
+         finished hours summarised again: {}\n  \
+         code-hash key: {code_key}\n  \
+         admin token: {admin_token}",
+        thousands(progress.read),
+        moved.source.display(),
+        progress.elapsed.as_secs_f64(),
+        thousands(progress.per_second() as u64),
+        thousands(progress.new),
+        thousands(progress.read - progress.new),
+        moved.hours_summarised,
+    )
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(number: u64) -> String {
+    let digits = number.to_string();
+    let mut out = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 /// Resolves on Ctrl-C or SIGTERM, so the server finishes the requests in flight and exits cleanly.

@@ -24,6 +24,7 @@ use crate::http::client::{ClientKey, Site};
 use crate::http::error::AppError;
 use crate::storage::DURATION_BUCKETS;
 use crate::util::clock::{self, DAY_MS, HOUR_MS};
+use crate::util::privacy::CodeKeyer;
 
 /// `GET /api/stats`: all-time totals in the original service's shape, from the public
 /// snapshot (at most a second old when events keep arriving).
@@ -287,7 +288,12 @@ pub async fn lookup(
             .ok_or_else(|| AppError::BadRequest("sha256 must be 64 hex digits".into()))?,
         (None, None) => return Err(AppError::BadRequest("give the code or its sha256".into())),
     };
-    let runs = state.store().code_runs(state.keyer().key(&sha256)).await?;
+    let mut runs = state.store().code_runs(state.keyer().key(&sha256)).await?;
+    // Events moved in from a store with another key keep the hashes that key made.
+    for secret in state.store().former_code_keys().await? {
+        let key = CodeKeyer::from_secret(&secret).key(&sha256);
+        runs = runs.merge(state.store().code_runs(key).await?);
+    }
     Ok(Json(LookupAnswer {
         success: true,
         sha256,

@@ -4,8 +4,11 @@
 //!
 //! `insert` resolves only once the events are committed to disk: the ingest endpoint answers
 //! 202 after it, so an acknowledged event survives a crash.
+//!
+//! `moving` takes a SQLite store's history into PostgreSQL (`backend move-store`).
 
 mod hyperloglog;
+pub mod moving;
 mod percentiles;
 mod postgres;
 mod recent;
@@ -19,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use protocol::stats::{Entry, ExportRow};
 use protocol::telemetry::TelemetryEvent;
 
-pub use self::postgres::PgStore;
+pub use self::postgres::{CodeKeyAdopted, PgStore, Secret};
 pub use self::sqlite::SqliteStore;
 
 /// How long a finished hour must go untouched before the SQLite store summarises it (again):
@@ -89,6 +92,20 @@ pub struct CodeRuns {
     pub last_at: Option<i64>,
 }
 
+impl CodeRuns {
+    /// The runs of one piece of code counted under two keys.
+    pub fn merge(self, other: Self) -> Self {
+        Self {
+            executions: self.executions + other.executions,
+            first_at: match (self.first_at, other.first_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+            last_at: self.last_at.max(other.last_at),
+        }
+    }
+}
+
 /// What the store has done since it opened: for `/metrics`, and for tests that check how
 /// much work a query took rather than how long.
 #[derive(Debug, Default)]
@@ -138,6 +155,11 @@ pub trait EventStore: Send + Sync + 'static {
     fn first_event_at(&self) -> BoxFuture<Result<Option<i64>, StoreError>>;
     /// How often code with this key ran.
     fn code_runs(&self, code_key: String) -> BoxFuture<Result<CodeRuns, StoreError>>;
+    /// The secrets of code-hash keys other than the server's own that stored events' keys
+    /// were made with (a store moved in with another key); look-ups ask with each too.
+    fn former_code_keys(&self) -> BoxFuture<Result<Vec<String>, StoreError>> {
+        Box::pin(std::future::ready(Ok(Vec::new())))
+    }
     /// Every event received in `[from, to)`, oldest first.
     fn export(&self, from: i64, to: i64) -> BoxFuture<Result<Vec<ExportRow>, StoreError>>;
     /// Deletes events received before `cutoff`; returns how many.

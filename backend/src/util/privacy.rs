@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::storage::{PgStore, StoreError};
 use crate::util::clock;
-use crate::util::secrets::{random_bytes, read_or_create};
+use crate::util::secrets::{CODE_KEY_FILE, random_bytes, read_or_create};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -126,7 +126,7 @@ pub struct CodeKeyer {
 
 impl CodeKeyer {
     pub fn load_or_create(data_dir: &Path) -> Result<Self> {
-        let (secret, _) = read_or_create(&data_dir.join("code-key.secret"))?;
+        let (secret, _) = read_or_create(&data_dir.join(CODE_KEY_FILE))?;
         Ok(Self::from_secret(&secret))
     }
 

@@ -10,6 +10,11 @@ use sha2::{Digest, Sha256};
 
 use crate::util::private_files;
 
+/// The data directory's file of the admin token the server made (without `--admin-token`).
+pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+/// The data directory's file of the key code hashes are stored under (SQLite store).
+pub const CODE_KEY_FILE: &str = "code-key.secret";
+
 /// The secret in `path`, or a new random one written there with owner-only permissions.
 /// Returns the secret and whether it was just made.
 pub fn read_or_create(path: &Path) -> Result<(String, bool)> {

@@ -16,7 +16,8 @@
 //!   replica's events would be missing there), so only the last minute or two is read raw.
 //! - `listen`: a connection per replica `LISTEN`s for other replicas' inserts and wakes the
 //!   live dashboards.
-//! - `shared`: the daily visitor salt, deployment secrets and admin sessions.
+//! - `shared`: the daily visitor salt, deployment secrets (and the former code-hash keys of
+//!   stores moved in) and admin sessions.
 //! - `tls`: libpq's TLS parameters (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`) read
 //!   from the URL into one rustls configuration that every connection uses.
 //!
@@ -30,6 +31,8 @@ mod schema;
 mod shared;
 pub mod tls;
 mod writer;
+
+pub use self::shared::{CodeKeyAdopted, Secret};
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -156,7 +159,9 @@ impl PgStore {
         let pool = self.inner.pool.clone();
         let work = Arc::clone(&self.inner.work);
         Box::pin(async move {
-            rollups::summarise(&pool, &work, rollups::Wait::Yes).await?;
+            while rollups::summarise(&pool, &work, rollups::Wait::Yes).await?
+                == rollups::More::Pending
+            {}
             let client = pool.get().await.map_err(unavailable)?;
             let count: i64 = client
                 .query_one("SELECT COUNT(*) FROM hourly_rollups", &[])
@@ -165,6 +170,23 @@ impl PgStore {
                 .get(0);
             Ok(usize::try_from(count).unwrap_or(0))
         })
+    }
+
+    /// Stores events moved from another store (`backend move-store`) in one transaction,
+    /// past the writer's queue: each at most once by `eventId`, with its audit log row logged
+    /// at its receipt, and the rollups of its hour (if summarised) made again. For each event,
+    /// whether it was new.
+    pub async fn store_moved(&self, events: &[NewEvent]) -> Result<Vec<bool>, StoreError> {
+        let events: Vec<&NewEvent> = events.iter().collect();
+        let inserted =
+            writer::write_group(&self.inner.pool, &events, writer::Logged::AtReceipt).await?;
+        if inserted.iter().any(|new| *new) {
+            self.inner
+                .work
+                .changes
+                .fetch_add(1, std::sync::atomic::Ordering::Release);
+        }
+        Ok(inserted)
     }
 
     fn pool(&self) -> Pool {
@@ -213,6 +235,11 @@ impl EventStore for PgStore {
     fn code_runs(&self, code_key: String) -> BoxFuture<Result<CodeRuns, StoreError>> {
         let pool = self.pool();
         Box::pin(async move { queries::code_runs(&pool, &code_key).await })
+    }
+
+    fn former_code_keys(&self) -> BoxFuture<Result<Vec<String>, StoreError>> {
+        let store = self.clone();
+        Box::pin(async move { store.former_code_keys().await })
     }
 
     fn export(&self, from: i64, to: i64) -> BoxFuture<Result<Vec<ExportRow>, StoreError>> {

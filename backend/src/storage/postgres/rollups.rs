@@ -46,24 +46,49 @@ pub(super) enum Wait {
     No,
 }
 
-/// Tries to summarise every [`EVERY`] until the store is dropped.
+/// Tries to summarise every [`EVERY`] until the store is dropped; while pending hours are
+/// left over, again at once.
 pub(super) async fn run(pool: Pool, work: Arc<StoreWork>) {
     let mut every = tokio::time::interval(EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        if let Err(error) = summarise(&pool, &work, Wait::No).await {
-            tracing::warn!("could not summarise finished hours: {error}");
+        loop {
+            match summarise(&pool, &work, Wait::No).await {
+                Ok(More::Pending) => continue,
+                Ok(More::Nothing) => break,
+                Err(error) => {
+                    tracing::warn!("could not summarise finished hours: {error}");
+                    break;
+                }
+            }
         }
     }
 }
 
-/// Summarises the hours that ended (and settled) since the last look, and the pending ones.
-pub(super) async fn summarise(pool: &Pool, work: &StoreWork, wait: Wait) -> Result<(), StoreError> {
+/// Pending hours summarised in one transaction at most: a move or an import that touched
+/// months of hours holds the rollup lock (which inserts into finished minutes wait for) for
+/// a few seconds at a time, not for all of them.
+const PENDING_AT_ONCE: i64 = 48;
+
+/// Whether pending hours were left for another call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum More {
+    Pending,
+    Nothing,
+}
+
+/// Summarises the hours that ended (and settled) since the last look, and up to
+/// [`PENDING_AT_ONCE`] pending ones.
+pub(super) async fn summarise(
+    pool: &Pool,
+    work: &StoreWork,
+    wait: Wait,
+) -> Result<More, StoreError> {
     let mut client = pool.get().await.map_err(unavailable)?;
     let transaction = client.transaction().await.map_err(classify)?;
     if !lock(&transaction, wait).await? {
-        return Ok(());
+        return Ok(More::Nothing);
     }
     let current = (clock::now_ms() - SETTLE).div_euclid(HOUR_MS);
     let finished_until: i64 = transaction
@@ -71,11 +96,21 @@ pub(super) async fn summarise(pool: &Pool, work: &StoreWork, wait: Wait) -> Resu
         .await
         .map_err(classify)?
         .get(0);
-    let mut hours: BTreeSet<i64> = transaction
-        .query("SELECT hour FROM pending_hours", &[])
+    let pending = transaction
+        .query(
+            "SELECT hour FROM pending_hours ORDER BY hour LIMIT $1",
+            &[&(PENDING_AT_ONCE + 1)],
+        )
         .await
-        .map_err(classify)?
+        .map_err(classify)?;
+    let more = if pending.len() > PENDING_AT_ONCE as usize {
+        More::Pending
+    } else {
+        More::Nothing
+    };
+    let mut hours: BTreeSet<i64> = pending
         .iter()
+        .take(PENDING_AT_ONCE as usize)
         .map(|row| row.get(0))
         .collect();
     hours.extend(spans_with_events(&transaction, finished_until, current, HOUR_MS).await?);
@@ -98,7 +133,8 @@ pub(super) async fn summarise(pool: &Pool, work: &StoreWork, wait: Wait) -> Resu
         .await
         .map_err(classify)?;
     summarise_minutes(&transaction, finished_until.max(current)).await?;
-    transaction.commit().await.map_err(classify)
+    transaction.commit().await.map_err(classify)?;
+    Ok(more)
 }
 
 /// Drops the minute rollups of hours before `unrolled_from` (they have an hourly rollup

@@ -45,7 +45,7 @@ pub(super) async fn run(
             }
         }
         let events: Vec<&NewEvent> = group.iter().flat_map(|insert| &insert.events).collect();
-        match write_group(&pool, &events).await {
+        match write_group(&pool, &events, Logged::Now).await {
             Ok(inserted) => {
                 if inserted.iter().any(|new| *new) {
                     work.changes.fetch_add(1, Ordering::Release);
@@ -66,6 +66,17 @@ pub(super) async fn run(
     }
 }
 
+/// When an event's audit log row says it was logged: for the retention purge, which deletes
+/// rows logged before its cutoff with the events received before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Logged {
+    /// Now, as it is stored (ingest, the admin import).
+    Now,
+    /// When it was received: an event moved from another store, whose row there was written
+    /// then.
+    AtReceipt,
+}
+
 /// Tries a group this many times when PostgreSQL picks its transaction as a deadlock's
 /// victim (two replicas storing the same events at the same moment).
 const ATTEMPTS: usize = 3;
@@ -83,10 +94,14 @@ impl From<tokio_postgres::Error> for WriteError {
 }
 
 /// Stores `events` in one transaction; for each, whether it was new.
-async fn write_group(pool: &Pool, events: &[&NewEvent]) -> Result<Vec<bool>, StoreError> {
+pub(super) async fn write_group(
+    pool: &Pool,
+    events: &[&NewEvent],
+    logged: Logged,
+) -> Result<Vec<bool>, StoreError> {
     let mut attempt = 1;
     loop {
-        match write_once(pool, events).await {
+        match write_once(pool, events, logged).await {
             Ok(inserted) => return Ok(inserted),
             Err(WriteError::Pool(error)) => return Err(unavailable(error)),
             Err(WriteError::Database(error)) => {
@@ -106,7 +121,11 @@ async fn write_group(pool: &Pool, events: &[&NewEvent]) -> Result<Vec<bool>, Sto
 /// One attempt at storing `events` in one transaction. The rows go in sorted by `eventId`,
 /// so two transactions storing some of the same events lock them in the same order: one
 /// waits for the other rather than deadlocking.
-async fn write_once(pool: &Pool, events: &[&NewEvent]) -> Result<Vec<bool>, WriteError> {
+async fn write_once(
+    pool: &Pool,
+    events: &[&NewEvent],
+    logged: Logged,
+) -> Result<Vec<bool>, WriteError> {
     let mut client = pool.get().await.map_err(WriteError::Pool)?;
     let transaction = client.transaction().await?;
     transaction
@@ -242,17 +261,24 @@ async fn write_once(pool: &Pool, events: &[&NewEvent]) -> Result<Vec<bool>, Writ
     }
 
     if inserted.iter().any(|new| *new) {
-        let lines: Vec<String> = events
+        let (times, lines): (Vec<i64>, Vec<String>) = events
             .iter()
             .zip(&inserted)
             .filter(|(_, new)| **new)
-            .map(|(new, _)| audit_line(new).to_string())
-            .collect();
+            .map(|(new, _)| {
+                let at = match logged {
+                    Logged::Now => now,
+                    Logged::AtReceipt => new.received_at,
+                };
+                (at, audit_line(new).to_string())
+            })
+            .unzip();
         transaction
             .execute(
                 "INSERT INTO audit_log (logged_at, line)
-                 SELECT $1, line::jsonb FROM UNNEST($2::text[]) AS line",
-                &[&clock::now_ms(), &lines],
+                 SELECT logged_at, line::jsonb FROM UNNEST($1::bigint[], $2::text[])
+                     AS rows (logged_at, line)",
+                &[&times, &lines],
             )
             .await?;
         transaction

@@ -17,12 +17,14 @@
 //!
 //! `schema` opens connections and migrates; `writer` is the writer thread (group commit,
 //! purges, which hours to summarise); `summariser` summarises hours; `pool` runs reads;
-//! `queries` plans and runs them; `audit` is the daily audit log.
+//! `queries` plans and runs them; `audit` is the daily audit log; `source` reads the store
+//! for a move into PostgreSQL (`backend move-store`).
 
 mod audit;
 mod pool;
 mod queries;
 mod schema;
+mod source;
 mod summariser;
 mod writer;
 
@@ -36,11 +38,15 @@ use self::audit::AuditLog;
 use self::pool::ReadPool;
 use self::queries::RollupCache;
 use self::schema::{migrate, open_connection};
+pub use self::source::Source;
 use self::writer::{Command, Reply, Writer};
 use super::recent::{RecentMinutes, SharedRecent};
 use super::summary::RangeStats;
 use super::{Aggregates, BoxFuture, CodeRuns, EventStore, NewEvent, StoreError, StoreWork};
 use crate::util::private_files;
+
+/// The store's file in the data directory.
+pub const FILE_NAME: &str = "events.sqlite3";
 
 /// Read connections: enough for a few dashboards and the public statistics at once on a
 /// small machine.
@@ -77,7 +83,7 @@ impl SqliteStore {
     /// log folder beside it.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
         private_files::create_dir(data_dir).map_err(database)?;
-        let path = data_dir.join("events.sqlite3");
+        let path = data_dir.join(FILE_NAME);
         // Made owner-only before SQLite opens it; its -wal and -shm files take its mode.
         private_files::append(&path).map_err(database)?;
         for suffix in ["", "-wal", "-shm"] {

@@ -306,7 +306,7 @@ pub(super) fn scan_events(
 }
 
 /// A stored event's kind, which is only ever written from [`EventKind::as_str`].
-fn event_kind(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<EventKind> {
+pub(super) fn event_kind(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<EventKind> {
     let text = row.get_ref(index)?.as_str()?;
     EventKind::parse(text).ok_or_else(|| {
         rusqlite::Error::FromSqlConversionFailure(
