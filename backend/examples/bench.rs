@@ -93,9 +93,10 @@ async fn main() -> anyhow::Result<()> {
     figures.insert("ingestP99Ms".into(), ingest.percentile(0.99).into());
     figures.insert("ingestErrors".into(), ingest.errors.into());
 
+    // The seeded SQLite store stays for the move into PostgreSQL below.
+    let seeded = tempfile::tempdir()?;
     if seed_events > 0 {
         let current_hour_events = seed_events / 10;
-        let seeded = tempfile::tempdir()?;
         let started = Instant::now();
         let store = seed(seeded.path(), seed_events, current_hour_events).await?;
         println!(
@@ -182,6 +183,9 @@ async fn main() -> anyhow::Result<()> {
                 &mut figures,
             )
             .await?;
+            if seed_events > 0 && database.params.is_empty() {
+                move_store(&server_binary, seeded.path(), &database, &mut figures).await?;
+            }
         }
         let ratio = |figures: &serde_json::Map<String, serde_json::Value>, of: &str| {
             let figure = |name: String| figures.get(&name).and_then(serde_json::Value::as_f64);
@@ -350,16 +354,18 @@ async fn seeded_dashboard(
         let store = PgStore::connect(&url, tokio::sync::broadcast::channel(16).0).await?;
         let started = Instant::now();
         seed_into(&store, seed_events, seed_events / 10).await?;
+        let seeding = started.elapsed().as_secs_f64();
         println!(
-            "{label}: seeded {seed_events} events over 30 days and {} in the current hour in {:.1} s",
+            "{label}: seeded {seed_events} events over 30 days and {} in the current hour in {seeding:.1} s",
             seed_events / 10,
-            started.elapsed().as_secs_f64()
         );
         let started = Instant::now();
         let hours = store.catch_up().await?;
-        println!(
-            "{label}: summarised them into {hours} hourly rollups in {:.1} s",
-            started.elapsed().as_secs_f64()
+        let summarising = started.elapsed().as_secs_f64();
+        println!("{label}: summarised them into {hours} hourly rollups in {summarising:.1} s");
+        figures.insert(
+            format!("{prefix}SeedEventsPerSecond"),
+            ((seed_events + seed_events / 10) as f64 / (seeding + summarising)).into(),
         );
         drop(store);
         let data = tempfile::tempdir()?;
@@ -371,6 +377,54 @@ async fn seeded_dashboard(
         figures.insert(format!("{prefix}Dashboard30dMedianMs"), median.into());
         server.kill().await?;
     }
+    Ok(())
+}
+
+/// `backend move-store` of the seeded SQLite store into a fresh database, timed from the
+/// command's start to its end (connecting, the events, summarising the hours), next to
+/// seeding and summarising as many events straight through the PostgreSQL store in this run.
+async fn move_store(
+    server_binary: &std::path::Path,
+    sqlite: &std::path::Path,
+    database: &Database,
+    figures: &mut serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<()> {
+    // The seeded events and those the SQLite server took during its loads.
+    let events: i64 = rusqlite::Connection::open(sqlite.join("events.sqlite3"))?.query_row(
+        "SELECT COUNT(*) FROM events",
+        [],
+        |row| row.get(0),
+    )?;
+    let url = database.fresh_url().await;
+    let started = Instant::now();
+    let run = tokio::process::Command::new(server_binary)
+        .args(["move-store", "--from"])
+        .arg(sqlite)
+        .args(["--to", &url])
+        .output()
+        .await?;
+    let seconds = started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        run.status.success(),
+        "move-store failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let rate = events as f64 / seconds;
+    let seeding = figures
+        .get("pgSeedEventsPerSecond")
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or(f64::NAN);
+    println!(
+        "backend move-store of {events} events from SQLite into PostgreSQL: {seconds:.1} s, \
+         {rate:.0} events/s ({:.2}× seeding and summarising them straight through the PostgreSQL \
+         store, {seeding:.0} events/s)",
+        rate / seeding
+    );
+    print!("{}", String::from_utf8_lossy(&run.stdout));
+    figures.insert("moveEvents".into(), events.into());
+    figures.insert("moveSeconds".into(), seconds.into());
+    figures.insert("moveEventsPerSecond".into(), rate.into());
+    figures.insert("moveToSeedingRatio".into(), (rate / seeding).into());
     Ok(())
 }
 
