@@ -7,6 +7,11 @@
 //! are installed): ingest on one replica and on two sharing the database, and the 30-day
 //! dashboard over the seeded events; then ingest on one replica and the 30-day dashboard
 //! over TLS (`verify-full`, a cluster that takes TLS only), with their ratios to plain TCP.
+//! After the plain-TCP figures, `backend move-store` of the seeded SQLite store into a fresh
+//! database, next to seeding as many events straight through the PostgreSQL store.
+//!
+//! `bench SERVER_BINARY [SECONDS] [SEED_EVENTS] [JSON_OUT] [without-tls]`: the last leaves
+//! the TLS cluster out (a by-hand run at 10 M events, where its seeding alone takes minutes).
 //!
 //! `cargo xtask bench-server` builds in release mode and runs this against the release
 //! server binary. Figures are machine-dependent; compare the ratios.
@@ -28,11 +33,12 @@ async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let server_binary = PathBuf::from(
         args.next()
-            .expect("usage: bench SERVER_BINARY [SECONDS] [SEED_EVENTS] [JSON_OUT]"),
+            .expect("usage: bench SERVER_BINARY [SECONDS] [SEED_EVENTS] [JSON_OUT] [without-tls]"),
     );
     let seconds: u64 = args.next().map_or(Ok(5), |value| value.parse())?;
     let seed_events: usize = args.next().map_or(Ok(1_000_000), |value| value.parse())?;
     let json_path = args.next().map(PathBuf::from);
+    let with_tls = args.next().as_deref() != Some("without-tls");
     let mut figures = serde_json::Map::new();
     let concurrency = 32;
 
@@ -174,7 +180,11 @@ async fn main() -> anyhow::Result<()> {
         server.kill().await?;
     }
     if postgres_bin().is_some() {
-        for database in [Database::plain(), Database::over_tls()?] {
+        let mut databases = vec![Database::plain()];
+        if with_tls {
+            databases.push(Database::over_tls()?);
+        }
+        for database in databases {
             postgres(
                 &server_binary,
                 seconds,
@@ -187,20 +197,22 @@ async fn main() -> anyhow::Result<()> {
                 move_store(&server_binary, seeded.path(), &database, &mut figures).await?;
             }
         }
-        let ratio = |figures: &serde_json::Map<String, serde_json::Value>, of: &str| {
-            let figure = |name: String| figures.get(&name).and_then(serde_json::Value::as_f64);
-            figure(format!("pgTls{of}")).unwrap_or(f64::NAN)
-                / figure(format!("pg{of}")).unwrap_or(f64::NAN)
-        };
-        let ingest = ratio(&figures, "IngestEventsPerSecond");
-        figures.insert("pgTlsIngestRatio".into(), ingest.into());
-        print!("PostgreSQL over TLS (verify-full) ÷ plain TCP: ingest events/s {ingest:.2}×");
-        if seed_events > 0 {
-            let dashboard = ratio(&figures, "Dashboard30dMedianMs");
-            figures.insert("pgTlsDashboard30dRatio".into(), dashboard.into());
-            print!(", 30-day dashboard time {dashboard:.2}×");
+        if with_tls {
+            let ratio = |figures: &serde_json::Map<String, serde_json::Value>, of: &str| {
+                let figure = |name: String| figures.get(&name).and_then(serde_json::Value::as_f64);
+                figure(format!("pgTls{of}")).unwrap_or(f64::NAN)
+                    / figure(format!("pg{of}")).unwrap_or(f64::NAN)
+            };
+            let ingest = ratio(&figures, "IngestEventsPerSecond");
+            figures.insert("pgTlsIngestRatio".into(), ingest.into());
+            print!("PostgreSQL over TLS (verify-full) ÷ plain TCP: ingest events/s {ingest:.2}×");
+            if seed_events > 0 {
+                let dashboard = ratio(&figures, "Dashboard30dMedianMs");
+                figures.insert("pgTlsDashboard30dRatio".into(), dashboard.into());
+                print!(", 30-day dashboard time {dashboard:.2}×");
+            }
+            println!();
         }
-        println!();
     } else {
         println!("PostgreSQL is not installed: its figures are skipped");
     }

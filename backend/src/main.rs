@@ -13,7 +13,12 @@ use clap::{Parser, Subcommand};
 
 /// The server's flags, or a one-off task.
 #[derive(Parser)]
-#[command(name = "backend", about = "Serves the Pyodide Workbench", version)]
+#[command(
+    name = "backend",
+    about = "Serves the Pyodide Workbench",
+    version,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(flatten)]
     config: Config,
@@ -95,12 +100,13 @@ async fn move_store(from: &std::path::Path, to: &str) -> Result<()> {
     );
     let mut last_line = Instant::now();
     let moved = moving::move_store(from, to, |progress| {
-        if last_line.elapsed() >= Duration::from_secs(2) || progress.read >= progress.total {
+        if last_line.elapsed() >= Duration::from_secs(2) {
             last_line = Instant::now();
             eprintln!("{}", progress_line(progress));
         }
     })
     .await?;
+    eprintln!("{}", progress_line(&moved.progress));
     println!("{}", summary(&moved));
     Ok(())
 }
@@ -122,23 +128,34 @@ fn progress_line(progress: &Progress) -> String {
 
 fn summary(moved: &Moved) -> String {
     let progress = &moved.progress;
-    let code_key = match moved.code_key {
-        Some(CodeKeyAdopted::AsTheKey) => "copied: it is the database's key now",
-        Some(CodeKeyAdopted::AlreadyTheKey) => "the database already has it",
-        Some(CodeKeyAdopted::AsAFormerKey) => {
-            "kept beside the database's own key (look-ups ask with both)"
-        }
-        None => "none beside the store: look-ups of its code will find nothing",
+    let (code_key_file, code_key) = &moved.code_key;
+    let code_key = match code_key {
+        Some(CodeKeyAdopted::AsTheKey) => "copied: it is the database's key now".to_owned(),
+        Some(CodeKeyAdopted::AlreadyTheKey) => "the database already has it".to_owned(),
+        Some(CodeKeyAdopted::AsAFormerKey) => "kept beside the database's own key (look-ups \
+            ask with both; the dashboard lists a code under each)"
+            .to_owned(),
+        None => format!(
+            "none at {}: look-ups of the moved code will find nothing",
+            code_key_file.display()
+        ),
     };
-    let admin_token = match moved.admin_token {
-        Some(true) => "copied: replicas started without --admin-token accept it",
-        Some(false) => "the database has its own, kept",
-        None => "none beside the store (it was given with --admin-token): give replicas one",
+    let (admin_token_file, admin_token) = &moved.admin_token;
+    let admin_token = match admin_token {
+        Some(true) => format!(
+            "copied from {}: replicas started without --admin-token accept it",
+            admin_token_file.display()
+        ),
+        Some(false) => "the database has one already, kept".to_owned(),
+        None => format!(
+            "none at {} (the server was given --admin-token): give replicas theirs",
+            admin_token_file.display()
+        ),
     };
     format!(
         "moved {} events from {} in {:.1} s ({} events/s)\n  \
          new: {} (each with its audit log row); already in the database: {}\n  \
-         finished hours summarised again: {}\n  \
+         finished hours with new events, summarised again: {}\n  \
          code-hash key: {code_key}\n  \
          admin token: {admin_token}",
         thousands(progress.read),

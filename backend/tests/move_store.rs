@@ -24,13 +24,18 @@ fn known_code() -> String {
     "a".repeat(64)
 }
 
-/// The `index`th event of the history, received in the 31 days before `until`: mostly
-/// executions, with installs and file loads among them.
+/// Events of the history received in one millisecond: more than a batch of the move.
+const SAME_MOMENT: usize = 6_000;
+
+/// The `index`th event of the history, received in the 31 days before `until` (the first
+/// [`SAME_MOMENT`] at one instant): mostly executions, with installs and file loads.
 fn history_event(index: usize, until: i64) -> NewEvent {
-    let mut new = sample_event(
-        index,
-        until - 1 - (index as i64 * 7919) % (31 * 24 * HOUR_MS),
-    );
+    let at = if index < SAME_MOMENT {
+        until - 5 * HOUR_MS
+    } else {
+        until - 1 - (index as i64 * 7919) % (31 * 24 * HOUR_MS)
+    };
+    let mut new = sample_event(index, at);
     if index % 50 == 1 {
         new.event.kind = EventKind::Install;
         new.event.package = Some(format!("package-{}", index % 7));
@@ -178,6 +183,25 @@ async fn query(url: &str, sql: &str) -> Vec<tokio_postgres::Row> {
     client.query(sql, &[]).await.expect("the query runs")
 }
 
+/// What the dashboard's look-up says of the known code, asked with `token`.
+async fn look_up(app: &TestApp, token: &str) -> Value {
+    let bearer = format!("Bearer {}", token.trim());
+    let answer = app
+        .client()
+        .send(
+            "POST",
+            "/api/dashboard/lookup",
+            &[
+                ("Authorization", &bearer),
+                ("Content-Type", "application/json"),
+            ],
+            json!({ "sha256": known_code() }).to_string().as_bytes(),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    answer.json()
+}
+
 /// The audit line the SQLite server wrote for `event_id`.
 fn sqlite_audit_line(data: &Path, event_id: &str) -> Value {
     let quoted = format!("\"eventId\":\"{event_id}\"");
@@ -217,11 +241,13 @@ async fn a_single_servers_history_moves_into_postgresql_once_while_a_replica_ing
         .post_json("/api/telemetry", &json!({ "events": known }))
         .await;
     assert_eq!(answer.status, 202, "{}", answer.body);
-    single.stop().await;
     let data = single.data.path().to_path_buf();
     let token = std::fs::read_to_string(data.join("admin-token")).expect("the token it made");
+    let known_runs = look_up(&single, &token).await;
+    single.stop().await;
 
-    // A million more, over the 31 days before this hour.
+    // A million more, over the 31 days before this hour; and one with a NUL in its error
+    // type, stored before ingest refused such text (PostgreSQL cannot store it as it is).
     let this_hour = now_ms().div_euclid(HOUR_MS) * HOUR_MS;
     let sqlite = SqliteStore::open(&data).expect("opens the single server's store");
     for start in (0..HISTORY).step_by(10_000) {
@@ -230,6 +256,10 @@ async fn a_single_servers_history_moves_into_postgresql_once_while_a_replica_ing
             .collect();
         sqlite.insert(batch).await.expect("stored");
     }
+    let mut nul = sample_event(0, now_ms());
+    nul.event.event_id = "with-nul".into();
+    nul.event.error_type = Some("Bad\u{0}Error".into());
+    sqlite.insert(vec![nul]).await.expect("stored");
     sqlite.catch_up().await.expect("summarised");
     let before = every_range(&sqlite, this_hour).await;
     assert_eq!(
@@ -248,7 +278,7 @@ async fn a_single_servers_history_moves_into_postgresql_once_while_a_replica_ing
 
     let store_file = data.join("events.sqlite3");
     let (first, progress) = move_store(&store_file, &url).await;
-    let moved = thousands(HISTORY + 3);
+    let moved = thousands(HISTORY + 4);
     assert!(
         first.contains(&format!("moved {moved} events"))
             && first.contains(&format!(
@@ -260,7 +290,7 @@ async fn a_single_servers_history_moves_into_postgresql_once_while_a_replica_ing
         first.contains("code-hash key: kept beside the database's own key"),
         "{first}"
     );
-    assert!(first.contains("admin token: copied"), "{first}");
+    assert!(first.contains("admin token: copied from"), "{first}");
     assert!(
         progress.contains(&format!("{moved} of {moved} events (100%)")),
         "a progress line reaches the end:\n{progress}"
@@ -305,7 +335,7 @@ async fn a_single_servers_history_moves_into_postgresql_once_while_a_replica_ing
     let (all, replicas): (i64, i64) = (counts[0].get(0), counts[0].get(1));
     assert_eq!(
         (all as u64, replicas as u64),
-        (HISTORY as u64 + 3 + live, live),
+        (HISTORY as u64 + 4 + live, live),
         "each event stored once"
     );
 
@@ -332,9 +362,15 @@ async fn a_single_servers_history_moves_into_postgresql_once_while_a_replica_ing
     let (audited, logged_elsewhen): (i64, i64) = (rows[0].get(0), rows[0].get(1));
     assert_eq!(
         audited as usize,
-        HISTORY + 3,
+        HISTORY + 4,
         "one audit row per moved event"
     );
+    let nul = query(
+        &url,
+        "SELECT error_type FROM events WHERE event_id = 'with-nul'",
+    )
+    .await;
+    assert_eq!(nul[0].get::<_, String>(0), "Bad\u{FFFD}Error");
     for event_id in ["known-1", "event-777", "event-999999"] {
         assert_eq!(
             postgres_audit_line(&url, event_id).await,
@@ -345,13 +381,14 @@ async fn a_single_servers_history_moves_into_postgresql_once_while_a_replica_ing
     assert_eq!(logged_elsewhen, 0, "moved rows are logged at receipt");
 
     // A look-up of the known code counts its runs on the single server (under its key) and
-    // through the replica (under the replica's).
-    let answer = replica
-        .client()
-        .post_as_admin("/api/dashboard/lookup", &json!({ "sha256": known_code() }))
-        .await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    assert_eq!(answer.json()["executions"], 3 + live, "{}", answer.body);
+    // through the replica (under the replica's), from the single server's first.
+    let runs = look_up(&replica, ADMIN_TOKEN).await;
+    assert_eq!(runs["executions"], 3 + live, "{runs}");
+    assert_eq!(runs["firstSeen"], known_runs["firstSeen"], "{runs}");
+    assert!(
+        runs["lastSeen"].as_str() > known_runs["lastSeen"].as_str(),
+        "{runs}"
+    );
 
     // A replica started without --admin-token takes the single server's token.
     let target = url.clone();
@@ -408,4 +445,67 @@ async fn a_missing_or_foreign_source_is_refused_with_one_line() {
     }
     let rows = query(&url, "SELECT to_regclass('events') IS NULL").await;
     assert!(rows[0].get::<_, bool>(0), "the database was not touched");
+}
+
+/// The README's order: the history moves into a database no replica has used yet (so its
+/// key and token become the database's), replicas start, and a second move picks up what
+/// the single server took meanwhile.
+#[tokio::test]
+async fn a_first_move_gives_the_database_the_single_servers_key_and_token() {
+    let mut single = spawn_app_with(|config| config.admin_token = None).await;
+    let data = single.data.path().to_path_buf();
+    let token = std::fs::read_to_string(data.join("admin-token")).expect("the token it made");
+    let url = PgCluster::shared().fresh_database().await;
+
+    // Nothing stored yet: the move still brings the key and the token.
+    single.stop().await;
+    let (empty, _) = move_store(&data, &url).await;
+    assert!(empty.contains("moved 0 events"), "{empty}");
+    assert!(
+        empty.contains("code-hash key: copied: it is the database's key now"),
+        "{empty}"
+    );
+    assert!(empty.contains("admin token: copied from"), "{empty}");
+
+    // The single server takes three runs before it is stopped; the second move brings them.
+    single.start_again().await;
+    let known: Vec<Value> = (1..=3)
+        .map(|n| execution_event(&format!("known-{n}")))
+        .collect();
+    let answer = single
+        .client()
+        .post_json("/api/telemetry", &json!({ "events": known }))
+        .await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    single.stop().await;
+    let (second, _) = move_store(&data, &url).await;
+    assert!(
+        second.contains("new: 3 (each with its audit log row); already in the database: 0"),
+        "{second}"
+    );
+    assert!(
+        second.contains("code-hash key: the database already has it"),
+        "{second}"
+    );
+    assert!(
+        second.contains("admin token: the database has one already"),
+        "{second}"
+    );
+
+    // A replica without --admin-token takes the single server's token, and a look-up with
+    // it finds the three runs under the one key.
+    let target = url.clone();
+    let replica = spawn_app_with(move |config| {
+        config.database_url = Some(target);
+        config.admin_token = None;
+    })
+    .await;
+    let runs = look_up(&replica, &token).await;
+    assert_eq!(runs["executions"], 3, "{runs}");
+    let former = query(
+        &url,
+        "SELECT COUNT(*) FROM deployment_secrets WHERE name LIKE 'former-%'",
+    )
+    .await;
+    assert_eq!(former[0].get::<_, i64>(0), 0, "no former key was needed");
 }

@@ -110,6 +110,10 @@ pub enum ValidationError {
     MissingHash,
     #[error("{field} must be at most {max} characters")]
     TooLong { field: &'static str, max: usize },
+    /// NUL and the other control characters: PostgreSQL cannot store a NUL in text, and
+    /// none belongs in a name, a version or a time.
+    #[error("{field} must not contain control characters")]
+    ControlCharacter { field: &'static str },
     #[error("{field} must be a number from 0 to {max}")]
     OutOfRange { field: &'static str, max: String },
     #[error("fileExt must be letters and digits only, at most {MAX_EXTENSION_LEN}")]
@@ -154,15 +158,14 @@ impl TelemetryEvent {
             ("pyodideVersion", &self.pyodide_version),
             ("clientTime", &self.client_time),
         ] {
-            if text
-                .as_ref()
-                .is_some_and(|text| text.chars().count() > MAX_TEXT_LEN)
-            {
+            let Some(text) = text else { continue };
+            if text.chars().count() > MAX_TEXT_LEN {
                 return Err(ValidationError::TooLong {
                     field,
                     max: MAX_TEXT_LEN,
                 });
             }
+            check_plain_text(field, text)?;
         }
         if let Some(extension) = &self.file_ext
             && (extension.len() > MAX_EXTENSION_LEN
@@ -170,6 +173,15 @@ impl TelemetryEvent {
         {
             return Err(ValidationError::BadExtension);
         }
+        Ok(())
+    }
+}
+
+/// Text without control characters (see [`ValidationError::ControlCharacter`]).
+pub fn check_plain_text(field: &'static str, text: &str) -> Result<(), ValidationError> {
+    if text.chars().any(char::is_control) {
+        Err(ValidationError::ControlCharacter { field })
+    } else {
         Ok(())
     }
 }
@@ -303,6 +315,14 @@ mod tests {
             (
                 |e| e.file_ext = Some("../csv".into()),
                 "fileExt must be letters and digits",
+            ),
+            (
+                |e| e.error_type = Some("Value\u{0}Error".into()),
+                "errorType must not contain control characters",
+            ),
+            (
+                |e| e.package = Some("numpy\n".into()),
+                "package must not contain control characters",
             ),
         ];
         for (break_it, message) in cases {

@@ -211,6 +211,15 @@ fn parse_imported(raw: &Value, latest: i64) -> Result<Imported, String> {
     {
         return Err("clientAddr must be at most 64 characters".to_owned());
     }
+    for (field, text) in [
+        ("clientAddr", &imported.client_addr),
+        ("userAgent", &imported.user_agent),
+    ] {
+        if let Some(text) = text {
+            protocol::telemetry::check_plain_text(field, text)
+                .map_err(|error| error.to_string())?;
+        }
+    }
     Ok(Imported {
         event: imported.event,
         received_at: imported.received_at,

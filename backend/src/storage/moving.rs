@@ -5,9 +5,9 @@
 //! keyed code hash — in batches, each one transaction that stores an event only if its
 //! `eventId` is new (so a second move, or a replica that stored the same event, keeps it
 //! once) and writes its audit log row (the same line the SQLite store's audit file holds,
-//! logged at the event's receipt so the retention purge takes both together). Finished
-//! hours that got events are summarised again, a few dozen per transaction, once the events
-//! are in. The code-hash key goes too, so look-ups of moved code still answer, and the admin
+//! logged at the event's receipt so the retention purge takes both together). The source is
+//! read in receive order, so the finished hours behind the batches are complete: they are
+//! summarised again every few batches and once more at the end, a few dozen per transaction. The code-hash key goes too, so look-ups of moved code still answer, and the admin
 //! token if the target has none. The source is opened read-only; replicas may serve the
 //! target meanwhile.
 
@@ -27,6 +27,8 @@ use crate::util::secrets::{ADMIN_TOKEN_FILE, CODE_KEY_FILE};
 const BATCH: usize = 5_000;
 /// Batches read ahead of the one being stored.
 const READ_AHEAD: usize = 2;
+/// Batches between summarising the hours moved so far.
+const SUMMARISE_EVERY: usize = 10;
 
 /// Where a move stands, for its progress lines.
 #[derive(Debug, Clone, Copy)]
@@ -45,12 +47,13 @@ pub struct Progress {
 pub struct Moved {
     pub source: PathBuf,
     pub progress: Progress,
-    /// Finished hours that got events, summarised again.
+    /// Finished hours that got new events, summarised again.
     pub hours_summarised: usize,
-    /// How the code-hash key was kept; `None` if the source had none.
-    pub code_key: Option<CodeKeyAdopted>,
-    /// Whether the admin token was copied; `None` if the source had none.
-    pub admin_token: Option<bool>,
+    /// Where the code-hash key was looked for, and how it was kept (`None`: no such file).
+    pub code_key: (PathBuf, Option<CodeKeyAdopted>),
+    /// Where the admin token was looked for, and whether it was copied (`None`: no such
+    /// file).
+    pub admin_token: (PathBuf, Option<bool>),
 }
 
 impl Progress {
@@ -86,14 +89,24 @@ pub async fn move_store(
     let data_dir = source_path
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let mut source = Source::open(&source_path)
-        .with_context(|| format!("could not read {}", source_path.display()))?;
+    let opening = source_path.clone();
+    let (mut source, total) = tokio::task::spawn_blocking(move || {
+        let source = Source::open(&opening)?;
+        let total = source.count()?;
+        Ok::<_, super::StoreError>((source, total))
+    })
+    .await?
+    .with_context(|| format!("could not read {}", source_path.display()))?;
     let target = PgStore::connect(to, tokio::sync::broadcast::channel(1).0)
         .await
         .context("could not open the PostgreSQL store")?;
 
     // The secrets first: a look-up of moved code answers from the first moved batch on.
-    let code_key = match read_secret(&data_dir.join(CODE_KEY_FILE))? {
+    let (code_key_file, admin_token_file) = (
+        data_dir.join(CODE_KEY_FILE),
+        data_dir.join(ADMIN_TOKEN_FILE),
+    );
+    let code_key = match read_secret(&code_key_file)? {
         Some(secret) => Some(
             target
                 .adopt_code_key(&secret)
@@ -102,7 +115,7 @@ pub async fn move_store(
         ),
         None => None,
     };
-    let admin_token = match read_secret(&data_dir.join(ADMIN_TOKEN_FILE))? {
+    let admin_token = match read_secret(&admin_token_file)? {
         Some(token) => Some(
             target
                 .adopt_admin_token(&token)
@@ -113,7 +126,6 @@ pub async fn move_store(
     };
 
     let started = Instant::now();
-    let total = source.count()?;
     // SQLite is read on a thread of its own while the previous batch is being stored.
     let (batches, mut incoming) = mpsc::channel(READ_AHEAD);
     let reader = tokio::task::spawn_blocking(move || {
@@ -128,6 +140,7 @@ pub async fn move_store(
     });
     let current_hour = clock::now_ms().div_euclid(HOUR_MS);
     let mut hours = std::collections::BTreeSet::new();
+    let mut batches_stored = 0;
     let mut done = Progress {
         read: 0,
         total,
@@ -156,6 +169,15 @@ pub async fn move_store(
         done.total = done.total.max(done.read);
         done.elapsed = started.elapsed();
         progress(&done);
+        // Batches come in time order, so the hours behind them are complete: summarised
+        // now, replicas' dashboards read them from rollups again during the move, not raw.
+        batches_stored += 1;
+        if batches_stored % SUMMARISE_EVERY == 0 {
+            target
+                .catch_up()
+                .await
+                .context("could not summarise the moved hours")?;
+        }
     }
     reader.await.context("the SQLite reader stopped")?;
     // Summarising the touched hours is part of the move: the dashboards read them from
@@ -169,8 +191,8 @@ pub async fn move_store(
         source: source_path,
         progress: done,
         hours_summarised: hours.len(),
-        code_key,
-        admin_token,
+        code_key: (code_key_file, code_key),
+        admin_token: (admin_token_file, admin_token),
     })
 }
 

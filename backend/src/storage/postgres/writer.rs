@@ -212,6 +212,31 @@ async fn write_once(
         .map(|new| stored.remove(&new.event.event_id))
         .collect();
 
+    // The audit rows before the rollup lock below, which the summariser waits on.
+    if inserted.iter().any(|new| *new) {
+        let now = clock::now_ms();
+        let (times, lines): (Vec<i64>, Vec<String>) = events
+            .iter()
+            .zip(&inserted)
+            .filter(|(_, new)| **new)
+            .map(|(new, _)| {
+                let at = match logged {
+                    Logged::Now => now,
+                    Logged::AtReceipt => new.received_at,
+                };
+                (at, audit_line(new).to_string())
+            })
+            .unzip();
+        transaction
+            .execute(
+                "INSERT INTO audit_log (logged_at, line)
+                 SELECT logged_at, line::jsonb FROM UNNEST($1::bigint[], $2::text[])
+                     AS rows (logged_at, line)",
+                &[&times, &lines],
+            )
+            .await?;
+    }
+
     // Events in hours that have ended: their rollups go, and the hours are summarised again.
     // Likewise for minutes that have ended: their rollups go, and the summariser finds them
     // without one and summarises them again.
@@ -261,26 +286,6 @@ async fn write_once(
     }
 
     if inserted.iter().any(|new| *new) {
-        let (times, lines): (Vec<i64>, Vec<String>) = events
-            .iter()
-            .zip(&inserted)
-            .filter(|(_, new)| **new)
-            .map(|(new, _)| {
-                let at = match logged {
-                    Logged::Now => now,
-                    Logged::AtReceipt => new.received_at,
-                };
-                (at, audit_line(new).to_string())
-            })
-            .unzip();
-        transaction
-            .execute(
-                "INSERT INTO audit_log (logged_at, line)
-                 SELECT logged_at, line::jsonb FROM UNNEST($1::bigint[], $2::text[])
-                     AS rows (logged_at, line)",
-                &[&times, &lines],
-            )
-            .await?;
         transaction
             .execute("SELECT pg_notify($1, '')", &[&CHANNEL])
             .await?;

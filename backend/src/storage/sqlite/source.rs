@@ -1,8 +1,10 @@
 //! The store as the source of a move into PostgreSQL (`backend move-store`): opened
 //! read-only, so a move never changes it, and read in the order events were received, a
 //! batch at a time, so each batch falls in an hour or two and the target summarises each
-//! hour about once. A server still writing to it does no harm: what it receives after the
-//! batch being read comes in a later batch; what it imports into the past, in the next move.
+//! hour about once. A server still writing to it does no harm, but a move while it runs
+//! may miss what it commits behind the cursor (an import into the past, or two requests
+//! committed in the other order than they arrived): the next move brings those, and the
+//! README has the operator run one after the server stopped.
 
 use std::path::Path;
 
@@ -83,6 +85,13 @@ impl Source {
                 .get::<_, Option<i64>>(index)?
                 .and_then(|size| u64::try_from(size).ok()))
         };
+        // PostgreSQL cannot store a NUL in text: one stored before ingest refused them would
+        // stop every move at its batch, so it becomes U+FFFD, as an invalid byte would.
+        let text = |row: &rusqlite::Row<'_>, index: usize| -> rusqlite::Result<Option<String>> {
+            Ok(row
+                .get::<_, Option<String>>(index)?
+                .map(|text| text.replace('\0', "\u{FFFD}")))
+        };
         let mut batch = Vec::new();
         while let Some(row) = rows.next().map_err(database)? {
             let read = (|| -> rusqlite::Result<(i64, NewEvent)> {
@@ -97,21 +106,21 @@ impl Source {
                             code_bytes: size(row, 5)?,
                             duration_ms: row.get(6)?,
                             success: row.get(7)?,
-                            error_type: row.get(8)?,
+                            error_type: text(row, 8)?,
                             stdout_bytes: size(row, 9)?,
                             stderr_bytes: size(row, 10)?,
-                            package: row.get(11)?,
-                            version: row.get(12)?,
+                            package: text(row, 11)?,
+                            version: text(row, 12)?,
                             file_ext: row.get(13)?,
                             file_bytes: size(row, 14)?,
-                            pyodide_version: row.get(15)?,
-                            client_time: row.get(16)?,
+                            pyodide_version: text(row, 15)?,
+                            client_time: text(row, 16)?,
                         },
                         code_key: row.get(4)?,
                         received_at: row.get(17)?,
-                        client_addr: row.get(18)?,
+                        client_addr: text(row, 18)?.unwrap_or_default(),
                         visitor_id: row.get(19)?,
-                        user_agent: row.get(20)?,
+                        user_agent: text(row, 20)?,
                     },
                 ))
             })();
