@@ -192,7 +192,7 @@ enum Token {
 }
 
 /// A replica on the database at `url`.
-async fn replica(url: &str, token: Token) -> TestApp {
+async fn start_replica(url: &str, token: Token) -> TestApp {
     let url = url.to_owned();
     spawn_app_with(move |config| {
         config.database_url = Some(url);
@@ -292,7 +292,7 @@ async fn a_single_servers_history_moves_into_postgresql_once_while_a_replica_ing
     // The database, which a replica (with its own code-hash key) already serves, and which
     // keeps taking events throughout both moves.
     let url = PgCluster::shared().fresh_database().await;
-    let replica = replica(&url, Token::Given).await;
+    let replica = start_replica(&url, Token::Given).await;
     let ingesting = Ingesting::start(&replica);
 
     let store_file = data.join("events.sqlite3");
@@ -410,7 +410,7 @@ async fn a_single_servers_history_moves_into_postgresql_once_while_a_replica_ing
     );
 
     // A replica started without --admin-token takes the single server's token.
-    let tokenless = replica(&url, Token::FromTheDatabase).await;
+    let tokenless = start_replica(&url, Token::FromTheDatabase).await;
     assert_eq!(look_up(&tokenless, &token).await, runs);
     assert_ne!(token.trim(), ADMIN_TOKEN);
 }
@@ -494,7 +494,7 @@ async fn a_first_move_gives_the_database_the_single_servers_key_and_token() {
 
     // A replica without --admin-token takes the single server's token, and a look-up with
     // it finds the three runs under the one key.
-    let replica = replica(&url, Token::FromTheDatabase).await;
+    let replica = start_replica(&url, Token::FromTheDatabase).await;
     let runs = look_up(&replica, &token).await;
     assert_eq!(runs["executions"], 3, "{runs}");
     let former = query(
