@@ -203,6 +203,18 @@ async fn start_replica(url: &str, token: Token) -> TestApp {
     .await
 }
 
+/// Three runs of the known code (`known-1` … `known-3`), sent as a browser sends them.
+async fn send_known_runs(app: &TestApp) {
+    let known: Vec<Value> = (1..=3)
+        .map(|n| execution_event(&format!("known-{n}")))
+        .collect();
+    let answer = app
+        .client()
+        .post_json("/api/telemetry", &json!({ "events": known }))
+        .await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+}
+
 /// What the dashboard's look-up says of the known code, asked with `token`.
 async fn look_up(app: &TestApp, token: &str) -> Value {
     let bearer = format!("Bearer {}", token.trim());
@@ -253,14 +265,7 @@ async fn a_single_servers_history_moves_into_postgresql_once_while_a_replica_ing
     // The single server: it made its own admin token and code-hash key, and stored three
     // runs of a known piece of code through its API.
     let mut single = spawn_app_with(|config| config.admin_token = None).await;
-    let known: Vec<Value> = (1..=3)
-        .map(|n| execution_event(&format!("known-{n}")))
-        .collect();
-    let answer = single
-        .client()
-        .post_json("/api/telemetry", &json!({ "events": known }))
-        .await;
-    assert_eq!(answer.status, 202, "{}", answer.body);
+    send_known_runs(&single).await;
     let data = single.data.path().to_path_buf();
     let token = std::fs::read_to_string(data.join("admin-token")).expect("the token it made");
     let known_runs = look_up(&single, &token).await;
@@ -469,14 +474,7 @@ async fn a_first_move_gives_the_database_the_single_servers_key_and_token() {
 
     // The single server takes three runs before it is stopped; the second move brings them.
     single.start_again().await;
-    let known: Vec<Value> = (1..=3)
-        .map(|n| execution_event(&format!("known-{n}")))
-        .collect();
-    let answer = single
-        .client()
-        .post_json("/api/telemetry", &json!({ "events": known }))
-        .await;
-    assert_eq!(answer.status, 202, "{}", answer.body);
+    send_known_runs(&single).await;
     single.stop().await;
     let (second, _) = move_store(&data, &url).await;
     assert!(
