@@ -20,6 +20,7 @@ mod notebook;
 mod output;
 mod percent;
 pub mod safe;
+mod share;
 mod title;
 
 pub use cell::{Cell, CellKind};
@@ -28,4 +29,8 @@ pub use id::{CellId, IdSource, InvalidCellId, MAX_CELL_ID_LEN, SeededIds};
 pub use import::{ImportError, MAX_NOTEBOOK_BYTES};
 pub use notebook::{Notebook, UNDO_DELETE_DEPTH};
 pub use output::{MAX_OUTPUT_BYTES, MimeBundle, Output, StreamName, is_json_mime, merge_streams};
+pub use share::{
+    DEFAULT_LINK_LIMIT, FRAGMENT_PREFIX, MAX_LINK_LIMIT, MAX_SHARED_BYTES, ShareError,
+    SharedNotebook, SharedOutputs,
+};
 pub use title::MAX_TITLE_CHARS;
