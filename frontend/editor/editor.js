@@ -186,7 +186,8 @@ function upgrade() {
   const box = document.getElementById("boot-editor");
   if (!boot || !box) return;
   let restoring = false;
-  const shell = keptShell() ?? { notebook: null, cell: null, source: box.value };
+  // index.html may have chosen what the shell shows (a share link shows an empty cell).
+  const shell = boot.shell ?? keptShell() ?? { notebook: null, cell: null, source: box.value };
   const relay = {
     app: null,
     change(text) {
@@ -211,7 +212,7 @@ function upgrade() {
   const editor = createEditor(box.parentElement, box.value, selection, relay);
   box.remove();
   if (focused) editor.focus();
-  if (keptShell() === null && localStorage.getItem(CODE_KEY) === null) {
+  if (!boot.shell && keptShell() === null && localStorage.getItem(CODE_KEY) === null) {
     earlierCode().then((text) => {
       if (text === null || boot.edited || keptShell() !== null) return;
       restoring = true;

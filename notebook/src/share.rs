@@ -358,7 +358,7 @@ mod tests {
             .collect();
         let error = notebook
             .share("Circles", true, DEFAULT_LINK_LIMIT)
-            .unwrap_err();
+            .expect_err("refused");
         let ShareError::TooLong { chars, limit } = error else {
             panic!("{error:?}");
         };
@@ -380,18 +380,18 @@ mod tests {
             ("not base64!*", "not base64url"),
             (&payload[..payload.len() / 8 * 4], "does not unpack"),
         ] {
-            let error = Notebook::from_shared(bad, &mut ids()).unwrap_err();
+            let error = Notebook::from_shared(bad, &mut ids()).expect_err("refused");
             assert!(error.to_string().contains(expected), "{bad:?}: {error}");
         }
         // Valid DEFLATE of something that is not a notebook.
         let not_json = deflated(b"hello");
-        let error = Notebook::from_shared(&not_json, &mut ids()).unwrap_err();
+        let error = Notebook::from_shared(&not_json, &mut ids()).expect_err("refused");
         assert!(
             matches!(error, ShareError::NotANotebook(ImportError::NotJson { .. })),
             "{error:?}"
         );
         let not_text = deflated(&[0xff, 0xfe, 0x00]);
-        let error = Notebook::from_shared(&not_text, &mut ids()).unwrap_err();
+        let error = Notebook::from_shared(&not_text, &mut ids()).expect_err("refused");
         assert!(error.to_string().contains("not text"), "{error}");
     }
 
@@ -405,7 +405,7 @@ mod tests {
         }
         let payload = URL_SAFE_NO_PAD.encode(encoder.finish().expect("in memory"));
         assert!(payload.len() < MAX_LINK_LIMIT, "{}", payload.len());
-        let error = Notebook::from_shared(&payload, &mut ids()).unwrap_err();
+        let error = Notebook::from_shared(&payload, &mut ids()).expect_err("refused");
         assert_eq!(error, ShareError::TooBig);
         assert!(error.to_string().contains("over 8.0 MB"), "{error}");
     }
@@ -413,15 +413,15 @@ mod tests {
     #[test]
     fn an_overlong_link_is_refused_before_decoding() {
         let payload = "A".repeat(MAX_LINK_LIMIT + 1);
-        let error = Notebook::from_shared(&payload, &mut ids()).unwrap_err();
+        let error = Notebook::from_shared(&payload, &mut ids()).expect_err("refused");
         assert!(matches!(error, ShareError::LinkTooLong { .. }), "{error:?}");
     }
 
     #[test]
     fn a_newer_nbformat_is_refused_as_a_file_is() {
         let text = json!({"cells": [], "metadata": {}, "nbformat": 5, "nbformat_minor": 0});
-        let error =
-            Notebook::from_shared(&deflated(text.to_string().as_bytes()), &mut ids()).unwrap_err();
+        let error = Notebook::from_shared(&deflated(text.to_string().as_bytes()), &mut ids())
+            .expect_err("refused");
         assert_eq!(
             error,
             ShareError::NotANotebook(ImportError::TooNew { major: 5 })

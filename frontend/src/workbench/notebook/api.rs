@@ -1,12 +1,13 @@
 //! `window.workbench.notebook`, for embedding and automation (and the tests): `open(ipynbText)`,
-//! `runAll(id?)`, `cells()`, `export()`, `list()`, `select(id)`. Documented in the README.
+//! `runAll(id?)`, `cells()`, `export()`, `list()`, `select(id)`,
+//! `shareLink({outputs, maxLength})`. Documented in the README.
 //!
 //! Every call answers a Promise that first waits for the first load of the notebooks kept
 //! in this browser, so a call made the moment Python is ready acts on the notebook it
 //! names — never on one the load then replaces.
 
 use leptos::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
@@ -27,6 +28,15 @@ struct CellSummary<'a> {
 struct Opened {
     id: String,
     cells: usize,
+}
+
+/// `shareLink`'s options: outputs (if they fit) unless `outputs: false`; at most
+/// `maxLength` characters (8,000 unless given).
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct ShareOptions {
+    outputs: Option<bool>,
+    max_length: Option<usize>,
 }
 
 #[derive(Serialize)]
@@ -138,6 +148,36 @@ pub fn expose(workspace: Workspace) -> Result<(), JsValue> {
                 documents.first_load().await;
                 documents.open_stored_now(id).await.map_err(error)?;
                 Ok(JsValue::UNDEFINED)
+            })
+        })
+        .into_js_value(),
+    )?;
+
+    set(
+        "shareLink",
+        Closure::<dyn Fn(JsValue) -> js_sys::Promise>::new(move |options: JsValue| {
+            future_to_promise(async move {
+                let options: ShareOptions = if options.is_undefined() || options.is_null() {
+                    ShareOptions::default()
+                } else {
+                    let json = js_sys::JSON::stringify(&options)
+                        .ok()
+                        .and_then(|json| json.as_string())
+                        .unwrap_or_default();
+                    serde_json::from_str(&json).map_err(|problem| {
+                        error(format!(
+                            "shareLink takes {{outputs: boolean, maxLength: number}}: {problem}"
+                        ))
+                    })?
+                };
+                documents.first_load().await;
+                let link = super::share::link(
+                    state,
+                    options.outputs.unwrap_or(true),
+                    options.max_length.unwrap_or(notebook::DEFAULT_LINK_LIMIT),
+                )
+                .map_err(error)?;
+                Ok(link.url.into())
             })
         })
         .into_js_value(),

@@ -16,6 +16,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 use super::super::{editor, history};
+use super::share;
 use super::state::{DocMeta, NotebookState};
 use super::store::{self, Document, Entry, Saved, Store};
 
@@ -48,6 +49,9 @@ pub struct Documents {
     pub loaded: RwSignal<bool>,
     /// Who waits for the first load; `None` once it is over.
     load_waiters: StoredValue<Option<Vec<oneshot::Sender<()>>>, LocalStorage>,
+    /// The open notebook came from a share link and is not kept in this browser yet: it
+    /// is, at its first change or when the user keeps a copy.
+    pub shared: RwSignal<bool>,
 }
 
 impl Documents {
@@ -68,6 +72,7 @@ impl Documents {
             )),
             loaded: RwSignal::new(false),
             load_waiters: StoredValue::new_local(Some(Vec::new())),
+            shared: RwSignal::new(false),
         }
     }
 
@@ -126,7 +131,16 @@ impl Documents {
                 }
                 self.entries.set(entries);
             }
+            // A share link in the address opens its notebook instead (kept only once
+            // changed); a damaged one says why, and the usual notebook opens.
+            if let Some(payload) = share::payload_in_address()
+                && let Err(error) = self.open_shared(&payload)
+            {
+                self.notice.set(Some((false, error)));
+                share::clear_address();
+            }
             match opened {
+                _ if self.shared.get_untracked() => {}
                 Some((notebook, meta)) => self.show(notebook, meta),
                 None => {
                     let notebook = migrate().await;
@@ -140,6 +154,7 @@ impl Documents {
             }
             self.listen();
             self.watch_changes();
+            self.watch_address();
             self.loaded.set(true);
             let waiters = self
                 .load_waiters
@@ -203,11 +218,66 @@ impl Documents {
 
     fn show(self, notebook: Notebook, meta: DocMeta) {
         store::set_current_id(&meta.id);
+        if self.shared.get_untracked() {
+            // The shared notebook is left unkept; a reload must not bring it back.
+            share::clear_address();
+            self.shared.set(false);
+        }
         self.conflict.set(false);
         self.state.replace(notebook, meta);
         self.state.keep_shell();
         self.saved_change
             .set_value(self.state.changed.get_untracked());
+    }
+
+    /// Opens the notebook a share link's payload carries, not kept in this browser until
+    /// it changes or the user keeps a copy (the open one is saved first). Says why not.
+    pub fn open_shared(self, payload: &str) -> Result<(), String> {
+        let (notebook, title) = self
+            .ids
+            .try_update_value(|ids| Notebook::from_shared(payload, ids))
+            .expect("the id source is there")
+            .map_err(|error| error.to_string())?;
+        if self.state.changed.get_untracked() != self.saved_change.get_value() {
+            self.save_now();
+        }
+        let mut meta = self.fresh_meta(&notebook, "Shared notebook");
+        if let Some(title) = title {
+            meta.title = title;
+        }
+        self.conflict.set(false);
+        self.state.replace(notebook, meta);
+        self.shared.set(true);
+        self.saved_change
+            .set_value(self.state.changed.get_untracked());
+        Ok(())
+    }
+
+    /// Keeps the shared notebook that is open as a new notebook in this browser.
+    pub fn keep_shared(self) {
+        if self.shared.get_untracked() {
+            self.saved_change.set_value(u64::MAX);
+            self.save_now();
+        }
+    }
+
+    /// A share link opened in this tab after it loaded (the address's `#` part changed).
+    fn watch_address(self) {
+        let on_hashchange = Closure::<dyn Fn()>::new(move || {
+            if let Some(payload) = share::payload_in_address()
+                && let Err(error) = self.open_shared(&payload)
+            {
+                self.notice.set(Some((false, error)));
+                share::clear_address();
+            }
+        });
+        if let Some(window) = web_sys::window() {
+            let _ = window.add_event_listener_with_callback(
+                "hashchange",
+                on_hashchange.as_ref().unchecked_ref(),
+            );
+        }
+        on_hashchange.forget();
     }
 
     /// Saves whenever the document changed, [`SAVE_AFTER`] later.
@@ -316,6 +386,17 @@ impl Documents {
             return;
         }
         store::clear_journal();
+        if self.shared.get_untracked() {
+            // Kept: it is one of this browser's notebooks now, and the link has done its work.
+            self.shared.set(false);
+            store::set_current_id(&document.entry.id);
+            self.state.keep_shell();
+            share::clear_address();
+            self.notice.set(Some((
+                true,
+                format!("“{}” is kept in this browser", document.entry.title),
+            )));
+        }
         self.saved_change.set_value(change);
         self.state.meta.update(|meta| {
             meta.revision = document.entry.revision;

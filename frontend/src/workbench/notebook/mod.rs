@@ -11,6 +11,7 @@
 //!   notebook made from what earlier versions kept, `.ipynb` files opened;
 //! - `panel`: the side panel that lists them;
 //! - `sanitize`: HTML outputs made safe to show;
+//! - `share`: the link that carries the notebook (the Share box; `documents` opens one);
 //! - `api`: `window.workbench.notebook`.
 
 pub mod api;
@@ -21,6 +22,7 @@ mod outputs;
 pub mod panel;
 pub mod runner;
 mod sanitize;
+mod share;
 pub mod state;
 mod store;
 
@@ -426,6 +428,7 @@ pub fn NotebookView(workspace: Workspace, session: Session) -> impl IntoView {
             mime,
         );
     };
+    let sharing = RwSignal::new(false);
     let confirm_restart = move |_| {
         if super::confirm(
             "Restart Python and run every cell from the top? Variables and imports are lost; the notebook stays.",
@@ -438,9 +441,21 @@ pub fn NotebookView(workspace: Workspace, session: Session) -> impl IntoView {
             <div class="notebook-head">
                 <h2 class="notebook-name" data-testid="notebook-name">{move || state.meta.with(|meta| meta.title.clone())}</h2>
                 <span class="hint" data-testid="save-state">
-                    {move || if documents.conflict.get() { "not saved" } else { "saved in this browser" }}
+                    {move || if documents.shared.get() {
+                        "Shared — not saved yet"
+                    } else if documents.conflict.get() {
+                        "not saved"
+                    } else {
+                        "saved in this browser"
+                    }}
                 </span>
             </div>
+            <Show when=move || documents.shared.get()>
+                <div class="notice ok shared" role="status" data-testid="shared">
+                    "This notebook came in a link. It is kept in this browser when you change or run it, or now: "
+                    <button class="small" data-testid="keep-shared" on:click=move |_| documents.keep_shared()>"Keep a copy"</button>
+                </div>
+            </Show>
             <Show when=move || documents.conflict.get()>
                 <div class="notice error conflict" role="alert" data-testid="conflict">
                     "This notebook was changed in another tab. "
@@ -487,8 +502,12 @@ pub fn NotebookView(workspace: Workspace, session: Session) -> impl IntoView {
                 <button class="secondary" data-testid="add-markdown" on:click=move |_| { workspace.insert_near(true, CellKind::Markdown); }>"+ Markdown"</button>
                 <button class="secondary" data-testid="download-ipynb" on:click=move |_| download(false)>"Download .ipynb"</button>
                 <button class="secondary" data-testid="download-py" on:click=move |_| download(true)>"Download .py"</button>
+                <button class="secondary" data-testid="share" aria-expanded=move || sharing.get().to_string() on:click=move |_| sharing.update(|open| *open = !*open)>"Share"</button>
                 <button class="secondary" data-testid="show-keys" aria-expanded=move || workspace.help.get().to_string() on:click=move |_| workspace.help.update(|shown| *shown = !*shown)>"Keys (?)"</button>
             </div>
+            <Show when=move || sharing.get()>
+                <share::ShareBox state=state open=sharing on_download=Callback::new(move |()| download(false)) />
+            </Show>
             <div
                 class="notebook"
                 data-testid="notebook"

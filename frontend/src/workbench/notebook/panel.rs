@@ -83,7 +83,7 @@ pub fn NotebooksPanel(documents: Documents, on_open_file: Callback<()>) -> impl 
             <div class="panel-actions">
                 <button class="secondary small" data-testid="rename-notebook" disabled=move || !documents.loaded.get() on:click=rename>"Rename"</button>
                 <button class="secondary small" data-testid="duplicate-notebook" disabled=move || !documents.loaded.get() on:click=move |_| documents.duplicate()>"Duplicate"</button>
-                <button class="secondary small" data-testid="delete-notebook" disabled=move || !documents.loaded.get() on:click=delete>"Delete"</button>
+                <button class="secondary small" data-testid="delete-notebook" disabled=move || !documents.loaded.get() || documents.shared.get() on:click=delete>"Delete"</button>
             </div>
             {move || documents.deleted.get().map(|document| view! {
                 <p class="notice ok" role="status">

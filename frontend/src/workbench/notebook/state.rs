@@ -239,6 +239,10 @@ impl NotebookState {
 
     /// Typing in a cell's editor: the model follows, the editor already shows it.
     pub fn set_source_from_editor(self, id: &CellId, text: String) {
+        // An editor given the text it had (the shell's, adopted) changed nothing.
+        if self.with(|model| model.cell(id).is_some_and(|cell| cell.source == text)) {
+            return;
+        }
         let index = self
             .model
             .try_update_value(|model| model.set_source(id, text))
