@@ -56,6 +56,11 @@ impl Files {
         }
     }
 
+    /// Whether no file is kept (tracked).
+    pub fn is_empty(self) -> bool {
+        self.listed.with(Vec::is_empty)
+    }
+
     /// Reads the data folder again (after a run, the code may have written files).
     pub fn refresh(self) {
         let Some(runtime) = self.session.runtime() else {

@@ -15,6 +15,7 @@ mod notebook;
 mod packages;
 mod saved_state;
 mod session;
+mod storage;
 mod window_api;
 
 use leptos::prelude::*;
@@ -28,6 +29,7 @@ use self::notebook::panel::NotebooksPanel;
 use self::notebook::{NotebookView, Workspace};
 use self::packages::PackagesPanel;
 use self::session::Session;
+use self::storage::{SiteStorage, StoragePanel};
 use crate::telemetry;
 /// Where the Python runtime is in its life.
 #[derive(Debug, Clone, PartialEq)]
@@ -173,6 +175,27 @@ pub fn Workbench() -> impl IntoView {
             changed.update(|count| *count += 1);
         }
         running
+    });
+    // The browser is asked to keep the site's storage once something is worth keeping: the
+    // first change to a notebook (an edit or a run) or a kept file.
+    let site_storage = SiteStorage::new();
+    Effect::new(move |previous: Option<u64>| {
+        let change = workspace.state.changed.get();
+        if previous.is_some_and(|previous| previous != change) {
+            site_storage.worth_keeping();
+        }
+        change
+    });
+    Effect::new(move |_| {
+        if !files.is_empty() {
+            site_storage.worth_keeping();
+        }
+    });
+    // The figures follow saves, runs and files.
+    Effect::new(move |_| {
+        workspace.documents.entries.track();
+        changed.track();
+        site_storage.refresh();
     });
     // Each finished cell goes into the run history.
     workspace
@@ -360,6 +383,7 @@ pub fn Workbench() -> impl IntoView {
                     <FilesPanel files=files on_insert=insert_code />
                     <PackagesPanel session=session changed=changed />
                     <HistoryPanel history=history on_restore=insert_code />
+                    <StoragePanel storage=site_storage />
                 </aside>
             </div>
             <footer class="footer">
