@@ -9,6 +9,7 @@
 //! Limits, each explained where it is defined: [`MAX_NOTEBOOK_BYTES`] for a file opened,
 //! [`MAX_OUTPUT_BYTES`] for one output kept, [`UNDO_DELETE_DEPTH`] deletes undoable.
 
+pub mod archive;
 mod cell;
 mod edit;
 mod export;
@@ -19,6 +20,7 @@ mod multiline;
 mod notebook;
 mod output;
 mod percent;
+mod revisions;
 pub mod safe;
 mod share;
 mod title;
@@ -29,6 +31,7 @@ pub use id::{CellId, IdSource, InvalidCellId, MAX_CELL_ID_LEN, SeededIds};
 pub use import::{ImportError, MAX_NOTEBOOK_BYTES};
 pub use notebook::{Notebook, UNDO_DELETE_DEPTH};
 pub use output::{MAX_OUTPUT_BYTES, MimeBundle, Output, StreamName, is_json_mime, merge_streams};
+pub use revisions::{Changes, Fingerprint, revisions_to_let_go, text_hash};
 pub use share::{
     DEFAULT_LINK_LIMIT, FRAGMENT_PREFIX, MAX_LINK_LIMIT, MAX_SHARED_BYTES, ShareError,
     SharedNotebook, SharedOutputs,

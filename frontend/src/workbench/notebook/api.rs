@@ -1,6 +1,6 @@
 //! `window.workbench.notebook`, for embedding and automation (and the tests): `open(ipynbText)`,
 //! `runAll(id?)`, `cells()`, `export()`, `list()`, `select(id)`,
-//! `shareLink({outputs, maxLength})`. Documented in the README.
+//! `shareLink({outputs, maxLength})`, `revisions()`, `restore(id)`. Documented in the README.
 //!
 //! Every call answers a Promise that first waits for the first load of the notebooks kept
 //! in this browser, so a call made the moment Python is ready acts on the notebook it
@@ -37,6 +37,14 @@ struct Opened {
 struct ShareOptions {
     outputs: Option<bool>,
     max_length: Option<usize>,
+}
+
+/// A version as `revisions()` gives it.
+#[derive(Serialize)]
+struct Version {
+    id: String,
+    at: f64,
+    summary: String,
 }
 
 #[derive(Serialize)]
@@ -178,6 +186,41 @@ pub fn expose(workspace: Workspace) -> Result<(), JsValue> {
                 )
                 .map_err(error)?;
                 Ok(link.url.into())
+            })
+        })
+        .into_js_value(),
+    )?;
+
+    set(
+        "revisions",
+        Closure::<dyn Fn() -> js_sys::Promise>::new(move || {
+            future_to_promise(async move {
+                documents.first_load().await;
+                let listed: Vec<Version> = documents
+                    .revision_list()
+                    .await
+                    .into_iter()
+                    .map(|revision| Version {
+                        id: revision.id,
+                        at: revision.at,
+                        summary: revision.summary,
+                    })
+                    .collect();
+                to_js(&listed)
+            })
+        })
+        .into_js_value(),
+    )?;
+    set(
+        "restore",
+        Closure::<dyn Fn(JsValue) -> js_sys::Promise>::new(move |id: JsValue| {
+            future_to_promise(async move {
+                let id = id
+                    .as_string()
+                    .ok_or_else(|| error("restore needs a version id from revisions()"))?;
+                documents.first_load().await;
+                documents.restore(id).await.map_err(error)?;
+                Ok(JsValue::UNDEFINED)
             })
         })
         .into_js_value(),

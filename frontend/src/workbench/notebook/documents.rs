@@ -16,6 +16,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 use super::super::{editor, history};
+use super::revisions::{Reason, Revision, Revisions, Size};
 use super::share;
 use super::state::{DocMeta, NotebookState};
 use super::store::{self, Document, Entry, Saved, Store};
@@ -24,6 +25,8 @@ use super::store::{self, Document, Entry, Saved, Store};
 const SAVE_AFTER: Duration = Duration::from_millis(300);
 /// While changes go on, a save still happens this often.
 const SAVE_AT_LEAST_EVERY: Duration = Duration::from_secs(2);
+/// While a notebook is edited, a revision is kept this often.
+const REVISION_EVERY: Duration = Duration::from_secs(5 * 60);
 
 /// The notebooks and the open one; a cheap copyable handle.
 #[derive(Debug, Clone, Copy)]
@@ -52,6 +55,13 @@ pub struct Documents {
     /// The open notebook came from a share link and is not kept in this browser yet: it
     /// is, at its first change or when the user keeps a copy.
     pub shared: RwSignal<bool>,
+    revisions: StoredValue<Option<Revisions>, LocalStorage>,
+    /// The open notebook's size as last saved or opened, to notice a large deletion.
+    saved_size: StoredValue<Size>,
+    /// When the open notebook's newest revision was kept (Unix milliseconds).
+    revision_at: StoredValue<f64>,
+    /// Bumped whenever a revision is kept or restored (the Versions box follows it).
+    pub revisions_changed: RwSignal<u64>,
 }
 
 impl Documents {
@@ -73,6 +83,10 @@ impl Documents {
             loaded: RwSignal::new(false),
             load_waiters: StoredValue::new_local(Some(Vec::new())),
             shared: RwSignal::new(false),
+            revisions: StoredValue::new_local(None),
+            saved_size: StoredValue::new(Size::default()),
+            revision_at: StoredValue::new(0.0),
+            revisions_changed: RwSignal::new(0),
         }
     }
 
@@ -109,6 +123,9 @@ impl Documents {
                 }
             };
             self.store.set_value(store.clone());
+            if store.is_some() {
+                self.revisions.set_value(Revisions::open().await.ok());
+            }
             let journalled = store::take_journal();
             let mut opened = None;
             if let Some(store) = &store {
@@ -224,10 +241,114 @@ impl Documents {
             self.shared.set(false);
         }
         self.conflict.set(false);
+        self.saved_size.set_value(Size::of(&notebook));
+        let id = meta.id.clone();
         self.state.replace(notebook, meta);
         self.state.keep_shell();
         self.saved_change
             .set_value(self.state.changed.get_untracked());
+        // Until the newest revision's time is read, a save may keep one (a duplicate of the
+        // newest is not kept).
+        self.revision_at.set_value(0.0);
+        if let Some(revisions) = self.revisions.get_value() {
+            spawn_local(async move {
+                let at = revisions.newest_at(&id).await.unwrap_or(0.0);
+                if self.state.meta.with_untracked(|meta| meta.id == id) {
+                    self.revision_at.set_value(at);
+                }
+            });
+        }
+    }
+
+    /// Keeps the open notebook as it is now as its newest revision (unless its cells are
+    /// the newest revision's); resolves once it is kept.
+    pub fn keep_revision(self, reason: Reason) -> impl Future<Output = ()> + 'static {
+        // Taken now: what follows (a run, a restore) changes the notebook at once.
+        let taken = (!self.shared.get_untracked())
+            .then(|| self.revisions.get_value())
+            .flatten()
+            .map(|revisions| {
+                let id = self.state.meta.with_untracked(|meta| meta.id.clone());
+                let (fingerprint, ipynb) = self
+                    .state
+                    .with(|model| (model.fingerprint(), model.to_ipynb()));
+                (revisions, id, fingerprint, ipynb)
+            });
+        async move {
+            let Some((revisions, id, fingerprint, ipynb)) = taken else {
+                return;
+            };
+            match revisions.keep(&id, fingerprint, &ipynb, reason).await {
+                Ok(true) => {
+                    if self.state.meta.with_untracked(|meta| meta.id == id) {
+                        self.revision_at.set_value(js_sys::Date::now());
+                    }
+                    self.revisions_changed.update(|count| *count += 1);
+                }
+                Ok(false) => {}
+                Err(error) => leptos::logging::warn!("a revision could not be kept: {error}"),
+            }
+        }
+    }
+
+    /// The open notebook's revisions, newest first.
+    pub async fn revision_list(self) -> Vec<Revision> {
+        let Some(revisions) = self.revisions.get_value() else {
+            return Vec::new();
+        };
+        if self.shared.get_untracked() {
+            return Vec::new();
+        }
+        let id = self.state.meta.with_untracked(|meta| meta.id.clone());
+        revisions.revisions(&id).await
+    }
+
+    /// Puts an earlier revision back in the open notebook; what it replaces is kept as a
+    /// revision first, so the restore can be undone by restoring that one.
+    pub async fn restore(self, revision: String) -> Result<(), String> {
+        let revisions = self
+            .revisions
+            .get_value()
+            .ok_or("versions cannot be kept in this browser")?;
+        let id = self.state.meta.with_untracked(|meta| meta.id.clone());
+        let text = revisions
+            .text(&id, &revision)
+            .await
+            .ok_or_else(|| format!("there is no version {revision} of this notebook"))?;
+        let notebook = self
+            .ids
+            .try_update_value(|ids| Notebook::from_ipynb(&text, ids))
+            .expect("the id source is there")
+            .map_err(|error| format!("that version cannot be opened: {error}"))?;
+        if self.state.meta.with_untracked(|meta| meta.id != id) {
+            return Err("another notebook was opened meanwhile".to_owned());
+        }
+        self.keep_revision(Reason::BeforeRestoring).await;
+        let meta = self.state.meta.get_untracked();
+        self.saved_size.set_value(Size::of(&notebook));
+        self.state.replace(notebook, meta);
+        self.state.keep_shell();
+        self.keep_revision(Reason::Restored).await;
+        // Saved as any change is.
+        self.state.changed.update(|count| *count += 1);
+        Ok(())
+    }
+
+    /// The deleted notebook `id` can no longer be brought back: its revisions go too.
+    pub fn forget_deleted(self, id: String) {
+        if self.deleted.with_untracked(|deleted| {
+            deleted
+                .as_ref()
+                .is_some_and(|document| document.entry.id == id)
+        }) {
+            self.deleted.set(None);
+        }
+        let kept = self
+            .entries
+            .with_untracked(|entries| entries.iter().any(|entry| entry.id == id));
+        if let (false, Some(revisions)) = (kept, self.revisions.get_value()) {
+            spawn_local(async move { revisions.forget(&id).await });
+        }
     }
 
     /// Opens the notebook a share link's payload carries, not kept in this browser until
@@ -374,6 +495,9 @@ impl Documents {
         {
             return;
         }
+        if !self.shared.get_untracked() {
+            self.keep_revisions_on_save(&store, &document).await;
+        }
         document.entry.revision += 1;
         if change != self.saved_change.get_value() {
             document.entry.modified = js_sys::Date::now();
@@ -407,6 +531,53 @@ impl Documents {
             id: document.entry.id,
             revision: document.entry.revision,
         });
+    }
+
+    /// Before a save: the notebook before a large deletion (as it was the moment before, or
+    /// the version saved before when it went in small steps), and every few minutes of
+    /// editing the version being saved, are kept as revisions.
+    async fn keep_revisions_on_save(self, store: &Store, document: &Document) {
+        let Some(revisions) = self.revisions.get_value() else {
+            return;
+        };
+        let id = &document.entry.id;
+        let size = self.state.with(Size::of);
+        let mut kept = false;
+        if let Some((fingerprint, before)) = self.state.take_before_deletion() {
+            // The notebook as it was the moment before a long text or cell went.
+            kept |= revisions
+                .keep(id, fingerprint, &before, Reason::BeforeLargeDeletion)
+                .await
+                .unwrap_or(false);
+        } else if self.saved_size.get_value().lost_much(size)
+            && let Some(previous) = store.load(id).await
+            && let Some(model) = self
+                .ids
+                .try_update_value(|ids| Notebook::from_ipynb(&previous.ipynb, ids).ok())
+                .flatten()
+        {
+            kept |= revisions
+                .keep(
+                    id,
+                    model.fingerprint(),
+                    &previous.ipynb,
+                    Reason::BeforeLargeDeletion,
+                )
+                .await
+                .unwrap_or(false);
+        }
+        self.saved_size.set_value(size);
+        if js_sys::Date::now() - self.revision_at.get_value() >= REVISION_EVERY.as_millis() as f64 {
+            let fingerprint = self.state.with(Notebook::fingerprint);
+            kept |= revisions
+                .keep(id, fingerprint, &document.ipynb, Reason::WhileEditing)
+                .await
+                .unwrap_or(false);
+            self.revision_at.set_value(js_sys::Date::now());
+        }
+        if kept {
+            self.revisions_changed.update(|count| *count += 1);
+        }
     }
 
     fn upsert_entry(self, entry: Entry) {
@@ -452,10 +623,15 @@ impl Documents {
         });
     }
 
-    /// Takes the other tab's version of the open notebook.
+    /// Takes the other tab's version of the open notebook (this tab's is kept as a
+    /// revision).
     pub fn reload_from_store(self) {
         let id = self.state.meta.get_untracked().id;
-        self.open_stored(id);
+        let kept = self.keep_revision(Reason::BeforeOtherTab);
+        spawn_local(async move {
+            kept.await;
+            self.open_stored(id);
+        });
     }
 
     /// Keeps this tab's version, over the other tab's.

@@ -10,6 +10,7 @@
 //! - `documents`, `store`: the notebooks kept in IndexedDB, autosave, other tabs, the first
 //!   notebook made from what earlier versions kept, `.ipynb` files opened;
 //! - `panel`: the side panel that lists them;
+//! - `revisions`: each notebook's history of versions (the Versions box is `versions`);
 //! - `sanitize`: HTML outputs made safe to show;
 //! - `share`: the link that carries the notebook (the Share box; `documents` opens one);
 //! - `api`: `window.workbench.notebook`.
@@ -20,11 +21,13 @@ pub mod documents;
 mod keys;
 mod outputs;
 pub mod panel;
+mod revisions;
 pub mod runner;
 mod sanitize;
 mod share;
 pub mod state;
 mod store;
+mod versions;
 
 use leptos::prelude::*;
 use notebook::{CellId, CellKind, Direction, Notebook};
@@ -348,6 +351,13 @@ impl Workspace {
             .into_iter()
             .filter(|id| self.state.kind(id) == Some(CellKind::Code))
             .collect();
+        if range == RunRange::All {
+            // The notebook as it was before the run replaces its outputs.
+            leptos::task::spawn_local(
+                self.documents
+                    .keep_revision(revisions::Reason::BeforeRunAll),
+            );
+        }
         self.runner.run(code);
     }
 
@@ -429,6 +439,7 @@ pub fn NotebookView(workspace: Workspace, session: Session) -> impl IntoView {
         );
     };
     let sharing = RwSignal::new(false);
+    let versions = RwSignal::new(false);
     let confirm_restart = move |_| {
         if super::confirm(
             "Restart Python and run every cell from the top? Variables and imports are lost; the notebook stays.",
@@ -503,8 +514,12 @@ pub fn NotebookView(workspace: Workspace, session: Session) -> impl IntoView {
                 <button class="secondary" data-testid="download-ipynb" on:click=move |_| download(false)>"Download .ipynb"</button>
                 <button class="secondary" data-testid="download-py" on:click=move |_| download(true)>"Download .py"</button>
                 <button class="secondary" data-testid="share" aria-expanded=move || sharing.get().to_string() on:click=move |_| sharing.update(|open| *open = !*open)>"Share"</button>
+                <button class="secondary" data-testid="versions" aria-expanded=move || versions.get().to_string() on:click=move |_| versions.update(|open| *open = !*open)>"Versions"</button>
                 <button class="secondary" data-testid="show-keys" aria-expanded=move || workspace.help.get().to_string() on:click=move |_| workspace.help.update(|shown| *shown = !*shown)>"Keys (?)"</button>
             </div>
+            <Show when=move || versions.get()>
+                <versions::VersionsBox documents=documents open=versions />
+            </Show>
             <Show when=move || sharing.get()>
                 <share::ShareBox state=state open=sharing on_download=Callback::new(move |()| download(false)) />
             </Show>

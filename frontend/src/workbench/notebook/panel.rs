@@ -37,8 +37,12 @@ pub fn NotebooksPanel(documents: Documents, on_open_file: Callback<()>) -> impl 
             })
             .unwrap_or(false);
         if confirmed {
+            let id = documents.state.meta.get_untracked().id;
             documents.delete_open();
-            set_timeout(move || documents.deleted.set(None), Duration::from_secs(30));
+            set_timeout(
+                move || documents.forget_deleted(id),
+                Duration::from_secs(30),
+            );
         }
     };
     view! {

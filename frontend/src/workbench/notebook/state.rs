@@ -10,6 +10,7 @@ use leptos::prelude::*;
 use notebook::{CellId, CellKind, Direction, Notebook, Output, SeededIds};
 
 use super::super::editor::{self, EditorHandle};
+use super::revisions::LARGE_DELETION_CHARS;
 
 /// Where the keyboard is: in a cell's editor, or on the notebook (Jupyter's command mode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +96,10 @@ pub struct NotebookState {
     pub changed: RwSignal<u64>,
     /// How many cell deletes can be undone (the toolbar offers it).
     pub undoable: RwSignal<usize>,
+    /// The notebook as it was before a large deletion (a long text removed in an editor, a
+    /// long cell deleted) since the last save took it: (fingerprint, `.ipynb`), for the
+    /// history of versions.
+    before_deletion: StoredValue<Option<(notebook::Fingerprint, String)>>,
 }
 
 impl NotebookState {
@@ -109,6 +114,7 @@ impl NotebookState {
             ids: StoredValue::new(SeededIds::new(random_seed())),
             changed: RwSignal::new(0),
             undoable: RwSignal::new(0),
+            before_deletion: StoredValue::new(None),
         };
         state.sync_all();
         state
@@ -125,6 +131,7 @@ impl NotebookState {
             views.clear();
         });
         self.model.set_value(notebook);
+        self.before_deletion.set_value(None);
         self.meta.set(meta);
         self.selected.set(None);
         self.mode.set(Mode::Command);
@@ -177,6 +184,22 @@ impl NotebookState {
         self.order.set(order);
         self.touch();
         self.keep_shell();
+    }
+
+    /// Keeps the notebook as it is now for the history, unless a deletion since the last
+    /// save already did.
+    fn note_large_deletion(self) {
+        if self.before_deletion.with_value(Option::is_none) {
+            let taken = self.with(|model| (model.fingerprint(), model.to_ipynb()));
+            self.before_deletion.set_value(Some(taken));
+        }
+    }
+
+    /// What [`NotebookState::note_large_deletion`] kept, taken.
+    pub fn take_before_deletion(self) -> Option<(notebook::Fingerprint, String)> {
+        self.before_deletion
+            .try_update_value(Option::take)
+            .flatten()
     }
 
     fn touch(self) {
@@ -240,8 +263,12 @@ impl NotebookState {
     /// Typing in a cell's editor: the model follows, the editor already shows it.
     pub fn set_source_from_editor(self, id: &CellId, text: String) {
         // An editor given the text it had (the shell's, adopted) changed nothing.
+        let had = self.with(|model| model.cell(id).map(|cell| cell.source.len()));
         if self.with(|model| model.cell(id).is_some_and(|cell| cell.source == text)) {
             return;
+        }
+        if had.is_some_and(|had| had >= text.len() + LARGE_DELETION_CHARS) {
+            self.note_large_deletion();
         }
         let index = self
             .model
@@ -285,6 +312,13 @@ impl NotebookState {
 
     /// Deletes a cell (undoable); the cell now at its place is selected.
     pub fn delete(self, id: &CellId) {
+        if self.with(|model| {
+            model
+                .cell(id)
+                .is_some_and(|cell| cell.source.len() >= LARGE_DELETION_CHARS)
+        }) {
+            self.note_large_deletion();
+        }
         let Some(Some(index)) = self.model.try_update_value(|model| model.delete_cell(id)) else {
             return;
         };
