@@ -518,7 +518,7 @@ mod tests {
         let stored = deflated.compression_method(zip::CompressionMethod::Stored);
         zip.start_file("files/two.csv", stored).expect("starts");
         zip.write_all(b"x,y\n").expect("writes");
-        zip.set_comment("a comment at the end");
+        zip.set_comment("a comment at the end").expect("a comment");
         let archive = zip.finish().expect("finishes").into_inner();
         let read = read_back(&archive).expect("reads");
         assert_eq!(read.len(), 3);
