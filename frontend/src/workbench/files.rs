@@ -56,6 +56,23 @@ impl Files {
         }
     }
 
+    /// Keeps the files of a restored backup: under their own names, replacing what has
+    /// them if `replace`, else beside it under the next free name.
+    pub fn restore(self, files: Vec<(String, web_sys::Blob)>, replace: bool) {
+        let mut taken: Vec<String> = self
+            .listed
+            .with_untracked(|listed| listed.iter().map(|file| file.name.clone()).collect());
+        for (path, blob) in files {
+            let name = if replace {
+                path
+            } else {
+                free_name(&path, &taken)
+            };
+            taken.push(name.clone());
+            self.keep(name, blob, false);
+        }
+    }
+
     /// Whether no file is kept (tracked).
     pub fn is_empty(self) -> bool {
         self.listed.with(Vec::is_empty)
@@ -641,7 +658,7 @@ pub fn save_text_as(name: &str, text: &str, mime: &str) {
 }
 
 /// Offers a `Blob` to the user as a download: a kept file streams from disk.
-fn download(name: &str, blob: &web_sys::Blob) {
+pub fn download(name: &str, blob: &web_sys::Blob) {
     let Ok(url) = web_sys::Url::create_object_url_with_blob(blob) else {
         return;
     };

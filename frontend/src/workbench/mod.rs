@@ -8,6 +8,7 @@
 //! `window.workbench.notebook`).
 
 mod assist;
+mod backup;
 mod editor;
 mod files;
 mod history;
@@ -23,6 +24,7 @@ use leptos::task::spawn_local;
 use pyodide_loader::{LoadStage, PackageNews, Runtime, RuntimeEvent};
 use wasm_bindgen::{JsCast, JsValue};
 
+use self::backup::{Backup, BackupPanel};
 use self::files::{Files, FilesPanel};
 use self::history::{History, HistoryPanel, Run};
 use self::notebook::panel::NotebooksPanel;
@@ -176,6 +178,7 @@ pub fn Workbench() -> impl IntoView {
         }
         running
     });
+    let backup = Backup::new(workspace.documents, files, session);
     // The browser is asked to keep the site's storage once something is worth keeping: the
     // first change to a notebook (an edit or a run) or a kept file.
     let site_storage = SiteStorage::new();
@@ -384,6 +387,7 @@ pub fn Workbench() -> impl IntoView {
                     <PackagesPanel session=session changed=changed />
                     <HistoryPanel history=history on_restore=insert_code />
                     <StoragePanel storage=site_storage />
+                    <BackupPanel backup=backup />
                 </aside>
             </div>
             <footer class="footer">

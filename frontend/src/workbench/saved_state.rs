@@ -79,3 +79,14 @@ pub fn remember_installed(package: String) {
         save(PACKAGES_KEY, &installed, "the installed packages");
     });
 }
+
+/// Adds packages to those installed again on the next visit (a restored backup's).
+pub async fn remember_all_installed(packages: Vec<String>) {
+    let mut installed = load_installed().await;
+    for package in packages {
+        if !installed.contains(&package) {
+            installed.push(package);
+        }
+    }
+    save(PACKAGES_KEY, &installed, "the installed packages");
+}

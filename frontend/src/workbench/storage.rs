@@ -88,6 +88,17 @@ impl SiteStorage {
     }
 }
 
+/// The bytes this site may still use, if the browser says.
+pub async fn available() -> Option<f64> {
+    let estimate = call(&manager()?, "estimate").await?;
+    let field = |name: &str| {
+        js_sys::Reflect::get(&estimate, &name.into())
+            .ok()
+            .and_then(|value| value.as_f64())
+    };
+    Some((field("quota")? - field("usage")?).max(0.0))
+}
+
 fn manager() -> Option<JsValue> {
     let navigator = web_sys::window()?.navigator();
     js_sys::Reflect::get(&navigator, &"storage".into())

@@ -334,6 +334,106 @@ impl Documents {
         Ok(())
     }
 
+    /// Every notebook kept in this browser for a backup: (title, last change, `.ipynb`),
+    /// the open one as it is now.
+    pub async fn all_for_backup(self) -> Vec<(String, f64, String)> {
+        let Some(store) = self.store.get_value() else {
+            return Vec::new();
+        };
+        let open = self.state.meta.get_untracked();
+        let mut kept = Vec::new();
+        for entry in store.entries().await {
+            if entry.id == open.id && !self.shared.get_untracked() {
+                kept.push((
+                    open.title.clone(),
+                    open.modified,
+                    self.state.with(Notebook::to_ipynb),
+                ));
+            } else if let Some(document) = store.load(&entry.id).await {
+                kept.push((entry.title, entry.modified, document.ipynb));
+            }
+        }
+        kept
+    }
+
+    /// `.ipynb` text read as a notebook, or why not.
+    pub fn parse_notebook(self, text: &str) -> Result<Notebook, String> {
+        self.ids
+            .try_update_value(|ids| Notebook::from_ipynb(text, ids))
+            .expect("the id source is there")
+            .map_err(|error| error.to_string())
+    }
+
+    /// Keeps restored notebooks: one whose title a kept notebook has replaces it if
+    /// `replace` (the replaced one is kept as a version), else is kept beside it under a
+    /// free title. Answers how many were kept.
+    pub async fn restore_notebooks(
+        self,
+        notebooks: Vec<(String, Notebook)>,
+        replace: bool,
+    ) -> Result<usize, String> {
+        let store = self
+            .store
+            .get_value()
+            .ok_or("notebooks cannot be kept in this browser")?;
+        let open_id = self.state.meta.with_untracked(|meta| meta.id.clone());
+        let mut reopen = false;
+        let count = notebooks.len();
+        for (title, notebook) in notebooks {
+            let existing = self.entries.with_untracked(|entries| {
+                entries.iter().find(|entry| entry.title == title).cloned()
+            });
+            let entry = match existing {
+                Some(existing) if replace => {
+                    if existing.id == open_id {
+                        self.keep_revision(Reason::BeforeRestoring).await;
+                        reopen = true;
+                    } else if let (Some(revisions), Some(previous)) =
+                        (self.revisions.get_value(), store.load(&existing.id).await)
+                        && let Ok(model) = self.parse_notebook(&previous.ipynb)
+                    {
+                        let _ = revisions
+                            .keep(
+                                &existing.id,
+                                model.fingerprint(),
+                                &previous.ipynb,
+                                Reason::BeforeRestoring,
+                            )
+                            .await;
+                    }
+                    Entry {
+                        revision: existing.revision + 1,
+                        modified: js_sys::Date::now(),
+                        ..existing
+                    }
+                }
+                _ => Entry {
+                    id: new_id(),
+                    title: self.unused_title(&title),
+                    modified: js_sys::Date::now(),
+                    revision: 1,
+                },
+            };
+            let document = Document {
+                ipynb: notebook.to_ipynb(),
+                entry,
+            };
+            store.save(&document)?;
+            self.upsert_entry(document.entry.clone());
+            announce(&Saved {
+                id: document.entry.id,
+                revision: document.entry.revision,
+            });
+        }
+        if reopen {
+            // Nothing unsaved may overwrite what was restored.
+            self.saved_change
+                .set_value(self.state.changed.get_untracked());
+            self.open_stored_now(open_id).await?;
+        }
+        Ok(count)
+    }
+
     /// The deleted notebook `id` can no longer be brought back: its revisions go too.
     pub fn forget_deleted(self, id: String) {
         if self.deleted.with_untracked(|deleted| {

@@ -550,7 +550,7 @@ fn shell_present() -> bool {
 }
 
 /// A title as a file name: what a file system takes.
-fn file_stem(title: &str) -> String {
+pub(crate) fn file_stem(title: &str) -> String {
     let stem: String = title
         .chars()
         .map(|c| {
