@@ -26,6 +26,12 @@ const BASELINE_FIGURE_CODE: &str = "import matplotlib\nmatplotlib.use('Agg')\nim
 const BIG_NOTEBOOK_CELLS: usize = 200;
 /// Trivial cells run by "run all", against as many `execute` calls.
 const RUN_ALL_CELLS: usize = 50;
+/// Cells of the notebook whose share link is made and opened.
+const SHARED_CELLS: usize = 50;
+/// Notebooks added before the backup is timed (beside those the bench made).
+const BACKUP_NOTEBOOKS: usize = 100;
+/// The data file in the timed backup (a multiple of 64).
+const BACKUP_FILE_MB: usize = 1024;
 /// Keystrokes timed in the big notebook.
 const KEYSTROKES: usize = 40;
 /// A CSV of this many MB is loaded by a drop, to weigh what it costs the app's memory.
@@ -271,7 +277,93 @@ async fn workbench_extras(browser: &Browser) -> serde_json::Map<String, Value> {
     measured.extend(completion);
     measured.extend(notebook_extras(browser).await);
     measured.insert("file memory".to_owned(), file_memory(browser).await);
+    measured.insert("keeping".to_owned(), keeping_extras(browser).await);
     measured
+}
+
+/// Share links of a notebook of [`SHARED_CELLS`] cells with outputs (made: the median of
+/// ten `shareLink` calls; opened: `#` part changed → its cells on the screen, the median of
+/// six), and a backup of [`BACKUP_NOTEBOOKS`] more notebooks and a [`BACKUP_FILE_MB`] MB
+/// file: click → the zip ready, with the app's wasm memory and the page's JS heap before
+/// and at their highest meanwhile (sampled every 20 ms).
+async fn keeping_extras(browser: &Browser) -> Value {
+    let share = browser
+        .eval_with(
+            "return (async () => {
+               const cells = [];
+               for (let i = 0; i < arguments[0]; i++) {
+                 cells.push({cell_type: 'code', source: `# step ${i}\ntotal_${i} = sum(x * ${i} for x in range(100))\nprint(total_${i})`,
+                   metadata: {}, execution_count: i + 1,
+                   outputs: [{output_type: 'stream', name: 'stdout', text: `${4950 * i}\n`}]});
+               }
+               await window.workbench.notebook.open(JSON.stringify({cells, metadata: {}, nbformat: 4, nbformat_minor: 5}));
+               const made = [];
+               let link = null;
+               for (let i = 0; i < 10; i++) {
+                 const started = performance.now();
+                 link = await window.workbench.notebook.shareLink({maxLength: 2097152});
+                 made.push(performance.now() - started);
+               }
+               const without = await window.workbench.notebook.shareLink({outputs: false, maxLength: 2097152});
+               const opened = [];
+               for (let i = 0; i < 6; i++) {
+                 const hash = new URL(i % 2 ? without : link).hash;
+                 const started = performance.now();
+                 location.hash = hash;
+                 await new Promise((resolve) => {
+                   const check = () => {
+                     const shown = document.querySelectorAll('[data-testid=cell]').length === arguments[0]
+                       && document.querySelector('[data-testid=save-state]')?.textContent === 'Shared — not saved yet'
+                       && (i % 2 === 1) === (document.querySelectorAll('[data-testid=output]').length === 0);
+                     if (shown) resolve(); else requestAnimationFrame(check);
+                   };
+                   check();
+                 });
+                 opened.push(performance.now() - started);
+               }
+               history.replaceState(null, '', location.pathname);
+               const median = (values) => values.slice().sort((a, b) => a - b)[Math.floor(values.length / 2)];
+               return { cells: arguments[0], linkChars: link.length, linkCharsWithoutOutputs: without.length,
+                        makeMs: median(made), openMs: median(opened) };
+             })()",
+            vec![json!(SHARED_CELLS)],
+        )
+        .await;
+    let backup = browser
+        .eval_with(
+            "return (async () => {
+               for (let i = 0; i < arguments[0]; i++) {
+                 await window.workbench.notebook.open(JSON.stringify({cells: [
+                   {cell_type: 'markdown', source: `# Backup bench ${i}`, metadata: {}},
+                   {cell_type: 'code', source: `value = ${i}`, metadata: {}, outputs: [], execution_count: null}],
+                   metadata: {}, nbformat: 4, nbformat_minor: 5}));
+               }
+               const chunk = new Uint8Array(64 * 1024 * 1024).fill(42);
+               const file = new Blob(Array.from({length: arguments[1] / 64}, () => chunk));
+               const kept = await window.workbench.loadFile('backup-bench.bin', file);
+               if (!kept.success) return { error: kept.error };
+               const notebooks = (await window.workbench.notebook.list()).length;
+               const app = () => window.benchAppMemory ? window.benchAppMemory.buffer.byteLength : NaN;
+               const heap = () => performance.memory ? performance.memory.usedJSHeapSize : NaN;
+               const before = { app: app(), heap: heap() };
+               const peak = { ...before };
+               const sampler = setInterval(() => { peak.app = Math.max(peak.app, app()); peak.heap = Math.max(peak.heap, heap()); }, 20);
+               document.querySelector('[data-testid=backup-notice]')?.remove();
+               const started = performance.now();
+               document.querySelector('[data-testid=backup-download]').click();
+               let notice = '';
+               while (!(notice = document.querySelector('[data-testid=backup-notice]')?.textContent || '')) {
+                 await new Promise((resolve) => setTimeout(resolve, 20));
+               }
+               const ms = performance.now() - started;
+               clearInterval(sampler);
+               return { notebooks, fileBytes: file.size, ms, appBefore: before.app, appPeak: peak.app,
+                        heapBefore: before.heap, heapPeak: peak.heap, notice };
+             })()",
+            vec![json!(BACKUP_NOTEBOOKS), json!(BACKUP_FILE_MB)],
+        )
+        .await;
+    json!({"share": share, "backup": backup})
 }
 
 /// Completion in the first cell: navigation → the first popup (jedi loads after the
@@ -801,6 +893,25 @@ impl Report {
             shown.len(),
             percentile(&shown, 0.5),
             percentile(&shown, 0.95),
+        ));
+        let keeping = &extras["keeping"];
+        let (share, backup) = (&keeping["share"], &keeping["backup"]);
+        let number = |value: &Value| value.as_f64().unwrap_or(f64::NAN);
+        md.push_str(&format!(
+            "| Share link of a {}-cell notebook with outputs ({} characters; {} without): made / opened (`#` changed → its cells on screen), medians | {:.1} ms / {:.0} ms | — | — | — |\n\
+             | Backup of {} notebooks and a {:.0} MB file: click → zip ready; app's wasm memory before → peak; page's JS heap before → peak | {:.1} s; {:.1} → {:.1} MiB; {:.1} → {:.1} MiB | — | — | — |\n",
+            number(&share["cells"]),
+            number(&share["linkChars"]),
+            number(&share["linkCharsWithoutOutputs"]),
+            number(&share["makeMs"]),
+            number(&share["openMs"]),
+            number(&backup["notebooks"]),
+            number(&backup["fileBytes"]) / 1024.0 / 1024.0,
+            number(&backup["ms"]) / 1000.0,
+            mib(&backup["appBefore"]),
+            mib(&backup["appPeak"]),
+            mib(&backup["heapBefore"]),
+            mib(&backup["heapPeak"]),
         ));
         md.push_str(&format!(
             "\n(The CSV is {csv_mb:.1} MB, made in the page; the workbench stores it in the browser first. The \

@@ -204,6 +204,18 @@ async fn versions_are_kept_before_run_all_and_large_deletions_and_a_restore_can_
             serde_json::json!([long, 0]),
         ]
     );
+    // The page shows it: the run's output (which the restored version did not have) is gone.
+    until(
+        "the restored version on the page",
+        Duration::from_secs(10),
+        async || {
+            browser
+                .eval("return document.querySelectorAll('[data-testid=output]').length")
+                .await
+                == 0
+        },
+    )
+    .await;
     let listed =
         wait_for_version(&browser, 5, "an earlier version restored · 1 cell changed").await;
     assert_eq!(

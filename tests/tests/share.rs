@@ -207,6 +207,18 @@ async fn a_link_carries_the_notebook_to_a_fresh_browser_and_never_reaches_the_se
         async || cells(&receiver).await[1]["outputs"] == json!([]),
     )
     .await;
+    // The page shows the new notebook (its cells have the same ids as the one before).
+    until(
+        "the outputs gone from the page",
+        Duration::from_secs(10),
+        async || {
+            receiver
+                .eval("return document.querySelectorAll('[data-testid=output]').length")
+                .await
+                == 0
+        },
+    )
+    .await;
     let plain = cells(&receiver).await;
     for (cell, sent) in plain
         .as_array()

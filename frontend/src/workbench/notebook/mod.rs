@@ -530,7 +530,7 @@ pub fn NotebookView(workspace: Workspace, session: Session) -> impl IntoView {
                 on:keydown=move |event| keys::on_key(workspace, event)
                 on:focusin=move |event| keys::on_focus(workspace, event)
             >
-                <For each=move || state.order.get() key=|id| id.clone() let:id>
+                <For each=move || state.order.get() key=move |id| (id.clone(), state.generation.get_value()) let:id>
                     <CellRow id=id workspace=workspace />
                 </For>
             </div>

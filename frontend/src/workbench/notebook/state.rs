@@ -100,6 +100,10 @@ pub struct NotebookState {
     /// long cell deleted) since the last save took it: (fingerprint, `.ipynb`), for the
     /// history of versions.
     before_deletion: StoredValue<Option<(notebook::Fingerprint, String)>>,
+    /// Bumped when the whole notebook is replaced: the page keys cell views by it and the
+    /// cell id, so a notebook with the same ids (another version of the same one, a share
+    /// link opened twice) gets new views, not the old ones showing old outputs.
+    pub generation: StoredValue<u64>,
 }
 
 impl NotebookState {
@@ -115,6 +119,7 @@ impl NotebookState {
             changed: RwSignal::new(0),
             undoable: RwSignal::new(0),
             before_deletion: StoredValue::new(None),
+            generation: StoredValue::new(0),
         };
         state.sync_all();
         state
@@ -132,6 +137,7 @@ impl NotebookState {
         });
         self.model.set_value(notebook);
         self.before_deletion.set_value(None);
+        self.generation.update_value(|generation| *generation += 1);
         self.meta.set(meta);
         self.selected.set(None);
         self.mode.set(Mode::Command);
