@@ -254,3 +254,49 @@ async fn versions_are_kept_before_run_all_and_large_deletions_and_a_restore_can_
     assert!(kept.len() >= 6, "{kept:?}");
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notebooks_opened_or_left_in_quick_succession_lose_nothing() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+    browser.open_workbench(&app).await;
+    // Twenty notebooks opened as fast as the API allows: every one is kept.
+    let titles = browser
+        .eval(
+            "for (let i = 0; i < 20; i++) {
+               await window.workbench.notebook.open(JSON.stringify({cells: [
+                 {cell_type: 'markdown', source: `# Quick ${i}`, metadata: {}},
+                 {cell_type: 'code', source: '', metadata: {}, outputs: [], execution_count: null}],
+                 metadata: {}, nbformat: 4, nbformat_minor: 5}));
+             }
+             await new Promise((resolve) => setTimeout(resolve, 1000));
+             return (await window.workbench.notebook.list()).map((entry) => entry.title);",
+        )
+        .await;
+    let titles = titles.as_array().expect("titles");
+    for i in 0..20 {
+        assert!(
+            titles.contains(&Value::String(format!("Quick {i}"))),
+            "Quick {i} was lost: {titles:?}"
+        );
+    }
+
+    // Typing, then at once another notebook: the typing is kept.
+    let editor = editor_of(&browser, 1).await;
+    browser
+        .type_into(&editor, "typed_just_before_leaving = 1")
+        .await;
+    let back = browser
+        .eval(
+            "const list = await window.workbench.notebook.list();
+             const open = list.find((entry) => entry.title === 'Quick 19');
+             const other = list.find((entry) => entry.title === 'Quick 0');
+             await window.workbench.notebook.select(other.id);
+             await new Promise((resolve) => setTimeout(resolve, 1000));
+             await window.workbench.notebook.select(open.id);
+             return (await window.workbench.notebook.cells())[1].source;",
+        )
+        .await;
+    assert_eq!(back, "typed_just_before_leaving = 1");
+    browser.close().await;
+}

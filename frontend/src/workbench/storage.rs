@@ -5,7 +5,7 @@
 //!
 //! Without that promise a browser may clear a site's storage when the disk runs low (and
 //! Safari clears it after seven days without a visit); the panel says so and suggests a
-//! download. Firefox asks the user, so the page asks at most once a week, not at every visit.
+//! backup. Firefox asks the user, so the page asks at most once a week, not at every visit.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -164,7 +164,7 @@ pub fn StoragePanel(storage: SiteStorage) -> impl IntoView {
             </p>
             <Show when=move || storage.persisted.get() == Some(false) && storage.asked.get()>
                 <p class="notice" data-testid="storage-advice">
-                    "Your notebooks and files live only in this browser. Without the browser's promise to keep them, it may clear them when space runs low (Safari clears a site's data after seven days without a visit). Download the notebooks you need (.ipynb) to keep a copy."
+                    "Your notebooks and files live only in this browser. Without the browser's promise to keep them, it may clear them when space runs low (Safari clears a site's data after seven days without a visit). Keep a copy with “Download everything” in the Backup panel."
                 </p>
             </Show>
         </section>

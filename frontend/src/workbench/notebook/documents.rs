@@ -569,68 +569,74 @@ impl Documents {
         spawn_local(self.save());
     }
 
-    /// Saves the open notebook as it is now; resolves once the save is under way.
-    async fn save(self) {
-        let Some(store) = self.store.get_value() else {
-            return;
-        };
-        if self.conflict.get_untracked() {
-            return;
+    /// Saves the open notebook as it is now (taken at the call); resolves once the save is
+    /// under way.
+    fn save(self) -> impl Future<Output = ()> + 'static {
+        // Taken now, not when the future runs: opening another notebook right after (a
+        // click in the list, `notebook.open` called in a loop) must not lose this one.
+        let taken = self
+            .store
+            .get_value()
+            .filter(|_| !self.conflict.get_untracked())
+            .map(|store| {
+                let change = self.state.changed.get_untracked();
+                let mut document = self.document();
+                if change != self.saved_change.get_value() {
+                    document.entry.modified = js_sys::Date::now();
+                }
+                (store, change, document, self.shared.get_untracked())
+            });
+        async move {
+            let Some((store, change, mut document, shared)) = taken else {
+                return;
+            };
+            let open = |id: &str| self.state.meta.with_untracked(|meta| meta.id == id);
+            let stored = store.entry(&document.entry.id).await;
+            if stored
+                .as_ref()
+                .is_some_and(|stored| stored.revision > document.entry.revision)
+            {
+                if open(&document.entry.id) {
+                    self.conflict.set(true);
+                }
+                return;
+            }
+            if !shared && open(&document.entry.id) {
+                self.keep_revisions_on_save(&store, &document).await;
+            }
+            document.entry.revision += 1;
+            if let Err(error) = store.save(&document) {
+                self.notice.set(Some((
+                    false,
+                    format!("the notebook could not be saved: {error}"),
+                )));
+                return;
+            }
+            if open(&document.entry.id) {
+                store::clear_journal();
+                if shared && self.shared.get_untracked() {
+                    // Kept: one of this browser's notebooks now; the link has done its work.
+                    self.shared.set(false);
+                    store::set_current_id(&document.entry.id);
+                    self.state.keep_shell();
+                    share::clear_address();
+                    self.notice.set(Some((
+                        true,
+                        format!("“{}” is kept in this browser", document.entry.title),
+                    )));
+                }
+                self.saved_change.set_value(change);
+                self.state.meta.update(|meta| {
+                    meta.revision = document.entry.revision;
+                    meta.modified = document.entry.modified;
+                });
+            }
+            self.upsert_entry(document.entry.clone());
+            announce(&Saved {
+                id: document.entry.id,
+                revision: document.entry.revision,
+            });
         }
-        let change = self.state.changed.get_untracked();
-        let mut document = self.document();
-        let stored = store.entry(&document.entry.id).await;
-        if stored
-            .as_ref()
-            .is_some_and(|stored| stored.revision > document.entry.revision)
-        {
-            self.conflict.set(true);
-            return;
-        }
-        // The notebook may have been replaced by another meanwhile.
-        if self
-            .state
-            .meta
-            .with_untracked(|meta| meta.id != document.entry.id)
-        {
-            return;
-        }
-        if !self.shared.get_untracked() {
-            self.keep_revisions_on_save(&store, &document).await;
-        }
-        document.entry.revision += 1;
-        if change != self.saved_change.get_value() {
-            document.entry.modified = js_sys::Date::now();
-        }
-        if let Err(error) = store.save(&document) {
-            self.notice.set(Some((
-                false,
-                format!("the notebook could not be saved: {error}"),
-            )));
-            return;
-        }
-        store::clear_journal();
-        if self.shared.get_untracked() {
-            // Kept: it is one of this browser's notebooks now, and the link has done its work.
-            self.shared.set(false);
-            store::set_current_id(&document.entry.id);
-            self.state.keep_shell();
-            share::clear_address();
-            self.notice.set(Some((
-                true,
-                format!("“{}” is kept in this browser", document.entry.title),
-            )));
-        }
-        self.saved_change.set_value(change);
-        self.state.meta.update(|meta| {
-            meta.revision = document.entry.revision;
-            meta.modified = document.entry.modified;
-        });
-        self.upsert_entry(document.entry.clone());
-        announce(&Saved {
-            id: document.entry.id,
-            revision: document.entry.revision,
-        });
     }
 
     /// Before a save: the notebook before a large deletion (as it was the moment before, or
