@@ -85,6 +85,18 @@ async fn restore(browser: &Browser, zip: &Path) {
         .expect("the backup is picked");
 }
 
+/// Waits until the page asks the user something (a `confirm`).
+async fn wait_for_question(browser: &Browser) -> String {
+    until_ok("the page asking", Duration::from_secs(30), async || {
+        browser
+            .client
+            .get_alert_text()
+            .await
+            .map_err(|error| error.to_string())
+    })
+    .await
+}
+
 const TRIPS: &str = "city,km\nOslo,3\nRome,5\n";
 
 #[tokio::test(flavor = "multi_thread")]
@@ -181,18 +193,13 @@ async fn a_backup_restores_every_notebook_file_and_package_in_a_fresh_browser() 
     let fresh = Browser::start().await;
     fresh.open_workbench(&app).await;
     restore(&fresh, &zip_path).await;
-    until_ok(
-        "the restore asking about Untitled",
-        Duration::from_secs(30),
-        async || {
-            fresh
-                .client
-                .get_alert_text()
-                .await
-                .map_err(|error| error.to_string())
-        },
-    )
-    .await;
+    let asked = wait_for_question(&fresh).await;
+    assert!(
+        asked.starts_with(
+            "The backup has one item with names already used here: the notebook “Untitled”."
+        ),
+        "{asked}"
+    );
     fresh.client.dismiss_alert().await.expect("keeps both");
     let notice = fresh
         .wait_for_text("backup-notice", Duration::from_secs(60), |_| true)
@@ -238,18 +245,7 @@ async fn a_backup_restores_every_notebook_file_and_package_in_a_fresh_browser() 
 
     // Restored once more, replacing: nothing is doubled.
     restore(&fresh, &zip_path).await;
-    until_ok(
-        "the restore asking again",
-        Duration::from_secs(30),
-        async || {
-            fresh
-                .client
-                .get_alert_text()
-                .await
-                .map_err(|error| error.to_string())
-        },
-    )
-    .await;
+    wait_for_question(&fresh).await;
     fresh.client.accept_alert().await.expect("replaces");
     fresh
         .wait_for_text("backup-notice", Duration::from_secs(60), |text| {

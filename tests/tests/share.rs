@@ -32,6 +32,16 @@ fn marked_notebook() -> String {
     .to_string()
 }
 
+/// Opens [`marked_notebook`] as a kept notebook.
+async fn open_marked(browser: &Browser) {
+    browser
+        .eval_with(
+            "return window.workbench.notebook.open(arguments[0])",
+            vec![json!(marked_notebook())],
+        )
+        .await;
+}
+
 /// Every byte browsers send to the server through it, in order: a plain TCP relay in front
 /// of the server, so nothing a page sends (a fetch, a beacon, a service worker's request, a
 /// header) can pass unseen.
@@ -128,12 +138,7 @@ async fn a_link_carries_the_notebook_to_a_fresh_browser_and_never_reaches_the_se
     let app = spawn_app().await;
     let sender = Browser::start().await;
     sender.open_workbench(&app).await;
-    sender
-        .eval_with(
-            "return window.workbench.notebook.open(arguments[0])",
-            vec![json!(marked_notebook())],
-        )
-        .await;
+    open_marked(&sender).await;
     let outcomes = sender
         .eval("return window.workbench.notebook.runAll()")
         .await;
@@ -280,12 +285,7 @@ async fn a_link_opens_offline_after_one_visit() {
     let browser = Browser::start().await;
     browser.open_workbench(&app).await;
     service_worker_in_control(&browser).await;
-    browser
-        .eval_with(
-            "return window.workbench.notebook.open(arguments[0])",
-            vec![json!(marked_notebook())],
-        )
-        .await;
+    open_marked(&browser).await;
     let link = browser
         .eval("return window.workbench.notebook.shareLink()")
         .await;
@@ -350,12 +350,7 @@ async fn damaged_and_hostile_links_change_nothing_and_run_nothing() {
     let app = spawn_app().await;
     let browser = Browser::start().await;
     browser.open_workbench(&app).await;
-    browser
-        .eval_with(
-            "return window.workbench.notebook.open(arguments[0])",
-            vec![json!(marked_notebook())],
-        )
-        .await;
+    open_marked(&browser).await;
     let kept_before = browser
         .eval("return window.workbench.notebook.list()")
         .await;

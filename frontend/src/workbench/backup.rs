@@ -4,7 +4,7 @@
 //!
 //! Nothing big passes through the page's memory. The download is a `Blob` whose parts are
 //! the zip's headers and, between them, each kept file's own `File` (handed over from the
-//! data folder): only each file's CRC-32 is computed, reading it in slices. A restore reads
+//! data folder): only each file's CRC-32 is computed, reading it as a stream. A restore reads
 //! the archive's end and directory (`notebook::archive`), checks every name and size before
 //! anything is written, and hands each stored file on as a slice of the user's `File`.
 
@@ -28,7 +28,7 @@ pub const LARGE_FILE_BYTES: f64 = 100.0 * 1024.0 * 1024.0;
 /// The most a compressed file in a backup may unpack to (it is unpacked in memory; the
 /// workbench's own backups store files uncompressed).
 const MAX_INFLATED_FILE_BYTES: u64 = 100 * 1024 * 1024;
-/// How much of a file is read at once to compute its CRC-32.
+/// How often the progress of reading files is told.
 const READ_BYTES: f64 = 8.0 * 1024.0 * 1024.0;
 
 const NOTEBOOKS: &str = "notebooks/";
@@ -385,16 +385,40 @@ async fn read_slice(blob: &web_sys::Blob, start: f64, end: f64) -> Result<Vec<u8
     Ok(js_sys::Uint8Array::new(&buffer).to_vec())
 }
 
-/// The CRC-32 of a whole `Blob`, read a slice at a time; `progress` hears the bytes read.
+/// The CRC-32 of a whole `Blob`, read as a stream (the browser's own small chunks, each
+/// copied into one reused buffer): the page's memory stays flat however big the file is.
+/// `progress` hears the bytes read.
 async fn crc_of(blob: &web_sys::Blob, progress: impl Fn(u64)) -> Result<u32, String> {
-    let size = blob.size();
+    let unreadable = || "it could not be read".to_owned();
+    let reader = blob
+        .stream()
+        .get_reader()
+        .unchecked_into::<web_sys::ReadableStreamDefaultReader>();
     let mut crc = Crc32::new();
-    let mut at = 0.0;
-    while at < size {
-        let end = (at + READ_BYTES).min(size);
-        crc.update(&read_slice(blob, at, end).await?);
-        at = end;
-        progress(at as u64);
+    let mut buffer = Vec::new();
+    let mut read = 0u64;
+    let mut told = 0u64;
+    loop {
+        let next = JsFuture::from(reader.read())
+            .await
+            .map_err(|_| unreadable())?;
+        if js_sys::Reflect::get(&next, &"done".into())
+            .map_err(|_| unreadable())?
+            .is_truthy()
+        {
+            break;
+        }
+        let chunk: js_sys::Uint8Array = js_sys::Reflect::get(&next, &"value".into())
+            .map_err(|_| unreadable())?
+            .unchecked_into();
+        buffer.resize(chunk.length() as usize, 0);
+        chunk.copy_to(&mut buffer);
+        crc.update(&buffer);
+        read += buffer.len() as u64;
+        if read - told >= READ_BYTES as u64 {
+            told = read;
+            progress(read);
+        }
     }
     Ok(crc.finalize())
 }
