@@ -14,7 +14,7 @@ use notebook::archive::{
     ArchiveWriter, ArchivedEntry, Crc32, END_SEARCH_BYTES, Method, check_entries, data_start,
     find_end, read_directory,
 };
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use super::files::{self, Files};
@@ -385,39 +385,51 @@ async fn read_slice(blob: &web_sys::Blob, start: f64, end: f64) -> Result<Vec<u8
     Ok(js_sys::Uint8Array::new(&buffer).to_vec())
 }
 
-/// The CRC-32 of a whole `Blob`, read as a stream (the browser's own small chunks, each
-/// copied into one reused buffer): the page's memory stays flat however big the file is.
-/// `progress` hears the bytes read.
+/// The CRC-32 of a whole `Blob`, read as a stream into one reused 1 MiB buffer (a "BYOB"
+/// reader; the browser's own chunks where it has none): the page's memory stays flat however
+/// big the file is. `progress` hears the bytes read.
 async fn crc_of(blob: &web_sys::Blob, progress: impl Fn(u64)) -> Result<u32, String> {
-    let unreadable = || "it could not be read".to_owned();
-    let reader = blob
-        .stream()
-        .get_reader()
-        .unchecked_into::<web_sys::ReadableStreamDefaultReader>();
+    let unreadable = |_| "it could not be read".to_owned();
+    let field = |value: &JsValue, name: &str| js_sys::Reflect::get(value, &name.into());
+    let stream = blob.stream();
+    let get_reader = field(&stream, "getReader")
+        .map_err(unreadable)?
+        .unchecked_into::<js_sys::Function>();
+    let byob = js_sys::Object::new();
+    js_sys::Reflect::set(&byob, &"mode".into(), &"byob".into()).map_err(unreadable)?;
+    let (reader, mut view) = match get_reader.call1(&stream, &byob) {
+        Ok(reader) => (reader, Some(js_sys::Uint8Array::new_with_length(1 << 20))),
+        Err(_) => (get_reader.call0(&stream).map_err(unreadable)?, None),
+    };
+    let read = field(&reader, "read")
+        .map_err(unreadable)?
+        .unchecked_into::<js_sys::Function>();
     let mut crc = Crc32::new();
     let mut buffer = Vec::new();
-    let mut read = 0u64;
-    let mut told = 0u64;
+    let (mut total, mut told) = (0u64, 0u64);
     loop {
-        let next = JsFuture::from(reader.read())
-            .await
-            .map_err(|_| unreadable())?;
-        if js_sys::Reflect::get(&next, &"done".into())
-            .map_err(|_| unreadable())?
-            .is_truthy()
-        {
+        let asked = match &view {
+            Some(view) => read.call1(&reader, view),
+            None => read.call0(&reader),
+        }
+        .map_err(unreadable)?
+        .unchecked_into::<js_sys::Promise>();
+        let next = JsFuture::from(asked).await.map_err(unreadable)?;
+        if field(&next, "done").map_err(unreadable)?.is_truthy() {
             break;
         }
-        let chunk: js_sys::Uint8Array = js_sys::Reflect::get(&next, &"value".into())
-            .map_err(|_| unreadable())?
-            .unchecked_into();
+        let chunk: js_sys::Uint8Array = field(&next, "value").map_err(unreadable)?.unchecked_into();
         buffer.resize(chunk.length() as usize, 0);
         chunk.copy_to(&mut buffer);
         crc.update(&buffer);
-        read += buffer.len() as u64;
-        if read - told >= READ_BYTES as u64 {
-            told = read;
-            progress(read);
+        if view.is_some() {
+            // The buffer came back (moved, not copied): the next read fills it again.
+            view = Some(js_sys::Uint8Array::new(&chunk.buffer()));
+        }
+        total += buffer.len() as u64;
+        if total - told >= READ_BYTES as u64 {
+            told = total;
+            progress(total);
         }
     }
     Ok(crc.finalize())
