@@ -16,6 +16,10 @@ use std::collections::HashSet;
 /// CRC-32 as zip computes it, fed in parts.
 pub use crc32fast::Hasher as Crc32;
 
+/// The largest central directory read: 64 MiB, room for several hundred thousand entries.
+/// A claim of more is refused before anything that size is read.
+pub const MAX_DIRECTORY_BYTES: u64 = 64 * 1024 * 1024;
+
 /// How far from the end the end-of-directory records can start: the record (22 bytes), the
 /// longest comment (65,535), and zip64's record (56) and locator (20) before it.
 pub const END_SEARCH_BYTES: u64 = 22 + 65_535 + 56 + 20;
@@ -251,6 +255,11 @@ pub fn find_end(tail: &[u8], tail_start: u64, archive_len: u64) -> Result<End, A
             directory_offset: read64(tail, record + 48).unwrap_or(0),
         };
     }
+    if end.directory_size > MAX_DIRECTORY_BYTES {
+        return Err(ArchiveError::Damaged(
+            "its directory is larger than a backup's can be",
+        ));
+    }
     let directory_end = end
         .directory_offset
         .checked_add(end.directory_size)
@@ -375,6 +384,15 @@ pub fn check_entries(entries: &[ArchivedEntry], end: &End) -> Result<(), Archive
         }
         if entry.method == Method::Stored && entry.compressed != entry.size {
             return Err(ArchiveError::Damaged("a stored entry's sizes differ"));
+        }
+        // DEFLATE grows data it cannot shrink by a few bytes per 64 KiB block at most: an
+        // entry that claims more is not read (its declared size is what callers cap).
+        if entry.method == Method::Deflated
+            && entry.compressed > entry.size.saturating_add(entry.size / 64 + 1024)
+        {
+            return Err(ArchiveError::Damaged(
+                "an entry's compressed data is larger than the data it unpacks to",
+            ));
         }
     }
     Ok(())
@@ -602,6 +620,33 @@ mod tests {
         lying[central + 24..central + 28].copy_from_slice(&1_000_000u32.to_le_bytes());
         let error = read_back(&lying).expect_err("refused");
         assert!(error.to_string().contains("runs past"), "{error}");
+    }
+
+    #[test]
+    fn a_deflated_entry_that_claims_to_unpack_to_less_than_it_holds_is_refused() {
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let deflated = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file("notebooks/x.ipynb", deflated)
+            .expect("starts");
+        let noise: Vec<u8> = (0..200_000u32)
+            .map(|n| (n.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        zip.write_all(&noise).expect("writes");
+        let mut archive = zip.finish().expect("finishes").into_inner();
+        assert!(read_back(&archive).is_ok());
+        // The directory now says it unpacks to 10 bytes: a reader capping the declared size
+        // would still read all the compressed bytes.
+        let central = archive
+            .windows(4)
+            .position(|window| window == CENTRAL_HEADER.to_le_bytes())
+            .expect("a directory");
+        archive[central + 24..central + 28].copy_from_slice(&10u32.to_le_bytes());
+        let error = read_back(&archive).expect_err("refused");
+        assert!(
+            error.to_string().contains("larger than the data"),
+            "{error}"
+        );
     }
 
     #[test]

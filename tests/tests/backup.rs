@@ -116,7 +116,7 @@ async fn a_backup_restores_every_notebook_file_and_package_in_a_fresh_browser() 
     open_notebook(
         &browser,
         json!([
-            {"cell_type": "markdown", "id": "h", "metadata": {}, "source": "# Second"},
+            {"cell_type": "markdown", "id": "h", "metadata": {}, "source": "# Sales: Q1 (copy)"},
             {"cell_type": "code", "id": "x", "metadata": {}, "execution_count": null, "outputs": [], "source": "x = 1"},
         ]),
     )
@@ -170,7 +170,8 @@ async fn a_backup_restores_every_notebook_file_and_package_in_a_fresh_browser() 
         [
             "files/notes.txt",
             "files/sales/q1.csv",
-            "notebooks/Second.ipynb",
+            "notebooks.json",
+            "notebooks/Sales_ Q1 _copy_.ipynb",
             "notebooks/Trip costs.ipynb",
             "notebooks/Untitled.ipynb",
             "packages.txt",
@@ -210,7 +211,10 @@ async fn a_backup_restores_every_notebook_file_and_package_in_a_fresh_browser() 
     );
     let restored = notebooks(&fresh).await;
     let titles: Vec<&str> = restored.iter().map(|(title, _)| title.as_str()).collect();
-    assert_eq!(titles, ["Second", "Trip costs", "Untitled", "Untitled 2"]);
+    assert_eq!(
+        titles,
+        ["Sales: Q1 (copy)", "Trip costs", "Untitled", "Untitled 2"]
+    );
     for (title, cells) in &sent {
         let name = if title == "Untitled" {
             "Untitled 2"
@@ -257,7 +261,7 @@ async fn a_backup_restores_every_notebook_file_and_package_in_a_fresh_browser() 
         .await;
     assert_eq!(
         titles,
-        json!(["Second", "Trip costs", "Untitled", "Untitled 2"])
+        json!(["Sales: Q1 (copy)", "Trip costs", "Untitled", "Untitled 2"])
     );
     let files = fresh
         .execute(json!({"code": "import os\nsorted(os.listdir('/home/pyodide/data'))"}))

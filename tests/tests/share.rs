@@ -512,3 +512,77 @@ async fn a_notebook_too_big_for_a_chat_link_is_offered_as_a_file() {
     assert_eq!(json!(link), longer);
     browser.close().await;
 }
+
+/// A Run pressed in the page's shell before the app arrives, on a link's page, where the
+/// shell shows an empty cell: the shared notebook's first cell, which the user has not seen,
+/// does not run.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_asked_before_the_app_arrives_does_not_run_a_shared_cell_unseen() {
+    let app = spawn_app().await;
+    let sender = Browser::start().await;
+    sender.open_workbench(&app).await;
+    sender
+        .eval_with(
+            "return window.workbench.notebook.open(arguments[0])",
+            vec![json!(json!({
+                "cells": [{"cell_type": "code", "id": "unseen", "metadata": {}, "execution_count": null,
+                           "outputs": [], "source": "ran_unseen = True\nprint('ran unseen')"}],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 5
+            }).to_string())],
+        )
+        .await;
+    let link = sender
+        .eval("return window.workbench.notebook.shareLink()")
+        .await;
+    sender.close().await;
+
+    let browser = Browser::start().await;
+    browser.devtools("Network.enable", json!({})).await;
+    browser
+        .devtools("Network.setBlockedURLs", json!({"urls": ["*_bg.wasm"]}))
+        .await;
+    browser
+        .client
+        .goto(link.as_str().expect("a link"))
+        .await
+        .expect("opens");
+    browser
+        .wait_for_text("editor", Duration::from_secs(30), |text| text.is_empty())
+        .await;
+    browser
+        .find("editor")
+        .await
+        .send_keys("\u{e009}\u{e007}\u{e000}")
+        .await
+        .expect("ctrl+enter");
+    browser
+        .devtools("Network.setBlockedURLs", json!({"urls": []}))
+        .await;
+    browser
+        .eval(
+            "const app = document.createElement('script');
+             app.type = 'module';
+             app.textContent = document.querySelector('script[type=module]').textContent;
+             document.head.append(app);",
+        )
+        .await;
+    wait_for_shared(&browser).await;
+    browser.wait_for_python().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let ran = browser
+        .execute(json!({"code": "'ran_unseen' in globals()"}))
+        .await;
+    assert_eq!(ran["result"], false, "{ran}");
+    assert_eq!(
+        browser
+            .eval("return document.querySelectorAll('[data-testid=output]').length")
+            .await,
+        0
+    );
+    // The cell is there to be read, and runs when asked.
+    assert_eq!(
+        cells(&browser).await[0]["source"],
+        "ran_unseen = True\nprint('ran unseen')"
+    );
+    browser.close().await;
+}

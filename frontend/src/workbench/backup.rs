@@ -34,6 +34,8 @@ const READ_BYTES: f64 = 8.0 * 1024.0 * 1024.0;
 const NOTEBOOKS: &str = "notebooks/";
 const FILES: &str = "files/";
 const PACKAGES: &str = "packages.txt";
+/// The notebooks' titles, by file name in the zip (JSON).
+const TITLES: &str = "notebooks.json";
 
 /// The Backup panel's state; a cheap copyable handle.
 #[derive(Debug, Clone, Copy)]
@@ -86,12 +88,15 @@ impl Backup {
         let mut writer = ArchiveWriter::new();
         let now = js_sys::Date::now();
         let mut names: Vec<String> = Vec::new();
+        let mut titles = serde_json::Map::new();
         let notebooks = self.documents.all_for_backup().await;
         for (title, modified, ipynb) in &notebooks {
             let name = files::free_name(
                 &format!("{NOTEBOOKS}{}.ipynb", super::notebook::file_stem(title)),
                 &names,
             );
+            // A file name cannot hold every title ("Sales: Q1", two of the same).
+            titles.insert(name.clone(), serde_json::Value::String(title.clone()));
             let bytes = ipynb.as_bytes();
             let header = writer.entry(&name, bytes.len() as u64, crc32fast_hash(bytes), *modified);
             parts.push(&js_sys::Uint8Array::from(header.as_slice()));
@@ -141,6 +146,15 @@ impl Backup {
                 kept_files += 1;
             }
         }
+        let titles = serde_json::Value::Object(titles).to_string();
+        let header = writer.entry(
+            TITLES,
+            titles.len() as u64,
+            crc32fast_hash(titles.as_bytes()),
+            now,
+        );
+        parts.push(&js_sys::Uint8Array::from(header.as_slice()));
+        parts.push(&js_sys::Uint8Array::from(titles.as_bytes()));
         let packages = saved_state::load_installed().await;
         if !packages.is_empty() {
             let list = packages.join("\n") + "\n";
@@ -194,6 +208,7 @@ impl Backup {
         let mut notebooks = Vec::new();
         let mut data = Vec::new();
         let mut packages = None;
+        let mut titles_entry = None;
         let mut ignored = 0;
         let mut declared = 0u64;
         for entry in entries {
@@ -231,6 +246,8 @@ impl Backup {
                 data.push((path.to_owned(), entry));
             } else if entry.name == PACKAGES && entry.size < 1_000_000 {
                 packages = Some(entry);
+            } else if entry.name == TITLES && entry.size < 10_000_000 {
+                titles_entry = Some(entry);
             } else {
                 ignored += 1;
             }
@@ -244,6 +261,74 @@ impl Backup {
                 format::format_bytes(available as u64)
             ));
         }
+        // Every entry that will be used is read or located, and its method known, before
+        // anything is written.
+        if let Some(entry) = [&titles_entry, &packages]
+            .into_iter()
+            .flatten()
+            .chain(notebooks.iter().map(|(_, entry)| entry))
+            .chain(data.iter().map(|(_, entry)| entry))
+            .find(|entry| matches!(entry.method, Method::Other(_)))
+        {
+            return Err(format!(
+                "{} is compressed in a way the workbench cannot read; nothing was restored",
+                entry.name
+            ));
+        }
+        if let Some(entry) = titles_entry {
+            let kept: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_slice(&entry_bytes(file, &entry).await?).unwrap_or_default();
+            for (title, entry) in &mut notebooks {
+                if let Some(kept) = kept.get(&entry.name).and_then(serde_json::Value::as_str) {
+                    let kept = kept.split_whitespace().collect::<Vec<_>>().join(" ");
+                    if !kept.is_empty() {
+                        *title = kept.chars().take(notebook::MAX_TITLE_CHARS).collect();
+                    }
+                }
+            }
+        }
+        let mut opened = Vec::new();
+        for (index, (title, entry)) in notebooks.iter().enumerate() {
+            self.progress.set(Some(format!(
+                "Reading the notebooks: {} of {}…",
+                index + 1,
+                notebooks.len()
+            )));
+            let bytes = entry_bytes(file, entry).await?;
+            let text =
+                String::from_utf8(bytes).map_err(|_| format!("{} is not text", entry.name))?;
+            let notebook = self
+                .documents
+                .parse_notebook(&text)
+                .map_err(|error| format!("{}: {error}", entry.name))?;
+            opened.push((title.clone(), notebook));
+        }
+        let mut restored_files = Vec::new();
+        for (path, entry) in &data {
+            let start = entry_data_start(file, entry).await?;
+            let blob = if entry.method == Method::Stored {
+                // A slice of the user's file: nothing is read into the page.
+                file.slice_with_f64_and_f64(start as f64, (start + entry.compressed) as f64)
+                    .map_err(|_| format!("{} could not be read", entry.name))?
+            } else {
+                let bytes = entry_bytes(file, entry).await?;
+                web_sys::Blob::new_with_u8_array_sequence(&js_sys::Array::of1(
+                    &js_sys::Uint8Array::from(bytes.as_slice()),
+                ))
+                .map_err(|_| format!("{} could not be read", entry.name))?
+            };
+            restored_files.push((path.clone(), blob));
+        }
+        let package_names: Vec<String> = match &packages {
+            Some(entry) => String::from_utf8(entry_bytes(file, entry).await?)
+                .unwrap_or_default()
+                .lines()
+                .map(str::trim)
+                .filter(|name| !name.is_empty() && !name.starts_with('#'))
+                .map(str::to_owned)
+                .collect(),
+            None => Vec::new(),
+        };
 
         // What would replace something already here: asked once.
         let titles: Vec<String> = self
@@ -285,57 +370,17 @@ impl Backup {
                     + if clashes.len() > 8 { ", …" } else { "" }
             ));
 
-        let mut opened = Vec::new();
-        for (index, (title, entry)) in notebooks.iter().enumerate() {
-            self.progress.set(Some(format!(
-                "Restoring the notebooks: {} of {}…",
-                index + 1,
-                notebooks.len()
-            )));
-            let bytes = entry_bytes(file, entry).await?;
-            let text =
-                String::from_utf8(bytes).map_err(|_| format!("{} is not text", entry.name))?;
-            let notebook = self
-                .documents
-                .parse_notebook(&text)
-                .map_err(|error| format!("{}: {error}", entry.name))?;
-            opened.push((title.clone(), notebook));
-        }
         let restored_notebooks = self.documents.restore_notebooks(opened, replace).await?;
 
-        let mut restored_files = Vec::new();
-        for (path, entry) in &data {
-            let start = entry_data_start(file, entry).await?;
-            let blob = if entry.method == Method::Stored {
-                // A slice of the user's file: nothing is read into the page.
-                file.slice_with_f64_and_f64(start as f64, (start + entry.compressed) as f64)
-                    .map_err(|_| format!("{} could not be read", entry.name))?
-            } else {
-                let bytes = entry_bytes(file, entry).await?;
-                web_sys::Blob::new_with_u8_array_sequence(&js_sys::Array::of1(
-                    &js_sys::Uint8Array::from(bytes.as_slice()),
-                ))
-                .map_err(|_| format!("{} could not be read", entry.name))?
-            };
-            restored_files.push((path.clone(), blob));
-        }
         let file_count = restored_files.len();
         self.files.restore(restored_files, replace);
 
-        let mut package_count = 0;
-        if let Some(entry) = packages {
-            let text = String::from_utf8(entry_bytes(file, &entry).await?).unwrap_or_default();
-            let names: Vec<String> = text
-                .lines()
-                .map(str::trim)
-                .filter(|name| !name.is_empty() && !name.starts_with('#'))
-                .map(str::to_owned)
-                .collect();
-            package_count = names.len();
-            saved_state::remember_all_installed(names.clone()).await;
+        let package_count = package_names.len();
+        if package_count > 0 {
+            saved_state::remember_all_installed(package_names.clone()).await;
             let session = self.session;
             spawn_local(async move {
-                for name in names {
+                for name in package_names {
                     let _ = session.reinstall(&name).await;
                 }
             });

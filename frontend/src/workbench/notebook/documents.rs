@@ -324,6 +324,9 @@ impl Documents {
             return Err("another notebook was opened meanwhile".to_owned());
         }
         self.keep_revision(Reason::BeforeRestoring).await;
+        if self.state.meta.with_untracked(|meta| meta.id != id) {
+            return Err("another notebook was opened meanwhile".to_owned());
+        }
         let meta = self.state.meta.get_untracked();
         self.saved_size.set_value(Size::of(&notebook));
         self.state.replace(notebook, meta);
@@ -541,7 +544,12 @@ impl Documents {
                     >= SAVE_AT_LEAST_EVERY.as_millis() as f64;
                 if quiet || overdue {
                     self.save_scheduled.set_value(false);
-                    self.save_now();
+                    // Another notebook opened meanwhile saved this one as it left, and the
+                    // one open now has not changed: nothing to save (a deleted notebook
+                    // must not come back, a shared one must not be kept unchanged).
+                    if self.state.changed.get_untracked() != self.saved_change.get_value() {
+                        self.save_now();
+                    }
                 } else {
                     self.save_when_quiet();
                 }
@@ -592,6 +600,10 @@ impl Documents {
             };
             let open = |id: &str| self.state.meta.with_untracked(|meta| meta.id == id);
             let stored = store.entry(&document.entry.id).await;
+            if stored.is_none() && document.entry.revision > 0 && !open(&document.entry.id) {
+                // Saved before, gone from the store, and no longer open: it was deleted.
+                return;
+            }
             if stored
                 .as_ref()
                 .is_some_and(|stored| stored.revision > document.entry.revision)

@@ -42,6 +42,9 @@ use super::assist::Assist;
 use super::editor::{self, Adopted, EditorCallbacks, Leave, Place, RunHow};
 use super::session::Session;
 
+/// The cell `index.html`'s shell names for a share link (it shows an empty cell then).
+const SHARED_LINK_SHELL_CELL: &str = "-shared-link-";
+
 /// Everything a cell's view and the keys act on; a cheap copyable handle.
 #[derive(Debug, Clone, Copy)]
 pub struct Workspace {
@@ -142,7 +145,10 @@ impl Workspace {
         } else if typed != source {
             shell_editor.set_value(&source);
         }
-        if run_requested {
+        // A Run pressed in the empty cell the shell shows for a share link must not run a
+        // stranger's first cell, which the user has not seen.
+        let unseen = cell.as_deref() == Some(SHARED_LINK_SHELL_CELL) && !edited;
+        if run_requested && !unseen {
             self.runner.run(vec![id.clone()]);
         }
     }

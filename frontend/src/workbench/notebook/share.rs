@@ -118,11 +118,10 @@ pub fn ShareBox(
 ) -> impl IntoView {
     let outputs = RwSignal::new(true);
     let limit = RwSignal::new(kept_limit());
-    // Made again whenever the choices (or the notebook, on reopening) change.
-    let made = Memo::new(move |_| {
-        state.changed.track();
-        link(state, outputs.get(), limit.get())
-    });
+    // Made when the box opens and when a choice changes — not at each edit, which would
+    // compress the whole notebook per keystroke and overwrite the clipboard (reopen the box
+    // for a link with the latest edits).
+    let made = Memo::new(move |_| link(state, outputs.get(), limit.get()));
     let copied = RwSignal::new(None::<bool>);
     let copy = move || {
         let Ok(link) = made.get_untracked() else {
