@@ -53,6 +53,24 @@ impl KeyValueStore {
         Ok(settle(&request).await?.as_string())
     }
 
+    /// The value under `key` as stored (a structured clone, such as a file handle).
+    pub async fn get_value(&self, key: &str) -> Result<Option<JsValue>, String> {
+        let request = self
+            .object_store(IdbTransactionMode::Readonly)?
+            .get(&JsValue::from_str(key))
+            .map_err(describe)?;
+        let value = settle(&request).await?;
+        Ok((!value.is_undefined()).then_some(value))
+    }
+
+    /// Stores `value` (any structured-cloneable value) under `key`.
+    pub fn put_value(&self, key: &str, value: &JsValue) -> Result<(), String> {
+        self.object_store(IdbTransactionMode::Readwrite)?
+            .put_with_key(value, &JsValue::from_str(key))
+            .map(drop)
+            .map_err(describe)
+    }
+
     /// Every value, in key order.
     pub async fn values(&self) -> Result<Vec<String>, String> {
         let request = self

@@ -27,9 +27,9 @@ mod worker;
 
 pub use crate::message::{
     AssistRequest, CompletionItem, CompletionKind, Completions, DataFile, DeleteResult, Docs,
-    ExecResult, ExecuteRequest, Failure, FileKind, FileLoad, FileNews, InstallResult, LiveOutput,
-    LoadStage, Package, PackageNews, Problem, ResetResult, RichOutput, Severity, Signature,
-    SignatureHelp, SignatureParam, Status, Stream,
+    ExecResult, ExecuteRequest, Failure, FileKind, FileLoad, FileNews, InstallResult, LinkedFolder,
+    LiveOutput, LoadStage, Package, PackageNews, Problem, ResetResult, RichOutput, Severity,
+    Signature, SignatureHelp, SignatureParam, Status, Stream,
 };
 pub use crate::runtime::assist::AssistError;
 pub use crate::runtime::{FileSource, Runtime};
@@ -47,6 +47,8 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
 pub const STUCK_GRACE_MS: u64 = 2_000;
 /// Where loaded files live inside Python (the harness's `DATA_DIR`).
 pub const DATA_DIR: &str = "/home/pyodide/data";
+/// Where a folder on disk the user opened shows inside Python (read-only, read in place).
+pub const FOLDER_DIR: &str = "/home/pyodide/folder";
 /// Packages loaded (and imported) in the background once Python is ready, the original
 /// service's preloads, in stages: a run that needs only the first stage waits for that. The
 /// last is the editor's: jedi, for completion (a completion asked for earlier loads it

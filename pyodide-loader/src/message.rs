@@ -63,6 +63,16 @@ pub enum ToWorker {
     /// A question the editor asks about a cell's code; answered within a time limit (see
     /// `assist.rs`), and never asked while a run runs.
     Assist { id: u64, request: AssistRequest },
+    /// Show a folder on disk at `root`, read-only and read in place: the payload is an
+    /// array of `File`s, one per path of `paths` (relative to `root`), handed over by
+    /// reference. It replaces the folder shown before (none: `paths` empty). Code then runs
+    /// in `work_in` (a folder notebook's own folder), or in the data folder.
+    LinkFolder {
+        id: u64,
+        root: String,
+        paths: Vec<String>,
+        work_in: Option<String>,
+    },
 }
 
 impl ToWorker {
@@ -552,6 +562,16 @@ pub struct DataFile {
 pub struct Package {
     pub name: String,
     pub version: String,
+}
+
+/// The answer to showing a folder on disk ([`ToWorker::LinkFolder`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkedFolder {
+    /// How many files are shown.
+    pub files: u64,
+    /// Where code runs now.
+    pub work_in: String,
 }
 
 /// The answer to deleting a file.

@@ -139,6 +139,12 @@ fn every_ask() -> Vec<ToWorker> {
             id,
             request: AssistRequest::Check { code: name() },
         },
+        ToWorker::LinkFolder {
+            id,
+            root: name(),
+            paths: Vec::new(),
+            work_in: None,
+        },
     ];
     // A new variant must be added above: this match is exhaustive.
     for ask in &asks {
@@ -154,7 +160,8 @@ fn every_ask() -> Vec<ToWorker> {
             | ToWorker::RenameFile { .. }
             | ToWorker::DescribeFile { .. }
             | ToWorker::ListPackages { .. }
-            | ToWorker::Assist { .. } => {}
+            | ToWorker::Assist { .. }
+            | ToWorker::LinkFolder { .. } => {}
         }
     }
     asks

@@ -11,6 +11,7 @@ mod assist;
 mod backup;
 mod editor;
 mod files;
+mod folder;
 mod history;
 mod notebook;
 mod packages;
@@ -26,6 +27,7 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use self::backup::{Backup, BackupPanel};
 use self::files::{Files, FilesPanel};
+use self::folder::{Folder, FolderPanel};
 use self::history::{History, HistoryPanel, Run};
 use self::notebook::panel::NotebooksPanel;
 use self::notebook::{NotebookView, Workspace};
@@ -95,6 +97,7 @@ pub fn Workbench() -> impl IntoView {
     // Set once the runtime has started; its events reach the page only after that.
     let workspace_cell = StoredValue::new(None::<(Session, Workspace)>);
     let files_cell = StoredValue::new(None::<Files>);
+    let folder_cell = StoredValue::new(None::<Folder>);
 
     let runtime = Runtime::start(move |event| match event {
         RuntimeEvent::Progress(stage) => {
@@ -135,6 +138,9 @@ pub fn Workbench() -> impl IntoView {
             if let Some(files) = files_cell.get_value() {
                 files.restarted();
             }
+            if let Some(folder) = folder_cell.get_value() {
+                folder.restarted();
+            }
         }
         RuntimeEvent::Files(news) => {
             if let Some(files) = files_cell.get_value() {
@@ -168,6 +174,8 @@ pub fn Workbench() -> impl IntoView {
         .start(notebook::documents::first_notebook);
     let files = Files::new(session);
     files_cell.set_value(Some(files));
+    let folder = Folder::new(workspace.documents, session);
+    folder_cell.set_value(Some(folder));
     files.refresh();
     // After each run the code may have written files or installed packages.
     Effect::new(move |previous: Option<bool>| {
@@ -383,6 +391,7 @@ pub fn Workbench() -> impl IntoView {
                         data-testid="notebook-input"
                         on:change=picked_notebook
                     />
+                    <FolderPanel folder=folder on_insert=insert_code />
                     <FilesPanel files=files on_insert=insert_code />
                     <PackagesPanel session=session changed=changed />
                     <HistoryPanel history=history on_restore=insert_code />

@@ -24,7 +24,7 @@ use self::watchdog::watch;
 use crate::interrupt::{InterruptBuffer, mark_timed_out};
 use crate::message::{
     DataFile, DeleteResult, ExecResult, ExecuteRequest, FileLoad, FromWorker, InstallResult,
-    LiveOutput, Package, ResetResult, Status, Stream, ToWorker,
+    LinkedFolder, LiveOutput, Package, ResetResult, Status, Stream, ToWorker,
 };
 use crate::worker::{Payload, mark_python_ready, post, read_message, spawn_worker};
 use crate::{
@@ -312,6 +312,46 @@ impl Runtime {
             .remove(&id)
             .and_then(|blob| blob.dyn_into::<web_sys::Blob>().ok())
             .ok_or_else(|| LoaderError::Protocol("the file did not arrive".into()))
+    }
+
+    /// Shows `files` (each a path inside the folder and its `File`, handed over by
+    /// reference) at [`crate::FOLDER_DIR`], read-only and read in place, replacing what was
+    /// shown there; code then runs in `work_in` (a path inside the folder), or in
+    /// [`crate::DATA_DIR`]. Answers how many files are shown.
+    pub async fn link_folder(
+        &self,
+        files: &[(String, web_sys::File)],
+        work_in: Option<&str>,
+    ) -> Result<LinkedFolder, LoaderError> {
+        for path in files.iter().map(|(path, _)| path.as_str()).chain(work_in) {
+            if !path.is_empty() {
+                validate_data_path(path).map_err(LoaderError::BadFileName)?;
+            }
+        }
+        let handed = js_sys::Array::new();
+        for (_, file) in files {
+            handed.push(file);
+        }
+        let paths = files.iter().map(|(path, _)| path.clone()).collect();
+        let root = crate::FOLDER_DIR.to_owned();
+        let work_in = work_in.map(|dir| {
+            if dir.is_empty() {
+                root.clone()
+            } else {
+                format!("{root}/{dir}")
+            }
+        });
+        let (_, answer) = self.inner.request(
+            |id| ToWorker::LinkFolder {
+                id,
+                root,
+                paths,
+                work_in,
+            },
+            Some(Payload::Clone(handed.into())),
+            None,
+        )?;
+        answer_of(answer).await
     }
 
     /// The installed packages, by name.

@@ -42,6 +42,7 @@ const Ask = Object.freeze({
   describeFile: "describeFile",
   listPackages: "listPackages",
   assist: "assist",
+  linkFolder: "linkFolder",
 });
 const Stage = Object.freeze({ downloadingRuntime: "downloadingRuntime", startingPython: "startingPython" });
 const News = Object.freeze({ loading: "loading", settled: "settled", problem: "problem" });

@@ -76,6 +76,8 @@ async function answer(message, payload) {
       return JSON.parse(call("list_packages"));
     case Ask.assist:
       return assist(message);
+    case Ask.linkFolder:
+      return linkFolder(message, payload);
     default:
       throw new Error(`unknown message type ${message.type}`);
   }

@@ -38,3 +38,56 @@ function call(name, ...args) {
     fn.destroy();
   }
 }
+
+// A folder on disk the page opened: its files shown read-only at `root`, each read in place
+// from its `File` (Emscripten's WORKERFS: FileReaderSync, a slice per read). The page sends
+// the whole list again when the folder changes (a file changed on disk gets a new `File`; a
+// stale one fails its reads with EIO instead of stopping Python). Code then runs in
+// `workIn`, the open notebook's own folder, as in Jupyter; or in the data folder.
+async function linkFolder({ root, paths, workIn }, files) {
+  const FS = pyodide.FS;
+  const home = harness.get("DATA_DIR");
+  FS.chdir(home);
+  if (linkedFolder !== null) {
+    FS.unmount(root);
+    linkedFolder = null;
+  }
+  if (paths.length > 0 || workIn) {
+    FS.mkdirTree(root);
+    const blobs = paths.map((name, at) => ({ name, data: files[at] }));
+    linkedFolder = FS.mount(FS.filesystems.WORKERFS, { blobs }, root);
+    readSafely(linkedFolder);
+  }
+  let cwd = home;
+  if (workIn) {
+    try {
+      FS.chdir(workIn);
+      cwd = workIn;
+    } catch {}
+  }
+  return { files: paths.length, workIn: cwd };
+}
+let linkedFolder = null;
+
+function readSafely(node) {
+  const FS = pyodide.FS;
+  for (const child of Object.values(node.contents)) {
+    if (FS.isDir(child.mode)) {
+      readSafely(child);
+      continue;
+    }
+    const ops = child.stream_ops;
+    child.stream_ops = {
+      ...ops,
+      read(...args) {
+        try {
+          return ops.read(...args);
+        } catch (error) {
+          if (error instanceof FS.ErrnoError) throw error;
+          // The file changed or went on disk since the page looked: an I/O error in Python.
+          throw new FS.ErrnoError(29);
+        }
+      },
+    };
+  }
+}

@@ -15,11 +15,12 @@ use notebook::{CellKind, Notebook, SeededIds};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
+use super::super::folder::{self, DiskTrouble};
 use super::super::{editor, history};
 use super::revisions::{Reason, Revision, Revisions, Size};
 use super::share;
 use super::state::{DocMeta, NotebookState};
-use super::store::{self, Document, Entry, Saved, Store};
+use super::store::{self, DiskLink, Document, Entry, Saved, Store};
 
 /// How long after the last change it is saved.
 const SAVE_AFTER: Duration = Duration::from_millis(300);
@@ -62,6 +63,15 @@ pub struct Documents {
     revision_at: StoredValue<f64>,
     /// Bumped whenever a revision is kept or restored (the Versions box follows it).
     pub revisions_changed: RwSignal<u64>,
+    /// The folder on disk that is open (`folder.rs`), where folder notebooks are written.
+    pub folder: StoredValue<Option<web_sys::FileSystemDirectoryHandle>, LocalStorage>,
+    /// Why the open folder notebook's changes did not reach its file, until the user
+    /// chooses what to do (saves go on in this browser meanwhile).
+    pub disk_trouble: RwSignal<Option<DiskTrouble>>,
+    /// A folder notebook's file is being written.
+    disk_writing: StoredValue<bool>,
+    /// How many writes of the open notebook's file have started.
+    disk_write_count: StoredValue<u64>,
 }
 
 impl Documents {
@@ -87,6 +97,10 @@ impl Documents {
             saved_size: StoredValue::new(Size::default()),
             revision_at: StoredValue::new(0.0),
             revisions_changed: RwSignal::new(0),
+            folder: StoredValue::new_local(None),
+            disk_trouble: RwSignal::new(None),
+            disk_writing: StoredValue::new(false),
+            disk_write_count: StoredValue::new(0),
         }
     }
 
@@ -194,6 +208,7 @@ impl Documents {
             title,
             modified,
             revision,
+            disk,
         } = document.entry;
         Some((
             notebook,
@@ -202,6 +217,7 @@ impl Documents {
                 title,
                 modified,
                 revision,
+                disk,
             },
         ))
     }
@@ -215,6 +231,7 @@ impl Documents {
             title,
             modified: js_sys::Date::now(),
             revision: 0,
+            disk: None,
         }
     }
 
@@ -241,6 +258,7 @@ impl Documents {
             self.shared.set(false);
         }
         self.conflict.set(false);
+        self.disk_trouble.set(None);
         self.saved_size.set_value(Size::of(&notebook));
         let id = meta.id.clone();
         self.state.replace(notebook, meta);
@@ -415,6 +433,7 @@ impl Documents {
                     title: self.unused_title(&title),
                     modified: js_sys::Date::now(),
                     revision: 1,
+                    disk: None,
                 },
             };
             let document = Document {
@@ -567,6 +586,7 @@ impl Documents {
                 title: meta.title,
                 modified: meta.modified,
                 revision: meta.revision,
+                disk: meta.disk,
             },
             ipynb: self.state.with(Notebook::to_ipynb),
         }
@@ -616,6 +636,15 @@ impl Documents {
             if !shared && open(&document.entry.id) {
                 self.keep_revisions_on_save(&store, &document).await;
             }
+            if let Some(link) = document.entry.disk.take() {
+                let link = self
+                    .write_to_disk(&document.entry.id, link, &document.ipynb)
+                    .await;
+                // No await from here until the link is in the meta: the folder's look
+                // compares the file with it.
+                self.disk_writing.set_value(false);
+                document.entry.disk = Some(link);
+            }
             document.entry.revision += 1;
             if let Err(error) = store.save(&document) {
                 self.notice.set(Some((
@@ -641,6 +670,7 @@ impl Documents {
                 self.state.meta.update(|meta| {
                     meta.revision = document.entry.revision;
                     meta.modified = document.entry.modified;
+                    meta.disk.clone_from(&document.entry.disk);
                 });
             }
             self.upsert_entry(document.entry.clone());
@@ -649,6 +679,217 @@ impl Documents {
                 revision: document.entry.revision,
             });
         }
+    }
+
+    /// Writes a folder notebook's text to its file, unless it is what the file holds, the
+    /// file changed on disk meanwhile, or the user has not chosen yet what to do about an
+    /// earlier trouble; answers the link as it is now.
+    async fn write_to_disk(self, id: &str, link: DiskLink, text: &str) -> DiskLink {
+        let open = self.state.meta.with_untracked(|meta| meta.id == id);
+        if notebook::text_hash(text) == link.hash
+            || (open && self.disk_trouble.get_untracked().is_some())
+        {
+            return link;
+        }
+        let Some(root) = self
+            .folder
+            .get_value()
+            .filter(|root| root.name() == link.folder)
+        else {
+            if open {
+                self.disk_trouble.set(Some(DiskTrouble::NoAccess(format!(
+                    "the folder “{}” is not open",
+                    link.folder
+                ))));
+            }
+            return link;
+        };
+        if open {
+            self.disk_writing.set_value(true);
+            self.disk_write_count.update_value(|count| *count += 1);
+        }
+        match folder::write_notebook(&root, &link, text, false).await {
+            Ok(written) => written,
+            Err(trouble) => {
+                if open {
+                    self.disk_trouble.set(Some(trouble));
+                }
+                link
+            }
+        }
+    }
+
+    /// Whether the open notebook's file is being written (its time and size are about to
+    /// change).
+    pub fn disk_busy(self) -> bool {
+        self.disk_writing.get_value()
+    }
+
+    /// How many writes of the open notebook's file have started: a look at the folder that
+    /// spans one may have read the file before it.
+    pub fn disk_writes(self) -> u64 {
+        self.disk_write_count.get_value()
+    }
+
+    /// The folder saw the open notebook's file change or go.
+    pub fn disk_trouble_found(self, trouble: DiskTrouble) {
+        if self.disk_trouble.get_untracked().is_none() {
+            self.disk_trouble.set(Some(trouble));
+        }
+    }
+
+    /// The folder `name` is open again: the open notebook's changes waiting for it go to
+    /// its file.
+    pub fn folder_available(self, name: &str) {
+        let waiting = self
+            .state
+            .meta
+            .with_untracked(|meta| meta.disk.as_ref().is_some_and(|link| link.folder == name))
+            && matches!(
+                self.disk_trouble.get_untracked(),
+                Some(DiskTrouble::NoAccess(_))
+            );
+        if waiting {
+            self.disk_trouble.set(None);
+            self.saved_change.set_value(u64::MAX);
+            self.save_now();
+        }
+    }
+
+    /// Opens a notebook read from a folder's file: as the notebook already linked to that
+    /// file (its earlier text kept as a version if it differs), or as a new one.
+    pub async fn open_from_disk(self, notebook: Notebook, link: DiskLink) {
+        if self.state.changed.get_untracked() != self.saved_change.get_value() {
+            self.save().await;
+        }
+        let linked = self.entries.with_untracked(|entries| {
+            entries
+                .iter()
+                .find(|entry| {
+                    entry
+                        .disk
+                        .as_ref()
+                        .is_some_and(|disk| disk.folder == link.folder && disk.path == link.path)
+                })
+                .cloned()
+        });
+        if let Some(existing) = &linked
+            && let (Some(store), Some(revisions)) =
+                (self.store.get_value(), self.revisions.get_value())
+            && let Some(previous) = store.load(&existing.id).await
+            && notebook::text_hash(&previous.ipynb) != link.hash
+            && let Ok(model) = self.parse_notebook(&previous.ipynb)
+            && revisions
+                .keep(
+                    &existing.id,
+                    model.fingerprint(),
+                    &previous.ipynb,
+                    Reason::BeforeDiskVersion,
+                )
+                .await
+                .unwrap_or(false)
+        {
+            self.revisions_changed.update(|count| *count += 1);
+        }
+        let title = link
+            .path
+            .rsplit('/')
+            .next()
+            .unwrap_or(&link.path)
+            .trim_end_matches(".ipynb")
+            .to_owned();
+        let meta = match linked {
+            Some(existing) => DocMeta {
+                id: existing.id,
+                title: existing.title,
+                modified: js_sys::Date::now(),
+                revision: existing.revision,
+                disk: Some(link),
+            },
+            None => DocMeta {
+                id: new_id(),
+                title,
+                modified: js_sys::Date::now(),
+                revision: 0,
+                disk: Some(link),
+            },
+        };
+        self.show(notebook, meta);
+        // Kept in this browser too (versions, backup); the file is not written, its text
+        // being the same.
+        self.saved_change.set_value(u64::MAX);
+        self.save().await;
+    }
+
+    /// "Load the version on disk": this one is kept as a version first.
+    pub fn disk_reload(self) {
+        let Some(link) = self.state.meta.with_untracked(|meta| meta.disk.clone()) else {
+            return;
+        };
+        let Some(root) = self.folder.get_value() else {
+            return;
+        };
+        let kept = self.keep_revision(Reason::BeforeDiskVersion);
+        spawn_local(async move {
+            kept.await;
+            let read = async {
+                let (text, read) = folder::read_notebook(&root, &link.path).await?;
+                let notebook = self.parse_notebook(&text)?;
+                Ok::<_, String>((notebook, read))
+            };
+            match read.await {
+                Ok((notebook, read)) => {
+                    let link = DiskLink {
+                        hash: notebook::text_hash(&notebook.to_ipynb()),
+                        ..read
+                    };
+                    let mut meta = self.state.meta.get_untracked();
+                    meta.disk = Some(link);
+                    self.show(notebook, meta);
+                    self.saved_change.set_value(u64::MAX);
+                    self.save().await;
+                }
+                Err(error) => self.notice.set(Some((
+                    false,
+                    format!("{} was not loaded: {error}", link.path),
+                ))),
+            }
+        });
+    }
+
+    /// "Overwrite it" (the file changed on disk) or "Save it there again" (the file went):
+    /// this version is written to the file.
+    pub fn disk_overwrite(self) {
+        let Some(link) = self.state.meta.with_untracked(|meta| meta.disk.clone()) else {
+            return;
+        };
+        let Some(root) = self.folder.get_value() else {
+            return;
+        };
+        let text = self.state.with(Notebook::to_ipynb);
+        spawn_local(async move {
+            self.disk_writing.set_value(true);
+            self.disk_write_count.update_value(|count| *count += 1);
+            let written = folder::write_notebook(&root, &link, &text, true).await;
+            self.disk_writing.set_value(false);
+            match written {
+                Ok(written) => {
+                    self.disk_trouble.set(None);
+                    self.state.meta.update(|meta| meta.disk = Some(written));
+                    self.saved_change.set_value(u64::MAX);
+                    self.save().await;
+                }
+                Err(trouble) => self.disk_trouble.set(Some(trouble)),
+            }
+        });
+    }
+
+    /// "Keep it in this browser only": the notebook is no longer linked to a file.
+    pub fn disk_forget(self) {
+        self.disk_trouble.set(None);
+        self.state.meta.update(|meta| meta.disk = None);
+        self.saved_change.set_value(u64::MAX);
+        self.save_now();
     }
 
     /// Before a save: the notebook before a large deletion (as it was the moment before, or
@@ -854,6 +1095,7 @@ impl Documents {
             title,
             modified: js_sys::Date::now(),
             revision: 0,
+            disk: None,
         };
         if self.state.changed.get_untracked() != self.saved_change.get_value() {
             self.save_now();

@@ -26,7 +26,7 @@ pub mod runner;
 mod sanitize;
 mod share;
 pub mod state;
-mod store;
+pub mod store;
 mod versions;
 
 use leptos::prelude::*;
@@ -40,6 +40,7 @@ use self::runner::Runner;
 use self::state::{Mode, NotebookState};
 use super::assist::Assist;
 use super::editor::{self, Adopted, EditorCallbacks, Leave, Place, RunHow};
+use super::folder::DiskTrouble;
 use super::session::Session;
 
 /// The cell `index.html`'s shell names for a share link (it shows an empty cell then).
@@ -71,6 +72,7 @@ impl Workspace {
                 title: String::new(),
                 modified: 0.0,
                 revision: 0,
+                disk: None,
             },
         );
         let workspace = Self {
@@ -462,9 +464,13 @@ pub fn NotebookView(workspace: Workspace, session: Session) -> impl IntoView {
                         "Shared — not saved yet"
                     } else if documents.conflict.get() {
                         "not saved"
+                    } else if documents.disk_trouble.with(Option::is_some) {
+                        "saved in this browser, not in its file"
+                    } else if let Some(link) = state.meta.with(|meta| meta.disk.clone()) {
+                        return format!("saved to {} in “{}”", link.path, link.folder);
                     } else {
                         "saved in this browser"
-                    }}
+                    }.to_owned()}
                 </span>
             </div>
             <Show when=move || documents.shared.get()>
@@ -481,6 +487,38 @@ pub fn NotebookView(workspace: Workspace, session: Session) -> impl IntoView {
                     <button class="secondary small" data-testid="conflict-keep" on:click=move |_| documents.keep_mine()>"Keep this one"</button>
                 </div>
             </Show>
+            {move || documents.disk_trouble.get().map(|trouble| {
+                let file = state.meta.with_untracked(|meta| meta.disk.as_ref().map(|link| link.path.clone()).unwrap_or_default());
+                let (text, first, second) = match trouble {
+                    DiskTrouble::Changed => (
+                        format!("{file} was changed on disk (by another program or tab) since it was opened here. Your changes are kept in this browser and were not written over it. "),
+                        Some(("Load the version on disk", "disk-reload")),
+                        Some(("Overwrite it with this one", "disk-overwrite")),
+                    ),
+                    DiskTrouble::Gone => (
+                        format!("{file} is no longer in the folder (deleted or moved). This notebook is kept in this browser. "),
+                        Some(("Save it there again", "disk-overwrite")),
+                        Some(("Keep it in this browser only", "disk-forget")),
+                    ),
+                    DiskTrouble::NoAccess(reason) => (
+                        format!("Changes are kept in this browser, not written to {file}: {reason}. Reopen the folder (Folder on disk) to write them. "),
+                        None,
+                        Some(("Keep it in this browser only", "disk-forget")),
+                    ),
+                };
+                let act = move |testid: &'static str| move |_| match testid {
+                    "disk-reload" => documents.disk_reload(),
+                    "disk-overwrite" => documents.disk_overwrite(),
+                    _ => documents.disk_forget(),
+                };
+                view! {
+                    <div class="notice error conflict" role="alert" data-testid="disk-trouble">
+                        {text}
+                        {first.map(|(label, testid)| view! { <button class="small" data-testid=testid on:click=act(testid)>{label}</button> " " })}
+                        {second.map(|(label, testid)| view! { <button class="secondary small" data-testid=testid on:click=act(testid)>{label}</button> })}
+                    </div>
+                }
+            })}
             <div class="toolbar notebook-toolbar" role="toolbar" aria-label="Notebook">
                 <button
                     data-testid="run"

@@ -77,7 +77,10 @@ pub fn NotebooksPanel(documents: Documents, on_open_file: Callback<()>) -> impl 
                                     }
                                 >
                                     <span class="notebook-title" data-testid="notebook-title">{entry.title.clone()}</span>
-                                    <small class="hint">{last_change(entry.modified)}</small>
+                                    <small class="hint">
+                                        {entry.disk.as_ref().map(|disk| format!("{} · ", disk.folder))}
+                                        {last_change(entry.modified)}
+                                    </small>
                                 </button>
                             </li>
                         }

@@ -36,6 +36,7 @@ pub enum Reason {
     BeforeRestoring,
     Restored,
     BeforeOtherTab,
+    BeforeDiskVersion,
 }
 
 impl Reason {
@@ -47,6 +48,7 @@ impl Reason {
             Self::BeforeRestoring => "before restoring an earlier version",
             Self::Restored => "an earlier version restored",
             Self::BeforeOtherTab => "before another tab's version was loaded",
+            Self::BeforeDiskVersion => "before the version on disk was loaded",
         }
     }
 }

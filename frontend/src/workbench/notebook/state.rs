@@ -80,6 +80,8 @@ pub struct DocMeta {
     pub modified: f64,
     /// Bumped by every save; another tab's save shows as a higher one.
     pub revision: u64,
+    /// The file in a folder on disk it autosaves to.
+    pub disk: Option<super::store::DiskLink>,
 }
 
 /// The open notebook; a cheap copyable handle.

@@ -29,6 +29,26 @@ pub struct Entry {
     /// Unix milliseconds of the last change.
     pub modified: f64,
     pub revision: u64,
+    /// The `.ipynb` in a folder on disk this notebook autosaves to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk: Option<DiskLink>,
+}
+
+/// Where a notebook from a folder on disk lives there, and what this browser last read or
+/// wrote of it: a file whose time or size differ since was changed by someone else.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiskLink {
+    /// The folder's name (one folder is open at a time; a notebook of another waits).
+    pub folder: String,
+    /// The file's path inside the folder.
+    pub path: String,
+    /// The file's `lastModified` and size when last read or written here.
+    pub modified: f64,
+    pub size: f64,
+    /// The hash of the notebook's text as last read or written (`text_hash`): a save of
+    /// the same text does not touch the file.
+    pub hash: u64,
 }
 
 /// A notebook as kept: its entry and its `.ipynb` text.
