@@ -173,7 +173,7 @@ async fn a_folder_on_disk_opens_runs_in_place_saves_back_and_notices_changes_mad
         }
     })
     .await;
-    let written: Value = serde_json::from_str(saved.as_str().unwrap()).expect("JSON");
+    let written: Value = serde_json::from_str(saved.as_str().expect("text")).expect("JSON");
     assert_eq!(written["nbformat"], 4, "{written}");
     assert_eq!(written["cells"][0]["id"], "a1b2c3d4", "{written}");
     assert_eq!(written["cells"][0]["execution_count"], 1, "{written}");
