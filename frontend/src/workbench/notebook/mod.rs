@@ -43,6 +43,9 @@ use super::editor::{self, Adopted, EditorCallbacks, Leave, Place, RunHow};
 use super::folder::DiskTrouble;
 use super::session::Session;
 
+/// How long one task may spend making editors (a frame is 16 ms).
+const EDITOR_SLICE_MS: f64 = 8.0;
+
 /// The cell `index.html`'s shell names for a share link (it shows an empty cell then).
 const SHARED_LINK_SHELL_CELL: &str = "-shared-link-";
 
@@ -56,6 +59,10 @@ pub struct Workspace {
     shell_waiting: StoredValue<bool>,
     /// Makes editors for the cells that come near the screen.
     observer: StoredValue<Option<web_sys::IntersectionObserver>, LocalStorage>,
+    /// Cells near the screen waiting for their editor, nearest first, and whether their
+    /// making is scheduled: a few are made at a time, after the frame that shows the cells.
+    waiting_editors: StoredValue<Vec<(f64, CellId)>>,
+    making_editors: StoredValue<bool>,
     /// The help overlay with the keys.
     pub help: RwSignal<bool>,
 }
@@ -81,6 +88,8 @@ impl Workspace {
             documents: Documents::new(state),
             shell_waiting: StoredValue::new(shell_present()),
             observer: StoredValue::new_local(None),
+            waiting_editors: StoredValue::new(Vec::new()),
+            making_editors: StoredValue::new(false),
             help: RwSignal::new(false),
         };
         workspace.observe();
@@ -157,6 +166,10 @@ impl Workspace {
 
     fn observe(self) {
         let callback = Closure::<dyn Fn(js_sys::Array)>::new(move |entries: js_sys::Array| {
+            let screen = web_sys::window()
+                .and_then(|window| window.inner_height().ok())
+                .and_then(|height| height.as_f64())
+                .unwrap_or(800.0);
             for entry in entries.iter() {
                 let entry: web_sys::IntersectionObserverEntry = entry.unchecked_into();
                 if !entry.is_intersecting() {
@@ -167,12 +180,21 @@ impl Workspace {
                     .get_attribute(HOST_ATTRIBUTE)
                     .and_then(|id| CellId::parse(id).ok())
                 {
-                    self.ensure_editor(&id);
+                    // How far from the screen: the cells on it get their editors first.
+                    let rect = entry.bounding_client_rect();
+                    let distance = if rect.bottom() < 0.0 {
+                        -rect.bottom()
+                    } else {
+                        (rect.top() - screen).max(0.0)
+                    };
+                    self.waiting_editors
+                        .update_value(|waiting| waiting.push((distance, id)));
                 }
                 if let Some(observer) = self.observer.get_value() {
                     observer.unobserve(&target);
                 }
             }
+            self.make_waiting_editors_soon();
         });
         let options = web_sys::IntersectionObserverInit::new();
         // Made a screen ahead, so scrolling finds them ready.
@@ -184,6 +206,35 @@ impl Workspace {
         .ok();
         callback.forget();
         self.observer.set_value(observer);
+    }
+
+    /// Makes the waiting editors in tasks of their own, a few milliseconds' worth each: the
+    /// frame that shows a notebook's cells (their text as plain copies) is not held up by
+    /// making a screenful of editors, nor is a click or key meanwhile.
+    fn make_waiting_editors_soon(self) {
+        if self.making_editors.get_value() {
+            return;
+        }
+        self.making_editors.set_value(true);
+        set_timeout(
+            move || {
+                self.making_editors.set_value(false);
+                self.waiting_editors.update_value(|waiting| {
+                    // Nearest last, as they are taken from the end.
+                    waiting.sort_by(|a, b| b.0.total_cmp(&a.0));
+                });
+                let started = js_sys::Date::now();
+                while js_sys::Date::now() - started < EDITOR_SLICE_MS {
+                    let Some((_, id)) = self.waiting_editors.try_update_value(Vec::pop).flatten()
+                    else {
+                        return;
+                    };
+                    self.ensure_editor(&id);
+                }
+                self.make_waiting_editors_soon();
+            },
+            std::time::Duration::ZERO,
+        );
     }
 
     /// The cell's editor, made now if it has none yet.
