@@ -29,10 +29,15 @@ use crate::idb::{KeyValueStore, describe};
 /// Where the folder's handle is kept (IndexedDB takes handles as they are).
 const HANDLES: (&str, &str) = ("pyodide-workbench-folder", "handles");
 const HANDLE_KEY: &str = "folder";
-/// How often the folder is looked at again while the page is visible.
-const LOOK_EVERY: Duration = Duration::from_secs(3);
-/// At most this many files are shown (a home folder picked by mistake stays usable).
+/// How often the open folder notebook's file is looked at while the page is visible…
+const CHECK_EVERY: Duration = Duration::from_secs(3);
+/// …and the whole folder (reading every file's time and size: a big folder costs), which
+/// is also looked at whenever the page gets the focus back (from another program, say).
+const LOOK_EVERY: Duration = Duration::from_secs(15);
+/// At most this many files are shown (a home folder picked by mistake stays usable)…
 const MAX_FILES: usize = 5_000;
+/// …and at most this many entries (files and folders) are read.
+const MAX_ENTRIES: usize = 20_000;
 /// Folders skipped: hidden ones (`.git`, `.ipynb_checkpoints`) and these.
 const SKIPPED: [&str; 3] = ["node_modules", "__pycache__", "site-packages"];
 /// How many of the folder's data files the panel lists.
@@ -281,18 +286,66 @@ impl Folder {
     }
 
     fn look_regularly(self) {
-        set_timeout(
-            move || {
-                let visible = web_sys::window()
-                    .and_then(|window| window.document())
-                    .is_some_and(|document| !document.hidden());
-                if visible && matches!(self.access.get_untracked(), Access::Open(_)) {
-                    spawn_local(self.look());
+        let since_look = StoredValue::new(Duration::ZERO);
+        let tick = move || {
+            let visible = web_sys::window()
+                .and_then(|window| window.document())
+                .is_some_and(|document| !document.hidden());
+            if !visible || !matches!(self.access.get_untracked(), Access::Open(_)) {
+                return;
+            }
+            since_look.update_value(|since| *since += CHECK_EVERY);
+            if since_look.get_value() >= LOOK_EVERY {
+                since_look.set_value(Duration::ZERO);
+                spawn_local(self.look());
+            } else {
+                spawn_local(self.check_open_file());
+            }
+        };
+        // Lives as long as the page (an interval is cleared only when asked).
+        let _ = set_interval_with_handle(tick, CHECK_EVERY);
+        let on_focus = Closure::<dyn Fn()>::new(move || {
+            if matches!(self.access.get_untracked(), Access::Open(_)) {
+                spawn_local(self.look());
+            }
+        });
+        if let Some(window) = web_sys::window() {
+            let _ =
+                window.add_event_listener_with_callback("focus", on_focus.as_ref().unchecked_ref());
+        }
+        on_focus.forget();
+    }
+
+    /// Whether the open folder notebook's file changed or went on disk (its time and size
+    /// only: cheap enough to do every few seconds).
+    async fn check_open_file(self) {
+        let (Some(root), Some(link)) = (
+            self.handle.get_value(),
+            self.documents
+                .state
+                .meta
+                .with_untracked(|meta| meta.disk.clone()),
+        ) else {
+            return;
+        };
+        if !self.is_open(&link.folder) {
+            return;
+        }
+        let writes = self.documents.disk_writes();
+        let now = match file_at(&root, &link.path, false).await {
+            Ok(handle) => match JsFuture::from(handle.get_file()).await {
+                Ok(file) => {
+                    let file: web_sys::File = file.unchecked_into();
+                    Some((file.last_modified(), file.size()))
                 }
-                self.look_regularly();
+                Err(_) => return,
             },
-            LOOK_EVERY,
-        );
+            Err(error) if error_name(&error) == "NotFoundError" => None,
+            Err(_) => return,
+        };
+        if self.documents.disk_writes() == writes {
+            self.compare_open_file(&link, now);
+        }
     }
 
     /// Reads the folder's listing again; tells Python and the open notebook what changed.
@@ -359,6 +412,20 @@ impl Folder {
                 .find(|found| found.path == link.path)
                 .map(|found| (found.file.last_modified(), found.file.size()))
         });
+        self.compare_open_file(&link, now);
+    }
+
+    /// Says so if the open notebook's file is gone (`now` is `None`) or differs from what
+    /// this page last read or wrote, unless this page is writing it.
+    fn compare_open_file(self, link: &DiskLink, now: Option<(f64, f64)>) {
+        let still_open = self
+            .documents
+            .state
+            .meta
+            .with_untracked(|meta| meta.disk.as_ref() == Some(link));
+        if !still_open || self.documents.disk_busy() {
+            return;
+        }
         let trouble = match now {
             None => Some(DiskTrouble::Gone),
             Some((modified, size)) if modified != link.modified || size != link.size => {
@@ -495,6 +562,7 @@ async fn walk(root: &FileSystemDirectoryHandle) -> Result<(Vec<Found>, bool), St
     let mut found = Vec::new();
     let mut folders = vec![(String::new(), root.clone())];
     let mut cut = false;
+    let mut read = 0;
     while let Some((prefix, folder)) = folders.pop() {
         let entries = folder.values();
         loop {
@@ -502,6 +570,11 @@ async fn walk(root: &FileSystemDirectoryHandle) -> Result<(Vec<Found>, bool), St
             let step = JsFuture::from(next).await.map_err(describe)?;
             let step: js_sys::IteratorNext = step.unchecked_into();
             if step.done() {
+                break;
+            }
+            read += 1;
+            if read > MAX_ENTRIES {
+                cut = true;
                 break;
             }
             let entry: FileSystemHandle = step.value().unchecked_into();
@@ -752,7 +825,7 @@ pub fn FolderPanel(folder: Folder, on_insert: Callback<String>) -> impl IntoView
                         (count > LISTED).then(|| view! { <p class="hint">{format!("and {} more", count - LISTED)}</p> })
                     }}
                     <Show when=move || folder.cut.get()>
-                        <p class="hint">{format!("Only the first {MAX_FILES} files are shown to Python.")}</p>
+                        <p class="hint">{format!("The folder is large: only its first {MAX_FILES} files (of {MAX_ENTRIES} entries read) are shown.")}</p>
                     </Show>
                 }.into_any(),
             }}
