@@ -433,6 +433,36 @@ async fn packages_install_from_the_local_index_and_unknown_ones_fail_clearly() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_import_of_a_package_our_index_serves_installs_it_first() {
+    let (_app, browser) = workbench().await;
+    // Nothing installed by hand: the import itself installs seaborn (and requests), from the
+    // server's wheelhouse, before the code runs.
+    let imported = browser
+        .execute(json!({"code": "import seaborn\nfrom requests import __version__ as r\n(seaborn.__version__, r)"}))
+        .await;
+    assert_eq!(imported["success"], true, "{imported}");
+    assert_eq!(
+        imported["result"],
+        json!(["0.13.2", "2.34.2"]),
+        "{imported}"
+    );
+    let listed = browser
+        .execute(json!({"code": "import micropip\nsorted(name for name in micropip.list() if name in ('seaborn', 'requests'))"}))
+        .await;
+    assert_eq!(listed["result"], json!(["requests", "seaborn"]), "{listed}");
+    // A name neither Pyodide nor our index has fails as Python says, after nothing is tried.
+    let unknown = browser
+        .execute(json!({"code": "import zz_no_such_module"}))
+        .await;
+    assert_eq!(unknown["success"], false, "{unknown}");
+    assert!(
+        text(&unknown["error"]).contains("No module named 'zz_no_such_module'"),
+        "{unknown}"
+    );
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn status_reports_ready_and_the_pyodide_version() {
     let (_app, browser) = workbench().await;
     let status = browser.eval("return window.workbench.status()").await;

@@ -252,3 +252,14 @@ def test_import_caches_are_invalidated_without_reading_unchanged_archives(tmp_pa
     import workbench_second
 
     assert workbench_second.VALUE == 2
+
+
+def test_missing_imports_names_the_index_packages_the_code_imports_that_are_not_there():
+    from workbench_harness import missing_imports
+
+    code = "import json, zz_absent.sub\nfrom zz_other.part import x\nfrom . import zz_relative\nimport zz_unlisted\n"
+    candidates = json.dumps(["json", "zz_absent", "zz_other", "zz_relative"])
+    # json is importable already; zz_unlisted is not our index's; a relative import is not.
+    assert json.loads(missing_imports(code, candidates)) == ["zz_absent", "zz_other"]
+    assert missing_imports("import zz_absent\nif :", candidates) == "[]"
+    assert missing_imports("x = 'import zz_absent'", candidates) == "[]"

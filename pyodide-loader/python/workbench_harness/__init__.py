@@ -4,7 +4,9 @@ pyodide-loader embeds this package and sends its files to the worker, which writ
 `/home/pyodide/.workbench/workbench_harness/` (no request: they arrive with the start
 message), imports it, and then calls `setup_runtime()` and `configure(package_index_url)`
 once, and `run` (which hands code that awaits to `run_async`), `stopped`, `python_source`,
-`describe_file`, `install`, `reset` and the file and package listings as the page asks.
+`describe_file`, `install`, `reset` and the file and package listings as the page asks,
+and `missing_imports` before a run (our index's packages the code imports, installed
+first).
 User code runs in `user_globals`, which persists between runs. Every answer is a JSON
 string shaped like the original service's contract (see pyodide-loader/src/message.rs), plus
 `cellOutputs`: the run's outputs as Jupyter's nbformat writes them, in the order the code
@@ -37,7 +39,17 @@ Only the standard library is imported at the top of each, so the pure parts are 
 plain CPython: pyodide-loader/python/tests/.
 """
 
-from .operations import delete_file, describe_file, install, list_files, list_packages, rename_file, reset, warm_up
+from .operations import (
+    delete_file,
+    describe_file,
+    install,
+    list_files,
+    list_packages,
+    missing_imports,
+    rename_file,
+    reset,
+    warm_up,
+)
 from .rewrite import python_source
 from .runs import run, stopped
 from .runtime import configure, setup_runtime
@@ -51,6 +63,7 @@ __all__ = [
     "install",
     "list_files",
     "list_packages",
+    "missing_imports",
     "python_source",
     "rename_file",
     "reset",

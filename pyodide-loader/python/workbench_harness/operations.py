@@ -109,6 +109,29 @@ def describe_parquet(path, answer):
     answer["sample"] = make_json_safe(frame.head(SAMPLE_ROWS).to_dict("records"))
 
 
+def missing_imports(source, candidates_json):
+    """The top-level modules `source` imports that are among `candidates` (the import names
+    of our package index's wheels, JSON) and cannot be imported now: the worker installs
+    them before the run, as Pyodide's own packages load. Code that does not parse imports
+    nothing here (the run says why)."""
+    import ast
+    import importlib.util
+
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return "[]"
+    candidates = set(json.loads(candidates_json))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    wanted = [name for name in names & candidates if importlib.util.find_spec(name) is None]
+    return json.dumps(sorted(wanted))
+
+
 async def install(requirement, index_url=None):
     """The Packages panel's install: the answer as JSON, a failure included."""
     import micropip  # noqa: F401 (the worker loads it first; without it, the worker says so)

@@ -35,3 +35,6 @@ const pageModule =
         stands: new Response(null),
       }
     : null;
+// The import names of our package index's wheels (seaborn, requests, …): a run that
+// imports one that is not installed installs it first.
+let indexImports = "[]";

@@ -35,6 +35,7 @@ async function init({ indexUrl, harness: files, packageIndexUrl: index, preload,
   call("setup_runtime");
   call("configure", packageIndexUrl);
   setUpAssistant(assistSource, installable);
+  indexImports = JSON.stringify(installable ?? []);
   post({ type: Kind.ready, version: pyodide.version, startedEarly });
   // Plain Python is usable now; the usual analysis packages follow in the background, stage
   // by stage, and a run that imports them waits only for what it imports

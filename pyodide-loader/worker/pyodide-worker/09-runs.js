@@ -1,6 +1,24 @@
 // ---------------------------------------------------------------------------------------
 // Runs.
 
+// The packages of our index (its wheelhouse: seaborn, requests, …) that `source` imports and
+// that are not installed are installed before the run, with micropip, as Pyodide's own
+// packages load: the user need not know which packages need `%pip` first.
+async function installFromIndex(source) {
+  const missing = JSON.parse(call("missing_imports", source, indexImports));
+  if (missing.length === 0) return [];
+  await preloading;
+  await pyodide.loadPackage("micropip", { messageCallback: packagesNews, errorCallback: packagesProblem });
+  const installed = [];
+  for (const name of missing) {
+    packagesNews(`Installing ${name} from the package index`);
+    const answer = JSON.parse(await call("install", name, packageIndexUrl));
+    if (answer.success) installed.push(name);
+    else packagesProblem(answer.error);
+  }
+  return installed;
+}
+
 async function execute({ id, request }) {
   try {
     // Code that uses SQL gets the engine started (and waits for it) before it runs; once SQL
@@ -11,12 +29,15 @@ async function execute({ id, request }) {
     // Code without the word "import" imports nothing: skip the parse for imports. Pyodide's
     // parse gives up on IPython's lines (%time, !ls), so it reads the cell as the harness
     // will run it.
-    const loaded = !/\bimport\b/.test(request.code)
-      ? []
-      : await pyodide.loadPackagesFromImports(call("python_source", request.code), {
-          messageCallback: packagesNews,
-          errorCallback: packagesProblem,
-        });
+    const source = /\bimport\b/.test(request.code) ? call("python_source", request.code) : null;
+    const loaded =
+      source === null
+        ? []
+        : await pyodide.loadPackagesFromImports(source, {
+            messageCallback: packagesNews,
+            errorCallback: packagesProblem,
+          });
+    if (source !== null) loaded.push(...(await installFromIndex(source)));
     // pandas imports pyarrow only inside `to_parquet`/`read_parquet`, where the import above
     // cannot see it: code that mentions Parquet gets it loaded first.
     // SQL's results come back as Arrow and become DataFrames: it needs both too.
