@@ -43,8 +43,9 @@ use super::editor::{self, Adopted, EditorCallbacks, Leave, Place, RunHow};
 use super::folder::DiskTrouble;
 use super::session::Session;
 
-/// How long one task may spend making editors (a frame is 16 ms).
-const EDITOR_SLICE_MS: f64 = 8.0;
+/// How long one task may spend making editors (about one editor: a key pressed meanwhile
+/// waits at most this long).
+const EDITOR_SLICE_MS: f64 = 4.0;
 
 /// The cell `index.html`'s shell names for a share link (it shows an empty cell then).
 const SHARED_LINK_SHELL_CELL: &str = "-shared-link-";
