@@ -15,8 +15,8 @@ use notebook::{CellKind, Notebook, SeededIds};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
-use super::super::folder::{self, DiskTrouble};
 use super::super::{editor, history};
+use super::disk::{self, DiskTrouble};
 use super::revisions::{Reason, Revision, Revisions, Size};
 use super::share;
 use super::state::{DocMeta, NotebookState};
@@ -708,7 +708,7 @@ impl Documents {
             self.disk_writing.set_value(true);
             self.disk_write_count.update_value(|count| *count += 1);
         }
-        match folder::write_notebook(&root, &link, text, false).await {
+        match disk::write_notebook(&root, &link, text, false).await {
             Ok(written) => written,
             Err(trouble) => {
                 if open {
@@ -833,7 +833,7 @@ impl Documents {
         spawn_local(async move {
             kept.await;
             let read = async {
-                let (text, read) = folder::read_notebook(&root, &link.path).await?;
+                let (text, read) = disk::read_notebook(&root, &link.path).await?;
                 let notebook = self.parse_notebook(&text)?;
                 Ok::<_, String>((notebook, read))
             };
@@ -870,7 +870,7 @@ impl Documents {
         spawn_local(async move {
             self.disk_writing.set_value(true);
             self.disk_write_count.update_value(|count| *count += 1);
-            let written = folder::write_notebook(&root, &link, &text, true).await;
+            let written = disk::write_notebook(&root, &link, &text, true).await;
             self.disk_writing.set_value(false);
             match written {
                 Ok(written) => {

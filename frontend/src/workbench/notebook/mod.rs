@@ -17,6 +17,7 @@
 
 pub mod api;
 mod cell;
+pub mod disk;
 pub mod documents;
 mod keys;
 mod outputs;
@@ -35,12 +36,12 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 use self::cell::{CellRow, HOST_ATTRIBUTE};
+use self::disk::DiskTrouble;
 use self::documents::Documents;
 use self::runner::Runner;
 use self::state::{Mode, NotebookState};
 use super::assist::Assist;
 use super::editor::{self, Adopted, EditorCallbacks, Leave, Place, RunHow};
-use super::folder::DiskTrouble;
 use super::session::Session;
 
 /// How long one task may spend making editors (about one editor: a key pressed meanwhile
