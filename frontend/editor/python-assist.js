@@ -65,6 +65,26 @@ function isName(text) {
   return name !== null && !/[\p{N}.]$/u.test(text.slice(0, text.length - name[0].length));
 }
 
+// A completion asked before Python (or its editor help, after the preloads) could answer is
+// asked again every half second, for a minute at most, while the text and the cursor stay
+// as they were and the editor keeps the focus: the popup then comes without another key.
+const ASK_AGAIN_MS = 500;
+const ASK_AGAIN_FOR_MS = 60_000;
+const askingAgain = new WeakMap();
+function askAgainLater(view, state, pos) {
+  if (!view) return;
+  const earlier = askingAgain.get(view);
+  const since = earlier && earlier.doc === state.doc && earlier.pos === pos ? earlier.since : Date.now();
+  if (Date.now() - since > ASK_AGAIN_FOR_MS) return;
+  askingAgain.set(view, { doc: state.doc, pos, since });
+  setTimeout(() => {
+    const now = view.state;
+    if (now.doc !== state.doc || now.selection.main.head !== pos || !view.hasFocus) return;
+    if (completionStatus(now) !== null) return;
+    startCompletion(view);
+  }, ASK_AGAIN_MS);
+}
+
 function completionSource(callbacks) {
   return async (context) => {
     const { state, pos, explicit } = context;
@@ -73,6 +93,10 @@ function completionSource(callbacks) {
     const json = await callbacks.complete(state.doc.toString(), pos);
     if (json === null || json === undefined || context.aborted) return null;
     const answer = JSON.parse(json);
+    if (answer.later) {
+      askAgainLater(context.view, state, pos);
+      return null;
+    }
     if (answer.items.length === 0) return null;
     const inString = answer.items.every((item) => item.kind === "file" || item.kind === "column");
     return {

@@ -172,7 +172,10 @@ def answer(kind, code, cursor=0):
 
 def nothing(kind):
     """The empty answer of `kind`: the worker's answer to a question that must not load jedi
-    yet (while Python is still loading the preloads a first run may wait for)."""
+    yet (while Python is still loading the preloads a first run may wait for). Completions
+    say `later`: the editor asks again once jedi may be there."""
+    if kind == "complete":
+        return json.dumps(dict(EMPTY[kind], later=True))
     return json.dumps(EMPTY[kind])
 
 

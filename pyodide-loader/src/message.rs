@@ -122,6 +122,22 @@ pub struct Completions {
     pub to: u32,
     /// In jedi's order (parameters first, then names, private ones last).
     pub items: Vec<CompletionItem>,
+    /// Nothing yet: Python, or its editor help (jedi, after the preloads), is not ready;
+    /// the editor asks again once it may be, if the text and cursor have not changed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub later: bool,
+}
+
+impl Completions {
+    /// The answer to a question asked before Python could answer it.
+    pub fn later(cursor: u32) -> Self {
+        Self {
+            from: cursor,
+            to: cursor,
+            items: Vec::new(),
+            later: true,
+        }
+    }
 }
 
 /// One completion.

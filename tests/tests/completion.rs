@@ -134,6 +134,39 @@ async fn popup_shows_within(browser: &Browser, within: Duration) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn completion_asked_before_python_is_ready_shows_once_it_is_without_another_key() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&app.url("/"))
+        .await
+        .expect("the page opens");
+    // Typed the moment the first cell's editor is there: Python, and jedi after the
+    // preloads, are seconds away.
+    type_into(&browser, 0, "prin").await;
+    // No other key: the popup comes when Python can answer, the cursor not having moved.
+    let options = until_ok(
+        "the popup for \"prin\" without another key",
+        WAIT,
+        async || {
+            let options = popup_options(&browser).await;
+            if options.iter().any(|(label, _)| label == "print") {
+                Ok(options)
+            } else {
+                Err(options)
+            }
+        },
+    )
+    .await;
+    assert!(
+        kind_of(&options, "print").starts_with("function"),
+        "{options:?}"
+    );
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn completion_offers_columns_members_keyword_arguments_and_loaded_files() {
     let (_app, browser) = workbench().await;
     let loaded = browser

@@ -8,7 +8,7 @@
 //! the editors ask nothing and show nothing: a question never waits for a run.
 
 use leptos::prelude::*;
-use pyodide_loader::{Completions, Docs, Problem, Runtime, SignatureHelp};
+use pyodide_loader::{AssistError, Completions, Docs, Problem, Runtime, SignatureHelp};
 
 /// A cheap copyable handle the editors' callbacks hold.
 #[derive(Debug, Clone, Copy)]
@@ -30,8 +30,13 @@ impl Assist {
     }
 
     /// Completions at `cursor` (UTF-16 code units), or `None` when there is nothing to show.
+    /// Before Python is ready, the answer says to ask again later.
     pub async fn complete(self, code: String, cursor: u32) -> Option<Completions> {
-        self.runtime()?.complete(&code, cursor).await.ok()
+        match self.runtime()?.complete(&code, cursor).await {
+            Ok(answer) => Some(answer),
+            Err(AssistError::NotReady) => Some(Completions::later(cursor)),
+            Err(_) => None,
+        }
     }
 
     pub async fn signatures(self, code: String, cursor: u32) -> Option<SignatureHelp> {

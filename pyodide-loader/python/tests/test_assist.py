@@ -376,3 +376,9 @@ def test_a_file_name_with_a_quote_is_completed_as_sql_writes_it(space, tmp_path)
     answer = ask("complete", "%%sql\nSELECT * FROM 'it''|")
     assert labels(answer) == ["it''s.csv"]
     assert answer["to"] - answer["from"] == len("it''")
+
+
+def test_nothing_yet_asks_the_editor_to_ask_completions_again_later():
+    assert json.loads(assist.nothing("complete")) == {"from": 0, "to": 0, "items": [], "later": True}
+    for kind in ("signatures", "inspect", "check"):
+        assert "later" not in json.loads(assist.nothing(kind))
