@@ -462,14 +462,13 @@ impl Folder {
                         .map_or(String::new(), |(dir, _)| dir.to_owned())
                 })
         });
+        // What the files were at the last look: `found` holds exactly that.
         let key = (
-            self.files.with_value(|files| {
-                files
-                    .iter()
-                    .filter(|_| open.is_some())
-                    .map(describe_found)
-                    .collect::<Vec<_>>()
-            }),
+            if open.is_some() {
+                self.found.get_untracked()
+            } else {
+                Vec::new()
+            },
             work_in.clone(),
         );
         if !always && self.shown.with_value(|shown| shown.as_ref() == Some(&key)) {
