@@ -11,6 +11,11 @@
 // without Python files are left untouched. The lock's sha256 of each rewritten package is
 // updated, since Pyodide checks it on download. Library tracebacks lose their source lines;
 // the user's own code is compiled from source at run time as ever.
+//
+// matplotlib's wheel ships a font list (`matplotlib/fontlist.json`) stamped for another
+// matplotlib version than its own, so every fresh start rebuilt it (seconds, and "Matplotlib
+// is building the font cache" in a cell). The list this matplotlib builds here, over the
+// same bundled fonts at the same paths as in the browser, replaces it in the wheel.
 "use strict";
 
 const crypto = require("crypto");
@@ -22,6 +27,23 @@ import importlib._bootstrap_external as bootstrap
 import os
 import zipfile
 
+# Entries written with other contents: archive member name -> bytes.
+REPLACEMENTS = {}
+
+def own_font_list():
+    """The font list this matplotlib builds (its import rebuilds a list stamped for another
+    version), to ship in its wheel."""
+    import json
+    import matplotlib.font_manager as font_manager
+    from pathlib import Path
+
+    text = (Path(font_manager.__file__).parent / "fontlist.json").read_text()
+    version = json.loads(text)["_version"]
+    if version != font_manager.FontManager.__version__:
+        raise RuntimeError(f"the font list is for version {version}")
+    REPLACEMENTS["matplotlib/fontlist.json"] = text.encode()
+    return len(json.loads(text)["ttflist"])
+
 def compile_archive(path, prefix):
     """Rewrites a zip with each .py compiled to a sourceless .pyc, and a wheel with every
     entry stored; returns how many files were compiled, or None if nothing changed."""
@@ -31,13 +53,14 @@ def compile_archive(path, prefix):
         names = set(source.namelist())
         todo = [n for n in names if n.endswith(".py") and n + "c" not in names]
         stored = all(info.compress_type == zipfile.ZIP_STORED for info in source.infolist())
-        if not todo and (stored or not wheel):
+        replaced = [n for n in names if n in REPLACEMENTS]
+        if not todo and not replaced and (stored or not wheel):
             return None
         compiled = 0
         temporary = path + ".partial"
         with zipfile.ZipFile(temporary, "w", method) as out:
             for info in source.infolist():
-                data = source.read(info.filename)
+                data = REPLACEMENTS.get(info.filename) or source.read(info.filename)
                 if info.filename in todo:
                     try:
                         code = compile(data, prefix + info.filename, "exec", dont_inherit=True)
@@ -54,7 +77,7 @@ def compile_archive(path, prefix):
     os.replace(temporary, path)
     return compiled
 
-compile_archive
+(compile_archive, own_font_list)
 `;
 
 async function main() {
@@ -65,7 +88,10 @@ async function main() {
   const pyodide = await loadPyodide({ indexURL: folder + path.sep });
   pyodide.FS.mkdirTree("/distribution");
   pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: folder }, "/distribution");
-  const compileArchive = pyodide.runPython(COMPILER);
+  const [compileArchive, ownFontList] = pyodide.runPython(COMPILER);
+  // Before any wheel is rewritten: Pyodide loads matplotlib by the lock's original hashes.
+  await pyodide.loadPackage("matplotlib", { messageCallback: () => {} });
+  console.log(`    matplotlib's font list built for its own version (${ownFontList()} fonts)`);
   const sitePackages = `/lib/python${pyodide.runPython("import sys; f'{sys.version_info[0]}.{sys.version_info[1]}'")}/site-packages/`;
 
   let total = compileArchive(`/distribution/python_stdlib.zip`, "/lib/python_stdlib.zip/") ?? 0;
