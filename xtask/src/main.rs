@@ -44,8 +44,13 @@ enum Task {
     Setup,
     /// Set up, then build the frontend with Trunk into `dist/`.
     Build,
-    /// Set up, build, and serve the workbench (extra arguments go to the server).
+    /// Set up, build, and serve the workbench (extra arguments go to the server). `%pip
+    /// install` reaches the public Python package index through the server's upstream
+    /// mirror unless `--no-upstream` (or the server's own `--upstream-index`) says otherwise.
     Run {
+        /// Serve only the wheelhouse: no upstream index (the server binary's own default).
+        #[arg(long)]
+        no_upstream: bool,
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         server_args: Vec<String>,
     },
@@ -76,6 +81,21 @@ enum Task {
     },
 }
 
+/// The upstream index `cargo xtask run` mirrors by default: the public Python package index.
+const PUBLIC_INDEX: &str = "https://pypi.org/simple";
+
+/// The server's arguments for `cargo xtask run`: `--upstream-index` [`PUBLIC_INDEX`] added
+/// when `mirror` and the arguments do not name an upstream already.
+fn with_upstream(mut server_args: Vec<String>, mirror: bool) -> Vec<String> {
+    let named = server_args
+        .iter()
+        .any(|arg| arg == "--upstream-index" || arg.starts_with("--upstream-index="));
+    if mirror && !named {
+        server_args.extend(["--upstream-index".to_owned(), PUBLIC_INDEX.to_owned()]);
+    }
+    server_args
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -102,9 +122,14 @@ fn run(cli: Cli) -> Result<()> {
             let tools = setup(&root, &cache)?;
             build_frontend(&root, &tools)?;
         }
-        Task::Run { server_args } => {
+        Task::Run {
+            no_upstream,
+            server_args,
+        } => {
             let tools = setup(&root, &cache)?;
             build_frontend(&root, &tools)?;
+            let upstream_set = std::env::var_os("WORKBENCH_UPSTREAM_INDEX").is_some();
+            let server_args = with_upstream(server_args, !no_upstream && !upstream_set);
             println!("==> starting the server (Ctrl-C stops it)");
             Command::new("cargo")
                 .args(["run", "--quiet", "--release", "--package", "backend", "--"])
@@ -291,4 +316,32 @@ fn default_cache_dir() -> Result<PathBuf> {
     let home = std::env::var_os("HOME")
         .context("neither WORKBENCH_CACHE_DIR, XDG_CACHE_HOME nor HOME is set: pass --cache-dir")?;
     Ok(PathBuf::from(home).join(".cache").join("pyodide-workbench"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(words: &[&str]) -> Vec<String> {
+        words.iter().map(|word| (*word).to_owned()).collect()
+    }
+
+    #[test]
+    fn run_mirrors_the_public_index_unless_told_otherwise() {
+        assert_eq!(
+            with_upstream(args(&["--addr", "0.0.0.0:9000"]), true),
+            args(&["--addr", "0.0.0.0:9000", "--upstream-index", PUBLIC_INDEX])
+        );
+        // --no-upstream (or the variable already set): the server's own default, none.
+        assert_eq!(with_upstream(Vec::new(), false), Vec::<String>::new());
+        // An upstream named on the command line wins.
+        let own = args(&["--upstream-index=http://127.0.0.1:9/simple"]);
+        assert_eq!(with_upstream(own.clone(), true), own);
+        let cli = Cli::try_parse_from(["cargo xtask", "run", "--no-upstream", "--", "--addr", "x"])
+            .expect("the flag parses");
+        assert!(matches!(
+            cli.command,
+            Task::Run { no_upstream: true, ref server_args } if server_args == &args(&["--addr", "x"])
+        ));
+    }
 }
