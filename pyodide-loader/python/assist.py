@@ -1,6 +1,7 @@
 """What the editor asks about a cell while the user types: completions from the live
 namespace, the signatures of the call around the cursor, the docs of a name, and syntax
-errors. The Python side of `ToWorker::Assist` (pyodide-loader/src/message.rs).
+errors; and, after a run, the user's names for the Variables panel. The Python side of
+`ToWorker::Assist` (pyodide-loader/src/message.rs).
 
 The worker runs this file in a namespace of its own, calls `setup` once with the harness's
 user namespace (so completion sees what earlier runs defined) and then `answer(kind, code,
@@ -25,6 +26,7 @@ import json
 import re
 import sys
 import warnings
+from types import ModuleType
 
 from workbench_harness.scan import SQL_PIECE, string_end
 
@@ -57,6 +59,7 @@ EMPTY = {
     "signatures": {"signatures": []},
     "inspect": {"docs": None},
     "check": {"problems": []},
+    "variables": {"variables": [], "more": 0},
 }
 
 # jedi's kinds, as the editor shows them.
@@ -525,7 +528,90 @@ def problem(code, start, end, message, severity):
     }
 
 
-HANDLERS = {"complete": complete, "signatures": signatures, "inspect": inspect, "check": check}
+# ---------------------------------------------------------------------------------------
+# The Variables panel: the user's names after a run. jedi is not involved.
+
+# More names than this are counted, not listed.
+MAX_VARIABLES = 500
+MAX_PREVIEW_CHARS = 80
+# Values shown as they are (their repr is cheap and cannot run the user's code).
+PLAIN_VALUES = (bool, int, float, complex, str, bytes, type(None))
+
+
+def variables(code=None, index=0):
+    """The user's names (not `_hidden` ones, not modules), sorted, each with its type, its
+    shape or length, its dtype, its size in memory and, for plain values, the value. What an
+    object will not tell (its `__len__` raises, say) is "?"; once the page's time limit
+    interrupts one object, every later name gets only its type: the answer still comes."""
+    listed = []
+    more = 0
+    interrupted = False
+    for name in sorted(name for name in namespace if isinstance(name, str)):
+        if name.startswith("_"):
+            continue
+        value = namespace[name]
+        if issubclass(type(value), ModuleType):
+            continue
+        if len(listed) >= MAX_VARIABLES:
+            more += 1
+            continue
+        item = {"name": name, "type": type(value).__name__}
+        if interrupted:
+            item["unknown"] = True
+        else:
+            try:
+                item.update(describe_variable(value))
+            except KeyboardInterrupt:
+                interrupted = True
+                item["unknown"] = True
+            except BaseException:  # noqa: BLE001 - the object's own code may raise anything
+                item["unknown"] = True
+        listed.append(item)
+    return {"variables": listed, "more": more}
+
+
+def describe_variable(value):
+    """Shape (or length), dtype, bytes and a preview of one value, as far as each is cheap:
+    `shape` and `nbytes`/`memory_usage` for arrays and frames, `len` for containers. Only
+    what the value's class defines is asked (a DataFrame's `__getattr__` would hand over a
+    column named `dtype`)."""
+    kind = type(value)
+    described = {}
+    if kind in PLAIN_VALUES:
+        text = repr(value)
+        if len(text) > MAX_PREVIEW_CHARS:
+            text = text[: MAX_PREVIEW_CHARS - 1] + "…"
+        described["preview"] = text
+        if kind in (str, bytes):
+            described["shape"] = f"{len(value):,}"
+        described["bytes"] = sys.getsizeof(value)
+        return described
+    if isinstance(value, type) or (callable(value) and not hasattr(kind, "__len__")):
+        return described
+    shape = value.shape if hasattr(kind, "shape") else None
+    if isinstance(shape, tuple) and all(isinstance(size, int) for size in shape):
+        described["shape"] = " × ".join(f"{size:,}" for size in shape) or "scalar"
+    elif hasattr(kind, "__len__"):
+        described["shape"] = f"{len(value):,}"
+    if hasattr(kind, "dtype"):
+        described["dtype"] = str(value.dtype)
+    if hasattr(kind, "memory_usage") and shape is not None:
+        used = value.memory_usage(deep=False)
+        described["bytes"] = int(used.sum() if hasattr(used, "sum") else used)
+    elif hasattr(kind, "nbytes") and isinstance(value.nbytes, int):
+        described["bytes"] = value.nbytes
+    else:
+        described["bytes"] = sys.getsizeof(value)
+    return described
+
+
+HANDLERS = {
+    "complete": complete,
+    "signatures": signatures,
+    "inspect": inspect,
+    "check": check,
+    "variables": variables,
+}
 
 
 # ---------------------------------------------------------------------------------------

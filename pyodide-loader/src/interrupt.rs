@@ -14,11 +14,16 @@
 //! paths (UTF-8, one per line). The worker's file system looks at the generation before each
 //! read and write, so a run that reads a file being deleted gets an `OSError` at once,
 //! without waiting for the deletion's turn in the worker's queue (data-folder.js).
+//!
+//! From [`INPUT_AT`] on, the answer to the running code's `input()`: an `i32` state
+//! ([`INPUT_WAITING`], [`INPUT_LINE`], [`INPUT_END`]), the line's length in bytes, then the
+//! line (UTF-8). The worker, blocked in `input()`, waits on the state (`Atomics.wait`) and
+//! looks at byte 0 between waits, so Stop ends the wait too (pyodide-worker's `09-runs.js`).
 
 use js_sys::Uint8Array;
 use wasm_bindgen::JsValue;
 
-use crate::message::{ExecResult, TIMEOUT_ERROR};
+use crate::message::{ExecResult, InputAnswer, TIMEOUT_ERROR};
 
 /// The signal number Pyodide reads from the interrupt buffer's first byte.
 const SIGINT: u8 = 2;
@@ -26,7 +31,15 @@ const SIGINT: u8 = 2;
 pub(crate) const DELETIONS_AT: u32 = 4;
 /// Room for the paths being deleted: a few at a time is all a person clicks.
 const DELETIONS_ROOM: u32 = 4 * 1024;
-const INTERRUPT_BUFFER_LEN: u32 = DELETIONS_AT + 8 + DELETIONS_ROOM;
+/// Where `input()`'s answer starts: after the deletions, a multiple of 4.
+pub(crate) const INPUT_AT: u32 = DELETIONS_AT + 8 + DELETIONS_ROOM;
+/// The longest line `input()` gets; a longer answer is cut (at a character's boundary).
+const INPUT_ROOM: u32 = 64 * 1024;
+const INTERRUPT_BUFFER_LEN: u32 = INPUT_AT + 8 + INPUT_ROOM;
+/// The input state: nothing answered yet; a line is there; the input ended (Ctrl+D).
+pub(crate) const INPUT_WAITING: i32 = 0;
+pub(crate) const INPUT_LINE: i32 = 1;
+pub(crate) const INPUT_END: i32 = 2;
 /// The byte Pyodide watches while the worker answers one of the editor's questions.
 const ASSIST_BYTE: u32 = 2;
 
@@ -59,10 +72,12 @@ impl InterruptBuffer {
         self.buffer.clone()
     }
 
-    /// A Stop pressed while nothing ran must not stop the next run. (The question byte is
-    /// the worker's to clear: a question may be with it.)
+    /// A Stop pressed while nothing ran must not stop the next run, nor an answer the last
+    /// run did not read answer this one. (The question byte is the worker's to clear: a
+    /// question may be with it.)
     pub(crate) fn clear(&self) {
         self.view.fill(0, 0, ASSIST_BYTE);
+        let _ = js_sys::Atomics::store(&self.input_words(), 0, INPUT_WAITING);
     }
 
     /// Tells the worker's file system which paths are being deleted (the newest first, as
@@ -93,10 +108,35 @@ impl InterruptBuffer {
     }
 
     /// Stop: raise `KeyboardInterrupt` now (the runtime raises it again while the run
-    /// waits or runs: see `runtime::watchdog`).
+    /// waits or runs: see `runtime::watchdog`); a run waiting in `input()` wakes at once.
     pub(crate) fn raise(&self) {
         self.view.set_index(1, 1);
         self.view.set_index(0, SIGINT);
+        let _ = js_sys::Atomics::notify(&self.input_words(), 0);
+    }
+
+    /// Answers the running code's `input()`.
+    pub(crate) fn answer_input(&self, answer: &InputAnswer) {
+        let words = self.input_words();
+        let state = match answer {
+            InputAnswer::Line(line) => {
+                let mut end = line.len().min(INPUT_ROOM as usize);
+                while !line.is_char_boundary(end) {
+                    end -= 1;
+                }
+                let bytes = &line.as_bytes()[..end];
+                self.view.set(&Uint8Array::from(bytes), INPUT_AT + 8);
+                let _ = js_sys::Atomics::store(&words, 1, end as i32);
+                INPUT_LINE
+            }
+            InputAnswer::End => INPUT_END,
+        };
+        let _ = js_sys::Atomics::store(&words, 0, state);
+        let _ = js_sys::Atomics::notify(&words, 0);
+    }
+
+    fn input_words(&self) -> js_sys::Int32Array {
+        js_sys::Int32Array::new_with_byte_offset_and_length(&self.view.buffer(), INPUT_AT, 2)
     }
 
     /// Raises `KeyboardInterrupt` again if Stop still stands (byte 1); `false` once it does

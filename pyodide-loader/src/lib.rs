@@ -27,9 +27,10 @@ mod worker;
 
 pub use crate::message::{
     AssistRequest, CompletionItem, CompletionKind, Completions, DataFile, DeleteResult, Docs,
-    ExecResult, ExecuteRequest, Failure, FileKind, FileLoad, FileNews, InstallResult, LinkedFolder,
-    LiveOutput, LoadStage, Package, PackageNews, Problem, ResetResult, RichOutput, Severity,
-    Signature, SignatureHelp, SignatureParam, Status, Stream,
+    ExecResult, ExecuteRequest, Failure, FileKind, FileLoad, FileNews, InputAnswer, InputAsk,
+    InstallResult, LinkedFolder, LiveOutput, LoadStage, Package, PackageNews, Problem, ResetResult,
+    RichOutput, Severity, Signature, SignatureHelp, SignatureParam, Status, Stream, Variable,
+    VariablesAnswer,
 };
 pub use crate::runtime::assist::AssistError;
 pub use crate::runtime::{FileSource, Runtime};
@@ -104,6 +105,10 @@ const HARNESS: &[(&str, &str)] = &[
     (
         "state.py",
         include_str!("../python/workbench_harness/state.py"),
+    ),
+    (
+        "stdin.py",
+        include_str!("../python/workbench_harness/stdin.py"),
     ),
     (
         "tracebacks.py",

@@ -34,9 +34,17 @@ pub enum ToWorker {
         installable: Vec<String>,
         /// Where the SQL engine's files are ([`crate::sql_engine_url`]).
         sql_engine_url: String,
+        /// Where `input()`'s answers are, in the interrupt buffer (`crate::interrupt`).
+        input_at: u32,
     },
-    /// Run code; the worker answers with `Output` messages and one `Reply`.
-    Execute { id: u64, request: ExecuteRequest },
+    /// Run code; the worker answers with `Output` messages and one `Reply`. With
+    /// `ask_input`, an `input()` the request's own lines do not answer is asked of the page
+    /// ([`FromWorker::Input`]); without, it raises `EOFError`.
+    Execute {
+        id: u64,
+        request: ExecuteRequest,
+        ask_input: bool,
+    },
     /// Put a file into the data folder and describe it. The payload is a `File`/`Blob`,
     /// kept in place (readable at once, copied into the browser's storage in the
     /// background: [`FileNews`]), or an `ArrayBuffer` of bytes, written. `name` is a path
@@ -106,6 +114,8 @@ pub enum AssistRequest {
     Inspect { code: String, cursor: u32 },
     /// The cell's syntax error and warnings: [`SyntaxCheck`].
     Check { code: String },
+    /// The user's names, for the Variables panel: [`VariablesAnswer`].
+    Variables,
 }
 
 impl AssistRequest {
@@ -213,6 +223,37 @@ pub struct Docs {
     pub doc: String,
 }
 
+/// The user's names (not hidden ones, not modules), sorted; past 500, only counted.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct VariablesAnswer {
+    pub variables: Vec<Variable>,
+    /// How many more names there are.
+    #[serde(default)]
+    pub more: u64,
+}
+
+/// One name: what it is, as far as the object tells cheaply (`unknown` when its own code
+/// raised or took too long; then only its type is known).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Variable {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// `1,000 × 5` for arrays and frames, the length of containers and strings.
+    #[serde(default)]
+    pub shape: Option<String>,
+    #[serde(default)]
+    pub dtype: Option<String>,
+    /// Its size in memory (a frame's or array's data; `sys.getsizeof` otherwise).
+    #[serde(default)]
+    pub bytes: Option<u64>,
+    /// Plain values (numbers, strings, None) as `repr` shows them, cut at 80 characters.
+    #[serde(default)]
+    pub preview: Option<String>,
+    #[serde(default)]
+    pub unknown: bool,
+}
+
 /// The problems Python finds in a cell before running it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct SyntaxCheck {
@@ -264,6 +305,9 @@ pub enum FromWorker {
     },
     /// Something the running code showed (`display()`, `plt.show()`), when it showed it.
     Display { id: u64, output: Output },
+    /// The running code waits for a line of input (`input()`, `getpass`, pdb): the page
+    /// answers through the interrupt buffer ([`crate::Runtime::answer_input`]).
+    Input { id: u64, ask: InputAsk },
     /// The answer to request `id`; its shape depends on the request.
     Reply { id: u64, body: Value },
     /// Request `id` could not be answered (the harness itself failed).
@@ -391,6 +435,28 @@ pub struct ExecuteRequest {
     /// A notebook cell's execution count: tracebacks then say "Cell [n], line 2".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<u32>,
+    /// The lines `input()` reads, in order; one more call raises `EOFError`. Without it, a
+    /// notebook cell asks the user and any other run raises `EOFError` at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<Vec<String>>,
+}
+
+/// What the running code waits for: a line, asked with `prompt`; `password` when what is
+/// typed must not show (`getpass`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputAsk {
+    pub prompt: String,
+    #[serde(default)]
+    pub password: bool,
+}
+
+/// The page's answer to an [`InputAsk`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputAnswer {
+    /// A line, without its newline.
+    Line(String),
+    /// The end of input (Ctrl+D): `input()` raises `EOFError`, `sys.stdin` reads `""`.
+    End,
 }
 
 /// How a run failed, read once from the result's Python exception class.
@@ -431,6 +497,7 @@ impl ExecuteRequest {
             context: None,
             timeout: None,
             label: None,
+            input: None,
         }
     }
 }
@@ -473,8 +540,14 @@ pub struct ExecResult {
 /// Output of a run as it is made, for whoever runs it (a notebook cell shows it at once).
 #[derive(Debug, Clone, PartialEq)]
 pub enum LiveOutput {
-    Stream { stream: Stream, text: String },
+    Stream {
+        stream: Stream,
+        text: String,
+    },
     Display(Output),
+    /// The code waits for a line: only runs made with [`crate::Runtime::execute_interactive`]
+    /// hear this, and must answer.
+    Input(InputAsk),
 }
 
 /// One rich result of a run.
@@ -633,22 +706,28 @@ mod tests {
             assist: "pass".into(),
             installable: vec!["seaborn".into()],
             sql_engine_url: "/duckdb/v1.32.0/".into(),
+            input_at: 4108,
         };
         assert_eq!(
             serde_json::to_value(init).expect("serialize"),
             json!({"type": "init", "indexUrl": "/pyodide/v0.27.7/", "harness": {"__init__.py": "pass"},
                    "packageIndexUrl": "/pypi/simple/{package_name}/", "preload": [["numpy"]],
                    "assist": "pass", "installable": ["seaborn"],
-                   "sqlEngineUrl": "/duckdb/v1.32.0/"})
+                   "sqlEngineUrl": "/duckdb/v1.32.0/", "inputAt": 4108})
         );
         let execute = ToWorker::Execute {
             id: 3,
             request: ExecuteRequest::new("1+1"),
+            ask_input: true,
         };
         assert_eq!(
             serde_json::to_value(execute).expect("serialize"),
-            json!({"type": "execute", "id": 3, "request": {"code": "1+1"}})
+            json!({"type": "execute", "id": 3, "request": {"code": "1+1"}, "askInput": true})
         );
+        let fed: ExecuteRequest =
+            serde_json::from_value(json!({"code": "input()", "input": ["a", "b"]}))
+                .expect("an API request with input lines");
+        assert_eq!(fed.input, Some(vec!["a".to_owned(), "b".to_owned()]));
         let load = ToWorker::LoadFile {
             id: 4,
             name: "a.csv".into(),

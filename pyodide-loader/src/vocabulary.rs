@@ -114,10 +114,12 @@ fn every_ask() -> Vec<ToWorker> {
             assist: name(),
             installable: Vec::new(),
             sql_engine_url: name(),
+            input_at: 0,
         },
         ToWorker::Execute {
             id,
             request: ExecuteRequest::new(""),
+            ask_input: false,
         },
         ToWorker::LoadFile { id, name: name() },
         ToWorker::Install {
@@ -185,6 +187,10 @@ fn every_news() -> Vec<(&'static str, serde_json::Value)> {
         ("fatal", json!({"message": ""})),
         ("files", json!({"news": {"kind": "changed"}})),
         ("broken", json!({"message": ""})),
+        (
+            "input",
+            json!({"id": 1, "ask": {"prompt": "name? ", "password": false}}),
+        ),
     ];
     for (kind, fields) in &samples {
         let mut message = fields.clone();
@@ -202,6 +208,7 @@ fn every_news() -> Vec<(&'static str, serde_json::Value)> {
             FromWorker::Fatal { .. } => "fatal",
             FromWorker::Files { .. } => "files",
             FromWorker::Broken { .. } => "broken",
+            FromWorker::Input { .. } => "input",
         };
         assert_eq!(&variant, kind, "{kind} parses into its own variant");
     }
@@ -228,6 +235,24 @@ fn the_worker_asks_and_tells_exactly_what_rust_sends_and_reads() {
         table(&PYTHON_WORKER, "Kind"),
         kinds,
         "pyodide-worker.js's Kind"
+    );
+}
+
+#[test]
+fn the_worker_reads_input_answers_as_the_page_writes_them() {
+    use crate::interrupt::{INPUT_END, INPUT_LINE, INPUT_WAITING};
+    let states: Vec<(String, String)> = [
+        ("waiting", INPUT_WAITING),
+        ("line", INPUT_LINE),
+        ("end", INPUT_END),
+    ]
+    .iter()
+    .map(|(name, value)| ((*name).to_owned(), value.to_string()))
+    .collect();
+    assert_eq!(
+        table(&PYTHON_WORKER, "InputState"),
+        states,
+        "pyodide-worker.js's InputState"
     );
 }
 
@@ -332,13 +357,15 @@ fn assist_py_answers_exactly_the_questions_and_names_the_kinds_the_editor_shows(
             cursor: 0,
         },
         AssistRequest::Check { code: code() },
+        AssistRequest::Variables,
     ]
     .iter()
     .inspect(|question| match question {
         AssistRequest::Complete { .. }
         | AssistRequest::Signatures { .. }
         | AssistRequest::Inspect { .. }
-        | AssistRequest::Check { .. } => {}
+        | AssistRequest::Check { .. }
+        | AssistRequest::Variables => {}
     })
     .map(|question| name_of(question, "kind"))
     .collect();

@@ -18,6 +18,7 @@ mod packages;
 mod saved_state;
 mod session;
 mod storage;
+mod variables;
 mod window_api;
 
 use leptos::prelude::*;
@@ -34,6 +35,7 @@ use self::notebook::{NotebookView, Workspace};
 use self::packages::PackagesPanel;
 use self::session::Session;
 use self::storage::{SiteStorage, StoragePanel};
+use self::variables::VariablesPanel;
 use crate::telemetry;
 /// Where the Python runtime is in its life.
 #[derive(Debug, Clone, PartialEq)]
@@ -226,10 +228,13 @@ pub fn Workbench() -> impl IntoView {
         }
         spawn_local(async move {
             match session.reset().await {
-                Ok(answer) => notice.set(Some(format!(
-                    "Variables cleared ({} removed).",
-                    answer.removed
-                ))),
+                Ok(answer) => {
+                    notice.set(Some(format!(
+                        "Variables cleared ({} removed).",
+                        answer.removed
+                    )));
+                    changed.update(|count| *count += 1);
+                }
                 Err(error) => notice.set(Some(error.to_string())),
             }
         });
@@ -391,6 +396,7 @@ pub fn Workbench() -> impl IntoView {
                         data-testid="notebook-input"
                         on:change=picked_notebook
                     />
+                    <VariablesPanel session=session changed=changed />
                     <FolderPanel folder=folder on_insert=insert_code />
                     <FilesPanel files=files on_insert=insert_code />
                     <PackagesPanel session=session changed=changed />

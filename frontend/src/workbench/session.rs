@@ -38,17 +38,30 @@ impl Session {
 
     /// Runs code, and records the run (its code's hash, never its code).
     pub async fn execute(self, request: ExecuteRequest) -> Result<ExecResult, LoaderError> {
-        self.execute_live(request, |_| {}).await
+        let code = request.code.clone();
+        let result = self.require()?.execute(request).await?;
+        self.record_run(code, &result);
+        Ok(result)
     }
 
-    /// [`Session::execute`], and `on_output` hears the output as the code makes it.
-    pub async fn execute_live(
+    /// [`Session::execute`] for a person at the page: `on_output` hears the output as the
+    /// code makes it, and its `input()` as [`LiveOutput::Input`], to answer with
+    /// [`pyodide_loader::Runtime::answer_input`].
+    pub async fn execute_interactive(
         self,
         request: ExecuteRequest,
         on_output: impl Fn(LiveOutput) + 'static,
     ) -> Result<ExecResult, LoaderError> {
         let code = request.code.clone();
-        let result = self.require()?.execute_live(request, on_output).await?;
+        let result = self
+            .require()?
+            .execute_interactive(request, on_output)
+            .await?;
+        self.record_run(code, &result);
+        Ok(result)
+    }
+
+    fn record_run(self, code: String, result: &ExecResult) {
         self.record(Activity {
             kind: ActivityKind::Execution,
             code: Some(code),
@@ -63,7 +76,6 @@ impl Session {
             stderr_bytes: Some(result.stderr.len() as u64),
             ..Activity::default()
         });
-        Ok(result)
     }
 
     /// Puts a file into Python's data folder: a `File`/`Blob` is kept in place, bytes move to

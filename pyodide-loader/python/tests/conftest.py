@@ -65,9 +65,9 @@ class Notebook:
     def emit(self, stream, text):
         self.sent.append((stream, text))
 
-    def run(self, code, label=None, context="{}"):
+    def run(self, code, label=None, context="{}", stdin=None, ask=None):
         self.sent = []
-        answer = runs.run(code, context, self.emit, label)
+        answer = runs.run(code, context, self.emit, label, stdin, ask)
         if not isinstance(answer, str):
             answer = asyncio.run(answer)
         return json.loads(answer)
@@ -84,6 +84,13 @@ def notebook(monkeypatch):
     pyodide.code = pyodide_code
     monkeypatch.setitem(sys.modules, "pyodide", pyodide)
     monkeypatch.setitem(sys.modules, "pyodide.code", pyodide_code)
+    # A run replaces these (see `stdin.prepare_input`): they are put back after the test.
+    import builtins
+    import getpass
+
+    monkeypatch.setattr(builtins, "input", builtins.input)
+    monkeypatch.setattr(sys, "breakpointhook", sys.breakpointhook)
+    monkeypatch.setattr(getpass, "getpass", getpass.getpass)
     operations.reset()
     yield Notebook()
     operations.reset()

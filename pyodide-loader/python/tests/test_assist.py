@@ -382,3 +382,82 @@ def test_nothing_yet_asks_the_editor_to_ask_completions_again_later():
     assert json.loads(assist.nothing("complete")) == {"from": 0, "to": 0, "items": [], "later": True}
     for kind in ("signatures", "inspect", "check"):
         assert "later" not in json.loads(assist.nothing(kind))
+
+
+class LenRaises:
+    def __len__(self):
+        raise RuntimeError("no length")
+
+
+class Sized:
+    """An array-like: its class defines shape, dtype and nbytes."""
+
+    shape = (1_000, 3)
+    dtype = "float64"
+    nbytes = 24_000
+
+
+def variables(namespace):
+    assist.setup(namespace)
+    return {item["name"]: item for item in ask("variables", "")["variables"]}
+
+
+def test_variables_list_the_users_names_with_type_shape_and_size(space):
+    import json as json_module
+
+    listed = variables(
+        {
+            "__name__": "__main__",
+            "_hidden": 1,
+            "json": json_module,
+            "count": 42,
+            "title": "x" * 200,
+            "rows": [1, 2, 3],
+            "grid": Sized(),
+            "broken": LenRaises(),
+            "helper": len,
+        }
+    )
+    assert sorted(listed) == ["broken", "count", "grid", "helper", "rows", "title"]
+    assert listed["count"] == {"name": "count", "type": "int", "preview": "42", "bytes": sys.getsizeof(42)}
+    assert listed["title"]["shape"] == "200"
+    assert len(listed["title"]["preview"]) == assist.MAX_PREVIEW_CHARS
+    assert listed["rows"]["shape"] == "3"
+    assert listed["grid"]["shape"] == "1,000 × 3"
+    assert listed["grid"]["dtype"] == "float64"
+    assert listed["grid"]["bytes"] == 24_000
+    assert listed["broken"] == {"name": "broken", "type": "LenRaises", "unknown": True}
+    assert "shape" not in listed["helper"]
+
+
+def test_variables_past_the_time_limit_still_answer_with_every_name(space):
+    """An object whose length hangs: the page's interrupt (an alarm here) ends it, and every
+    name still comes, the rest with their type only."""
+
+    class Hangs:
+        def __len__(self):
+            while True:
+                pass
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.3)
+    try:
+        listed = variables({"a_hangs": Hangs(), "b_count": 1, "c_rows": [1]})
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert listed["a_hangs"]["unknown"] is True
+    assert listed["b_count"] == {"name": "b_count", "type": "int", "unknown": True}
+    assert listed["c_rows"]["type"] == "list"
+
+
+def test_past_five_hundred_names_the_rest_are_counted(space):
+    namespace = {f"name_{number:04}": number for number in range(700)}
+    assist.setup(namespace)
+    answer = ask("variables", "")
+    assert len(answer["variables"]) == assist.MAX_VARIABLES
+    assert answer["more"] == 200
+    assert answer["variables"][0]["name"] == "name_0000"

@@ -30,6 +30,7 @@ One module per concern, each importing only those below it:
 - `tracebacks`: tracebacks through the user's cells only;
 - `rewrite`: IPython's syntax into plain Python;
 - `operations`: files, packages, reset, warm-up;
+- `stdin`: `input()`, `sys.stdin`, `getpass`, `breakpoint()` and `%debug` during a run;
 - `magics`: `%time`, `%timeit`, `%who`, `%pip`;
 - `sql`: `sql()` and `%%sql` over DuckDB-Wasm;
 - `runs`: one run, start to answer;

@@ -259,6 +259,7 @@ LINE_MAGICS = {
     "time": rewrite_time,
     "timeit": lambda arguments: ("", f"__workbench__.timeit({arguments!r})", ""),
     "who": lambda arguments: ("", f"__workbench__.who({arguments!r})", ""),
+    "debug": lambda arguments: ("", f"__workbench__.debug({arguments!r})", ""),
     "pip": lambda arguments: ("", f"await __workbench__.pip({arguments!r})", ""),
 }
 

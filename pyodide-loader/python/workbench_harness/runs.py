@@ -11,6 +11,7 @@ from .display import as_frame, figure_png, image_output, is_figure, mime_bundle,
 from .magics import format_time, time_starts
 from .operations import now_iso
 from .rewrite import needs_event_loop, transform_cell
+from .stdin import RunInput, prepare_input, remember_error
 from .tracebacks import error_output, remember_source, user_traceback
 
 
@@ -19,7 +20,7 @@ class Run:
     user's source registered so tracebacks show their lines, and the answer shaped as the
     original service did plus `cellOutputs`."""
 
-    def __init__(self, code, context_json, emit, label=None):
+    def __init__(self, code, context_json, emit, label=None, stdin_json=None, ask=None):
         self.started = time.perf_counter()
         self.label = label
         self.outputs = CellOutputs(emit)
@@ -34,12 +35,15 @@ class Run:
         self.displayed_figures = []
         self.filename = remember_source(code, label)
         self.context = json.loads(context_json)
+        lines = json.loads(stdin_json)["lines"] if stdin_json else None
+        self.stdin = RunInput(lines, ask, self.stdout.write)
         prepare_builtins()
+        prepare_input()
         time_starts.clear()
         state.current_run = self
         # Last: nothing after the swap can be interrupted before `finish` puts them back.
-        self.saved = sys.stdout, sys.stderr
-        sys.stdout, sys.stderr = self.stdout, self.stderr
+        self.saved = sys.stdout, sys.stderr, sys.stdin
+        sys.stdout, sys.stderr, sys.stdin = self.stdout, self.stderr, self.stdin
 
     def begin(self, code):
         """The run's context in the user's namespace, and the cell's Python to evaluate (its
@@ -59,6 +63,12 @@ class Run:
         self.answer["result"] = make_json_safe(value)
 
     def failed(self, error):
+        # Stop while pdb asked for a command made it quit (see `RunInput`): still a stop.
+        bdb = sys.modules.get("bdb")
+        if self.stdin.interrupted and bdb is not None and isinstance(error, bdb.BdbQuit):
+            error = KeyboardInterrupt()
+        remember_error(error)
+        self.value = None
         self.answer["success"] = False
         if isinstance(error, MemoryError) and MEMORY_HINT not in getattr(error, "__notes__", ()):
             error.add_note(MEMORY_HINT)
@@ -71,11 +81,14 @@ class Run:
         self.outputs.add({"output_type": "display_data", "data": data, "metadata": metadata}, send=True)
 
     def finish(self):
+        if self.stdin.interrupted and self.answer["success"]:
+            # Stop ended a wait for input that the code (or `%debug`'s pdb) got over.
+            self.failed(KeyboardInterrupt())
         try:
             value_outputs = self.show_result()
             self.show_open_figures()
         finally:
-            sys.stdout, sys.stderr = self.saved
+            sys.stdout, sys.stderr, sys.stdin = self.saved
             state.current_run = None
         self.stdout.finish()
         self.stderr.finish()
@@ -154,15 +167,16 @@ def table_output(value):
     return {"type": "table", **table}
 
 
-def run(code, context_json, emit, label=None):
+def run(code, context_json, emit, label=None, stdin_json=None, ask=None):
     """Runs code that does not need the event loop straight through. Code that does (see
     `needs_event_loop`) is handed to `run_async`: the answer is then a coroutine resolving
-    to the JSON, which the worker awaits like a string."""
+    to the JSON, which the worker awaits like a string. `stdin_json` holds the run's input
+    lines (`{"lines": [...] | null}`); `ask` asks the page for one (see `stdin`)."""
     if needs_event_loop(code):
-        return run_async(code, context_json, emit, label)
+        return run_async(code, context_json, emit, label, stdin_json, ask)
     from pyodide.code import eval_code
 
-    running = Run(code, context_json, emit, label)
+    running = Run(code, context_json, emit, label, stdin_json, ask)
     try:
         python = running.begin(code)
         running.evaluated(eval_code(python, state.user_globals, filename=running.filename))
@@ -171,11 +185,11 @@ def run(code, context_json, emit, label=None):
     return running.finish()
 
 
-async def run_async(code, context_json, emit, label=None):
+async def run_async(code, context_json, emit, label=None, stdin_json=None, ask=None):
     """Runs code that may use top-level await (or `%pip`)."""
     from pyodide.code import eval_code_async
 
-    running = Run(code, context_json, emit, label)
+    running = Run(code, context_json, emit, label, stdin_json, ask)
     try:
         python = running.begin(code)
         running.evaluated(await eval_code_async(python, state.user_globals, filename=running.filename))

@@ -8,6 +8,7 @@ from . import state
 from .display import prepare_builtins, show_figures
 from .magics import magic_fail, magic_pip, magic_time_exec, magic_time_start, magic_time_stop, magic_timeit, magic_who
 from .sql import install_workbench_module, magic_sql
+from .stdin import debug_last_error
 from .state import MATPLOTLIB_BACKEND, MATPLOTLIB_BACKEND_SOURCE, UTC_ZONE_FILE, utc_zone_data, workbench_helpers
 
 workbench_helpers.sql = magic_sql
@@ -19,6 +20,7 @@ workbench_helpers.timeit = magic_timeit
 workbench_helpers.who = magic_who
 workbench_helpers.pip = magic_pip
 workbench_helpers.show_figures = show_figures
+workbench_helpers.debug = debug_last_error
 
 
 def setup_runtime():

@@ -26,6 +26,7 @@ use super::{Inner, Runtime};
 use crate::LoaderError;
 use crate::message::{
     AssistRequest, Completions, Docs, DocsAnswer, Problem, SignatureHelp, SyntaxCheck, ToWorker,
+    VariablesAnswer,
 };
 
 /// Why a question has no answer; the editor shows nothing in every case.
@@ -92,6 +93,11 @@ impl Runtime {
             })
             .await?;
         Ok(answer.problems)
+    }
+
+    /// The user's names for the Variables panel (between runs, within the same time limit).
+    pub async fn variables(&self) -> Result<VariablesAnswer, AssistError> {
+        self.ask(AssistRequest::Variables).await
     }
 
     async fn ask<T: DeserializeOwned>(&self, request: AssistRequest) -> Result<T, AssistError> {

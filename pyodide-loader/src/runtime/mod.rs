@@ -21,10 +21,10 @@ use web_sys::{ErrorEvent, MessageEvent, Worker};
 
 use self::assist::AssistQueue;
 use self::watchdog::watch;
-use crate::interrupt::{InterruptBuffer, mark_timed_out};
+use crate::interrupt::{INPUT_AT, InterruptBuffer, mark_timed_out};
 use crate::message::{
-    DataFile, DeleteResult, ExecResult, ExecuteRequest, FileLoad, FromWorker, InstallResult,
-    LinkedFolder, LiveOutput, Package, ResetResult, Status, Stream, ToWorker,
+    DataFile, DeleteResult, ExecResult, ExecuteRequest, FileLoad, FromWorker, InputAnswer,
+    InstallResult, LinkedFolder, LiveOutput, Package, ResetResult, Status, Stream, ToWorker,
 };
 use crate::worker::{Payload, mark_python_ready, post, read_message, spawn_worker};
 use crate::{
@@ -144,7 +144,7 @@ impl Runtime {
     /// Runs code and resolves with the execution result once it has finished, failed, been
     /// stopped or timed out.
     pub async fn execute(&self, request: ExecuteRequest) -> Result<ExecResult, LoaderError> {
-        self.run(request, None).await
+        self.run(request, None, false).await
     }
 
     /// [`Runtime::execute`], and `on_output` hears the output as the code makes it.
@@ -153,20 +153,45 @@ impl Runtime {
         request: ExecuteRequest,
         on_output: impl Fn(LiveOutput) + 'static,
     ) -> Result<ExecResult, LoaderError> {
-        self.run(request, Some(Rc::new(on_output))).await
+        self.run(request, Some(Rc::new(on_output)), false).await
+    }
+
+    /// [`Runtime::execute_live`] for a person at the page: an `input()` the request's lines
+    /// do not answer comes to `on_output` as [`LiveOutput::Input`], and the code waits until
+    /// [`Runtime::answer_input`] (or Stop).
+    pub async fn execute_interactive(
+        &self,
+        request: ExecuteRequest,
+        on_output: impl Fn(LiveOutput) + 'static,
+    ) -> Result<ExecResult, LoaderError> {
+        let interactive = self.inner.interrupt.is_some();
+        self.run(request, Some(Rc::new(on_output)), interactive)
+            .await
+    }
+
+    /// Answers the `input()` the running code waits in (see [`LiveOutput::Input`]).
+    pub fn answer_input(&self, answer: &InputAnswer) {
+        if let Some(interrupt) = &self.inner.interrupt {
+            interrupt.answer_input(answer);
+        }
     }
 
     async fn run(
         &self,
         request: ExecuteRequest,
         on_output: Option<Rc<dyn Fn(LiveOutput)>>,
+        ask_input: bool,
     ) -> Result<ExecResult, LoaderError> {
         let timeout_ms = request.timeout.unwrap_or(DEFAULT_TIMEOUT_MS);
         if let Some(interrupt) = &self.inner.interrupt {
             interrupt.clear();
         }
         let (id, answer) = self.inner.request(
-            |id| ToWorker::Execute { id, request },
+            |id| ToWorker::Execute {
+                id,
+                request,
+                ask_input,
+            },
             None,
             Some(timeout_ms),
         )?;
@@ -422,6 +447,7 @@ impl Inner {
             assist: ASSIST.to_owned(),
             installable: installable_imports(),
             sql_engine_url: crate::sql_engine_url(),
+            input_at: INPUT_AT,
         };
         let payload = self
             .interrupt
@@ -569,6 +595,16 @@ impl Shared {
                     .and_then(|pending| pending.on_output.clone());
                 if let Some(listener) = listener {
                     listener(LiveOutput::Display(output));
+                }
+            }
+            FromWorker::Input { id, ask } => {
+                let listener = self
+                    .pending
+                    .borrow()
+                    .get(&id)
+                    .and_then(|pending| pending.on_output.clone());
+                if let Some(listener) = listener {
+                    listener(LiveOutput::Input(ask));
                 }
             }
             FromWorker::Reply { id, body } => {

@@ -27,6 +27,7 @@ const Kind = Object.freeze({
   fatal: "fatal",
   files: "files",
   broken: "broken",
+  input: "input",
 });
 // What the page asks (`ToWorker`).
 const Ask = Object.freeze({
@@ -43,6 +44,12 @@ const Ask = Object.freeze({
   listPackages: "listPackages",
   assist: "assist",
   linkFolder: "linkFolder",
+});
+// The state of `input()`'s answer in the interrupt buffer (pyodide-loader/src/interrupt.rs).
+const InputState = Object.freeze({
+  waiting: 0,
+  line: 1,
+  end: 2,
 });
 const Stage = Object.freeze({ downloadingRuntime: "downloadingRuntime", startingPython: "startingPython" });
 const News = Object.freeze({ loading: "loading", settled: "settled", problem: "problem" });

@@ -4,6 +4,9 @@
 let pyodide = null;
 let harness = null;
 let interruptBuffer = null;
+// Where the page writes the answer to `input()`: the state and the line's length (words),
+// then the line (`bytes`); null without a shared buffer.
+let inputAnswer = null;
 let packageIndexUrl = "";
 // The background load of the usual packages; installs wait for it, so micropip finds them
 // loaded instead of asking the package index about them (which fails offline).

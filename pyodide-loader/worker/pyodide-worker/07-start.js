@@ -1,7 +1,7 @@
 // ---------------------------------------------------------------------------------------
 // Start and preloads.
 
-async function init({ indexUrl, harness: files, packageIndexUrl: index, preload, assist: assistSource, installable, sqlEngineUrl: sqlBase }, buffer) {
+async function init({ indexUrl, harness: files, packageIndexUrl: index, preload, assist: assistSource, installable, sqlEngineUrl: sqlBase, inputAt }, buffer) {
   const base = new URL(indexUrl, self.location.href).href;
   sqlEngineUrl = new URL(sqlBase, self.location.href).href;
   packageIndexUrl = new URL(index, self.location.href).href.replace(/%7B/g, "{").replace(/%7D/g, "}");
@@ -29,6 +29,9 @@ async function init({ indexUrl, harness: files, packageIndexUrl: index, preload,
     interruptBuffer = new Uint8Array(buffer);
     // From byte 4 on: the paths the page is deleting (pyodide-loader/src/interrupt.rs).
     if (buffer.byteLength > 12) DataFolder.watchDeletions(buffer, 4);
+    if (buffer.byteLength > inputAt + 8) {
+      inputAnswer = { words: new Int32Array(buffer, inputAt, 2), bytes: new Uint8Array(buffer, inputAt + 8) };
+    }
   }
   harness = importHarness(files);
   await mountFiles();

@@ -19,7 +19,36 @@ async function installFromIndex(source) {
   return installed;
 }
 
-async function execute({ id, request }) {
+// What `input()` calls to ask the page for a line (the cell shows a box): blocks until the
+// page answers through the shared buffer, and gives the line; `false` at the end of input
+// (Ctrl+D); `null` when Stop (or the timeout) interrupted the wait — Python raises the one
+// `KeyboardInterrupt` itself, where the code asked.
+function askThePage(id) {
+  return (prompt, password) => {
+    const { words, bytes } = inputAnswer;
+    Atomics.store(words, 0, InputState.waiting);
+    post({ type: Kind.input, id, ask: { prompt, password } });
+    for (;;) {
+      const state = Atomics.load(words, 0);
+      if (state === InputState.line) {
+        const line = new TextDecoder().decode(bytes.slice(0, Atomics.load(words, 1)));
+        Atomics.store(words, 0, InputState.waiting);
+        return line;
+      }
+      if (state === InputState.end) {
+        Atomics.store(words, 0, InputState.waiting);
+        return false;
+      }
+      if (interruptBuffer[0] !== 0) {
+        interruptBuffer[0] = 0;
+        return null;
+      }
+      Atomics.wait(words, 0, InputState.waiting, 100);
+    }
+  };
+}
+
+async function execute({ id, request, askInput }) {
   try {
     // Code that uses SQL gets the engine started (and waits for it) before it runs; once SQL
     // was used, every run waits for the engine to be ready (after Stop, a new one starts). It
@@ -72,6 +101,9 @@ async function execute({ id, request }) {
       : post({ type: Kind.output, id, stream, text });
   const context = JSON.stringify(request.context ?? {});
   const label = request.label ?? null;
+  // `input()` reads the request's lines, or asks the page (a notebook cell), or has nothing.
+  const stdin = JSON.stringify({ lines: Array.isArray(request.input) ? request.input : null });
+  const ask = askInput && inputAnswer !== null ? askThePage(id) : null;
   // `%pip install` waits for the preloads, as an install does (micropip then finds them).
   if (/^\s*%pip\b/m.test(request.code)) {
     await preloading;
@@ -82,7 +114,7 @@ async function execute({ id, request }) {
   userCodeRunning = true;
   try {
     // The harness answers at once, or — for code that awaits or installs — with a coroutine.
-    result = JSON.parse(await call("run", request.code, context, emit, label));
+    result = JSON.parse(await call("run", request.code, context, emit, label, stdin, ask));
   } catch (error) {
     // Stop can land in the harness around the user's code; it is still a stopped run.
     if (error && error.type === "KeyboardInterrupt") {

@@ -1,6 +1,6 @@
 // ---------------------------------------------------------------------------------------
-// The editor's questions: completions, signatures, docs and syntax errors (assist.py), each
-// within the page's time limit.
+// The editor's questions: completions, signatures, docs and syntax errors (assist.py), and the
+// Variables panel's list of names, each within the page's time limit.
 
 // A view of the interrupt buffer's third byte: Pyodide watches it, not the run's byte 0,
 // while a question is answered, so an interrupt the page raises for a question can never
@@ -66,9 +66,12 @@ function prepareAssistant() {
   return assistantReady;
 }
 
+// A syntax check is CPython's own parser, the Variables panel a walk over the user's names:
+// neither needs jedi.
+const WITHOUT_JEDI = new Set(["check", "variables"]);
+
 async function assist({ id, request }) {
-  // A syntax check is CPython's own parser: it needs no jedi.
-  if (request.kind !== "check") {
+  if (!WITHOUT_JEDI.has(request.kind)) {
     if (!preloadsDone && assistantReady === null) {
       const nothing = assistant.get("nothing");
       try {
@@ -88,7 +91,7 @@ async function assist({ id, request }) {
   answering = true;
   const answer = assistant.get("answer");
   try {
-    return JSON.parse(answer(request.kind, request.code, request.cursor ?? 0));
+    return JSON.parse(answer(request.kind, request.code ?? "", request.cursor ?? 0));
   } finally {
     answering = false;
     answer.destroy();

@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 use notebook::{CellId, CellKind, Direction};
+use pyodide_loader::{InputAnswer, InputAsk};
 
 use super::Workspace;
 use super::outputs::{CellOutputs, markdown_view};
@@ -112,6 +113,7 @@ pub fn CellRow(id: CellId, workspace: Workspace) -> impl IntoView {
                 <Show when=move || view.kind.get() == CellKind::Code && view.outputs.with(|outputs| !outputs.is_empty())>
                     <CellOutputs outputs=view.outputs collapsed=view.collapsed />
                 </Show>
+                {move || view.asking.get().map(|ask| view! { <InputBox ask workspace /> })}
             </div>
             <Show when=move || selected.get()>
                 <CellTools id=tools_id.clone() workspace=workspace />
@@ -119,6 +121,52 @@ pub fn CellRow(id: CellId, workspace: Workspace) -> impl IntoView {
         </div>
     }
     .into_any()
+}
+
+/// The box the running code's `input()` (or `getpass`, or pdb) waits on: the prompt and a
+/// focused text field; Enter sends the line, Ctrl+D on an empty field ends the input.
+#[component]
+fn InputBox(ask: InputAsk, workspace: Workspace) -> impl IntoView {
+    let field = NodeRef::<leptos::html::Input>::new();
+    Effect::new(move |_| {
+        if let Some(field) = field.get() {
+            let _ = field.focus();
+        }
+    });
+    let on_key = move |event: web_sys::KeyboardEvent| {
+        let Some(field) = field.get_untracked() else {
+            return;
+        };
+        let answer = match event.key().as_str() {
+            "Enter" if !event.is_composing() => InputAnswer::Line(field.value()),
+            "d" if event.ctrl_key() && field.value().is_empty() => InputAnswer::End,
+            _ => return,
+        };
+        event.prevent_default();
+        workspace.runner.answer_input(answer);
+    };
+    let label = if ask.password {
+        "Password (not shown)"
+    } else {
+        "Input for the running code"
+    };
+    view! {
+        <div class="stdin" data-testid="stdin">
+            <label>
+                <span class="stdin-prompt" data-testid="stdin-prompt">{ask.prompt}</span>
+                <input
+                    node_ref=field
+                    type=if ask.password { "password" } else { "text" }
+                    aria-label=label
+                    autocomplete="off"
+                    spellcheck="false"
+                    data-testid="stdin-field"
+                    on:keydown=on_key
+                />
+            </label>
+            <span class="hint">"Enter sends · Ctrl+D ends the input"</span>
+        </div>
+    }
 }
 
 /// The selected cell's buttons: run, move, change kind, clear or hide its output, delete.

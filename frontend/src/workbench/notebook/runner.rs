@@ -13,7 +13,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use notebook::{CellId, CellKind, Output, StreamName};
 use pyodide_loader::message::LiveOutput;
-use pyodide_loader::{ExecResult, ExecuteRequest, Failure, Stream};
+use pyodide_loader::{ExecResult, ExecuteRequest, Failure, InputAnswer, Stream};
 use serde::Serialize;
 
 use super::super::session::Session;
@@ -134,6 +134,11 @@ impl Runner {
     /// Interrupts the running cell and cancels the queued ones.
     pub fn stop(self) {
         self.cancel_queue("the run was stopped");
+        if let Some(id) = self.running.get_untracked()
+            && let Some(view) = self.state.view(&id)
+        {
+            view.asking.set(None);
+        }
         if self.running.get_untracked().is_some()
             && let Some(runtime) = self.session.runtime()
         {
@@ -186,7 +191,7 @@ impl Runner {
         spawn_local(async move {
             let answer = self
                 .session
-                .execute_live(request, move |output| self.live(output))
+                .execute_interactive(request, move |output| self.live(output))
                 .await;
             self.flush();
             // How long it ran, if Python answered (the history keeps such runs).
@@ -217,6 +222,9 @@ impl Runner {
                 .update_value(|outcomes| outcomes.push((id.clone(), success, Some(count))));
             // Python starts on the next cell while this one's outputs are shown.
             self.running.set(None);
+            if let Some(view) = self.state.view(&id) {
+                view.asking.set(None);
+            }
             let sent = self.send_next();
             self.state.finish_run(&id, outputs);
             if let (Some(listener), Some(ran_ms)) = (self.finished_run.get_value(), ran_ms) {
@@ -229,8 +237,30 @@ impl Runner {
         true
     }
 
+    /// Answers the running cell's `input()`; its box goes.
+    pub fn answer_input(self, answer: InputAnswer) {
+        if let Some(id) = self.running.get_untracked()
+            && let Some(view) = self.state.view(&id)
+        {
+            view.asking.set(None);
+        }
+        if let Some(runtime) = self.session.runtime() {
+            runtime.answer_input(&answer);
+        }
+    }
+
     fn live(self, output: LiveOutput) {
         let output = match output {
+            LiveOutput::Input(ask) => {
+                // What was printed before the question shows before its box.
+                self.flush();
+                if let Some(id) = self.running.get_untracked()
+                    && let Some(view) = self.state.view(&id)
+                {
+                    view.asking.set(Some(ask));
+                }
+                return;
+            }
             LiveOutput::Stream { stream, text } => Output::stream(
                 match stream {
                     Stream::Stdout => StreamName::Stdout,

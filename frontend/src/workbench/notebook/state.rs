@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use leptos::prelude::*;
 use notebook::{CellId, CellKind, Direction, Notebook, Output, SeededIds};
+use pyodide_loader::InputAsk;
 
 use super::super::editor::{self, EditorHandle};
 use super::revisions::LARGE_DELETION_CHARS;
@@ -45,6 +46,8 @@ pub struct CellView {
     pub editor: StoredValue<Option<EditorHandle>, LocalStorage>,
     /// Whether it has one (the plain copy of its text shows until then).
     pub has_editor: RwSignal<bool>,
+    /// What its running code's `input()` asks, while it waits for the answer.
+    pub asking: RwSignal<Option<InputAsk>>,
 }
 
 impl CellView {
@@ -59,6 +62,7 @@ impl CellView {
             source_changed: RwSignal::new(0),
             editor: StoredValue::new_local(None),
             has_editor: RwSignal::new(false),
+            asking: RwSignal::new(None),
         }
     }
 }

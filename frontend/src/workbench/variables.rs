@@ -1,0 +1,101 @@
+//! The Variables panel: the user's names after each run — name, type (and dtype), shape or
+//! length, size in memory, and plain values themselves. One question to the worker after a
+//! run ends (the editor's questions' path: never during a run, within the same time limit),
+//! so a running cell pays nothing; an object that will not say what it is shows "?".
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use pyodide_loader::{AssistError, Variable, VariablesAnswer};
+
+use super::session::Session;
+use crate::format::format_bytes;
+
+#[component]
+pub fn VariablesPanel(
+    session: Session,
+    /// Bumped after a run, a reset or a restart.
+    changed: RwSignal<u64>,
+) -> impl IntoView {
+    let listed = RwSignal::new(VariablesAnswer::default());
+    let refresh = move || {
+        let Some(runtime) = session.runtime() else {
+            return;
+        };
+        spawn_local(async move {
+            match runtime.variables().await {
+                Ok(answer) => listed.set(answer),
+                // Python is busy or not there yet: the next change asks again.
+                Err(AssistError::Busy | AssistError::NotReady | AssistError::Superseded) => {}
+                Err(error) => leptos::logging::warn!("could not list the variables: {error}"),
+            }
+        });
+    };
+    Effect::new(move |_| {
+        changed.track();
+        refresh();
+    });
+    view! {
+        <section class="panel" aria-labelledby="variables-title" data-testid="variables-panel">
+            <h2 id="variables-title">"Variables"</h2>
+            <Show
+                when=move || listed.with(|listed| !listed.variables.is_empty())
+                fallback=|| view! { <p class="hint">"The names your code makes show here after each run."</p> }
+            >
+                <table class="variables" data-testid="variables">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Name"</th>
+                            <th scope="col">"Type"</th>
+                            <th scope="col">"Shape or value"</th>
+                            <th scope="col" class="number">"Size"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        <For
+                            each=move || listed.get().variables
+                            key=|variable| variable.clone()
+                            let:variable
+                        >
+                            <VariableRow variable />
+                        </For>
+                    </tbody>
+                </table>
+                {move || {
+                    let more = listed.with(|listed| listed.more);
+                    (more > 0).then(|| view! { <p class="hint">{format!("and {more} more")}</p> })
+                }}
+            </Show>
+        </section>
+    }
+}
+
+#[component]
+fn VariableRow(variable: Variable) -> impl IntoView {
+    let unknown = || "?".to_owned();
+    let kind = match &variable.dtype {
+        Some(dtype) => format!("{} ({dtype})", variable.type_name),
+        None => variable.type_name.clone(),
+    };
+    let shown = if variable.unknown {
+        unknown()
+    } else {
+        variable
+            .preview
+            .clone()
+            .or_else(|| variable.shape.clone())
+            .unwrap_or_default()
+    };
+    let size = match (variable.unknown, variable.bytes) {
+        (true, _) => unknown(),
+        (false, Some(bytes)) => format_bytes(bytes),
+        (false, None) => String::new(),
+    };
+    view! {
+        <tr data-testid="variable">
+            <td class="name" data-testid="variable-name">{variable.name}</td>
+            <td data-testid="variable-type">{kind}</td>
+            <td class="value" data-testid="variable-shape" title=shown.clone()>{shown.clone()}</td>
+            <td class="number" data-testid="variable-size">{size}</td>
+        </tr>
+    }
+}

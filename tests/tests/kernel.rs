@@ -1,0 +1,339 @@
+//! A fuller kernel, as a person uses it, in a real headless Chromium against the real server
+//! and build: `input()`, `getpass` and pdb through the running cell's box (typed as a person
+//! types), `window.workbench.execute`'s input lines, and Stop while the code waits.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tests::{Browser, TestApp, cells, spawn_app};
+
+const WAIT: Duration = Duration::from_secs(60);
+const ENTER: &str = "\u{e007}";
+
+async fn workbench() -> (TestApp, Browser) {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+    browser.open_workbench(&app).await;
+    (app, browser)
+}
+
+/// Opens a notebook of these code cells through the API.
+async fn open_cells(browser: &Browser, sources: &[&str]) {
+    let cells: Vec<Value> = sources
+        .iter()
+        .map(|source| {
+            json!({"cell_type": "code", "source": source, "metadata": {}, "outputs": [], "execution_count": null})
+        })
+        .collect();
+    let notebook = json!({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5});
+    browser
+        .eval_with(
+            "return window.workbench.notebook.open(arguments[0])",
+            vec![json!(notebook.to_string())],
+        )
+        .await;
+}
+
+/// Starts Run all without waiting for it; [`finished`] waits.
+async fn start_run_all(browser: &Browser) {
+    browser
+        .eval("window.runAllDone = window.workbench.notebook.runAll(); return true")
+        .await;
+}
+
+async fn finished(browser: &Browser) -> Value {
+    browser.eval("return window.runAllDone").await
+}
+
+/// The text cell `index` shows as its output, while it runs too.
+async fn shown_output(browser: &Browser, index: usize) -> String {
+    browser
+        .eval_with(
+            "const cell = document.querySelectorAll('[data-testid=cell]')[arguments[0]];
+             return cell.querySelector('[data-testid=output]')?.innerText ?? '';",
+            vec![json!(index)],
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Waits for the box to ask `prompt`, checks it has the focus, types `line` and Enter, and
+/// waits until the cell shows `then` (what the code printed once it had the line).
+async fn answer(browser: &Browser, prompt: &str, line: &str, then: &str) {
+    let asked = browser
+        .wait_for_text("stdin-prompt", WAIT, |text| {
+            text.trim_end() == prompt.trim_end()
+        })
+        .await;
+    assert_eq!(asked, prompt, "the prompt as the code gave it");
+    let focused = browser
+        .eval("return document.activeElement?.dataset?.testid ?? null")
+        .await;
+    assert_eq!(focused, "stdin-field", "the box takes the focus");
+    browser
+        .find("stdin-field")
+        .await
+        .send_keys(&format!("{line}{ENTER}"))
+        .await
+        .expect("typing into the box");
+    tests::until_ok(&format!("the cell showing {then:?}"), WAIT, async || {
+        let shown = shown_output(browser, 0).await;
+        if shown.contains(then) {
+            Ok(())
+        } else {
+            Err(shown)
+        }
+    })
+    .await;
+}
+
+/// The exception class of cell `index`'s last output.
+async fn last_error(browser: &Browser, index: usize) -> Value {
+    let cells = cells(browser).await;
+    let outputs = cells[index]["outputs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    outputs
+        .last()
+        .map(|last| last["ename"].clone())
+        .unwrap_or(Value::Null)
+}
+
+async fn box_count(browser: &Browser) -> u64 {
+    browser
+        .eval("return document.querySelectorAll('[data-testid=stdin]').length")
+        .await
+        .as_u64()
+        .expect("a count")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn input_asks_in_the_running_cell_and_the_api_reads_its_lines() {
+    let (_app, browser) = workbench().await;
+
+    // The API: the request's lines, in order, echoed after their prompts; one call more is
+    // an `EOFError` that says so; no lines at all is an `EOFError` at once, and no box.
+    let fed = browser
+        .execute(json!({"code": "a = input('a? ')\nb = input('b? ')\na + b", "input": ["1", "2"]}))
+        .await;
+    assert_eq!(fed["result"], "12", "{fed}");
+    assert_eq!(fed["stdout"], "a? 1\nb? 2\n");
+    let past = browser
+        .execute(json!({"code": "input()\ninput()", "input": ["only"]}))
+        .await;
+    assert_eq!(past["errorType"], "EOFError", "{past}");
+    assert!(
+        past["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("input lines (1)"),
+        "{past}"
+    );
+    let many = browser
+        .execute(json!({
+            "code": "sum(int(input()) for _ in range(10_000))",
+            "input": (0..10_000).map(|n| n.to_string()).collect::<Vec<_>>(),
+        }))
+        .await;
+    assert_eq!(
+        many["result"],
+        (0..10_000).sum::<u64>(),
+        "{}",
+        many["error"]
+    );
+    let none = browser.execute(json!({"code": "input('name? ')"})).await;
+    assert_eq!(none["errorType"], "EOFError", "{none}");
+    assert_eq!(box_count(&browser).await, 0);
+
+    // A cell: what it printed shows, then a focused box with the prompt; the typed line
+    // goes to Python, which goes on; the line shows after the prompt, as in Jupyter.
+    open_cells(
+        &browser,
+        &["print('before')\nname = input('Your name? ')\nprint('Hello, ' + name)"],
+    )
+    .await;
+    start_run_all(&browser).await;
+    browser
+        .wait_for_text("stdin-prompt", WAIT, |text| text.trim_end() == "Your name?")
+        .await;
+    assert_eq!(shown_output(&browser, 0).await.trim(), "before");
+    answer(
+        &browser,
+        "Your name? ",
+        "Ada Lovelace",
+        "Hello, Ada Lovelace",
+    )
+    .await;
+    assert_eq!(finished(&browser).await[0]["success"], true);
+    assert_eq!(box_count(&browser).await, 0);
+    let outputs = &cells(&browser).await[0]["outputs"];
+    assert_eq!(
+        outputs[0]["text"], "before\nYour name? Ada Lovelace\nHello, Ada Lovelace\n",
+        "{outputs}"
+    );
+
+    // getpass: a password field, and what was typed shows nowhere.
+    open_cells(
+        &browser,
+        &["import getpass\nword = getpass.getpass('Token: ')\nprint(len(word), 'characters')"],
+    )
+    .await;
+    start_run_all(&browser).await;
+    browser
+        .wait_for_text("stdin-prompt", WAIT, |text| text.trim_end() == "Token:")
+        .await;
+    assert_eq!(
+        browser
+            .find("stdin-field")
+            .await
+            .attr("type")
+            .await
+            .expect("its type"),
+        Some("password".to_owned())
+    );
+    answer(&browser, "Token: ", "hunter2", "7 characters").await;
+    finished(&browser).await;
+    let saved = cells(&browser).await[0]["outputs"].to_string();
+    assert!(!saved.contains("hunter2"), "{saved}");
+
+    // Stop while the code waits: the run stops, the box goes, Python stays.
+    open_cells(&browser, &["kept = 1", "input('wait? ')\nreached = 1"]).await;
+    start_run_all(&browser).await;
+    browser
+        .wait_for_text("stdin-prompt", WAIT, |text| text.trim_end() == "wait?")
+        .await;
+    browser.find("stop").await.click().await.expect("Stop");
+    let outcomes = finished(&browser).await;
+    assert_eq!(outcomes[1]["success"], false, "{outcomes}");
+    assert_eq!(last_error(&browser, 1).await, "KeyboardInterrupt");
+    assert_eq!(box_count(&browser).await, 0);
+    let after = browser
+        .execute(json!({"code": "(kept, 'reached' in globals())"}))
+        .await;
+    assert_eq!(after["result"], json!([1, false]), "{after}");
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn breakpoint_and_debug_take_pdb_commands_in_the_box() {
+    let (_app, browser) = workbench().await;
+
+    // breakpoint(): `p`, `n`, `c`, with pdb's answers in the cell.
+    open_cells(
+        &browser,
+        &["x = 41\nbreakpoint()\ny = x + 1\nprint('y is', y)"],
+    )
+    .await;
+    start_run_all(&browser).await;
+    answer(&browser, "(Pdb) ", "p x", "(Pdb) p x\n41").await;
+    answer(&browser, "(Pdb) ", "n", "(Pdb) n").await;
+    answer(&browser, "(Pdb) ", "p y", "(Pdb) p y\n42").await;
+    answer(&browser, "(Pdb) ", "c", "y is 42").await;
+    assert_eq!(finished(&browser).await[0]["success"], true);
+
+    // %debug after an error: pdb where it was raised.
+    open_cells(&browser, &["def half(v):\n    return 1 / v\n\nhalf(0)"]).await;
+    start_run_all(&browser).await;
+    assert_eq!(finished(&browser).await[0]["success"], false);
+    open_cells(&browser, &["%debug"]).await;
+    start_run_all(&browser).await;
+    answer(&browser, "(Pdb) ", "p v", "(Pdb) p v\n0").await;
+    answer(&browser, "(Pdb) ", "q", "(Pdb) q").await;
+    assert_eq!(finished(&browser).await[0]["success"], true);
+
+    // Stop at pdb's prompt stops the run (pdb would otherwise catch the interrupt and ask
+    // again).
+    open_cells(&browser, &["breakpoint()\nreached = 1"]).await;
+    start_run_all(&browser).await;
+    browser
+        .wait_for_text("stdin-prompt", WAIT, |text| text.trim_end() == "(Pdb)")
+        .await;
+    browser.find("stop").await.click().await.expect("Stop");
+    assert_eq!(finished(&browser).await[0]["success"], false);
+    assert_eq!(last_error(&browser, 0).await, "KeyboardInterrupt");
+    browser.close().await;
+}
+
+/// The Variables panel's rows, as (name, type, shape or value, size).
+async fn variable_rows(browser: &Browser) -> Vec<Vec<String>> {
+    let rows = browser
+        .eval(
+            "return [...document.querySelectorAll('[data-testid=variable]')].map((row) =>
+               [...row.querySelectorAll('td')].map((cell) => cell.textContent));",
+        )
+        .await;
+    serde_json::from_value(rows).expect("rows of text")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_variables_panel_lists_the_names_after_each_run() {
+    let (_app, browser) = workbench().await;
+    open_cells(
+        &browser,
+        &[
+            "import math\nimport pandas as pd\ncount = 42\ntitle = 'report'\nframe = pd.DataFrame({'a': range(1000), 'b': [0.5] * 1000})\n_hidden = 1",
+            "class Odd:\n    def __len__(self):\n        raise RuntimeError('no length')\n\nodd = Odd()",
+        ],
+    )
+    .await;
+    start_run_all(&browser).await;
+    finished(&browser).await;
+    let rows = tests::until_ok("the panel listing the names", WAIT, async || {
+        let rows = variable_rows(&browser).await;
+        if rows.iter().any(|row| row[0] == "odd") {
+            Ok(rows)
+        } else {
+            Err(rows)
+        }
+    })
+    .await;
+    let row = |name: &str| {
+        rows.iter()
+            .find(|row| row[0] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no row for {name}: {rows:?}"))
+    };
+    let names: Vec<&str> = rows.iter().map(|row| row[0].as_str()).collect();
+    // Sorted; no modules, no hidden names; the class is listed as what it is.
+    assert_eq!(names, ["Odd", "count", "frame", "odd", "title"], "{rows:?}");
+    assert_eq!(row("count")[1..3], ["int", "42"]);
+    assert_eq!(row("title")[2], "'report'");
+    assert_eq!(row("frame")[1..3], ["DataFrame", "1,000 × 2"]);
+    // 1,000 int64 and 1,000 float64 values, and the index's few bytes.
+    assert!(row("frame")[3].contains("KB"), "{:?}", row("frame"));
+    assert_eq!(row("odd")[1..], ["Odd", "?", "?"]);
+
+    // An object whose length never comes back: the panel's question is cut at its time
+    // limit, the names still show, and the next run runs.
+    open_cells(
+        &browser,
+        &["class Hangs:\n    def __len__(self):\n        while True:\n            pass\n\nhangs = Hangs()"],
+    )
+    .await;
+    start_run_all(&browser).await;
+    finished(&browser).await;
+    tests::until_ok("the hanging object's row", WAIT, async || {
+        let rows = variable_rows(&browser).await;
+        match rows.iter().find(|row| row[0] == "hangs") {
+            Some(row) if row[2] == "?" => Ok(()),
+            _ => Err(rows),
+        }
+    })
+    .await;
+    let after = browser.execute(json!({"code": "count + 1"})).await;
+    assert_eq!(after["result"], 43, "{after}");
+
+    // Reset variables: the panel empties.
+    browser
+        .eval("window.confirm = () => true; document.querySelector('[data-testid=reset]').click(); return true")
+        .await;
+    tests::until_ok("the panel emptying", WAIT, async || {
+        let rows = variable_rows(&browser).await;
+        if rows.is_empty() { Ok(()) } else { Err(rows) }
+    })
+    .await;
+    browser.close().await;
+}
