@@ -337,3 +337,68 @@ async fn the_variables_panel_lists_the_names_after_each_run() {
     .await;
     browser.close().await;
 }
+
+/// The font list the served matplotlib wheel ships is this matplotlib's own (set-up builds
+/// it: `xtask/precompile.js`): stamped with the `FontManager.__version__` of the original
+/// wheel's `font_manager.py`, and naming only fonts the wheel bundles.
+#[test]
+fn the_served_matplotlib_ships_a_font_list_for_its_own_version() {
+    let root = tests::workspace_root().join("public/pyodide");
+    let check = r#"
+import glob, json, re, sys, zipfile
+served, original = (zipfile.ZipFile(glob.glob(f"{folder}/matplotlib-3*.whl")[0]) for folder in sys.argv[1:3])
+listed = json.loads(served.read("matplotlib/fontlist.json"))
+source = original.read("matplotlib/font_manager.py").decode()
+version = int(re.search(r"^    __version__ = (\d+)", source, re.M).group(1))
+bundled = {name for name in served.namelist() if name.startswith("matplotlib/mpl-data/")}
+missing = [font["fname"] for font in listed["ttflist"] if "matplotlib/mpl-data/" + font["fname"] not in bundled]
+print(json.dumps({"listed": listed["_version"], "own": version, "fonts": len(listed["ttflist"]), "missing": missing}))
+"#;
+    let output = std::process::Command::new("python3")
+        .args(["-c", check])
+        .arg(root.join("v0.27.7-pyc"))
+        .arg(root.join("v0.27.7"))
+        .output()
+        .expect("python3 runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let found: Value = serde_json::from_slice(&output.stdout).expect("the check's JSON");
+    assert_eq!(found["listed"], found["own"], "{found}");
+    assert!(found["fonts"].as_u64().unwrap_or(0) > 10, "{found}");
+    assert_eq!(found["missing"], json!([]), "{found}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn matplotlib_uses_its_shipped_font_list_the_moment_python_is_ready() {
+    let (_app, browser) = workbench().await;
+    let first = browser
+        .execute(json!({"code": "
+import logging
+import matplotlib.font_manager as font_manager
+heard = []
+class Keep(logging.Handler):
+    def emit(self, record):
+        if not record.getMessage().startswith('findfont'):
+            heard.append(record.getMessage())
+log = logging.getLogger('matplotlib.font_manager')
+log.setLevel(logging.DEBUG)
+log.addHandler(Keep())
+font_manager._load_fontmanager()
+import matplotlib.pyplot as plt
+plt.plot([1, 2])
+plt.show()
+log.removeHandler(log.handlers[-1])
+heard"}))
+        .await;
+    let heard = first["result"].to_string();
+    assert!(heard.contains("Using fontManager instance"), "{first}");
+    assert!(!heard.contains("generated new fontManager"), "{first}");
+    assert!(
+        !first["stderr"].to_string().contains("font cache"),
+        "{first}"
+    );
+    let drew = first["outputs"]
+        .as_array()
+        .is_some_and(|outputs| outputs.iter().any(|output| output["mime"] == "image/png"));
+    assert!(drew, "{first}");
+    browser.close().await;
+}

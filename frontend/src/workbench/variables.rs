@@ -46,7 +46,7 @@ pub fn VariablesPanel(
                         <tr>
                             <th scope="col">"Name"</th>
                             <th scope="col">"Type"</th>
-                            <th scope="col">"Shape or value"</th>
+                            <th scope="col" title="The value, or its shape or length">"Value"</th>
                             <th scope="col" class="number">"Size"</th>
                         </tr>
                     </thead>
