@@ -45,6 +45,15 @@ async fn fake_upstream() -> (String, Arc<AtomicUsize>, tokio::task::JoinHandle<(
             }),
         )
         .route(
+            "/simple/binary-pkg/",
+            get(move || async move {
+                page(
+                    json!([{"filename": "binary_pkg-1.0-cp312-cp312-manylinux_2_17_x86_64.whl",
+                    "url": "/files/binary.whl", "hashes": {"sha256": sha256(GOOD)}}]),
+                )
+            }),
+        )
+        .route(
             "/simple/tampered-pkg/",
             get(move || async move {
                 page(json!([{"filename": "tampered_pkg-1.0-py3-none-any.whl",
@@ -129,6 +138,24 @@ async fn a_package_from_upstream_is_fetched_once_verified_and_kept() {
         }]),
         "only the pure-Python wheel, served from here"
     );
+    // A name upstream does not know (it answers 404): the answer says so, typed.
+    let (status, body) = get_from(&index, "/pypi/simple/no-such-pkg/").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        json_of(&body)["missing"],
+        "notUpstream",
+        "{}",
+        json_of(&body)
+    );
+    // A package upstream has only in wheels built for other platforms: said as such.
+    let (status, body) = get_from(&index, "/pypi/simple/binary-pkg/").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        json_of(&body)["missing"],
+        "noPureWheel",
+        "{}",
+        json_of(&body)
+    );
     assert_eq!(page["versions"], json!(["1.0"]));
 
     for _ in 0..2 {
@@ -159,6 +186,8 @@ async fn a_package_from_upstream_is_fetched_once_verified_and_kept() {
         json_of(&body)["error"],
         "no package named tampered-pkg in this server's wheelhouse, and the upstream index cannot be reached"
     );
+    assert_eq!(json_of(&body)["missing"], "upstreamUnreachable");
+    assert_eq!(json_of(&body)["code"], json!(ErrorCode::NotFound));
 }
 
 #[tokio::test]
@@ -201,6 +230,7 @@ async fn without_upstream_unknown_packages_and_wheels_are_404_and_bad_names_400(
         json_of(&body)["error"],
         "no package named demo-pkg in this server's wheelhouse"
     );
+    assert_eq!(json_of(&body)["missing"], "noUpstream");
     let (status, _) = get_from(&index, &format!("/wheelhouse/{WHEEL}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     std::fs::create_dir_all(folder.path().join("data")).expect("data dir");

@@ -170,6 +170,33 @@ pub struct SimpleMeta {
     pub api_version: String,
 }
 
+/// The package index's answer (404) for a project it has no wheel of: the usual error body
+/// and why, typed, so the page can say what would help.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProjectMissing {
+    pub success: bool,
+    pub error: String,
+    pub code: ErrorCode,
+    pub missing: MissingBecause,
+}
+
+/// Why the package index has no wheel of a project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MissingBecause {
+    /// Pyodide's distribution provides it (micropip installs it from there).
+    Distribution,
+    /// Not in the wheelhouse, and no upstream index is configured.
+    NoUpstream,
+    /// Neither the wheelhouse nor the upstream index has it.
+    NotUpstream,
+    /// The upstream index has it, but no wheel Pyodide can install (pure Python): only
+    /// wheels built for other platforms, or only source.
+    NoPureWheel,
+    /// Not in the wheelhouse, and the upstream index could not be asked.
+    UpstreamUnreachable,
+}
+
 /// One wheel of a project.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SimpleFile {

@@ -35,6 +35,7 @@ pub(crate) static PYTHON_WORKER: LazyLock<String> = LazyLock::new(|| {
 pub(crate) const SQL_WORKER: &str = include_str!("../worker/sql-worker.js");
 const DATA_FOLDER: &str = include_str!("../worker/data-folder.js");
 const ASSIST_PY: &str = include_str!("../python/assist.py");
+const OPERATIONS_PY: &str = include_str!("../python/workbench_harness/operations.py");
 const EDITOR_ASSIST: &str = include_str!("../../frontend/editor/python-assist.js");
 
 /// The `key: value` entries of the object literal assigned to `name` in JavaScript
@@ -253,6 +254,33 @@ fn the_worker_reads_input_answers_as_the_page_writes_them() {
         table(&PYTHON_WORKER, "InputState"),
         states,
         "pyodide-worker.js's InputState"
+    );
+}
+
+#[test]
+fn the_harness_has_words_for_every_reason_the_package_index_gives() {
+    use protocol::MissingBecause;
+    let reasons: Vec<String> = [
+        MissingBecause::Distribution,
+        MissingBecause::NoUpstream,
+        MissingBecause::NotUpstream,
+        MissingBecause::NoPureWheel,
+        MissingBecause::UpstreamUnreachable,
+    ]
+    .into_iter()
+    .inspect(|reason| match reason {
+        MissingBecause::Distribution
+        | MissingBecause::NoUpstream
+        | MissingBecause::NotUpstream
+        | MissingBecause::NoPureWheel
+        | MissingBecause::UpstreamUnreachable => {}
+    })
+    .map(|reason| name_of(reason, ""))
+    .collect();
+    assert_eq!(
+        keys(&table(OPERATIONS_PY, "MISSING_ADVICE")),
+        reasons,
+        "operations.py's MISSING_ADVICE"
     );
 }
 

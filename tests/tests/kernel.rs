@@ -360,7 +360,11 @@ print(json.dumps({"listed": listed["_version"], "own": version, "fonts": len(lis
         .arg(root.join("v0.27.7"))
         .output()
         .expect("python3 runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let found: Value = serde_json::from_slice(&output.stdout).expect("the check's JSON");
     assert_eq!(found["listed"], found["own"], "{found}");
     assert!(found["fonts"].as_u64().unwrap_or(0) > 10, "{found}");

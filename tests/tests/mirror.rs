@@ -45,7 +45,8 @@ fn sha256(bytes: &[u8]) -> String {
     format!("{:x}", sha2::Sha256::digest(bytes))
 }
 
-/// Serves `upstream-demo` (correct hash) and `tampered-demo` (listed with a wrong hash).
+/// Serves `upstream-demo` (correct hash), `tampered-demo` (listed with a wrong hash) and
+/// `binary-demo` (only a wheel built for Linux).
 async fn fake_upstream() -> (String, tokio::task::JoinHandle<()>) {
     use axum::routing::get;
     let wheel = demo_wheel();
@@ -79,6 +80,14 @@ async fn fake_upstream() -> (String, tokio::task::JoinHandle<()>) {
                 "tampered-demo",
                 "tampered_demo-1.0-py3-none-any.whl",
                 "0".repeat(64),
+            )),
+        )
+        .route(
+            "/simple/binary-demo/",
+            get(listing(
+                "binary-demo",
+                "binary_demo-1.0-cp312-cp312-manylinux_2_17_x86_64.whl",
+                sha256(&wheel),
             )),
         )
         .route(
@@ -138,5 +147,64 @@ async fn micropip_installs_from_upstream_through_the_server_which_keeps_the_whee
         .execute(json!({"code": "import upstream_demo\nupstream_demo.VALUE"}))
         .await;
     assert_eq!(imported["result"], "fetched from upstream", "{imported}");
+    browser.close().await;
+}
+
+/// The error text of a run of `code`, and its class.
+async fn failure(browser: &Browser, code: &str) -> (String, String) {
+    let answer = browser.execute(json!({ "code": code })).await;
+    assert_eq!(answer["success"], false, "{answer}");
+    (
+        answer["errorType"].as_str().unwrap_or_default().to_owned(),
+        answer["error"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_installs_and_missing_modules_say_what_would_help() {
+    // No upstream index: every way of installing says the server needs one.
+    let app = spawn_app_with(|config| config.upstream_index = None).await;
+    let browser = Browser::start().await;
+    browser.open_workbench(&app).await;
+    let (_, pip) = failure(&browser, "%pip install upstream-demo").await;
+    assert!(
+        pip.contains("no upstream index") && pip.contains("--upstream-index"),
+        "{pip}"
+    );
+    let panel = browser
+        .eval("return window.workbench.install('upstream-demo')")
+        .await;
+    let panel = panel["error"].as_str().unwrap_or_default().to_owned();
+    assert!(panel.contains("--upstream-index"), "{panel}");
+    let (_, in_code) = failure(
+        &browser,
+        "import micropip\nawait micropip.install('upstream-demo')",
+    )
+    .await;
+    assert!(in_code.contains("--upstream-index"), "{in_code}");
+    let (class, import) = failure(&browser, "import upstream_demo").await;
+    assert_eq!(class, "ModuleNotFoundError");
+    assert!(import.contains("--upstream-index"), "{import}");
+
+    // With an upstream: a module it has says `%pip install` gets it; a name nobody has,
+    // and a package with only a Linux wheel, say so; once it is gone, that it cannot be
+    // reached.
+    let (upstream, upstream_server) = fake_upstream().await;
+    let app = spawn_app_with(|config| config.upstream_index = Some(upstream)).await;
+    browser.open_workbench(&app).await;
+    let (class, import) = failure(&browser, "import upstream_demo").await;
+    assert_eq!(class, "ModuleNotFoundError");
+    assert!(
+        import.contains("`%pip install upstream_demo` installs it"),
+        "{import}"
+    );
+    let (_, unknown) = failure(&browser, "%pip install no-such-demo").await;
+    assert!(unknown.contains("check the name"), "{unknown}");
+    let (_, binary) = failure(&browser, "%pip install binary-demo").await;
+    assert!(binary.contains("no pure-Python wheel"), "{binary}");
+    upstream_server.abort();
+    let _ = upstream_server.await;
+    let (_, gone) = failure(&browser, "%pip install other-demo").await;
+    assert!(gone.contains("cannot be reached right now"), "{gone}");
     browser.close().await;
 }

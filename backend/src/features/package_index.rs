@@ -23,9 +23,10 @@ use std::sync::{Arc, RwLock};
 
 use anyhow::{Context, Result};
 use axum::extract::{Path as UrlPath, State};
-use axum::http::HeaderValue;
 use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use protocol::{ErrorCode, MissingBecause};
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
@@ -250,12 +251,14 @@ pub async fn project(
     let name = validate_name(&name)?;
     let index = state.index();
     if index.locked.contains(&name) {
-        return Err(AppError::NotFound(format!(
-            "{name} comes from the Pyodide distribution, not from this index"
-        )));
+        return Ok(missing(
+            format!("{name} comes from the Pyodide distribution, not from this index"),
+            MissingBecause::Distribution,
+        ));
     }
     let mut files = index.kept_files(&name, &site.origin);
     let mut upstream_trouble = None;
+    let mut upstream_has_it = false;
     if let Some(upstream) = index.upstream.clone() {
         let asked = name.clone();
         let answer = tokio::task::spawn_blocking(move || upstream.project_files(&asked))
@@ -263,6 +266,7 @@ pub async fn project(
             .map_err(|error| AppError::Internal(error.to_string()))?;
         match answer {
             Ok(Some(listed)) => {
+                upstream_has_it = true;
                 let mut known = index
                     .listed
                     .write()
@@ -294,17 +298,31 @@ pub async fn project(
         }
     }
     if files.is_empty() {
-        return Err(AppError::NotFound(
-            match (&index.upstream, upstream_trouble) {
-                (None, _) => format!("no package named {name} in this server's wheelhouse"),
-                (Some(_), None) => format!(
+        let (error, because) = match (&index.upstream, upstream_trouble) {
+            (None, _) => (
+                format!("no package named {name} in this server's wheelhouse"),
+                MissingBecause::NoUpstream,
+            ),
+            (Some(_), None) if upstream_has_it => (
+                format!(
+                    "the upstream index has {name}, but no pure-Python wheel of it, which is what Pyodide can install"
+                ),
+                MissingBecause::NoPureWheel,
+            ),
+            (Some(_), None) => (
+                format!(
                     "no package named {name} in this server's wheelhouse or its upstream index"
                 ),
-                (Some(_), Some(_)) => format!(
+                MissingBecause::NotUpstream,
+            ),
+            (Some(_), Some(_)) => (
+                format!(
                     "no package named {name} in this server's wheelhouse, and the upstream index cannot be reached"
                 ),
-            },
-        ));
+                MissingBecause::UpstreamUnreachable,
+            ),
+        };
+        return Ok(missing(error, because));
     }
     let versions: BTreeSet<String> = files.iter().map(|(version, _)| version.clone()).collect();
     let page = protocol::SimpleProject {
@@ -321,6 +339,18 @@ pub async fn project(
         body,
     )
         .into_response())
+}
+
+/// The 404 for a project without wheels here, saying why (`missing`), which the page turns
+/// into words about what would help.
+fn missing(error: String, because: MissingBecause) -> Response {
+    let body = protocol::ProjectMissing {
+        success: false,
+        error,
+        code: ErrorCode::NotFound,
+        missing: because,
+    };
+    (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
 }
 
 /// `GET /wheelhouse/{file}`: a kept wheel, or one upstream listed (fetched once).

@@ -27,3 +27,4 @@ def test_each_module_imports_only_the_modules_listed_before_it():
         imported |= set(re.findall(r"^from \. import (\w+)", source, re.MULTILINE))
         later = sorted(name for name in imported if order.index(name) >= place)
         assert not later, f"{module} imports {later}, listed at or after it"
+

@@ -7,8 +7,7 @@ import sys
 import time
 
 from . import state
-from .capture import describe_error
-from .operations import install_requirement
+from .operations import install_failure, install_requirement
 from .state import InstallError, UsageError
 
 # The starts of `%time` clocks running now (a stack: `%time` may call code that times).
@@ -233,7 +232,7 @@ async def magic_pip(arguments):
         try:
             await install_requirement(requirement, state.PACKAGE_INDEX_URL)
         except Exception as error:
-            raise InstallError(f"could not install {requirement}: {describe_error(error)}") from None
+            raise InstallError(install_failure(requirement, error)) from None
     after = installed_versions(micropip)
     added = [f"{name}-{version}" for name, version in sorted(after.items()) if before.get(name) != version]
     if added:

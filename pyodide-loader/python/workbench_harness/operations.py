@@ -143,7 +143,7 @@ async def install(requirement, index_url=None):
             {
                 "success": False,
                 "package": requirement,
-                "error": f"could not install {requirement}: {describe_error(error)}",
+                "error": install_failure(requirement, error, index_url),
             }
         )
     return json.dumps({"success": True, "package": requirement, "version": version})
@@ -167,6 +167,130 @@ async def install_requirement(requirement, index_url=None):
         ),
         None,
     )
+
+
+# What would help when our package index has no wheel of a package, by the reason its 404
+# gives (`missing`: protocol::MissingBecause).
+MISSING_ADVICE = {
+    "distribution": (
+        "{name} comes with Pyodide's distribution (`import {name}` loads it); "
+        "no other version of it can be installed"
+    ),
+    "noUpstream": (
+        "{name} is not in this server's package index, and the server has no upstream index "
+        "to ask: start it with --upstream-index https://pypi.org/simple (as `cargo xtask run` "
+        "does) to install packages from the public Python package index"
+    ),
+    "notUpstream": (
+        "no package named {name} is on this server's package index or on the public index "
+        "it mirrors: check the name"
+    ),
+    "noPureWheel": (
+        "{name} has no pure-Python wheel, and Pyodide's distribution does not include it: "
+        "it needs a build for WebAssembly, which does not exist here"
+    ),
+    "upstreamUnreachable": (
+        "{name} is not in this server's package index, and the upstream index it mirrors "
+        "cannot be reached right now: try again when online"
+    ),
+}
+UNREACHABLE_ADVICE = "the server's package index cannot be reached: are you offline?"
+
+
+def requirement_name(requirement):
+    """The project name of a requirement (`numpy>=2`, `pkg[extra]==1.0`)."""
+    return re.split(r"[\s\[<>=!~;@(]", str(requirement).strip(), maxsplit=1)[0]
+
+
+def ask_index(name, index_url=None):
+    """Our package index's answer for `name`: (HTTP status, JSON body or None), asked with a
+    synchronous request (a worker may make one; only after a failure); None where it cannot
+    be asked (no index configured, or plain CPython)."""
+    index_url = index_url or state.PACKAGE_INDEX_URL
+    if not index_url:
+        return None
+    try:
+        from js import XMLHttpRequest
+    except ImportError:
+        return None
+    request = XMLHttpRequest.new()
+    try:
+        request.open("GET", index_url.replace("{package_name}", normalize_name(name)), False)
+        request.setRequestHeader("Accept", "application/vnd.pypi.simple.v1+json")
+        request.send()
+    except Exception:  # noqa: BLE001 - a network error is an answer too
+        return (0, None)
+    try:
+        body = json.loads(request.responseText)
+    except ValueError:
+        body = None
+    return (int(request.status), body)
+
+
+def install_advice(name, answer):
+    """What would help, in words, from the index's `answer` for `name`; None when the index
+    has the package (the failure is micropip's own, a version conflict say) or was not
+    asked."""
+    if answer is None:
+        return None
+    status, body = answer
+    if status == 0:
+        return UNREACHABLE_ADVICE
+    if status == 404 and isinstance(body, dict):
+        advice = MISSING_ADVICE.get(body.get("missing"))
+        return advice.format(name=name) if advice else None
+    return None
+
+
+def install_failure(requirement, error, index_url=None):
+    """The message for a failed install: what would help if the index can say, else
+    micropip's own words."""
+    name = requirement_name(requirement)
+    advice = install_advice(name, ask_index(name, index_url))
+    return f"could not install {requirement}: {advice or describe_error(error)}"
+
+
+def failure_advice(error):
+    """For a run's error, what would help, in words, or None: a module that is not installed
+    (`ModuleNotFoundError`), or `micropip.install` in the code failing for a package the
+    index does not have."""
+    if isinstance(error, ModuleNotFoundError) and error.name:
+        top = error.name.split(".")[0]
+        import importlib.util
+
+        try:
+            if importlib.util.find_spec(top) is not None:
+                return None
+        except (ImportError, ValueError):
+            return None
+        answer = ask_index(top)
+        if answer is not None and answer[0] == 200:
+            return f"`%pip install {top}` installs it from the package index"
+        if answer is not None and answer[0] == 404 and isinstance(answer[1], dict):
+            if answer[1].get("missing") in ("noUpstream", "upstreamUnreachable", "noPureWheel"):
+                return install_advice(top, answer)
+        return None
+    for requirement in micropip_requirements(error):
+        advice = install_advice(requirement_name(requirement), ask_index(requirement_name(requirement)))
+        if advice:
+            return advice
+    return None
+
+
+def micropip_requirements(error):
+    """The requirements `micropip.install` was called with, if the error came out of it."""
+    traceback = error.__traceback__
+    while traceback is not None:
+        frame = traceback.tb_frame
+        if frame.f_code.co_name == "install" and str(frame.f_globals.get("__name__", "")).startswith("micropip"):
+            requirements = frame.f_locals.get("requirements")
+            if isinstance(requirements, str):
+                return [requirements]
+            if isinstance(requirements, (list, tuple)):
+                return [str(requirement) for requirement in requirements]
+            return []
+        traceback = traceback.tb_next
+    return []
 
 
 def reset():

@@ -9,7 +9,7 @@ from . import state
 from .capture import CellOutputs, MEMORY_HINT, StreamingOutput, describe_error, make_json_safe
 from .display import as_frame, figure_png, image_output, is_figure, mime_bundle, plain_text, prepare_builtins, repr_method, table_of
 from .magics import format_time, time_starts
-from .operations import now_iso
+from .operations import failure_advice, now_iso
 from .rewrite import needs_event_loop, transform_cell
 from .stdin import RunInput, prepare_input, remember_error
 from .tracebacks import error_output, remember_source, user_traceback
@@ -72,7 +72,12 @@ class Run:
         self.answer["success"] = False
         if isinstance(error, MemoryError) and MEMORY_HINT not in getattr(error, "__notes__", ()):
             error.add_note(MEMORY_HINT)
-        self.answer["error"] = describe_error(error)
+        # What would help (a module to install, a package the index lacks), in the traceback
+        # as a note and after the message.
+        advice = failure_advice(error)
+        if advice and advice not in getattr(error, "__notes__", ()):
+            error.add_note(advice)
+        self.answer["error"] = describe_error(error) + (f" ({advice})" if advice else "")
         self.answer["errorType"] = type(error).__name__
         self.answer["traceback"] = user_traceback(error)
         self.error_output = error_output(error, self.answer["traceback"])
