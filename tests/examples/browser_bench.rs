@@ -278,7 +278,58 @@ async fn workbench_extras(browser: &Browser) -> serde_json::Map<String, Value> {
     measured.extend(notebook_extras(browser).await);
     measured.insert("file memory".to_owned(), file_memory(browser).await);
     measured.insert("keeping".to_owned(), keeping_extras(browser).await);
+    measured.insert("kernel".to_owned(), kernel_extras(browser).await);
     measured
+}
+
+/// How many names the Variables panel lists in the bench, and how often it is asked.
+const VARIABLE_NAMES: usize = 200;
+const VARIABLE_ASKS: usize = 20;
+
+/// The Variables panel's question over [`VARIABLE_NAMES`] names (ints, strings, lists,
+/// numpy arrays, DataFrames), page → answer, each of [`VARIABLE_ASKS`]; and matplotlib's
+/// font list read as shipped against rebuilt (what every fresh start did before set-up
+/// shipped this version's own list), in one run, Python's own time.
+async fn kernel_extras(browser: &Browser) -> Value {
+    let made = browser
+        .execute(json!({"code": format!(
+            "import numpy as np, pandas as pd\n\
+             for i in range({VARIABLE_NAMES}):\n\
+             \x20   globals()[f'v{{i:03}}'] = [i, str(i), list(range(i)), np.zeros(i), pd.DataFrame({{'a': range(i)}})][i % 5]"
+        )}))
+        .await;
+    assert_eq!(made["success"], true, "{made}");
+    let asked = browser
+        .eval_with(
+            "return (async () => {
+               const times = [];
+               let listed = 0;
+               for (let i = 0; i < arguments[0]; i++) {
+                 const started = performance.now();
+                 const answer = await window.workbench.variables();
+                 times.push(performance.now() - started);
+                 listed = answer.variables.length;
+               }
+               return { times, listed };
+             })()",
+            vec![json!(VARIABLE_ASKS)],
+        )
+        .await;
+    assert!(
+        asked["listed"].as_u64().unwrap_or(0) >= VARIABLE_NAMES as u64,
+        "{asked}"
+    );
+    let fonts = browser
+        .execute(json!({"code": "
+import time
+import matplotlib.font_manager as font_manager
+times = {'shipped': [], 'rebuilt': []}
+for _ in range(5):
+    started = time.perf_counter(); font_manager._load_fontmanager(); times['shipped'].append(time.perf_counter() - started)
+    started = time.perf_counter(); font_manager._load_fontmanager(try_read_cache=False); times['rebuilt'].append(time.perf_counter() - started)
+times"}))
+        .await;
+    json!({"variables": asked, "fonts": fonts["result"]})
 }
 
 /// Share links of a notebook of [`SHARED_CELLS`] cells with outputs (made: the median of
@@ -915,6 +966,21 @@ impl Report {
             mib(&backup["appPeak"]),
             mib(&backup["heapBefore"]),
             mib(&backup["heapPeak"]),
+        ));
+        let kernel = &extras["kernel"];
+        let variable_times = numbers(&kernel["variables"]["times"]);
+        let shipped = numbers(&kernel["fonts"]["shipped"]);
+        let rebuilt = numbers(&kernel["fonts"]["rebuilt"]);
+        md.push_str(&format!(
+            "| Variables panel over {VARIABLE_NAMES} names (ints, strings, lists, arrays, DataFrames): page → answer, median / slowest of {} | {:.1} ms / {:.1} ms | — | — | — |\n\
+             | matplotlib's font list at start: read as shipped, against rebuilt (each fresh start before), Python's time, medians of {} | {:.1} ms | {:.0} ms (rebuilt) | {:.3}× | — |\n",
+            variable_times.len(),
+            median(&variable_times),
+            variable_times.iter().copied().fold(f64::NAN, f64::max),
+            shipped.len(),
+            median(&shipped) * 1000.0,
+            median(&rebuilt) * 1000.0,
+            median(&shipped) / median(&rebuilt),
         ));
         md.push_str(&format!(
             "\n(The CSV is {csv_mb:.1} MB, made in the page; the workbench stores it in the browser first. The \

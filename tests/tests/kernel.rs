@@ -199,13 +199,19 @@ async fn input_asks_in_the_running_cell_and_the_api_reads_its_lines() {
     let saved = cells(&browser).await[0]["outputs"].to_string();
     assert!(!saved.contains("hunter2"), "{saved}");
 
-    // Stop while the code waits: the run stops, the box goes, Python stays.
+    // Escape in the box (as Stop, and as Escape anywhere while cells run) while the code
+    // waits: the run stops, the box goes, Python stays.
     open_cells(&browser, &["kept = 1", "input('wait? ')\nreached = 1"]).await;
     start_run_all(&browser).await;
     browser
         .wait_for_text("stdin-prompt", WAIT, |text| text.trim_end() == "wait?")
         .await;
-    browser.find("stop").await.click().await.expect("Stop");
+    browser
+        .find("stdin-field")
+        .await
+        .send_keys("\u{e00c}")
+        .await
+        .expect("Escape");
     let outcomes = finished(&browser).await;
     assert_eq!(outcomes[1]["success"], false, "{outcomes}");
     assert_eq!(last_error(&browser, 1).await, "KeyboardInterrupt");
@@ -305,6 +311,20 @@ async fn the_variables_panel_lists_the_names_after_each_run() {
     // 1,000 int64 and 1,000 float64 values, and the index's few bytes.
     assert!(row("frame")[3].contains("KB"), "{:?}", row("frame"));
     assert_eq!(row("odd")[1..], ["Odd", "?", "?"]);
+    // The same list for scripts.
+    let listed = browser.eval("return window.workbench.variables()").await;
+    assert_eq!(listed["more"], 0, "{listed}");
+    let frame = listed["variables"]
+        .as_array()
+        .and_then(|variables| {
+            variables
+                .iter()
+                .find(|variable| variable["name"] == "frame")
+        })
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(frame["shape"], "1,000 × 2", "{listed}");
+    assert_eq!(frame["type"], "DataFrame", "{listed}");
 
     // An object whose length never comes back: the panel's question is cut at its time
     // limit, the names still show, and the next run runs.

@@ -1,7 +1,7 @@
 //! `window.workbench`: the runtime's operations for page scripts, embedding, automation and
 //! tests. Each function returns a Promise of the same JSON the original service answered
 //! with: `execute(code | {code, context?, timeout?})`, `loadFile(name, bytes | text)`,
-//! `install(name)`, `reset()`, `status()`, plus `stop()`. They go through the page's
+//! `install(name)`, `reset()`, `status()`, plus `stop()` and `variables()`. They go through the page's
 //! [`Session`], so they count in usage statistics like the page's own buttons.
 
 use pyodide_loader::{ExecuteRequest, FileSource, Runtime};
@@ -86,6 +86,17 @@ pub fn expose_on_window(session: Session, runtime: &Runtime) -> Result<(), JsVal
         Closure::<dyn Fn() -> js_sys::Promise>::new(move || match to_js(&status.status()) {
             Ok(value) => js_sys::Promise::resolve(&value),
             Err(error) => js_sys::Promise::reject(&error),
+        })
+        .into_js_value(),
+    )?;
+
+    // The Variables panel's list, between runs (rejects while code runs).
+    let variables = runtime.clone();
+    set(
+        "variables",
+        Closure::<dyn Fn() -> js_sys::Promise>::new(move || {
+            let variables = variables.clone();
+            future_to_promise(async move { to_js(&variables.variables().await.map_err(error)?) })
         })
         .into_js_value(),
     )?;

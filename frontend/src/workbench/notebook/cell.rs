@@ -124,7 +124,8 @@ pub fn CellRow(id: CellId, workspace: Workspace) -> impl IntoView {
 }
 
 /// The box the running code's `input()` (or `getpass`, or pdb) waits on: the prompt and a
-/// focused text field; Enter sends the line, Ctrl+D on an empty field ends the input.
+/// focused text field; Enter sends the line, Ctrl+D on an empty field ends the input, Escape
+/// stops the run.
 #[component]
 fn InputBox(ask: InputAsk, workspace: Workspace) -> impl IntoView {
     let field = NodeRef::<leptos::html::Input>::new();
@@ -140,6 +141,12 @@ fn InputBox(ask: InputAsk, workspace: Workspace) -> impl IntoView {
         let answer = match event.key().as_str() {
             "Enter" if !event.is_composing() => InputAnswer::Line(field.value()),
             "d" if event.ctrl_key() && field.value().is_empty() => InputAnswer::End,
+            // As everywhere in the notebook while cells run: Escape stops them.
+            "Escape" => {
+                event.prevent_default();
+                workspace.runner.stop();
+                return;
+            }
             _ => return,
         };
         event.prevent_default();
@@ -164,7 +171,7 @@ fn InputBox(ask: InputAsk, workspace: Workspace) -> impl IntoView {
                     on:keydown=on_key
                 />
             </label>
-            <span class="hint">"Enter sends · Ctrl+D ends the input"</span>
+            <span class="hint">"Enter sends · Ctrl+D ends the input · Esc stops"</span>
         </div>
     }
 }
