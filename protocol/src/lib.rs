@@ -190,8 +190,8 @@ pub enum MissingBecause {
     NoUpstream,
     /// Neither the wheelhouse nor the upstream index has it.
     NotUpstream,
-    /// The upstream index has it, but no wheel Pyodide can install (pure Python): only
-    /// wheels built for other platforms, or only source.
+    /// The upstream index has it, but no wheel Pyodide can install (pure Python, or built
+    /// for this Pyodide): only wheels for other platforms, or only source.
     NoPureWheel,
     /// Not in the wheelhouse, and the upstream index could not be asked.
     UpstreamUnreachable,

@@ -10,7 +10,8 @@
 //! which micropip checks; their origin comes from configuration or a trusted proxy, never
 //! from what an arbitrary client claims (see [`Site`]).
 //!
-//! With `--upstream-index`, a project page also lists upstream's pure-Python wheels the
+//! With `--upstream-index`, a project page also lists upstream's wheels Pyodide can install
+//! (pure-Python, or built for its platform, PEP 783) that the
 //! wheelhouse lacks; a wheel is downloaded the first time it is asked for, checked against
 //! upstream's sha256 (a mismatch is refused with 502 and nothing is kept), stored in
 //! `data/wheelhouse/` and served from there ever after, upstream or not.
@@ -305,7 +306,7 @@ pub async fn project(
             ),
             (Some(_), None) if upstream_has_it => (
                 format!(
-                    "the upstream index has {name}, but no pure-Python wheel of it, which is what Pyodide can install"
+                    "the upstream index has {name}, but no wheel of it Pyodide can install (pure-Python, or built for this Pyodide)"
                 ),
                 MissingBecause::NoPureWheel,
             ),

@@ -30,6 +30,34 @@ pub fn is_pure_python3_wheel(filename: &str) -> bool {
     *platform == "any" && *abi == "none" && python.split('.').any(|tag| tag.starts_with("py3"))
 }
 
+/// The platform tags of wheels built for the served Pyodide (0.27: Emscripten 3.1.58,
+/// CPython 3.12): Pyodide's own name and PEP 783's.
+pub const PYODIDE_PLATFORMS: [&str; 2] = ["pyodide_2024_0_wasm32", "pyemscripten_2024_0_wasm32"];
+/// The CPython those wheels are built for.
+const PYODIDE_PYTHON: &str = "cp312";
+
+/// Whether micropip in the served Pyodide can install a wheel: a pure-Python 3 one, or one
+/// built for this Pyodide's platform (PEP 783) and CPython, with its own ABI or the stable one.
+pub fn installs_in_pyodide(filename: &str) -> bool {
+    if is_pure_python3_wheel(filename) {
+        return true;
+    }
+    let Some(stem) = filename.strip_suffix(".whl") else {
+        return false;
+    };
+    let tags: Vec<&str> = stem.rsplitn(4, '-').take(3).collect();
+    let [platform, abi, python] = tags.as_slice() else {
+        return false;
+    };
+    platform
+        .split('.')
+        .any(|platform| PYODIDE_PLATFORMS.contains(&platform))
+        && python.split('.').any(|tag| tag == PYODIDE_PYTHON)
+        && abi
+            .split('.')
+            .any(|abi| abi == PYODIDE_PYTHON || abi == "abi3" || abi == "none")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,5 +81,24 @@ mod tests {
             "demo-1.0-cp312-cp312-manylinux_2_17_x86_64.whl"
         ));
         assert!(!is_pure_python3_wheel("demo-1.0.tar.gz"));
+    }
+
+    #[test]
+    fn wheels_built_for_this_pyodide_install_too() {
+        assert!(installs_in_pyodide("demo-1.0-py3-none-any.whl"));
+        assert!(installs_in_pyodide(
+            "demo-1.0-cp312-cp312-pyodide_2024_0_wasm32.whl"
+        ));
+        assert!(installs_in_pyodide(
+            "demo-1.0-cp312-abi3-pyemscripten_2024_0_wasm32.whl"
+        ));
+        for refused in [
+            "demo-1.0-cp313-cp313-pyodide_2025_0_wasm32.whl",
+            "demo-1.0-cp311-cp311-pyodide_2024_0_wasm32.whl",
+            "demo-1.0-cp312-cp312-manylinux_2_17_x86_64.whl",
+            "demo-1.0-cp312-cp312-emscripten_3_1_58_wasm32.whl",
+        ] {
+            assert!(!installs_in_pyodide(refused), "{refused}");
+        }
     }
 }

@@ -1,9 +1,10 @@
 //! The package index's optional upstream (`--upstream-index URL`): another PEP 691 JSON
 //! index, such as `https://pypi.org/simple`, asked for projects the wheelhouse lacks.
 //!
-//! Only pure-Python wheels (`…-none-any.whl` for Python 3) that upstream lists with a
-//! sha256 are offered: Pyodide cannot install anything else from an index. Calls block; the
-//! package index runs them on tokio's blocking pool.
+//! Only wheels Pyodide can install that upstream lists with a sha256 are offered:
+//! pure-Python ones (`…-none-any.whl` for Python 3) and those built for the served
+//! Pyodide's platform (`cp312-…-pyodide_2024_0_wasm32`, PEP 783). Calls block; the package
+//! index runs them on tokio's blocking pool.
 
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::features::simple_api::{
-    SIMPLE_JSON, is_pure_python3_wheel, normalize, parse_wheel_filename,
+    SIMPLE_JSON, installs_in_pyodide, normalize, parse_wheel_filename,
 };
 
 /// A wheel larger than this is not downloaded.
@@ -77,7 +78,7 @@ impl Upstream {
         })
     }
 
-    /// The pure-Python wheels upstream has for a normalised project name, or `None` if
+    /// The wheels Pyodide can install that upstream has for a normalised project name, or `None` if
     /// upstream does not know the project. `Err` says why upstream could not be asked.
     pub fn project_files(&self, name: &str) -> Result<Option<Vec<UpstreamFile>>, String> {
         let page_url = format!("{}/{name}/", self.base);
@@ -127,10 +128,11 @@ impl Upstream {
     }
 }
 
-/// A listed file if it is a pure-Python 3 wheel of this project with a sha256, not yanked.
+/// A listed file if it is a wheel of this project Pyodide can install, with a sha256, not
+/// yanked.
 fn offered(file: PageFile, name: &str, page_url: &str) -> Option<UpstreamFile> {
     let (project, _) = parse_wheel_filename(&file.filename)?;
-    let pure = is_pure_python3_wheel(&file.filename);
+    let installable = installs_in_pyodide(&file.filename);
     let yanked = !matches!(
         file.yanked,
         serde_json::Value::Null | serde_json::Value::Bool(false)
@@ -141,7 +143,7 @@ fn offered(file: PageFile, name: &str, page_url: &str) -> Option<UpstreamFile> {
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | '!'));
     if normalize(&project) != name
-        || !pure
+        || !installable
         || yanked
         || !safe_name
         || !protocol::telemetry::is_sha256_hex(&sha256)
@@ -179,7 +181,7 @@ mod tests {
     }
 
     #[test]
-    fn only_pure_python_3_wheels_of_the_project_are_offered() {
+    fn only_wheels_of_the_project_that_pyodide_installs_are_offered() {
         let page = "http://up.example/simple/demo-pkg/";
         let wheel = offered(file("demo_pkg-1.0-py3-none-any.whl"), "demo-pkg", page).expect("pure");
         assert_eq!(
@@ -188,6 +190,15 @@ mod tests {
         );
         assert_eq!(wheel.sha256, "ab".repeat(32));
         assert!(offered(file("demo_pkg-1.0-py2.py3-none-any.whl"), "demo-pkg", page).is_some());
+        // Built for this Pyodide (PEP 783): offered too.
+        assert!(
+            offered(
+                file("demo_pkg-1.0-cp312-cp312-pyodide_2024_0_wasm32.whl"),
+                "demo-pkg",
+                page
+            )
+            .is_some()
+        );
         for refused in [
             "demo_pkg-1.0-cp312-cp312-manylinux_2_17_x86_64.whl",
             "demo_pkg-1.0-py2-none-any.whl",

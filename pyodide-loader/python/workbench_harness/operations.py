@@ -186,8 +186,9 @@ MISSING_ADVICE = {
         "it mirrors: check the name"
     ),
     "noPureWheel": (
-        "{name} has no pure-Python wheel, and Pyodide's distribution does not include it: "
-        "it needs a build for WebAssembly, which does not exist here"
+        "{name} has no pure-Python wheel and none built for this Pyodide, and Pyodide's "
+        "distribution does not include it: it needs a build for WebAssembly, which does not "
+        "exist yet"
     ),
     "upstreamUnreachable": (
         "{name} is not in this server's package index, and the upstream index it mirrors "
