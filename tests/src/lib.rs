@@ -475,6 +475,17 @@ pub async fn cells(browser: &Browser) -> Vec<Value> {
     }
 }
 
+/// Opens a notebook of these nbformat cells through `window.workbench.notebook.open`.
+pub async fn open_notebook_of(browser: &Browser, cells: Value) {
+    let notebook = json!({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5});
+    browser
+        .eval_with(
+            "return window.workbench.notebook.open(arguments[0])",
+            vec![json!(notebook.to_string())],
+        )
+        .await;
+}
+
 /// Waits (up to a minute) until `check` accepts the cells, and returns them.
 pub async fn cells_until(
     browser: &Browser,

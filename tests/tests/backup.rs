@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tests::{Browser, TestApp, spawn_app, until, until_ok};
+use tests::{Browser, TestApp, open_notebook_of, spawn_app, until, until_ok};
 
 /// Makes the browser's downloads go to `folder`.
 async fn download_to(browser: &Browser, folder: &Path) {
@@ -42,16 +42,6 @@ async fn downloaded(folder: &Path) -> PathBuf {
         },
     )
     .await
-}
-
-async fn open_notebook(browser: &Browser, cells: Value) {
-    let notebook = json!({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5});
-    browser
-        .eval_with(
-            "return window.workbench.notebook.open(arguments[0])",
-            vec![json!(notebook.to_string())],
-        )
-        .await;
 }
 
 /// Every kept notebook's title and cells, by title.
@@ -104,7 +94,7 @@ async fn a_backup_restores_every_notebook_file_and_package_in_a_fresh_browser() 
     let app = spawn_app().await;
     let browser = Browser::start().await;
     browser.open_workbench(&app).await;
-    open_notebook(
+    open_notebook_of(
         &browser,
         json!([
             {"cell_type": "markdown", "id": "t", "metadata": {}, "source": "# Trip costs"},
@@ -113,7 +103,7 @@ async fn a_backup_restores_every_notebook_file_and_package_in_a_fresh_browser() 
         ]),
     )
     .await;
-    open_notebook(
+    open_notebook_of(
         &browser,
         json!([
             {"cell_type": "markdown", "id": "h", "metadata": {}, "source": "# Sales: Q1 (copy)"},

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tests::{Browser, TestApp, cells, spawn_app};
+use tests::{Browser, TestApp, cells, open_notebook_of, spawn_app};
 
 const WAIT: Duration = Duration::from_secs(60);
 const ENTER: &str = "\u{e007}";
@@ -25,13 +25,7 @@ async fn open_cells(browser: &Browser, sources: &[&str]) {
             json!({"cell_type": "code", "source": source, "metadata": {}, "outputs": [], "execution_count": null})
         })
         .collect();
-    let notebook = json!({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5});
-    browser
-        .eval_with(
-            "return window.workbench.notebook.open(arguments[0])",
-            vec![json!(notebook.to_string())],
-        )
-        .await;
+    open_notebook_of(browser, json!(cells)).await;
 }
 
 /// Starts Run all without waiting for it; [`finished`] waits.

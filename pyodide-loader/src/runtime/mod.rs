@@ -587,26 +587,8 @@ impl Shared {
                     listener(LiveOutput::Stream { stream, text });
                 }
             }
-            FromWorker::Display { id, output } => {
-                let listener = self
-                    .pending
-                    .borrow()
-                    .get(&id)
-                    .and_then(|pending| pending.on_output.clone());
-                if let Some(listener) = listener {
-                    listener(LiveOutput::Display(output));
-                }
-            }
-            FromWorker::Input { id, ask } => {
-                let listener = self
-                    .pending
-                    .borrow()
-                    .get(&id)
-                    .and_then(|pending| pending.on_output.clone());
-                if let Some(listener) = listener {
-                    listener(LiveOutput::Input(ask));
-                }
-            }
+            FromWorker::Display { id, output } => self.tell(id, LiveOutput::Display(output)),
+            FromWorker::Input { id, ask } => self.tell(id, LiveOutput::Input(ask)),
             FromWorker::Reply { id, body } => {
                 if let Some(payload) = payload {
                     self.payloads.borrow_mut().insert(id, payload);
@@ -630,6 +612,19 @@ impl Shared {
                     }
                 });
             }
+        }
+    }
+
+    /// Hands live output to whoever runs request `id`, with nothing borrowed (the listener
+    /// may do anything, a new request included).
+    fn tell(&self, id: u64, output: LiveOutput) {
+        let listener = self
+            .pending
+            .borrow()
+            .get(&id)
+            .and_then(|pending| pending.on_output.clone());
+        if let Some(listener) = listener {
+            listener(output);
         }
     }
 
