@@ -305,7 +305,16 @@ async fn the_variables_panel_lists_the_names_after_each_run() {
     // 1,000 int64 and 1,000 float64 values, and the index's few bytes.
     assert!(row("frame")[3].contains("KB"), "{:?}", row("frame"));
     assert_eq!(row("odd")[1..], ["Odd", "?", "?"]);
-    // The same list for scripts.
+    // The same list for scripts — also when the panel asks at the same moment: the first
+    // question goes to the worker, and the same question asked twice while it waits shares
+    // one answer rather than one cancelling the other.
+    let all = browser
+        .eval(
+            "const ask = () => window.workbench.variables().then((answer) => answer.variables.length);
+             return Promise.all([ask(), ask(), ask()]);",
+        )
+        .await;
+    assert_eq!(all, json!([5, 5, 5]), "{all}");
     let listed = browser.eval("return window.workbench.variables()").await;
     assert_eq!(listed["more"], 0, "{listed}");
     let frame = listed["variables"]

@@ -8,7 +8,8 @@
 //!   shows nothing;
 //! - the worker has at most one question at a time; a newer question of the same kind
 //!   replaces one still waiting here ([`AssistError::Superseded`]), so the worker's queue
-//!   never fills with questions whose answers nobody reads, in front of a run;
+//!   never fills with questions whose answers nobody reads, in front of a run; the very same
+//!   question asked again while it waits shares its answer instead;
 //! - each has a time limit, counted from when the worker starts on it (`Started`, sent once
 //!   jedi is loaded): past [`crate::ASSIST_TIME_LIMIT_MS`] it is interrupted and answers
 //!   nothing, and if it is still stuck [`crate::ASSIST_STUCK_GRACE_MS`] later the worker is
@@ -49,10 +50,20 @@ pub(crate) struct AssistQueue {
     waiting: VecDeque<Waiting>,
 }
 
+/// A question waiting for the worker, and everyone who asked it: the same question asked
+/// again while it waits (the Variables panel and a script, say) shares its answer.
 #[derive(Debug)]
 struct Waiting {
     request: AssistRequest,
-    reply: oneshot::Sender<Result<Value, AssistError>>,
+    replies: Vec<oneshot::Sender<Result<Value, AssistError>>>,
+}
+
+impl Waiting {
+    fn answer(self, answer: &Result<Value, AssistError>) {
+        for reply in self.replies {
+            let _ = reply.send(answer.clone());
+        }
+    }
 }
 
 impl Runtime {
@@ -105,16 +116,28 @@ impl Runtime {
         let (reply, answer) = oneshot::channel();
         let superseded = {
             let mut queue = self.inner.assist.borrow_mut();
-            let older = queue
+            if let Some(same) = queue
                 .waiting
-                .iter()
-                .position(|waiting| waiting.request.same_kind(&request))
-                .and_then(|at| queue.waiting.remove(at));
-            queue.waiting.push_back(Waiting { request, reply });
-            older
+                .iter_mut()
+                .find(|waiting| waiting.request == request)
+            {
+                same.replies.push(reply);
+                None
+            } else {
+                let older = queue
+                    .waiting
+                    .iter()
+                    .position(|waiting| waiting.request.same_kind(&request))
+                    .and_then(|at| queue.waiting.remove(at));
+                queue.waiting.push_back(Waiting {
+                    request,
+                    replies: vec![reply],
+                });
+                older
+            }
         };
         if let Some(older) = superseded {
-            let _ = older.reply.send(Err(AssistError::Superseded));
+            older.answer(&Err(AssistError::Superseded));
         }
         pump(&self.inner);
         let body = answer
@@ -151,15 +174,15 @@ fn pump(inner: &Rc<Inner>) {
                 None => return,
             }
         };
-        let Waiting { request, reply } = waiting;
         if let Err(error) = inner.assist_allowed() {
-            let _ = reply.send(Err(error));
+            waiting.answer(&Err(error));
             continue;
         }
+        let request = waiting.request.clone();
         let (id, answer) = match inner.request(|id| ToWorker::Assist { id, request }, None, None) {
             Ok(sent) => sent,
             Err(error) => {
-                let _ = reply.send(Err(error.into()));
+                waiting.answer(&Err(error.into()));
                 continue;
             }
         };
@@ -177,7 +200,7 @@ fn pump(inner: &Rc<Inner>) {
                 .await
                 .unwrap_or(Err(LoaderError::Restarted))
                 .map_err(AssistError::from);
-            let _ = reply.send(answer);
+            waiting.answer(&answer);
             if let Some(inner) = next.upgrade() {
                 inner.assist.borrow_mut().in_flight = None;
                 pump(&inner);

@@ -147,18 +147,9 @@ impl Runtime {
         self.run(request, None, false).await
     }
 
-    /// [`Runtime::execute`], and `on_output` hears the output as the code makes it.
-    pub async fn execute_live(
-        &self,
-        request: ExecuteRequest,
-        on_output: impl Fn(LiveOutput) + 'static,
-    ) -> Result<ExecResult, LoaderError> {
-        self.run(request, Some(Rc::new(on_output)), false).await
-    }
-
-    /// [`Runtime::execute_live`] for a person at the page: an `input()` the request's lines
-    /// do not answer comes to `on_output` as [`LiveOutput::Input`], and the code waits until
-    /// [`Runtime::answer_input`] (or Stop).
+    /// [`Runtime::execute`] for a person at the page: `on_output` hears the output as the
+    /// code makes it, and an `input()` the request's lines do not answer as
+    /// [`LiveOutput::Input`]; the code waits until [`Runtime::answer_input`] (or Stop).
     pub async fn execute_interactive(
         &self,
         request: ExecuteRequest,
