@@ -13,7 +13,7 @@ import {
 import { closeBrackets, closeBracketsKeymap } from "@codemirror/autocomplete";
 import { Compartment, EditorState } from "@codemirror/state";
 import { oneDark } from "@codemirror/theme-one-dark";
-import { pythonAssist } from "./python-assist.js";
+import { closeAssist, pythonAssist } from "./python-assist.js";
 import {
   drawSelection,
   EditorView,
@@ -59,7 +59,8 @@ function createEditor(parent, doc, selection, callbacks, isPython = true) {
   const theme = new Compartment();
   const language = new Compartment();
   const languageFor = (python) => (python ? [python_(), pythonAssist(callbacks)] : []);
-  const run = (how) => () => {
+  const run = (how) => (view) => {
+    closeAssist(view);
     callbacks.run(how);
     return true;
   };

@@ -8,6 +8,7 @@
 import {
   acceptCompletion,
   autocompletion,
+  closeCompletion,
   completionStatus,
   selectedCompletionIndex,
   setSelectedCompletion,
@@ -426,6 +427,16 @@ const theme = EditorView.baseTheme({
     marginTop: "4px",
   },
 });
+
+// A run starting from the editor closes its popup, signature and docs: what they offered
+// was for the code as it was, and Escape — which closes them first — must reach Stop.
+export function closeAssist(view) {
+  closeCompletion(view);
+  const effects = [];
+  if (view.state.field(docsField, false)) effects.push(setDocs.of(null));
+  if (view.state.field(signatureField, false)) effects.push(setSignature.of(null));
+  if (effects.length > 0) view.dispatch({ effects });
+}
 
 // The editor's Python extensions, asking `callbacks`.
 export function pythonAssist(callbacks) {

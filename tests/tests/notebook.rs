@@ -16,6 +16,14 @@ const SHIFT_ENTER: &str = "\u{e008}\u{e007}\u{e000}";
 const CTRL_ENTER: &str = "\u{e009}\u{e007}\u{e000}";
 const ALT_ENTER: &str = "\u{e00a}\u{e007}\u{e000}";
 const ESCAPE: &str = "\u{e00c}";
+const CTRL_SPACE: &str = "\u{e009}\u{e00d}\u{e000}";
+
+async fn completion_popup_open(browser: &Browser) -> bool {
+    browser
+        .eval("return document.querySelector('.cm-tooltip-autocomplete') !== null")
+        .await
+        == json!(true)
+}
 
 async fn workbench() -> (TestApp, Browser) {
     let app = spawn_app().await;
@@ -886,7 +894,26 @@ async fn notebook_text_outputs_and_file_names_never_leave_the_browser() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_notebook_survives_stopping_a_cell_that_loops_forever() {
     let (_app, browser) = workbench().await;
-    type_into(&browser, 0, "while True: pass").await;
+    // The loop ends in a name, so a completion popup comes up as it is typed (once jedi is
+    // loaded; Ctrl+Space asks again until then). A popup left open while the cell runs would
+    // take the Escape below for itself, and the loop would never stop.
+    type_into(&browser, 0, "while True: abs").await;
+    let mut asked = std::time::Instant::now();
+    tests::until("the completion popup", WAIT, async || {
+        if completion_popup_open(&browser).await {
+            return true;
+        }
+        if asked.elapsed() > Duration::from_secs(2) {
+            editor_of(&browser, 0)
+                .await
+                .send_keys(CTRL_SPACE)
+                .await
+                .expect("Ctrl+Space");
+            asked = std::time::Instant::now();
+        }
+        false
+    })
+    .await;
     editor_of(&browser, 0)
         .await
         .send_keys(CTRL_ENTER)
@@ -895,6 +922,10 @@ async fn the_notebook_survives_stopping_a_cell_that_loops_forever() {
     browser
         .wait_for_text("cell-count", WAIT, |text| text == "[*]")
         .await;
+    tests::until("the popup closing as the cell runs", WAIT, async || {
+        !completion_popup_open(&browser).await
+    })
+    .await;
     // Escape while it runs stops it.
     editor_of(&browser, 0)
         .await

@@ -32,19 +32,29 @@ impl Assist {
     /// Completions at `cursor` (UTF-16 code units), or `None` when there is nothing to show.
     /// Before Python is ready, the answer says to ask again later.
     pub async fn complete(self, code: String, cursor: u32) -> Option<Completions> {
-        match self.runtime()?.complete(&code, cursor).await {
+        let answer = match self.runtime()?.complete(&code, cursor).await {
             Ok(answer) => Some(answer),
             Err(AssistError::NotReady) => Some(Completions::later(cursor)),
             Err(_) => None,
-        }
+        };
+        self.still_idle(answer)
     }
 
     pub async fn signatures(self, code: String, cursor: u32) -> Option<SignatureHelp> {
-        self.runtime()?.signatures(&code, cursor).await.ok()
+        let answer = self.runtime()?.signatures(&code, cursor).await.ok();
+        self.still_idle(answer)
     }
 
     pub async fn inspect(self, code: String, cursor: u32) -> Option<Docs> {
-        self.runtime()?.inspect(&code, cursor).await.ok().flatten()
+        let answer = self.runtime()?.inspect(&code, cursor).await.ok().flatten();
+        self.still_idle(answer)
+    }
+
+    /// An answer that comes once a cell has started (asked just before the run key, while
+    /// jedi loaded, say) is not shown: a popup open while a cell runs would take the Escape
+    /// meant to stop it.
+    fn still_idle<T>(self, answer: Option<T>) -> Option<T> {
+        self.runtime().and(answer)
     }
 
     /// The cell's syntax problems; `None` means "not checked now" (the editor keeps what it
