@@ -1,6 +1,7 @@
 """What the editor asks about a cell while the user types: completions from the live
 namespace, the signatures of the call around the cursor, the docs of a name, and syntax
-errors; and, after a run, the user's names for the Variables panel. The Python side of
+errors; and, after a run, the user's names for the Variables panel and the data viewer's
+rows (`workbench_harness.table`). The Python side of
 `ToWorker::Assist` (pyodide-loader/src/message.rs).
 
 The worker runs this file in a namespace of its own, calls `setup` once with the harness's
@@ -28,6 +29,7 @@ import sys
 import warnings
 from types import ModuleType
 
+from workbench_harness import table
 from workbench_harness.scan import SQL_PIECE, string_end
 
 # The names completion sees: the harness's `user_globals`, given by `setup`.
@@ -60,6 +62,10 @@ EMPTY = {
     "inspect": {"docs": None},
     "check": {"problems": []},
     "variables": {"variables": [], "more": 0},
+    "table": {
+        "error": "Python could not show these rows: sorting or filtering took longer than the "
+        "viewer waits (10 s), or the object's own code failed"
+    },
 }
 
 # jedi's kinds, as the editor shows them.
@@ -561,6 +567,8 @@ def variables(code=None, index=0):
         else:
             try:
                 item.update(describe_variable(value))
+                if table.viewable(value):
+                    item["viewable"] = True
             except KeyboardInterrupt:
                 interrupted = True
                 item["unknown"] = True
@@ -605,12 +613,18 @@ def describe_variable(value):
     return described
 
 
+def table_rows(code, index=0):
+    """The data viewer's page of rows: `code` is the `TableQuery` as JSON."""
+    return table.page(namespace, json.loads(code))
+
+
 HANDLERS = {
     "complete": complete,
     "signatures": signatures,
     "inspect": inspect,
     "check": check,
     "variables": variables,
+    "table": table_rows,
 }
 
 

@@ -26,11 +26,11 @@ mod vocabulary;
 mod worker;
 
 pub use crate::message::{
-    AssistRequest, CompletionItem, CompletionKind, Completions, DataFile, DeleteResult, Docs,
-    ExecResult, ExecuteRequest, Failure, FileKind, FileLoad, FileNews, InputAnswer, InputAsk,
-    InstallResult, LinkedFolder, LiveOutput, LoadStage, Package, PackageNews, Problem, ResetResult,
-    RichOutput, Severity, Signature, SignatureHelp, SignatureParam, Status, Stream, Variable,
-    VariablesAnswer,
+    AssistRequest, ColumnSummary, CompletionItem, CompletionKind, Completions, DataFile,
+    DeleteResult, Docs, ExecResult, ExecuteRequest, Failure, FileKind, FileLoad, FileNews,
+    InputAnswer, InputAsk, InstallResult, LinkedFolder, LiveOutput, LoadStage, Package,
+    PackageNews, Problem, ResetResult, RichOutput, Severity, Signature, SignatureHelp,
+    SignatureParam, Status, Stream, TableColumn, TablePage, TableQuery, Variable, VariablesAnswer,
 };
 pub use crate::runtime::assist::AssistError;
 pub use crate::runtime::{FileSource, Runtime};
@@ -58,6 +58,9 @@ pub const PRELOAD: &[&[&str]] = &[&["numpy", "pandas"], &["matplotlib", "micropi
 /// How long the editor's question may take once the worker starts on it: then it is
 /// interrupted and answers nothing (a hostile `__dir__` must not hold Python).
 pub const ASSIST_TIME_LIMIT_MS: u64 = 1_000;
+/// The data viewer's limit: sorting or filtering ten million rows once takes seconds (the
+/// order is kept, so scrolling after it asks only for rows).
+pub const TABLE_TIME_LIMIT_MS: u64 = 10_000;
 /// How long an interrupted question may take to stop before the worker is replaced: long,
 /// since only code that ignores interrupts (C code looping) gets there.
 pub const ASSIST_STUCK_GRACE_MS: u64 = 10_000;
@@ -109,6 +112,10 @@ const HARNESS: &[(&str, &str)] = &[
     (
         "stdin.py",
         include_str!("../python/workbench_harness/stdin.py"),
+    ),
+    (
+        "table.py",
+        include_str!("../python/workbench_harness/table.py"),
     ),
     (
         "tracebacks.py",

@@ -116,6 +116,8 @@ pub enum AssistRequest {
     Check { code: String },
     /// The user's names, for the Variables panel: [`VariablesAnswer`].
     Variables,
+    /// Rows of a DataFrame, Series or array, for the data viewer: [`TablePage`].
+    Table { query: TableQuery },
 }
 
 impl AssistRequest {
@@ -123,6 +125,70 @@ impl AssistRequest {
     pub(crate) fn same_kind(&self, other: &Self) -> bool {
         std::mem::discriminant(self) == std::mem::discriminant(other)
     }
+
+    /// How long the worker may take to answer, from when it starts on the question.
+    pub(crate) fn time_limit_ms(&self) -> u64 {
+        match self {
+            Self::Table { .. } => crate::TABLE_TIME_LIMIT_MS,
+            _ => crate::ASSIST_TIME_LIMIT_MS,
+        }
+    }
+}
+
+/// The data viewer's question: rows `offset..offset + limit` (at most 500) of the variable
+/// `name`, after `filter` (a condition on one column, `price > 10`, or text to look for)
+/// and sorted by the column at `sort`; with every column's summary if `summarize`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct TableQuery {
+    pub name: String,
+    pub offset: u64,
+    pub limit: u32,
+    pub sort: Option<u32>,
+    pub descending: bool,
+    pub filter: String,
+    pub summarize: bool,
+}
+
+/// Rows for the data viewer, as text; or `error` (the name is gone, the filter does not
+/// fit the column, Python took too long) and nothing else.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct TablePage {
+    pub error: Option<String>,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// Rows of the object, and of them the ones the filter keeps.
+    pub total_rows: u64,
+    pub rows: u64,
+    pub offset: u64,
+    pub columns: Vec<TableColumn>,
+    /// Each row's index label, and its cells.
+    pub index: Vec<String>,
+    pub cells: Vec<Vec<String>>,
+    /// How the filter was read: `price > 10`, or `containing Paris`.
+    pub filtered_as: Option<String>,
+    /// With `summarize`: each column's, `None` where Python ran out of time for it.
+    pub summaries: Option<Vec<Option<ColumnSummary>>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+pub struct TableColumn {
+    pub name: String,
+    pub dtype: String,
+}
+
+/// A column's values at a glance: numbers and dates with min, max (and mean); other values
+/// with how many distinct ones there are and the most frequent.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(default)]
+pub struct ColumnSummary {
+    pub count: u64,
+    pub nulls: u64,
+    pub min: Option<String>,
+    pub max: Option<String>,
+    pub mean: Option<String>,
+    pub distinct: Option<u64>,
+    pub top: Vec<(String, u64)>,
 }
 
 /// Completions: replace `from..to` with an item's label.
@@ -252,6 +318,9 @@ pub struct Variable {
     pub preview: Option<String>,
     #[serde(default)]
     pub unknown: bool,
+    /// A DataFrame, Series or array the data viewer shows ([`AssistRequest::Table`]).
+    #[serde(default)]
+    pub viewable: bool,
 }
 
 /// The problems Python finds in a cell before running it.

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::message::{
     AssistRequest, CompletionKind, ExecuteRequest, FileNews, FromWorker, LoadStage, PackageNews,
-    ToWorker,
+    TableQuery, ToWorker,
 };
 
 /// The Pyodide worker's script as set-up joins it: its parts (`worker/pyodide-worker/`) in
@@ -386,6 +386,9 @@ fn assist_py_answers_exactly_the_questions_and_names_the_kinds_the_editor_shows(
         },
         AssistRequest::Check { code: code() },
         AssistRequest::Variables,
+        AssistRequest::Table {
+            query: TableQuery::default(),
+        },
     ]
     .iter()
     .inspect(|question| match question {
@@ -393,7 +396,8 @@ fn assist_py_answers_exactly_the_questions_and_names_the_kinds_the_editor_shows(
         | AssistRequest::Signatures { .. }
         | AssistRequest::Inspect { .. }
         | AssistRequest::Check { .. }
-        | AssistRequest::Variables => {}
+        | AssistRequest::Variables
+        | AssistRequest::Table { .. } => {}
     })
     .map(|question| name_of(question, "kind"))
     .collect();

@@ -429,3 +429,187 @@ heard"}))
     assert!(drew, "{first}");
     browser.close().await;
 }
+
+/// What the data viewer shows: its line about the object, and each row on screen as its
+/// index label and cells.
+async fn viewer_shows(browser: &Browser) -> (String, Vec<Vec<String>>) {
+    let seen = browser
+        .eval(
+            "const about = document.querySelector('[data-testid=viewer-about]')?.textContent ?? '';
+             const rows = [...document.querySelectorAll('[data-testid=viewer-row]')].map((row) =>
+               [...row.querySelectorAll('[role=rowheader], [role=gridcell]')].map((cell) => cell.textContent));
+             return [about, rows];",
+        )
+        .await;
+    serde_json::from_value(seen).expect("the viewer's text")
+}
+
+/// Waits until the viewer's rows satisfy `check`, and returns them.
+async fn viewer_until(
+    browser: &Browser,
+    what: &str,
+    check: impl Fn(&str, &[Vec<String>]) -> bool,
+) -> Vec<Vec<String>> {
+    tests::until_ok(what, WAIT, async || {
+        let (about, rows) = viewer_shows(browser).await;
+        if check(&about, &rows) {
+            Ok(rows)
+        } else {
+            Err((about, rows))
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_data_viewer_sorts_filters_and_scrolls_a_million_rows() {
+    let (_app, browser) = workbench().await;
+    open_cells(
+        &browser,
+        &["import numpy as np\nimport pandas as pd\nn = np.arange(1_000_000)\nframe = pd.DataFrame({'n': n, 'fruit': np.array(['apple', 'pear', 'fig', 'kiwi'])[n % 4], 'half': n / 2})\nlabel = 'not a table'"],
+    )
+    .await;
+    start_run_all(&browser).await;
+    finished(&browser).await;
+    // Only tables open: the frame's and the array's names are buttons, the string's is not.
+    let viewable = tests::until_ok("the frame listed as viewable", WAIT, async || {
+        let names = browser
+            .eval("return [...document.querySelectorAll('[data-testid=variable-view]')].map((b) => b.textContent)")
+            .await;
+        if names == json!(["frame", "n"]) { Ok(names) } else { Err(names) }
+    })
+    .await;
+    assert_eq!(viewable, json!(["frame", "n"]));
+    browser
+        .find("variable-view")
+        .await
+        .click()
+        .await
+        .expect("opens");
+    let rows = viewer_until(&browser, "the first rows", |about, rows| {
+        about.contains("1,000,000 rows × 3 columns") && rows.len() > 5
+    })
+    .await;
+    assert_eq!(rows[0], ["0", "0", "apple", "0"]);
+    assert_eq!(rows[3], ["3", "3", "kiwi", "1.5"]);
+    // The grid has the focus: the keyboard scrolls it.
+    let focused = browser
+        .eval("return document.activeElement?.dataset.testid ?? null")
+        .await;
+    assert_eq!(focused, "viewer-grid");
+
+    // Each column's summary comes after the rows.
+    let summary = tests::until_ok("the summaries", WAIT, async || {
+        let texts = browser
+            .eval("return [...document.querySelectorAll('[data-testid=viewer-summary]')].map((s) => s.title)")
+            .await;
+        if texts.as_array().is_some_and(|texts| texts.len() == 3) { Ok(texts) } else { Err(texts) }
+    })
+    .await;
+    assert_eq!(
+        summary[0], "1,000,000 values · 0 – 999999, mean 499999.5",
+        "{summary}"
+    );
+    assert!(
+        summary[1]
+            .as_str()
+            .is_some_and(|text| text.starts_with("1,000,000 values · 4 distinct: ")),
+        "{summary}"
+    );
+
+    // Scrolled to the end: the last rows, asked for only now.
+    browser
+        .eval("const grid = document.querySelector('[data-testid=viewer-grid]'); grid.scrollTop = grid.scrollHeight; return true")
+        .await;
+    let rows = viewer_until(&browser, "the last rows", |_, rows| {
+        rows.last().is_some_and(|row| row[0] == "999999")
+    })
+    .await;
+    assert_eq!(
+        rows.last().expect("a row")[1..],
+        ["999999", "kiwi", "499999.5"]
+    );
+
+    // Sorted by `half`, twice: descending; back at the top.
+    let sort_by = async |column: usize| {
+        browser
+            .eval_with(
+                "document.querySelectorAll('[data-testid=viewer-sort]')[arguments[0]].click(); return true",
+                vec![json!(column)],
+            )
+            .await;
+    };
+    sort_by(2).await;
+    viewer_until(&browser, "sorted ascending", |_, rows| {
+        rows.first().is_some_and(|row| row[0] == "0")
+    })
+    .await;
+    sort_by(2).await;
+    let rows = viewer_until(&browser, "sorted descending", |_, rows| {
+        rows.first().is_some_and(|row| row[0] == "999999")
+    })
+    .await;
+    assert_eq!(rows[1][0], "999998");
+
+    // A condition on a column, then text; the sort stays.
+    let filter = browser.find("viewer-filter").await;
+    filter.send_keys("n < 10").await.expect("types");
+    let rows = viewer_until(&browser, "the condition", |about, _| {
+        about.contains("10 rows n < 10")
+    })
+    .await;
+    let labels: Vec<&str> = rows.iter().map(|row| row[0].as_str()).collect();
+    assert_eq!(labels, ["9", "8", "7", "6", "5", "4", "3", "2", "1", "0"]);
+    filter.clear().await.expect("clears");
+    filter.send_keys("KIW").await.expect("types");
+    let rows = viewer_until(&browser, "the text", |about, rows| {
+        about.contains("250,000 rows containing KIW") && !rows.is_empty()
+    })
+    .await;
+    assert!(rows.iter().all(|row| row[2] == "kiwi"), "{rows:?}");
+    assert_eq!(rows[0][0], "999999");
+    // A condition that does not fit its column says so, and nothing breaks.
+    filter.clear().await.expect("clears");
+    filter.send_keys("n > many").await.expect("types");
+    let problem = browser
+        .wait_for_text("viewer-problem", WAIT, |text| !text.is_empty())
+        .await;
+    assert_eq!(problem, "n holds numbers, and 'many' is not one");
+
+    // Escape closes it; a name that is gone then says so.
+    browser
+        .find("viewer-grid")
+        .await
+        .send_keys("\u{e00c}")
+        .await
+        .expect("Escape");
+    tests::until("the viewer closing", WAIT, async || {
+        browser
+            .eval("return document.querySelector('[data-testid=data-viewer]') === null")
+            .await
+            == json!(true)
+    })
+    .await;
+    browser
+        .find("variable-view")
+        .await
+        .click()
+        .await
+        .expect("opens again");
+    viewer_until(&browser, "the rows again, unsorted", |_, rows| {
+        rows.first().is_some_and(|row| row[0] == "0")
+    })
+    .await;
+    browser.execute(json!({"code": "del frame"})).await;
+    browser
+        .find("viewer-filter")
+        .await
+        .send_keys("x")
+        .await
+        .expect("types");
+    let problem = browser
+        .wait_for_text("viewer-problem", WAIT, |text| !text.is_empty())
+        .await;
+    assert_eq!(problem, "there is no variable named 'frame' now");
+    browser.close().await;
+}

@@ -19,6 +19,7 @@ mod saved_state;
 mod session;
 mod storage;
 mod variables;
+mod viewer;
 mod window_api;
 
 use leptos::prelude::*;
@@ -36,6 +37,7 @@ use self::packages::PackagesPanel;
 use self::session::Session;
 use self::storage::{SiteStorage, StoragePanel};
 use self::variables::VariablesPanel;
+use self::viewer::DataViewer;
 use crate::telemetry;
 /// Where the Python runtime is in its life.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,6 +94,8 @@ pub fn Workbench() -> impl IntoView {
     let notice = RwSignal::new(None::<String>);
     // Bumped after anything that may change files or packages (a run, a restart).
     let changed = RwSignal::new(0u64);
+    // The variable open in the data viewer.
+    let viewing = RwSignal::new(None::<String>);
     let telemetry = telemetry::start();
     let history = History::load();
     // Packages installed in earlier visits come back once, when Python is first ready.
@@ -396,7 +400,7 @@ pub fn Workbench() -> impl IntoView {
                         data-testid="notebook-input"
                         on:change=picked_notebook
                     />
-                    <VariablesPanel session=session changed=changed />
+                    <VariablesPanel session=session changed=changed viewing=viewing />
                     <FolderPanel folder=folder on_insert=insert_code />
                     <FilesPanel files=files on_insert=insert_code />
                     <PackagesPanel session=session changed=changed />
@@ -434,6 +438,7 @@ pub fn Workbench() -> impl IntoView {
                     </span>
                 </Show>
             </footer>
+            {move || viewing.get().map(|_| view! { <DataViewer session=session open=viewing changed=changed /> })}
         </main>
     }
 }

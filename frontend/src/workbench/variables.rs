@@ -1,7 +1,8 @@
 //! The Variables panel: the user's names after each run — name, type (and dtype), shape or
 //! length, size in memory, and plain values themselves. One question to the worker after a
 //! run ends (the editor's questions' path: never during a run, within the same time limit),
-//! so a running cell pays nothing; an object that will not say what it is shows "?".
+//! so a running cell pays nothing; an object that will not say what it is shows "?". A
+//! DataFrame's, Series' or array's name opens it in the data viewer (`viewer.rs`).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -15,6 +16,8 @@ pub fn VariablesPanel(
     session: Session,
     /// Bumped after a run, a reset or a restart.
     changed: RwSignal<u64>,
+    /// Set to a name to open it in the data viewer.
+    viewing: RwSignal<Option<String>>,
 ) -> impl IntoView {
     let listed = RwSignal::new(VariablesAnswer::default());
     let refresh = move || {
@@ -56,7 +59,7 @@ pub fn VariablesPanel(
                             key=|variable| variable.clone()
                             let:variable
                         >
-                            <VariableRow variable />
+                            <VariableRow variable viewing />
                         </For>
                     </tbody>
                 </table>
@@ -70,7 +73,7 @@ pub fn VariablesPanel(
 }
 
 #[component]
-fn VariableRow(variable: Variable) -> impl IntoView {
+fn VariableRow(variable: Variable, viewing: RwSignal<Option<String>>) -> impl IntoView {
     let unknown = || "?".to_owned();
     let kind = match &variable.dtype {
         Some(dtype) => format!("{} ({dtype})", variable.type_name),
@@ -92,8 +95,19 @@ fn VariableRow(variable: Variable) -> impl IntoView {
     };
     view! {
         <tr data-testid="variable">
-            <td class="name" data-testid="variable-name">{variable.name}</td>
-            <td data-testid="variable-type">{kind}</td>
+            <td class="name" data-testid="variable-name">
+                {if variable.viewable {
+                    let name = variable.name.clone();
+                    view! {
+                        <button class="link" data-testid="variable-view" title="Open in the data viewer"
+                            on:click=move |_| viewing.set(Some(name.clone()))>{variable.name.clone()}</button>
+                    }
+                    .into_any()
+                } else {
+                    variable.name.clone().into_any()
+                }}
+            </td>
+            <td class="type" data-testid="variable-type" title=kind.clone()>{kind.clone()}</td>
             <td class="value" data-testid="variable-shape" title=shown.clone()>{shown.clone()}</td>
             <td class="number" data-testid="variable-size">{size}</td>
         </tr>

@@ -25,6 +25,8 @@ One module per concern, each importing only those below it:
 
 - `state`: shared limits, names and the changeable values (`state.DATA_DIR`, ...);
 - `scan`: the one scanner of Python strings and SQL pieces (assist.py uses it too);
+- `table`: the data viewer's rows of a DataFrame, Series or array, sorted and filtered,
+  and its columns' summaries (assist.py answers with it);
 - `capture`: streamed output and the run's outputs in order;
 - `display`: mime bundles, tables, figures, `display()`, IPython's display hook;
 - `tracebacks`: tracebacks through the user's cells only;

@@ -26,8 +26,8 @@ use super::watchdog::watch_assist;
 use super::{Inner, Runtime};
 use crate::LoaderError;
 use crate::message::{
-    AssistRequest, Completions, Docs, DocsAnswer, Problem, SignatureHelp, SyntaxCheck, ToWorker,
-    VariablesAnswer,
+    AssistRequest, Completions, Docs, DocsAnswer, Problem, SignatureHelp, SyntaxCheck, TablePage,
+    TableQuery, ToWorker, VariablesAnswer,
 };
 
 /// Why a question has no answer; the editor shows nothing in every case.
@@ -111,6 +111,12 @@ impl Runtime {
         self.ask(AssistRequest::Variables).await
     }
 
+    /// Rows of a DataFrame, Series or array for the data viewer (between runs; see
+    /// [`TableQuery`]). A newer page asked while one waits replaces it.
+    pub async fn table(&self, query: TableQuery) -> Result<TablePage, AssistError> {
+        self.ask(AssistRequest::Table { query }).await
+    }
+
     async fn ask<T: DeserializeOwned>(&self, request: AssistRequest) -> Result<T, AssistError> {
         self.inner.assist_allowed()?;
         let (reply, answer) = oneshot::channel();
@@ -179,6 +185,7 @@ fn pump(inner: &Rc<Inner>) {
             continue;
         }
         let request = waiting.request.clone();
+        let time_limit_ms = request.time_limit_ms();
         let (id, answer) = match inner.request(|id| ToWorker::Assist { id, request }, None, None) {
             Ok(sent) => sent,
             Err(error) => {
@@ -191,7 +198,7 @@ fn pump(inner: &Rc<Inner>) {
         let watched = Rc::downgrade(inner);
         wasm_bindgen_futures::spawn_local(async move {
             if on_start.await.is_ok() {
-                watch_assist(watched, id).await;
+                watch_assist(watched, id, time_limit_ms).await;
             }
         });
         let next: Weak<Inner> = Rc::downgrade(inner);

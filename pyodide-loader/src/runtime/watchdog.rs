@@ -5,7 +5,9 @@
 use std::rc::Weak;
 
 use super::Inner;
-use crate::{ASSIST_STUCK_GRACE_MS, ASSIST_TIME_LIMIT_MS, STUCK_GRACE_MS};
+#[cfg(doc)]
+use crate::ASSIST_TIME_LIMIT_MS;
+use crate::{ASSIST_STUCK_GRACE_MS, STUCK_GRACE_MS};
 
 /// How often a question past its time limit is interrupted again.
 const ASSIST_REPEAT_MS: u64 = 100;
@@ -47,15 +49,15 @@ pub(super) async fn watch(inner: Weak<Inner>, id: u64, timeout_ms: u64) {
     }
 }
 
-/// Interrupts one of the editor's questions past [`ASSIST_TIME_LIMIT_MS`] (counted from when
-/// the worker starts on it), and again every tenth of a second while it has not answered (C
+/// Interrupts one of the editor's questions past its time limit ([`ASSIST_TIME_LIMIT_MS`],
+/// or the data viewer's; counted from when the worker starts on it), and again every tenth of a second while it has not answered (C
 /// code that looks an attribute up quietly, like `PyObject_HasAttr`, swallows a
 /// `KeyboardInterrupt` raised in an object's `__getattr__`, and may call it again); replaces
 /// the worker if it is still stuck [`ASSIST_STUCK_GRACE_MS`] later: only code that ignores
 /// interrupts gets that far, and it would hold Python for ever. (The byte is the questions' alone, and the worker clears it
 /// before each one, so a raise that arrives just after the answer stops nothing.)
-pub(super) async fn watch_assist(inner: Weak<Inner>, id: u64) {
-    gloo_timers::future::TimeoutFuture::new(millis(ASSIST_TIME_LIMIT_MS)).await;
+pub(super) async fn watch_assist(inner: Weak<Inner>, id: u64, time_limit_ms: u64) {
+    gloo_timers::future::TimeoutFuture::new(millis(time_limit_ms)).await;
     let mut waited = 0;
     loop {
         let Some(inner) = inner.upgrade() else { return };

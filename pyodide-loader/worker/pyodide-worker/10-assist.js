@@ -66,9 +66,9 @@ function prepareAssistant() {
   return assistantReady;
 }
 
-// A syntax check is CPython's own parser, the Variables panel a walk over the user's names:
-// neither needs jedi.
-const WITHOUT_JEDI = new Set(["check", "variables"]);
+// A syntax check is CPython's own parser, the Variables panel a walk over the user's names,
+// the data viewer pandas: none needs jedi.
+const WITHOUT_JEDI = new Set(["check", "variables", "table"]);
 
 async function assist({ id, request }) {
   if (!WITHOUT_JEDI.has(request.kind)) {
@@ -91,7 +91,9 @@ async function assist({ id, request }) {
   answering = true;
   const answer = assistant.get("answer");
   try {
-    return JSON.parse(answer(request.kind, request.code ?? "", request.cursor ?? 0));
+    // The data viewer's question is a whole query; the editor's are code and a cursor.
+    const code = request.query !== undefined ? JSON.stringify(request.query) : request.code ?? "";
+    return JSON.parse(answer(request.kind, code, request.cursor ?? 0));
   } finally {
     answering = false;
     answer.destroy();
