@@ -50,6 +50,10 @@ fn site() -> Site {
         b"module.exports = {};",
     );
     write(
+        "public/plotly/v2.35.2/plotly.min.js",
+        b"window.Plotly = {};",
+    );
+    write(
         "public/wheelhouse/seaborn-0.13.2-py3-none-any.whl",
         SEABORN_WHEEL,
     );
@@ -138,6 +142,7 @@ async fn files_have_the_content_types_browsers_require() {
         ("/pyodide/v0.27.7/pyodide.asm.wasm", "application/wasm"),
         ("/pyodide/v0.27.7/pyodide.mjs", "text/javascript"),
         ("/duckdb/v1.32.0/duckdb-eh.wasm", "application/wasm"),
+        ("/plotly/v2.35.2/plotly.min.js", "text/javascript"),
         (
             "/duckdb/v1.32.0/duckdb-browser-blocking.js",
             "text/javascript",
@@ -157,8 +162,17 @@ async fn files_have_the_content_types_browsers_require() {
 #[tokio::test]
 async fn pyodide_files_are_immutable_but_the_shell_and_lock_revalidate() {
     let site = site();
-    let wasm = get(&site, "/pyodide/v0.27.7/pyodide.asm.wasm").await;
-    assert!(header(&wasm, "cache-control").contains("immutable"));
+    for path in [
+        "/pyodide/v0.27.7/pyodide.asm.wasm",
+        "/duckdb/v1.32.0/duckdb-eh.wasm",
+        "/plotly/v2.35.2/plotly.min.js",
+    ] {
+        let response = get(&site, path).await;
+        assert!(
+            header(&response, "cache-control").contains("immutable"),
+            "{path}"
+        );
+    }
     for path in [
         "/",
         "/pyodide/v0.27.7/pyodide-lock.json",

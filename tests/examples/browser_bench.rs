@@ -329,7 +329,75 @@ for _ in range(5):
     started = time.perf_counter(); font_manager._load_fontmanager(try_read_cache=False); times['rebuilt'].append(time.perf_counter() - started)
 times"}))
         .await;
-    json!({"variables": asked, "fonts": fonts["result"]})
+    json!({"variables": asked, "fonts": fonts["result"], "viewer": viewer_extras(browser).await})
+}
+
+/// Rows of the DataFrame the data viewer opens in the bench.
+const VIEWER_ROWS: u64 = 10_000_000;
+
+/// The data viewer over a [`VIEWER_ROWS`]-row DataFrame: its name clicked → the first rows in
+/// the DOM (five times, closed between); then 40 scroll steps of seven rows and 10 jumps
+/// anywhere: the scroll event → the rows redrawn (what a frame costs), and → no row waiting
+/// for Python any more.
+async fn viewer_extras(browser: &Browser) -> Value {
+    let made = browser
+        .execute(json!({"code": format!(
+            "import numpy as np, pandas as pd\n\
+             n = np.arange({VIEWER_ROWS})\n\
+             big = pd.DataFrame({{'n': n, 'half': n / 2, 'fruit': pd.Categorical(np.array(['apple', 'pear', 'fig', 'kiwi'])[n % 4])}})\n\
+             del n"
+        )}))
+        .await;
+    assert_eq!(made["success"], true, "{made}");
+    browser
+        .eval(
+            "return (async () => {
+               const appears = (check) => new Promise((resolve) => {
+                 if (check()) return resolve(performance.now());
+                 const observer = new MutationObserver(() => {
+                   if (check()) { observer.disconnect(); resolve(performance.now()); }
+                 });
+                 observer.observe(document.body, { childList: true, subtree: true, characterData: true });
+               });
+               const button = () => [...document.querySelectorAll('[data-testid=variable-view]')]
+                 .find((b) => b.textContent === 'big');
+               const deadline = Date.now() + 60000;
+               while (!button()) {
+                 if (Date.now() > deadline) throw new Error('big is not listed');
+                 await new Promise((resolve) => setTimeout(resolve, 50));
+               }
+               const opened = [];
+               for (let i = 0; i < 5; i++) {
+                 await new Promise((resolve) => setTimeout(resolve, 300));
+                 const started = performance.now();
+                 button().click();
+                 opened.push(await appears(() => document.querySelector('[data-testid=viewer-row]')) - started);
+                 if (i < 4) {
+                   document.querySelector('[data-testid=viewer-close]').click();
+                   await appears(() => !document.querySelector('[data-testid=data-viewer]'));
+                 }
+               }
+               const grid = document.querySelector('[data-testid=viewer-grid]');
+               const first = () => document.querySelector('[data-testid=viewer-row] [role=rowheader]')?.textContent;
+               let scrolled = 0;
+               window.addEventListener('scroll', () => { scrolled = performance.now(); }, true);
+               const redrawn = [];
+               const filled = [];
+               const step = async (top) => {
+                 await new Promise((resolve) => setTimeout(resolve, 50));
+                 const before = first();
+                 scrolled = 0;
+                 grid.scrollTop = top;
+                 const drawn = await appears(() => scrolled > 0 && first() !== before);
+                 redrawn.push(drawn - scrolled);
+                 filled.push(await appears(() => !document.querySelector('.viewer-waiting')) - scrolled);
+               };
+               for (let i = 1; i <= 40; i++) await step(i * 26 * 7);
+               for (let i = 1; i <= 10; i++) await step(Math.floor((grid.scrollHeight - grid.clientHeight) * i / 10.5));
+               return { rows: arguments[0], opened, redrawn, filled };
+             })()",
+        )
+        .await
 }
 
 /// Share links of a notebook of [`SHARED_CELLS`] cells with outputs (made: the median of
@@ -981,6 +1049,23 @@ impl Report {
             median(&shipped) * 1000.0,
             median(&rebuilt) * 1000.0,
             median(&shipped) / median(&rebuilt),
+        ));
+        let viewer = &kernel["viewer"];
+        let opened = numbers(&viewer["opened"]);
+        let redrawn = numbers(&viewer["redrawn"]);
+        let filled = numbers(&viewer["filled"]);
+        let slowest = |values: &[f64]| values.iter().copied().fold(f64::NAN, f64::max);
+        md.push_str(&format!(
+            "| Data viewer over a {} M-row DataFrame (3 columns): name clicked → first rows in the page, median of {} | {:.0} ms | — | — | — |\n\
+             | Data viewer: scroll event → rows redrawn, median / slowest of {} (steps of 7 rows, then jumps anywhere); → rows filled from Python, median / slowest | {:.1} ms / {:.1} ms; {:.1} ms / {:.0} ms | — | — | — |\n",
+            viewer["rows"].as_f64().unwrap_or(f64::NAN) / 1e6,
+            opened.len(),
+            median(&opened),
+            redrawn.len(),
+            median(&redrawn),
+            slowest(&redrawn),
+            median(&filled),
+            slowest(&filled),
         ));
         md.push_str(&format!(
             "\n(The CSV is {csv_mb:.1} MB, made in the page; the workbench stores it in the browser first. The \

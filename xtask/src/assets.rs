@@ -15,7 +15,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::lock;
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, NpmFiles};
 use crate::step::{Command, step};
 
 /// Bumped whenever the way assets are laid out changes, so old layouts are redone.
@@ -282,24 +282,30 @@ fn extract_core(tarball: &Path, staging: &Path, files: &[String]) -> Result<Valu
     lock.with_context(|| format!("{} has no pyodide-lock.json", tarball.display()))
 }
 
-/// The folder the server serves at `/duckdb/v{version}/`: the SQL engine's files.
-pub fn sql_engine_dir(root: &Path, manifest: &Manifest) -> PathBuf {
+/// The folder the server serves at `/{folder}/v{version}/`: an npm package's files.
+pub fn npm_files_dir(root: &Path, folder: &str, files: &NpmFiles) -> PathBuf {
     root.join("public")
-        .join("duckdb")
-        .join(format!("v{}", manifest.sql_engine.version))
+        .join(folder)
+        .join(format!("v{}", files.version))
 }
 
-/// DuckDB-Wasm from the npm registry: the tarball checked against its sha256, the files the
-/// workbench uses (the exception-handling WebAssembly build and the synchronous bindings)
+/// Files of an npm package (DuckDB-Wasm's exception-handling WebAssembly build and
+/// synchronous bindings; plotly.js): the tarball checked against its sha256, the files used
 /// copied out, each checked against its own sha256, and precompressed.
-pub fn ensure_sql_engine(root: &Path, cache: &Path, manifest: &Manifest) -> Result<()> {
-    let engine = &manifest.sql_engine;
-    let target = sql_engine_dir(root, manifest);
+pub fn ensure_npm_files(
+    root: &Path,
+    cache: &Path,
+    folder: &str,
+    what: &str,
+    engine: &NpmFiles,
+) -> Result<()> {
+    let target = npm_files_dir(root, folder, engine);
     let inputs = serde_json::to_string(engine)?;
     let fingerprint = fingerprint(&[LAYOUT_VERSION, &inputs, &compress_script(root)?]);
     if stamp_matches(&target, &fingerprint) {
         println!(
-            "==> SQL engine (DuckDB-Wasm {}): up to date in {}",
+            "==> {what} ({} {}): up to date in {}",
+            engine.npm_package,
             engine.version,
             target.display()
         );
@@ -316,7 +322,7 @@ pub fn ensure_sql_engine(root: &Path, cache: &Path, manifest: &Manifest) -> Resu
             )
         },
     )?;
-    step("verify and lay out the SQL engine's files", || {
+    step(&format!("verify and lay out the {what}'s files"), || {
         let staging = target.with_extension("staging");
         if staging.exists() {
             fs::remove_dir_all(&staging)?;

@@ -278,7 +278,14 @@ fn setup(root: &Path, cache: &Path) -> Result<tools::Tools> {
     assets::ensure_pyodide(root, cache, &manifest)?;
     assets::ensure_precompiled(root, &manifest)?;
     wheelhouse::ensure_wheelhouse(root, cache, &manifest)?;
-    assets::ensure_sql_engine(root, cache, &manifest)?;
+    assets::ensure_npm_files(root, cache, "duckdb", "SQL engine", &manifest.sql_engine)?;
+    assets::ensure_npm_files(
+        root,
+        cache,
+        "plotly",
+        "chart renderer",
+        &manifest.chart_renderer,
+    )?;
     assets::ensure_editor(root)?;
     assets::join_worker(root)?;
     Ok(tools)

@@ -15,7 +15,9 @@ pub struct Manifest {
     pub pyodide_version: String,
     pub core: Core,
     pub packages: Packages,
-    pub sql_engine: SqlEngine,
+    pub sql_engine: NpmFiles,
+    /// plotly.js, which draws plotly's charts on the page.
+    pub chart_renderer: NpmFiles,
     pub wheelhouse: Wheelhouse,
 }
 
@@ -41,22 +43,23 @@ pub struct Packages {
     pub folder: String,
 }
 
-/// DuckDB-Wasm, the SQL engine, from the npm registry: the tarball and each file taken from
-/// it pinned by sha256, laid out under `public/duckdb/v{version}/`.
+/// Files from one npm package: the tarball and each file taken from it pinned by sha256,
+/// laid out under `public/{folder}/v{version}/` — DuckDB-Wasm (the SQL engine) in `duckdb`,
+/// plotly.js (the chart renderer) in `plotly`.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SqlEngine {
+pub struct NpmFiles {
     pub npm_package: String,
     pub version: String,
     pub tarball: String,
     pub sha256: String,
-    pub files: Vec<SqlEngineFile>,
+    pub files: Vec<NpmFile>,
 }
 
-/// One file of the SQL engine: where it is in the tarball's `package/` folder, the name it
+/// One file of an npm package: where it is in the tarball's `package/` folder, the name it
 /// is served under, and its sha256.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct SqlEngineFile {
+pub struct NpmFile {
     pub from: String,
     pub to: String,
     pub sha256: String,

@@ -3,12 +3,13 @@
 //! - `Cross-Origin-Opener-Policy: same-origin` and `Cross-Origin-Embedder-Policy: require-corp`
 //!   on **every** response (errors included): they make the page cross-origin isolated,
 //!   which `SharedArrayBuffer` — and so the Stop button — needs.
-//! - Files under `/pyodide/v{version}/` and `/duckdb/v{version}/` (the SQL engine) never
+//! - Files under `/pyodide/v{version}/`, `/duckdb/v{version}/` (the SQL engine) and
+//!   `/plotly/v{version}/` (the chart renderer) never
 //!   change for a given URL, so they are cached for a year as immutable; the lock and everything else revalidate (`no-cache`), so a new
 //!   build is picked up at once.
-//! - The Pyodide and DuckDB files are sent precompressed where set-up made `.br` / `.gz` copies;
+//! - The Pyodide, DuckDB and plotly.js files are sent precompressed where set-up made `.br` / `.gz` copies;
 //!   everything else compressible is compressed on the fly.
-//! - Unknown paths under `/api`, `/pypi`, `/pyodide`, `/duckdb` and `/wheelhouse` (the folders
+//! - Unknown paths under `/api`, `/pypi`, `/pyodide`, `/duckdb`, `/plotly` and `/wheelhouse` (the folders
 //!   themselves included) are JSON 404s; any other unknown path gets the HTML shell, so the
 //!   app's own routes work on reload.
 //! - `/sw.js`, the service worker, is stamped with the build's identity (a hash of every
@@ -51,6 +52,12 @@ pub fn routes(config: &Config) -> Router {
         .nest_service(
             "/duckdb",
             ServeDir::new(config.public_dir.join("duckdb"))
+                .precompressed_br()
+                .precompressed_gzip(),
+        )
+        .nest_service(
+            "/plotly",
+            ServeDir::new(config.public_dir.join("plotly"))
                 .precompressed_br()
                 .precompressed_gzip(),
         )
@@ -142,7 +149,9 @@ fn stamped_service_worker(config: &Config) -> std::io::Result<String> {
 async fn cache_and_types(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let mut response = next.run(request).await;
-    let immutable = (path.starts_with("/pyodide/v") || path.starts_with("/duckdb/v"))
+    let immutable = (path.starts_with("/pyodide/v")
+        || path.starts_with("/duckdb/v")
+        || path.starts_with("/plotly/v"))
         && !path.ends_with("/pyodide-lock.json")
         && response.status().is_success();
     let headers = response.headers_mut();
@@ -152,7 +161,8 @@ async fn cache_and_types(request: Request, next: Next) -> Response {
     );
     // Which copy a Pyodide or DuckDB file is sent as depends on Accept-Encoding; say so to
     // caches (ServeDir leaves it out on the precompressed copies).
-    if path.starts_with("/pyodide/") || path.starts_with("/duckdb/") {
+    if path.starts_with("/pyodide/") || path.starts_with("/duckdb/") || path.starts_with("/plotly/")
+    {
         headers.insert(VARY, HeaderValue::from_static("accept-encoding"));
     }
     // ES modules must be served as JavaScript or the browser refuses to run them.

@@ -367,3 +367,45 @@ def test_stop_during_a_run_ends_the_outputs_with_the_interrupt(notebook):
         }
     ]
     assert state.current_run is None
+
+
+def test_plotly_figures_show_in_plotlys_mime_type_without_ipython_or_nbformat(notebook, tmp_path, monkeypatch):
+    # plotly's own `show` refuses without IPython and nbformat; its renderers module is
+    # loaded with the workbench's `show` in, before `plotly.io` takes the name from it.
+    package = tmp_path / "plotly"
+    (package / "io").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "io" / "__init__.py").write_text("from ._renderers import show, renderers\n")
+    (package / "io" / "_renderers.py").write_text(
+        "import os\n"
+        "def validate_coerce_fig_to_dict(fig, validate):\n"
+        "    return fig if isinstance(fig, dict) else fig.to_dict()\n"
+        "class Renderers:\n"
+        "    default = os.environ.get('PLOTLY_RENDERER')\n"
+        "    def _build_mime_bundle(self, fig_dict, renderers_string=None, **kwargs):\n"
+        "        assert (renderers_string or self.default) == 'plotly_mimetype'\n"
+        "        return {'application/vnd.plotly.v1+json': fig_dict}\n"
+        "renderers = Renderers()\n"
+        "def show(fig, renderer=None, validate=True, **kwargs):\n"
+        "    raise ValueError('Mime type rendering requires ipython but it is not installed')\n"
+    )
+    for name in [name for name in sys.modules if name == "plotly" or name.startswith("plotly.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PLOTLY_RENDERER", "plotly_mimetype")
+    figure = {"data": [{"type": "bar", "x": [1, 2], "y": [3, 4]}], "layout": {"title": {"text": "t"}}}
+    try:
+        answer = notebook.run(
+            "import plotly.io as pio\n"
+            f"figure = {figure!r}\n"
+            "pio.show(figure)\n"
+            "pio.show({'data': [], 'layout': {}})"
+        )
+    finally:
+        for name in [name for name in sys.modules if name == "plotly" or name.startswith("plotly.")]:
+            del sys.modules[name]
+    assert answer["success"] is True, answer
+    assert [output["data"] for output in answer["cellOutputs"]] == [
+        {"application/vnd.plotly.v1+json": figure, "text/plain": "<plotly figure: 1 trace>"},
+        {"application/vnd.plotly.v1+json": {"data": [], "layout": {}}, "text/plain": "<plotly figure: 0 traces>"},
+    ]

@@ -280,14 +280,42 @@ def image_output(png):
 IPYTHON_DISPLAY_MODULE = "IPython.core.display_functions"
 
 
+# plotly's renderers, whose `show` (`fig.show()`, `pio.show`, and `display(fig)` through
+# `_ipython_display_`) insists on IPython and nbformat being installed to hand a figure to
+# Jupyter; here it hands it to the run's outputs instead.
+PLOTLY_RENDERERS_MODULE = "plotly.io._renderers"
+# The renderer plotly picks at import (runtime.py sets it): plotly's own mime type, which
+# the page draws with plotly.js and Jupyter's plotly extension reads.
+PLOTLY_RENDERER = "plotly_mimetype"
+
+
+def plotly_show(fig, renderer=None, validate=True, **kwargs):
+    """plotly's `show`: the figure as an output of the running cell, in plotly's mime type
+    (or what `renderer` names), with a short text for where no chart can be drawn."""
+    renderers = sys.modules[PLOTLY_RENDERERS_MODULE]
+    fig_dict = renderers.validate_coerce_fig_to_dict(fig, validate)
+    bundle = renderers.renderers._build_mime_bundle(fig_dict, renderers_string=renderer, **kwargs)
+    if bundle:
+        traces = len(fig_dict.get("data") or ())
+        bundle.setdefault("text/plain", f"<plotly figure: {traces} trace{'' if traces == 1 else 's'}>")
+        display(bundle, raw=True)
+
+
+def route_plotly(module):
+    module.show = plotly_show
+    io = sys.modules.get("plotly.io")
+    if io is not None:
+        io.show = plotly_show
+
+
 class IPythonDisplayFinder:
-    """Finds IPython's display_functions module with the other finders and loads it with
-    `display`, `publish_display_data` and `clear_output` replaced by the workbench's, so
-    `from IPython.display import display` shows into the run's outputs (IPython's own would
-    print, as no IPython shell runs here)."""
+    """Finds IPython's display_functions module and plotly's renderers with the other
+    finders, and loads them with their display functions replaced by the workbench's
+    (`ROUTED`), so `from IPython.display import display` and `fig.show()` show into the
+    run's outputs (IPython's own would print, as no IPython shell runs here)."""
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != IPYTHON_DISPLAY_MODULE:
+        if fullname not in ROUTED:
             return None
         for finder in sys.meta_path:
             find_spec = getattr(finder, "find_spec", None)
@@ -296,7 +324,7 @@ class IPythonDisplayFinder:
             spec = find_spec(fullname, path, target)
             if spec is not None:
                 if spec.loader is not None:
-                    spec.loader = RoutingLoader(spec.loader)
+                    spec.loader = RoutingLoader(spec.loader, ROUTED[fullname])
                 return spec
         return None
 
@@ -304,8 +332,9 @@ class IPythonDisplayFinder:
 class RoutingLoader:
     """Another loader's module, with the workbench's display functions put in it."""
 
-    def __init__(self, loader):
+    def __init__(self, loader, route):
         self.loader = loader
+        self.route = route
 
     def create_module(self, spec):
         create = getattr(self.loader, "create_module", None)
@@ -313,7 +342,7 @@ class RoutingLoader:
 
     def exec_module(self, module):
         self.loader.exec_module(module)
-        route_ipython_display(module)
+        self.route(module)
 
     def __getattr__(self, name):
         return getattr(self.loader, name)
@@ -323,6 +352,10 @@ def route_ipython_display(module):
     module.display = display
     module.publish_display_data = publish_display_data
     module.clear_output = clear_output
+
+
+# The modules loaded with the workbench's functions put in, and how.
+ROUTED = {IPYTHON_DISPLAY_MODULE: route_ipython_display, PLOTLY_RENDERERS_MODULE: route_plotly}
 
 
 def clear_output(wait=False):
@@ -343,3 +376,6 @@ def prepare_builtins():
     loaded = sys.modules.get(IPYTHON_DISPLAY_MODULE)
     if loaded is not None and getattr(loaded, "display", None) is not display:
         route_ipython_display(loaded)
+    loaded = sys.modules.get(PLOTLY_RENDERERS_MODULE)
+    if loaded is not None and getattr(loaded, "show", None) is not plotly_show:
+        route_plotly(loaded)

@@ -5,7 +5,7 @@ import os
 import sys
 
 from . import state
-from .display import prepare_builtins, show_figures
+from .display import PLOTLY_RENDERER, prepare_builtins, show_figures
 from .magics import magic_fail, magic_pip, magic_time_exec, magic_time_start, magic_time_stop, magic_timeit, magic_who
 from .sql import install_workbench_module, magic_sql
 from .stdin import debug_last_error
@@ -39,6 +39,7 @@ def setup_runtime():
     if backend_dir not in sys.path:
         sys.path.append(backend_dir)
     os.environ["MPLBACKEND"] = "module://" + MATPLOTLIB_BACKEND
+    os.environ.setdefault("PLOTLY_RENDERER", PLOTLY_RENDERER)
     if not os.path.exists(UTC_ZONE_FILE):
         os.makedirs(os.path.dirname(UTC_ZONE_FILE), exist_ok=True)
         with open(UTC_ZONE_FILE, "wb") as zone:

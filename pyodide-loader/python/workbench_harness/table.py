@@ -151,7 +151,12 @@ def filter_rows(frame, text):
     number = to_number(needle)
     for position in range(frame.shape[1]):
         column = frame.iloc[:, position]
-        if is_text(column):
+        if str(column.dtype) == "category":
+            # Each category's text once, not each row's.
+            categories = column.cat.categories.astype(str)
+            hits = numpy.flatnonzero(as_mask(categories.str.contains(needle, case=False, regex=False)))
+            kept |= numpy.isin(column.cat.codes.to_numpy(), hits)
+        elif is_text(column):
             kept |= as_mask(column.astype(str).str.contains(needle, case=False, regex=False))
         elif number is not None and is_number(column):
             kept |= as_mask(column == number)

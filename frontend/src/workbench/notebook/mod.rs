@@ -17,6 +17,7 @@
 
 pub mod api;
 mod cell;
+mod charts;
 pub mod disk;
 pub mod documents;
 mod keys;

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use wasm_bindgen::JsCast;
 
-use super::sanitize;
+use super::{charts, sanitize};
 
 /// Our table of a pandas frame (the harness's `display.table_of`): every cell as the text pandas prints.
 pub const TABLE_MIME: &str = "application/vnd.workbench.table+json";
@@ -82,6 +82,12 @@ fn output_view(output: Output) -> AnyView {
 
 /// The richest form of a bundle this page shows.
 fn bundle_view(data: &MimeBundle, result: bool) -> AnyView {
+    if let Some(figure) = data
+        .get(charts::PLOTLY_MIME)
+        .filter(|figure| figure.is_object())
+    {
+        return charts::plotly_view(figure);
+    }
     if let Some(view) = data.get(TABLE_MIME).and_then(table_view) {
         return view;
     }

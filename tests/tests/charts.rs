@@ -1,0 +1,180 @@
+//! Interactive charts, as a person uses them, in a real headless Chromium against the real
+//! server and build: plotly figures drawn by plotly.js in the cell (`fig.show()`, a figure
+//! as the last value), a hostile figure that loads nothing from another origin and runs
+//! nothing in the page, the chart kept through `.ipynb` and drawn from a notebook written
+//! by JupyterLab, and all of it offline after one visit.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tests::{
+    Browser, go_offline, open_notebook_of, service_worker_in_control, spawn_app, until, until_ok,
+};
+
+const WAIT: Duration = Duration::from_secs(120);
+
+fn code_cells(sources: &[String]) -> Value {
+    json!(
+        sources
+            .iter()
+            .map(|source| json!({"cell_type": "code", "source": source, "metadata": {}, "outputs": [], "execution_count": null}))
+            .collect::<Vec<_>>()
+    )
+}
+
+/// Runs every cell and waits for the run to end; every cell must succeed.
+async fn run_all(browser: &Browser) {
+    let outcome = browser
+        .eval("return window.workbench.notebook.runAll()")
+        .await;
+    assert!(
+        outcome
+            .as_array()
+            .is_some_and(|cells| cells.iter().all(|cell| cell["success"] == true)),
+        "{outcome}"
+    );
+}
+
+/// Each chart on the page: how far it got, and how many marks plotly.js drew.
+async fn charts(browser: &Browser) -> Vec<(String, u64)> {
+    let seen = browser
+        .eval(
+            "return [...document.querySelectorAll('[data-testid=chart]')].map((chart) =>
+               [chart.dataset.state, Number(chart.dataset.marks ?? 0)]);",
+        )
+        .await;
+    serde_json::from_value(seen).expect("charts")
+}
+
+/// Waits until `count` charts are drawn, each with marks; fails at once on a failed one.
+async fn drawn(browser: &Browser, count: usize) {
+    until_ok(&format!("{count} charts drawn"), WAIT, async || {
+        let charts = charts(browser).await;
+        assert!(
+            charts.iter().all(|(state, _)| state != "failed"),
+            "a chart failed: {charts:?} {}",
+            browser
+                .eval("return [...document.querySelectorAll('[data-testid=chart-problem]')].map((p) => p.textContent)")
+                .await
+        );
+        if charts.len() == count && charts.iter().all(|(state, marks)| state == "drawn" && *marks > 0) {
+            Ok(())
+        } else {
+            Err(charts)
+        }
+    })
+    .await;
+}
+
+/// A server on another origin that counts the connections made to it.
+async fn another_origin() -> (u16, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let port = listener.local_addr().expect("its address").port();
+    let reached = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&reached);
+    tokio::spawn(async move {
+        while let Ok((_stream, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    (port, reached)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plotly_charts_draw_in_the_cell_load_nothing_elsewhere_and_work_offline() {
+    let mut app = spawn_app().await;
+    let browser = Browser::start().await;
+    browser.open_workbench(&app).await;
+    service_worker_in_control(&browser).await;
+    let (port, reached) = another_origin().await;
+    let hostile = format!(
+        "import plotly.graph_objects as go\n\
+         hostile = go.Figure(go.Bar(x=['<img src=x onerror=\"parent.document.title=1\">', 'b'], y=[1, 2]))\n\
+         hostile.update_layout(title='<script>parent.document.title=\"owned\"</script><b>bold</b>',\n\
+         \x20   images=[dict(source='http://127.0.0.1:{port}/leak.png', xref='paper', yref='paper', x=0, y=1, sizex=0.5, sizey=0.5)])\n\
+         hostile.show()"
+    );
+    // plotly is not installed: its import installs it from the wheelhouse.
+    open_notebook_of(
+        &browser,
+        code_cells(&[
+            "import plotly.express as px\nfig = px.scatter(x=[1, 2, 3], y=[4, 1, 9], title='Three points')\nfig.show()".to_owned(),
+            "fig".to_owned(),
+            hostile,
+        ]),
+    )
+    .await;
+    let title = browser.eval("return document.title").await;
+    run_all(&browser).await;
+    drawn(&browser, 3).await;
+    // Nothing the hostile figure carried ran in the page, or reached the other origin.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(browser.eval("return document.title").await, title);
+    assert_eq!(
+        reached.load(Ordering::SeqCst),
+        0,
+        "a chart reached another origin"
+    );
+
+    // Kept in .ipynb with plotly's mime type and a text fallback.
+    let exported = browser
+        .eval("return window.workbench.notebook.export()")
+        .await;
+    let ipynb: Value =
+        serde_json::from_str(exported.as_str().expect("the .ipynb text")).expect("JSON");
+    let first = &ipynb["cells"][0]["outputs"][0];
+    assert_eq!(first["output_type"], "display_data", "{first}");
+    assert_eq!(
+        first["data"]["application/vnd.plotly.v1+json"]["layout"]["title"]["text"],
+        "Three points"
+    );
+    // Text is kept as nbformat writes it: a list of lines.
+    assert_eq!(
+        first["data"]["text/plain"],
+        json!(["<plotly figure: 1 trace>"])
+    );
+    // As in Jupyter, a figure as the last value displays itself (`_ipython_display_`).
+    let last_value = &ipynb["cells"][1]["outputs"][0];
+    assert_eq!(last_value["output_type"], "display_data", "{last_value}");
+    assert!(last_value["data"]["application/vnd.plotly.v1+json"]["data"].is_array());
+
+    // A notebook JupyterLab wrote, with a plotly output (and the HTML it adds, which is not
+    // used), opens with its chart drawn.
+    let fixture = include_str!("../fixtures/plotly-jupyterlab.ipynb");
+    browser
+        .eval_with(
+            "return window.workbench.notebook.open(arguments[0])",
+            vec![json!(fixture)],
+        )
+        .await;
+    drawn(&browser, 1).await;
+
+    // Offline after this one visit: the wheel, the import and plotly.js come from the
+    // service worker's cache.
+    until(
+        "the service worker keeping plotly.js",
+        WAIT,
+        async || {
+            browser
+                .eval("return (await caches.match(new URL('/plotly/v2.35.2/plotly.min.js', location.href).href)) !== undefined")
+                .await
+                == true
+        },
+    )
+    .await;
+    go_offline(&mut app, &browser).await;
+    browser.client.refresh().await.expect("reloads offline");
+    browser.wait_for_python().await;
+    open_notebook_of(
+        &browser,
+        code_cells(&["import plotly.express as px\npx.bar(x=['a', 'b'], y=[3, 5])".to_owned()]),
+    )
+    .await;
+    run_all(&browser).await;
+    drawn(&browser, 1).await;
+    browser.close().await;
+}
