@@ -329,7 +329,49 @@ for _ in range(5):
     started = time.perf_counter(); font_manager._load_fontmanager(try_read_cache=False); times['rebuilt'].append(time.perf_counter() - started)
 times"}))
         .await;
-    json!({"variables": asked, "fonts": fonts["result"], "viewer": viewer_extras(browser).await})
+    json!({
+        "variables": asked,
+        "fonts": fonts["result"],
+        "viewer": viewer_extras(browser).await,
+        "charts": chart_extras(browser).await,
+    })
+}
+
+/// plotly: `import plotly.express` the first time (plotly installed from the wheelhouse and
+/// imported), then a figure's cell run → the chart drawn on the page, five times: the first
+/// fetches plotly.js, each draws in a new frame.
+async fn chart_extras(browser: &Browser) -> Value {
+    browser
+        .eval(
+            "return (async () => {
+               const notebook = (source) => JSON.stringify({cells: [{cell_type: 'code', source, metadata: {},
+                 outputs: [], execution_count: null}], metadata: {}, nbformat: 4, nbformat_minor: 5});
+               const started = performance.now();
+               await window.workbench.notebook.open(notebook('import plotly.express as px'));
+               const imported = await window.workbench.notebook.runAll();
+               if (!imported[0].success) throw new Error('import plotly.express failed');
+               const importMs = performance.now() - started;
+               const drawn = [];
+               for (let i = 0; i < 5; i++) {
+                 await window.workbench.notebook.open(notebook(`px.scatter(x=list(range(100)), y=[v * v for v in range(100)], title='${i}')`));
+                 await new Promise((resolve) => setTimeout(resolve, 300));
+                 const begun = performance.now();
+                 window.workbench.notebook.runAll();
+                 await new Promise((resolve, reject) => {
+                   const check = () => {
+                     const chart = document.querySelector('[data-testid=chart]');
+                     if (chart?.dataset.state === 'drawn') resolve();
+                     else if (chart?.dataset.state === 'failed') reject(new Error('the chart failed'));
+                     else requestAnimationFrame(check);
+                   };
+                   check();
+                 });
+                 drawn.push(performance.now() - begun);
+               }
+               return { importMs, drawn };
+             })()",
+        )
+        .await
 }
 
 /// Rows of the DataFrame the data viewer opens in the bench.
@@ -1066,6 +1108,15 @@ impl Report {
             slowest(&redrawn),
             median(&filled),
             slowest(&filled),
+        ));
+        let charts = &kernel["charts"];
+        let drawn = numbers(&charts["drawn"]);
+        md.push_str(&format!(
+            "| plotly: first `import plotly.express` (installed from the wheelhouse); a figure's cell run → chart drawn, the first (plotly.js fetched) / median of the next {} | {:.1} s; {:.0} ms / {:.0} ms | — | — | — |\n",
+            drawn.len().saturating_sub(1),
+            charts["importMs"].as_f64().unwrap_or(f64::NAN) / 1000.0,
+            drawn.first().copied().unwrap_or(f64::NAN),
+            median(drawn.get(1..).unwrap_or_default()),
         ));
         md.push_str(&format!(
             "\n(The CSV is {csv_mb:.1} MB, made in the page; the workbench stores it in the browser first. The \

@@ -3,7 +3,7 @@
 //! zoom, pan, hover — inside a frame of its own.
 //!
 //! A chart's JSON may come from a stranger's notebook, and plotly.js follows URLs a figure
-//! names (`layout.images`, map tiles, topojson). So the frame is sandboxed (scripts only: an
+//! names (`layout.images`, map tiles, topojson). So the frame is sandboxed (scripts, and the PNG download its camera button makes: an
 //! opaque origin that cannot reach the page, its storage or the user's files, open a window
 //! or navigate the page) and its own policy lets it load nothing at all (`default-src
 //! 'none'`): plotly.js reaches it as text from the page, with the figure, in one message.
@@ -183,7 +183,7 @@ pub fn plotly_view(figure: &Value) -> AnyView {
                 Drawing::Drawn(marks) => marks.to_string(),
                 _ => "0".to_owned(),
             }>
-            <iframe node_ref=frame class="chart-frame" sandbox="allow-scripts" srcdoc=FRAME
+            <iframe node_ref=frame class="chart-frame" sandbox="allow-scripts allow-downloads" srcdoc=FRAME
                 title="Interactive chart" style=format!("height: {height}px")></iframe>
             {move || match drawing.get() {
                 Drawing::Loading => Some(view! { <p class="hint chart-note">"Drawing the chart…"</p> }.into_any()),
