@@ -392,7 +392,7 @@ async fn viewer_extras(browser: &Browser) -> Value {
         .await;
     assert_eq!(made["success"], true, "{made}");
     browser
-        .eval(
+        .eval_with(
             "return (async () => {
                const appears = (check) => new Promise((resolve) => {
                  if (check()) return resolve(performance.now());
@@ -438,6 +438,7 @@ async fn viewer_extras(browser: &Browser) -> Value {
                for (let i = 1; i <= 10; i++) await step(Math.floor((grid.scrollHeight - grid.clientHeight) * i / 10.5));
                return { rows: arguments[0], opened, redrawn, filled };
              })()",
+            vec![json!(VIEWER_ROWS)],
         )
         .await
 }

@@ -20,22 +20,8 @@ pub fn VariablesPanel(
     viewing: RwSignal<Option<String>>,
 ) -> impl IntoView {
     let listed = RwSignal::new(VariablesAnswer::default());
-    let refresh = move || {
-        let Some(runtime) = session.runtime() else {
-            return;
-        };
-        spawn_local(async move {
-            match runtime.variables().await {
-                Ok(answer) => listed.set(answer),
-                // Python is busy or not there yet: the next change asks again.
-                Err(AssistError::Busy | AssistError::NotReady | AssistError::Superseded) => {}
-                Err(error) => leptos::logging::warn!("could not list the variables: {error}"),
-            }
-        });
-    };
     Effect::new(move |_| {
-        changed.track();
-        refresh();
+        refresh(session, changed, changed.get(), listed);
     });
     view! {
         <section class="panel" aria-labelledby="variables-title" data-testid="variables-panel">
@@ -71,6 +57,41 @@ pub fn VariablesPanel(
         </section>
     }
 }
+
+/// Asks for the list after change `asked`. Python busy (a run, an install, a file still
+/// being copied in) or not ready: asked again a second later, unless a newer change has
+/// asked meanwhile — an update is never missed for want of a later run.
+fn refresh(
+    session: Session,
+    changed: RwSignal<u64>,
+    asked: u64,
+    listed: RwSignal<VariablesAnswer>,
+) {
+    let again = move || {
+        set_timeout(
+            move || {
+                if changed.get_untracked() == asked {
+                    refresh(session, changed, asked, listed);
+                }
+            },
+            ASK_AGAIN_AFTER,
+        );
+    };
+    let Some(runtime) = session.runtime() else {
+        again();
+        return;
+    };
+    spawn_local(async move {
+        match runtime.variables().await {
+            Ok(answer) => listed.set(answer),
+            Err(AssistError::Busy | AssistError::NotReady | AssistError::Superseded) => again(),
+            Err(error) => leptos::logging::warn!("could not list the variables: {error}"),
+        }
+    });
+}
+
+/// How long the panel waits before asking again when Python could not answer.
+const ASK_AGAIN_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[component]
 fn VariableRow(variable: Variable, viewing: RwSignal<Option<String>>) -> impl IntoView {

@@ -29,6 +29,8 @@ const HEADER_PX: f64 = 2.0 * ROW_PX;
 /// Browsers cap an element's height (≈ 33 M px in Chromium); past this the scroll range is
 /// scaled, so that 10 M rows still reach their last one.
 const MAX_SCROLL_PX: f64 = 8_000_000.0;
+/// How long the viewer waits before asking again when Python is busy.
+const ASK_AGAIN_AFTER: Duration = Duration::from_secs(1);
 /// The filter applies once typing pauses this long.
 const FILTER_AFTER: Duration = Duration::from_millis(300);
 
@@ -204,11 +206,17 @@ pub fn DataViewer(
                     }
                     arrived.update(|count| *count += 1);
                 }
-                Err(AssistError::Busy) => problem.set(Some(
-                    "Python is running a cell: the rows come when it ends.".to_owned(),
-                )),
+                // Asked again a second later (a run's end asks at once).
+                Err(AssistError::Busy) => {
+                    problem.set(Some(
+                        "Python is busy (running a cell, installing or taking in a file): the rows come when it is done."
+                            .to_owned(),
+                    ));
+                    set_timeout(move || arrived.update(|count| *count += 1), ASK_AGAIN_AFTER);
+                }
                 Err(AssistError::NotReady) => {
                     problem.set(Some("Python is not ready yet.".to_owned()));
+                    set_timeout(move || arrived.update(|count| *count += 1), ASK_AGAIN_AFTER);
                 }
                 Err(AssistError::Superseded) => arrived.update(|count| *count += 1),
                 Err(AssistError::Loader(error)) => {

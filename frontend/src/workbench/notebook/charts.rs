@@ -3,10 +3,11 @@
 //! zoom, pan, hover — inside a frame of its own.
 //!
 //! A chart's JSON may come from a stranger's notebook, and plotly.js follows URLs a figure
-//! names (`layout.images`, map tiles, topojson). So the frame is sandboxed (scripts, and the PNG download its camera button makes: an
-//! opaque origin that cannot reach the page, its storage or the user's files, open a window
-//! or navigate the page) and its own policy lets it load nothing at all (`default-src
-//! 'none'`): plotly.js reaches it as text from the page, with the figure, in one message.
+//! names (`layout.images`, map tiles, topojson). So the frame is sandboxed (scripts, and the
+//! PNG download its camera button makes: an opaque origin that cannot reach the page, its
+//! storage or the user's files, open a window or navigate the page) and its own policy lets
+//! it load nothing at all (`default-src 'none'`): plotly.js reaches it as text from the
+//! page, with the figure, in one message.
 //! An image a figure names from another origin is simply not there.
 //!
 //! plotly.js (4.6 MB) is fetched from our server only when the first chart shows — never at
