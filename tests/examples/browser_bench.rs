@@ -405,7 +405,13 @@ async fn viewer_extras(browser: &Browser) -> Value {
                  .find((b) => b.textContent === 'big');
                const deadline = Date.now() + 60000;
                while (!button()) {
-                 if (Date.now() > deadline) throw new Error('big is not listed');
+                 if (Date.now() > deadline) {
+                   const panel = [...document.querySelectorAll('[data-testid=variable-name]')].map((n) => n.textContent);
+                   const asked = await window.workbench.variables().then(
+                     (answer) => answer.variables.slice(0, 8).map((v) => `${v.name}:${v.viewable}`).join(' ') + ` more ${answer.more}`,
+                     (error) => String(error));
+                   throw new Error(`big is not listed: the panel has ${panel.length} names (${panel.slice(0, 8).join(' ')}); variables() says ${asked}`);
+                 }
                  await new Promise((resolve) => setTimeout(resolve, 50));
                }
                const opened = [];

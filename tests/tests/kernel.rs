@@ -348,6 +348,19 @@ async fn the_variables_panel_lists_the_names_after_each_run() {
     .await;
     let after = browser.execute(json!({"code": "count + 1"})).await;
     assert_eq!(after["result"], 43, "{after}");
+    // A script's run (not a cell's) changes the names too: the panel follows.
+    browser
+        .execute(json!({"code": "from_a_script = 'yes'"}))
+        .await;
+    tests::until_ok("a script's name listed", WAIT, async || {
+        let rows = variable_rows(&browser).await;
+        if rows.iter().any(|row| row[0] == "from_a_script") {
+            Ok(())
+        } else {
+            Err(rows)
+        }
+    })
+    .await;
 
     // Reset variables: the panel empties.
     browser

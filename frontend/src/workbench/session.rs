@@ -15,6 +15,9 @@ use crate::telemetry::{self, Activity, ActivityKind, TelemetryStatus};
 pub struct Session {
     runtime: StoredValue<Option<Runtime>, LocalStorage>,
     telemetry: TelemetryStatus,
+    /// Bumped after every run and reset, whoever asked for it (a cell, a panel,
+    /// `window.workbench`): the user's names may have changed.
+    names_changed: RwSignal<u64>,
 }
 
 impl Session {
@@ -22,7 +25,13 @@ impl Session {
         Self {
             runtime: StoredValue::new_local(runtime),
             telemetry,
+            names_changed: RwSignal::new(0),
         }
+    }
+
+    /// Changes after every run and reset (see `names_changed`).
+    pub fn names_changed(self) -> u64 {
+        self.names_changed.get()
     }
 
     /// The runtime, for what statistics do not count (listing files and packages, Stop).
@@ -62,6 +71,7 @@ impl Session {
     }
 
     fn record_run(self, code: String, result: &ExecResult) {
+        self.names_changed.update(|count| *count += 1);
         self.record(Activity {
             kind: ActivityKind::Execution,
             code: Some(code),
@@ -124,6 +134,7 @@ impl Session {
     /// Removes the user's variables, and records the reset.
     pub async fn reset(self) -> Result<ResetResult, LoaderError> {
         let answer = self.require()?.reset().await?;
+        self.names_changed.update(|count| *count += 1);
         self.record(Activity {
             kind: ActivityKind::Reset,
             success: Some(answer.success),
