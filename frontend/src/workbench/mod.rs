@@ -188,16 +188,9 @@ pub fn Workbench() -> impl IntoView {
         let running = workspace.runner.running.with(Option::is_some);
         if previous == Some(true) && !running {
             files.refresh();
-        }
-        running
-    });
-    // After every run or reset — a cell's, or `window.workbench`'s — the names may differ.
-    Effect::new(move |previous: Option<u64>| {
-        let now = session.names_changed();
-        if previous.is_some_and(|previous| previous != now) {
             changed.update(|count| *count += 1);
         }
-        now
+        running
     });
     let backup = Backup::new(workspace.documents, files, session);
     // The browser is asked to keep the site's storage once something is worth keeping: the
@@ -244,6 +237,7 @@ pub fn Workbench() -> impl IntoView {
                         "Variables cleared ({} removed).",
                         answer.removed
                     )));
+                    changed.update(|count| *count += 1);
                 }
                 Err(error) => notice.set(Some(error.to_string())),
             }

@@ -20,8 +20,15 @@ pub fn VariablesPanel(
     viewing: RwSignal<Option<String>>,
 ) -> impl IntoView {
     let listed = RwSignal::new(VariablesAnswer::default());
+    // Which change the panel asks for: a newer one replaces a question not asked yet.
+    let asking = StoredValue::new(0_u64);
     Effect::new(move |_| {
-        refresh(session, changed, changed.get(), listed);
+        changed.track();
+        // Every run and reset, a script's (`window.workbench`) as much as a cell's.
+        session.names_changed();
+        let change = asking.get_value() + 1;
+        asking.set_value(change);
+        ask_later(session, asking, change, listed, SETTLE);
     });
     view! {
         <section class="panel" aria-labelledby="variables-title" data-testid="variables-panel">
@@ -58,38 +65,42 @@ pub fn VariablesPanel(
     }
 }
 
-/// Asks for the list after change `asked`. Python busy (a run, an install, a file still
-/// being copied in) or not ready: asked again a second later, unless a newer change has
-/// asked meanwhile — an update is never missed for want of a later run.
-fn refresh(
+/// Asks for the list once change `change` has settled for `after`: runs in a row (Run all,
+/// a script's loop of `execute` calls) ask once, after the last, and never hold up the next
+/// run. Python busy (a run, an install, a file still being copied in) or not ready: asked
+/// again a second later, unless a newer change asks instead — an update is never missed for
+/// want of a later run.
+fn ask_later(
     session: Session,
-    changed: RwSignal<u64>,
-    asked: u64,
+    asking: StoredValue<u64>,
+    change: u64,
     listed: RwSignal<VariablesAnswer>,
+    after: std::time::Duration,
 ) {
-    let again = move || {
-        set_timeout(
-            move || {
-                if changed.get_untracked() == asked {
-                    refresh(session, changed, asked, listed);
+    set_timeout(
+        move || {
+            if asking.get_value() != change {
+                return;
+            }
+            let Some(runtime) = session.runtime() else {
+                return ask_later(session, asking, change, listed, ASK_AGAIN_AFTER);
+            };
+            spawn_local(async move {
+                match runtime.variables().await {
+                    Ok(answer) => listed.set(answer),
+                    Err(AssistError::Busy | AssistError::NotReady | AssistError::Superseded) => {
+                        ask_later(session, asking, change, listed, ASK_AGAIN_AFTER);
+                    }
+                    Err(error) => leptos::logging::warn!("could not list the variables: {error}"),
                 }
-            },
-            ASK_AGAIN_AFTER,
-        );
-    };
-    let Some(runtime) = session.runtime() else {
-        again();
-        return;
-    };
-    spawn_local(async move {
-        match runtime.variables().await {
-            Ok(answer) => listed.set(answer),
-            Err(AssistError::Busy | AssistError::NotReady | AssistError::Superseded) => again(),
-            Err(error) => leptos::logging::warn!("could not list the variables: {error}"),
-        }
-    });
+            });
+        },
+        after,
+    );
 }
 
+/// How long the names must stay unchanged before the panel asks.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(200);
 /// How long the panel waits before asking again when Python could not answer.
 const ASK_AGAIN_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
