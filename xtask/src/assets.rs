@@ -297,28 +297,28 @@ pub fn ensure_npm_files(
     cache: &Path,
     folder: &str,
     what: &str,
-    engine: &NpmFiles,
+    files: &NpmFiles,
 ) -> Result<()> {
-    let target = npm_files_dir(root, folder, engine);
-    let inputs = serde_json::to_string(engine)?;
+    let target = npm_files_dir(root, folder, files);
+    let inputs = serde_json::to_string(files)?;
     let fingerprint = fingerprint(&[LAYOUT_VERSION, &inputs, &compress_script(root)?]);
     if stamp_matches(&target, &fingerprint) {
         println!(
             "==> {what} ({} {}): up to date in {}",
-            engine.npm_package,
-            engine.version,
+            files.npm_package,
+            files.version,
             target.display()
         );
         return Ok(());
     }
     let tarball = step(
-        &format!("download {} (npm registry)", engine.npm_package),
+        &format!("download {} (npm registry)", files.npm_package),
         || {
             cached_download(
                 &cache.join("downloads"),
-                &engine.tarball,
-                &engine.sha256,
-                |dir| npm_pack(&engine.npm_package, dir),
+                &files.tarball,
+                &files.sha256,
+                |dir| npm_pack(&files.npm_package, dir),
             )
         },
     )?;
@@ -338,14 +338,14 @@ pub fn ensure_npm_files(
             let Some(name) = path.strip_prefix("package").ok().and_then(Path::to_str) else {
                 continue;
             };
-            if let Some(wanted) = engine.files.iter().find(|wanted| wanted.from == name) {
+            if let Some(wanted) = files.files.iter().find(|wanted| wanted.from == name) {
                 let destination = staging.join(&wanted.to);
                 entry.unpack(&destination)?;
                 lock::verify_file(&destination, &wanted.sha256)?;
                 found.insert(wanted.to.clone());
             }
         }
-        let missing: Vec<&str> = engine
+        let missing: Vec<&str> = files
             .files
             .iter()
             .filter(|wanted| !found.contains(&wanted.to))

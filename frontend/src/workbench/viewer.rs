@@ -100,8 +100,15 @@ pub fn DataViewer(
         filter.track();
         changed.track();
         if previous.is_some() {
-            summaries.set(None);
             start_again();
+        }
+    });
+    // The summaries describe the whole object: only a run asks for them again, not a new
+    // sort or filter.
+    Effect::new(move |previous: Option<()>| {
+        changed.track();
+        if previous.is_some() {
+            summaries.set(None);
         }
     });
     // The grid takes the focus (arrows and Page Down scroll it) and its size.

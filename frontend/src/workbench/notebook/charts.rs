@@ -6,8 +6,8 @@
 //! names (`layout.images`, map tiles, topojson). So the frame is sandboxed (scripts, and the
 //! PNG download its camera button makes: an opaque origin that cannot reach the page, its
 //! storage or the user's files, open a window or navigate the page) and its own policy lets
-//! it load nothing at all (`default-src 'none'`): plotly.js reaches it as text from the
-//! page, with the figure, in one message.
+//! it load nothing at all (`default-src 'none'`): plotly.js reaches it from the page as a
+//! Blob (by reference, not copied), with the figure, in one message.
 //! An image a figure names from another origin is simply not there.
 //!
 //! plotly.js (4.6 MB) is fetched from our server only when the first chart shows — never at
@@ -54,7 +54,7 @@ addEventListener("message", (event) => {
   };
   if (window.Plotly) return draw();
   const script = document.createElement("script");
-  script.src = URL.createObjectURL(new Blob([plotly], { type: "text/javascript" }));
+  script.src = URL.createObjectURL(plotly);
   script.onload = () => { try { draw(); } catch (error) { tell({ failed: String(error && error.message || error) }); } };
   script.onerror = () => tell({ failed: "plotly.js did not load" });
   document.head.appendChild(script);
@@ -63,11 +63,11 @@ parent.postMessage({ ready: true }, "*");
 </script></body></html>"#;
 
 thread_local! {
-    /// plotly.js's source, fetched once for every chart of the page.
+    /// plotly.js, fetched once for every chart of the page.
     static PLOTLY_JS: RefCell<Option<js_sys::Promise>> = const { RefCell::new(None) };
 }
 
-/// plotly.js as text: fetched the first time, then the same promise for every chart.
+/// plotly.js as a Blob: fetched the first time, then the same promise for every chart.
 async fn plotly_js() -> Result<JsValue, String> {
     let promise = PLOTLY_JS.with(|cell| {
         cell.borrow_mut()
@@ -82,14 +82,15 @@ async fn plotly_js() -> Result<JsValue, String> {
                         return Err(format!("HTTP {}", response.status()).into());
                     }
                     keep_for_offline(&response.url());
-                    JsFuture::from(response.text()?).await
+                    // A Blob: handed to each chart's frame by reference, never copied.
+                    JsFuture::from(response.blob()?).await
                 })
             })
             .clone()
     });
     match JsFuture::from(promise).await {
-        Ok(text) if text.is_string() => Ok(text),
-        Ok(_) => Err("plotly.js did not come as text".to_owned()),
+        Ok(blob) if blob.is_instance_of::<web_sys::Blob>() => Ok(blob),
+        Ok(_) => Err("plotly.js did not come as a file".to_owned()),
         Err(error) => {
             // The next chart tries again (the server may be back).
             PLOTLY_JS.with(|cell| cell.borrow_mut().take());
