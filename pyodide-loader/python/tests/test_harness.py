@@ -263,3 +263,21 @@ def test_missing_imports_names_the_index_packages_the_code_imports_that_are_not_
     assert json.loads(missing_imports(code, candidates)) == ["zz_absent", "zz_other"]
     assert missing_imports("import zz_absent\nif :", candidates) == "[]"
     assert missing_imports("x = 'import zz_absent'", candidates) == "[]"
+
+
+def test_a_stop_raised_again_while_the_stopped_answer_is_made_still_answers(monkeypatch):
+    # The page raises Stop every tenth of a second while the run is pending: one more
+    # KeyboardInterrupt may land in `stopped` itself (CI once saw it in `import getpass`).
+    made = runs.Run.__init__
+    raised = []
+
+    def interrupted_once(self, *args, **kwargs):
+        if not raised:
+            raised.append(True)
+            raise KeyboardInterrupt
+        made(self, *args, **kwargs)
+
+    monkeypatch.setattr(runs.Run, "__init__", interrupted_once)
+    answer = json.loads(runs.stopped("while True: pass", "{}", lambda stream, text: None))
+    assert raised == [True]
+    assert answer["errorType"] == "KeyboardInterrupt", answer

@@ -205,7 +205,17 @@ async def run_async(code, context_json, emit, label=None, stdin_json=None, ask=N
 
 def stopped(code, context_json, emit, label=None):
     """The answer for a run that Stop ended in the harness itself, just before or after the
-    user's code (a `KeyboardInterrupt` raised there reaches the worker, not `run`)."""
+    user's code (a `KeyboardInterrupt` raised there reaches the worker, not `run`). The page
+    raises Stop again every tenth of a second while the run is pending, so one more may land
+    here, once (an interrupted first `import getpass` at a run's start, say): it is the same
+    Stop, and the answer is made again."""
+    for _ in range(3):
+        try:
+            running = Run(code, context_json, emit, label)
+            running.failed(KeyboardInterrupt())
+            return running.finish()
+        except KeyboardInterrupt:
+            continue
     running = Run(code, context_json, emit, label)
     running.failed(KeyboardInterrupt())
     return running.finish()
