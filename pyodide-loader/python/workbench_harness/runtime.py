@@ -8,7 +8,7 @@ from . import state
 from .display import PLOTLY_RENDERER, prepare_builtins, show_figures
 from .magics import magic_fail, magic_pip, magic_time_exec, magic_time_start, magic_time_stop, magic_timeit, magic_who
 from .sql import install_workbench_module, magic_sql
-from .stdin import debug_last_error
+from .stdin import debug_last_error, prepare_input
 from .state import MATPLOTLIB_BACKEND, MATPLOTLIB_BACKEND_SOURCE, UTC_ZONE_FILE, utc_zone_data, workbench_helpers
 
 workbench_helpers.sql = magic_sql
@@ -27,7 +27,8 @@ def setup_runtime():
     """Once, in the worker: the data folder (also the working directory, so a loaded file
     opens by its plain name), matplotlib rendering to PNG (the browser backend needs a
     DOM, which a worker does not have; `plt.show()` shows into the run), the UTC zone
-    file, cheaper import cache invalidation, and `display` as a builtin."""
+    file, cheaper import cache invalidation, `display` as a builtin, and the run's input
+    (`getpass` imported here, so a run's start imports nothing Stop could land in)."""
     os.makedirs(state.DATA_DIR, exist_ok=True)
     os.chdir(state.DATA_DIR)
     if state.DATA_DIR not in sys.path:
@@ -47,6 +48,7 @@ def setup_runtime():
     keep_unchanged_archives()
     install_workbench_module()
     prepare_builtins()
+    prepare_input()
 
 
 def configure(package_index_url):
