@@ -244,3 +244,34 @@ async fn without_upstream_unknown_packages_and_wheels_are_404_and_bad_names_400(
         assert_eq!(status, StatusCode::NOT_FOUND, "{outside}");
     }
 }
+
+#[tokio::test]
+async fn a_project_the_wheelhouse_holds_is_answered_from_its_pins_alone() {
+    let folder = tempfile::tempdir().expect("dir");
+    let pinned = "demo_pkg-0.9-py3-none-any.whl";
+    let pinned_bytes: &[u8] = b"the pinned wheel";
+    std::fs::create_dir_all(folder.path().join("public/wheelhouse")).expect("dir");
+    std::fs::write(
+        folder.path().join("public/wheelhouse").join(pinned),
+        pinned_bytes,
+    )
+    .expect("write");
+    let (upstream, downloads, _server) = fake_upstream().await;
+    let index = router(folder.path(), Some(upstream));
+
+    // Upstream has demo-pkg 1.0, but the wheelhouse's pin is what installs: a newer
+    // upstream release would otherwise win micropip's choice and pull in what the pinned
+    // set was chosen to avoid.
+    let (status, body) = get_from(&index, "/pypi/simple/demo-pkg/").await;
+    assert_eq!(status, StatusCode::OK);
+    let page = json_of(&body);
+    assert_eq!(page["versions"], json!(["0.9"]), "{page}");
+    assert_eq!(page["files"][0]["filename"], pinned);
+    assert_eq!(page["files"][0]["hashes"]["sha256"], sha256(pinned_bytes));
+    assert_eq!(
+        get_from(&index, &format!("/wheelhouse/{WHEEL}")).await.0,
+        StatusCode::NOT_FOUND,
+        "upstream's release was never listed, so it is not served"
+    );
+    assert_eq!(downloads.load(Ordering::SeqCst), 0);
+}

@@ -10,9 +10,9 @@
 //! which micropip checks; their origin comes from configuration or a trusted proxy, never
 //! from what an arbitrary client claims (see [`Site`]).
 //!
-//! With `--upstream-index`, a project page also lists upstream's wheels Pyodide can install
-//! (pure-Python, or built for its platform, PEP 783) that the
-//! wheelhouse lacks; a wheel is downloaded the first time it is asked for, checked against
+//! With `--upstream-index`, the page of a project the wheelhouse lacks lists upstream's
+//! wheels Pyodide can install (pure-Python, or built for its platform, PEP 783); a project
+//! the wheelhouse holds is answered from its pinned wheels alone, without asking upstream; a wheel is downloaded the first time it is asked for, checked against
 //! upstream's sha256 (a mismatch is refused with 502 and nothing is kept), stored in
 //! `data/wheelhouse/` and served from there ever after, upstream or not.
 
@@ -260,7 +260,11 @@ pub async fn project(
     let mut files = index.kept_files(&name, &site.origin);
     let mut upstream_trouble = None;
     let mut upstream_has_it = false;
-    if let Some(upstream) = index.upstream.clone() {
+    // A project the wheelhouse holds is answered from its pinned wheels alone: they were
+    // chosen to work together (jsonschema 4.17 for altair, say, where upstream's newest
+    // needs a compiled dependency), and they install the same offline or not.
+    let pinned_here = index.builtin.projects.contains_key(&name);
+    if let Some(upstream) = index.upstream.clone().filter(|_| !pinned_here) {
         let asked = name.clone();
         let answer = tokio::task::spawn_blocking(move || upstream.project_files(&asked))
             .await
