@@ -8,9 +8,10 @@
 //   the app. A new build is fetched in the background on the next visit; once it is
 //   cached it takes over, the old build's cache is deleted and the page offers a reload.
 // - Pyodide's files (/pyodide/v{version}/…, immutable by URL), the SQL engine's
-//   (/duckdb/v{version}/…), the chart renderer's (/plotly/v{version}/…, fetched by the page
-//   when a chart first shows, and listed to keep like the worker's) and wheels are cached as they are used, per Pyodide version,
-//   and served from the cache first. Except
+//   (/duckdb/v{version}/…), the chart renderers' (/plotly/v…, /vega/v…, /vega-lite/v…,
+//   /vega-embed/v…: fetched by the page when a chart first shows, and listed to keep like
+//   the worker's) and wheels are cached as they are used, per Pyodide version, and served
+//   from the cache first. Except
 //   pyodide.asm.wasm: the page compiles it from the HTTP cache, where Chromium keeps the
 //   compiled code for the next visit (not for a response a service worker hands over), so
 //   it is left to the network and the cached copy is only for `?from=cache` (offline).
@@ -90,20 +91,19 @@ self.addEventListener("fetch", (event) => {
   }
 });
 
-// Which cache keeps a file of this path, if any: Pyodide's files, the SQL engine's
-// (DuckDB-Wasm, /duckdb/v{version}/) and the chart renderer's (plotly.js, /plotly/v{version}/:
-// all by version, immutable) and wheels in FILES; the
+// The folders of files that never change for a URL (the server's are the same): Pyodide's,
+// the SQL engine's (DuckDB-Wasm) and the chart renderers' (plotly.js; vega, vega-lite and
+// vega-embed, for altair).
+const VERSIONED = ["/pyodide/v", "/duckdb/v", "/plotly/v", "/vega/v", "/vega-lite/v", "/vega-embed/v"];
+
+// Which cache keeps a file of this path, if any: the versioned files above and wheels in
+// FILES; the
 // package index's answers and Pyodide's lock (which may change) in INDEX.
 function cacheFor(path) {
   if (path.startsWith("/pypi/") || (path.startsWith("/pyodide/") && path.endsWith("/pyodide-lock.json"))) {
     return INDEX;
   }
-  if (
-    path.startsWith("/pyodide/v") ||
-    path.startsWith("/duckdb/v") ||
-    path.startsWith("/plotly/v") ||
-    path.startsWith("/wheelhouse/")
-  ) {
+  if (VERSIONED.some((folder) => path.startsWith(folder)) || path.startsWith("/wheelhouse/")) {
     return FILES;
   }
   return null;

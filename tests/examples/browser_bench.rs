@@ -319,6 +319,25 @@ async fn kernel_extras(browser: &Browser) -> Value {
         asked["listed"].as_u64().unwrap_or(0) >= VARIABLE_NAMES as u64,
         "{asked}"
     );
+    // The same question's Python time alone: assist.py's `variables`, over the same names,
+    // from a copy of assist.py set up on this namespace (what the worker runs, minus the
+    // message to the page and back).
+    let python = browser
+        .execute(json!({"code": format!(
+            "import time as _time\n\
+             _assist = {{}}\n\
+             exec({assist}, _assist)\n\
+             _assist['setup'](globals())\n\
+             _times = []\n\
+             for _ in range({VARIABLE_ASKS}):\n\
+             \x20   _started = _time.perf_counter(); _listed = _assist['variables'](); _times.append((_time.perf_counter() - _started) * 1000)\n\
+             assert len(_listed['variables']) >= {VARIABLE_NAMES}, len(_listed['variables'])\n\
+             _times",
+            // A JSON string is a Python string literal.
+            assist = json!(include_str!("../../pyodide-loader/python/assist.py")),
+        )}))
+        .await;
+    assert_eq!(python["success"], true, "{python}");
     let fonts = browser
         .execute(json!({"code": "
 import time
@@ -331,29 +350,41 @@ times"}))
         .await;
     json!({
         "variables": asked,
+        "variablesPython": python["result"],
         "fonts": fonts["result"],
         "viewer": viewer_extras(browser).await,
-        "charts": chart_extras(browser).await,
+        "charts": chart_extras(
+            browser,
+            "import plotly.express as px",
+            "px.scatter(x=list(range(100)), y=[v * v for v in range(100)], title='{i}')",
+        )
+        .await,
+        "altair": chart_extras(
+            browser,
+            "import altair as alt, pandas as pd\nsquares = pd.DataFrame({'x': range(100), 'y': [v * v for v in range(100)]})",
+            "alt.Chart(squares, title='{i}').mark_point().encode(x='x', y='y')",
+        )
+        .await,
     })
 }
 
-/// plotly: `import plotly.express` the first time (plotly installed from the wheelhouse and
-/// imported), then a figure's cell run → the chart drawn on the page, five times: the first
-/// fetches plotly.js, each draws in a new frame.
-async fn chart_extras(browser: &Browser) -> Value {
+/// A chart library: its first import (installed from the wheelhouse and imported), then a
+/// chart's cell run → the chart drawn on the page, five times: the first fetches the
+/// renderer, each draws in a new frame. `chart` is the cell's code, with `{i}` in it.
+async fn chart_extras(browser: &Browser, import: &str, chart: &str) -> Value {
     browser
-        .eval(
-            "return (async () => {
+        .eval_with(
+            "return (async (imports, chart) => {
                const notebook = (source) => JSON.stringify({cells: [{cell_type: 'code', source, metadata: {},
                  outputs: [], execution_count: null}], metadata: {}, nbformat: 4, nbformat_minor: 5});
                const started = performance.now();
-               await window.workbench.notebook.open(notebook('import plotly.express as px'));
+               await window.workbench.notebook.open(notebook(imports));
                const imported = await window.workbench.notebook.runAll();
-               if (!imported[0].success) throw new Error('import plotly.express failed');
+               if (!imported[0].success) throw new Error(`${imports} failed`);
                const importMs = performance.now() - started;
                const drawn = [];
                for (let i = 0; i < 5; i++) {
-                 await window.workbench.notebook.open(notebook(`px.scatter(x=list(range(100)), y=[v * v for v in range(100)], title='${i}')`));
+                 await window.workbench.notebook.open(notebook(chart.replace('{i}', String(i))));
                  await new Promise((resolve) => setTimeout(resolve, 300));
                  const begun = performance.now();
                  window.workbench.notebook.runAll();
@@ -369,7 +400,8 @@ async fn chart_extras(browser: &Browser) -> Value {
                  drawn.push(performance.now() - begun);
                }
                return { importMs, drawn };
-             })()",
+             })(arguments[0], arguments[1])",
+            vec![json!(import), json!(chart)],
         )
         .await
 }
@@ -1086,14 +1118,19 @@ impl Report {
         ));
         let kernel = &extras["kernel"];
         let variable_times = numbers(&kernel["variables"]["times"]);
+        let variable_python = numbers(&kernel["variablesPython"]);
         let shipped = numbers(&kernel["fonts"]["shipped"]);
         let rebuilt = numbers(&kernel["fonts"]["rebuilt"]);
         md.push_str(&format!(
             "| Variables panel over {VARIABLE_NAMES} names (ints, strings, lists, arrays, DataFrames): page → answer, median / slowest of {} | {:.1} ms / {:.1} ms | — | — | — |\n\
+             | Variables panel: the same question's Python time alone, median / slowest of {} | {:.1} ms / {:.1} ms | — | — | — |\n\
              | matplotlib's font list at start: read as shipped, against rebuilt (each fresh start before), Python's time, medians of {} | {:.1} ms | {:.0} ms (rebuilt) | {:.3}× | — |\n",
             variable_times.len(),
             median(&variable_times),
             variable_times.iter().copied().fold(f64::NAN, f64::max),
+            variable_python.len(),
+            median(&variable_python),
+            variable_python.iter().copied().fold(f64::NAN, f64::max),
             shipped.len(),
             median(&shipped) * 1000.0,
             median(&rebuilt) * 1000.0,
@@ -1116,15 +1153,26 @@ impl Report {
             median(&filled),
             slowest(&filled),
         ));
-        let charts = &kernel["charts"];
-        let drawn = numbers(&charts["drawn"]);
-        md.push_str(&format!(
-            "| plotly: first `import plotly.express` (installed from the wheelhouse); a figure's cell run → chart drawn, the first (plotly.js fetched) / median of the next {} | {:.1} s; {:.0} ms / {:.0} ms | — | — | — |\n",
-            drawn.len().saturating_sub(1),
-            charts["importMs"].as_f64().unwrap_or(f64::NAN) / 1000.0,
-            drawn.first().copied().unwrap_or(f64::NAN),
-            median(drawn.get(1..).unwrap_or_default()),
-        ));
+        for (key, what) in [
+            (
+                "charts",
+                "plotly: first `import plotly.express` (installed from the wheelhouse); a figure's cell run → chart drawn, the first (plotly.js fetched)",
+            ),
+            (
+                "altair",
+                "altair: first `import altair` (installed from the wheelhouse, with pandas); a 100-point chart's cell run → chart drawn, the first (vega, vega-lite, vega-embed fetched)",
+            ),
+        ] {
+            let charts = &kernel[key];
+            let drawn = numbers(&charts["drawn"]);
+            md.push_str(&format!(
+                "| {what} / median of the next {} | {:.1} s; {:.0} ms / {:.0} ms | — | — | — |\n",
+                drawn.len().saturating_sub(1),
+                charts["importMs"].as_f64().unwrap_or(f64::NAN) / 1000.0,
+                drawn.first().copied().unwrap_or(f64::NAN),
+                median(drawn.get(1..).unwrap_or_default()),
+            ));
+        }
         md.push_str(&format!(
             "\n(The CSV is {csv_mb:.1} MB, made in the page; the workbench stores it in the browser first. The \
              trivial run, the CSV and the figure are measured after the warm visit, once the \

@@ -1,8 +1,9 @@
 //! Interactive charts, as a person uses them, in a real headless Chromium against the real
 //! server and build: plotly figures drawn by plotly.js in the cell (`fig.show()`, a figure
-//! as the last value), a hostile figure that loads nothing from another origin and runs
-//! nothing in the page, the chart kept through `.ipynb` and drawn from a notebook written
-//! by JupyterLab, and all of it offline after one visit.
+//! as the last value) and altair charts drawn by vega-embed (a chart as the last value,
+//! `display(chart)`); hostile charts that load nothing from another origin and run nothing
+//! in the page; charts kept through `.ipynb` and drawn from a notebook written by
+//! JupyterLab; and all of it offline after one visit.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -172,6 +173,139 @@ async fn plotly_charts_draw_in_the_cell_load_nothing_elsewhere_and_work_offline(
     open_notebook_of(
         &browser,
         code_cells(&["import plotly.express as px\npx.bar(x=['a', 'b'], y=[3, 5])".to_owned()]),
+    )
+    .await;
+    run_all(&browser).await;
+    drawn(&browser, 1).await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn altair_charts_draw_in_the_cell_load_nothing_elsewhere_and_work_offline() {
+    let mut app = spawn_app().await;
+    let browser = Browser::start().await;
+    browser.open_workbench(&app).await;
+    service_worker_in_control(&browser).await;
+    let (port, reached) = another_origin().await;
+    // altair is not installed: its import installs it (and jsonschema, jinja2, narwhals…)
+    // from the wheelhouse.
+    open_notebook_of(
+        &browser,
+        code_cells(&[
+            "import altair as alt\nimport pandas as pd\n\
+             sales = pd.DataFrame({'month': [1, 2, 3, 4], 'total': [4, 1, 9, 3], 'shop': list('abab')})\n\
+             alt.Chart(sales, title='Sales').mark_point().encode(x='month', y='total', color='shop', tooltip=['total']).interactive()"
+                .to_owned(),
+            "display(alt.Chart(sales).mark_bar().encode(x='shop', y='sum(total)'))".to_owned(),
+            // Data named at another origin: refused, and said.
+            format!("alt.Chart(alt.Data(url='http://127.0.0.1:{port}/leak.csv')).mark_point().encode(x='a:Q')"),
+            // Images and links to another origin, and HTML in the title: drawn, inert.
+            format!(
+                "links = pd.DataFrame({{'u': ['http://127.0.0.1:{port}/leak.png'], 'x': [1]}})\n\
+                 alt.Chart(links, title='<img src=x onerror=\"parent.document.title=1\"><script>parent.document.title=2</script>')\\\n\
+                 \x20   .mark_image(width=40, height=40).encode(x='x:Q', url='u:N', href='u:N')"
+            ),
+        ]),
+    )
+    .await;
+    let title = browser.eval("return document.title").await;
+    run_all(&browser).await;
+    until_ok("the altair charts drawn or refused", WAIT, async || {
+        let charts = charts(&browser).await;
+        let states: Vec<&str> = charts.iter().map(|(state, _)| state.as_str()).collect();
+        if states == ["drawn", "drawn", "failed", "drawn"] && charts[0].1 >= 4 && charts[1].1 >= 2 {
+            Ok(())
+        } else {
+            Err(charts)
+        }
+    })
+    .await;
+    let problems = browser
+        .eval("return [...document.querySelectorAll('[data-testid=chart-problem]')].map((p) => p.textContent)")
+        .await;
+    assert_eq!(problems.as_array().map(Vec::len), Some(1), "{problems}");
+    let problem = problems[0].as_str().unwrap_or_default();
+    assert!(
+        problem.contains(&format!("http://127.0.0.1:{port}/leak.csv"))
+            && problem.contains("charts here load nothing from elsewhere"),
+        "{problem}"
+    );
+    // vega-embed's menu (PNG and SVG downloads) is there, in the frame.
+    let kinds = browser
+        .eval("return [...document.querySelectorAll('[data-testid=chart]')].map((chart) => chart.dataset.kind)")
+        .await;
+    assert_eq!(
+        kinds,
+        json!(["vega-lite", "vega-lite", "vega-lite", "vega-lite"])
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(browser.eval("return document.title").await, title);
+    assert_eq!(
+        reached.load(Ordering::SeqCst),
+        0,
+        "a chart reached another origin"
+    );
+
+    // Kept in .ipynb with Vega-Lite's mime type and a text fallback; opened again, drawn.
+    let exported = browser
+        .eval("return window.workbench.notebook.export()")
+        .await;
+    let ipynb: Value =
+        serde_json::from_str(exported.as_str().expect("the .ipynb text")).expect("JSON");
+    let first = &ipynb["cells"][0]["outputs"][0];
+    assert_eq!(first["output_type"], "execute_result", "{first}");
+    let spec = &first["data"]["application/vnd.vegalite.v5+json"];
+    assert_eq!(spec["title"], "Sales", "{first}");
+    // altair keeps a chart's rows in `datasets`, named by their hash.
+    let name = spec["data"]["name"].as_str().expect("the data's name");
+    assert_eq!(
+        spec["datasets"][name].as_array().map(Vec::len),
+        Some(4),
+        "{spec}"
+    );
+    assert_eq!(
+        first["data"]["text/plain"],
+        json!(["<altair chart: point marks>"])
+    );
+    assert_eq!(
+        ipynb["cells"][1]["outputs"][0]["output_type"],
+        "display_data"
+    );
+    browser
+        .eval_with(
+            "return window.workbench.notebook.open(arguments[0])",
+            vec![exported.clone()],
+        )
+        .await;
+    until_ok("the reopened charts", WAIT, async || {
+        let states: Vec<String> = charts(&browser)
+            .await
+            .into_iter()
+            .map(|(state, _)| state)
+            .collect();
+        if states == ["drawn", "drawn", "failed", "drawn"] {
+            Ok(())
+        } else {
+            Err(states)
+        }
+    })
+    .await;
+
+    // Offline after this one visit: the wheels, the import and the renderers come from the
+    // service worker's cache.
+    until("the service worker keeping vega-embed", WAIT, async || {
+        browser
+            .eval("return (await caches.match(new URL('/vega-embed/v6.29.0/vega-embed.min.js', location.href).href)) !== undefined")
+            .await
+            == true
+    })
+    .await;
+    go_offline(&mut app, &browser).await;
+    browser.client.refresh().await.expect("reloads offline");
+    browser.wait_for_python().await;
+    open_notebook_of(
+        &browser,
+        code_cells(&["import altair as alt\nalt.Chart(alt.Data(values=[{'a': 1}, {'a': 3}])).mark_bar().encode(y='a:Q')".to_owned()]),
     )
     .await;
     run_all(&browser).await;

@@ -13,6 +13,7 @@ mod manifest;
 // The backend's own search for PostgreSQL's programs, shared as a file (std only).
 #[path = "../../backend/src/testing/postgres_bin.rs"]
 mod postgres_bin;
+mod pure_wheel;
 mod step;
 mod tools;
 mod wheelhouse;
@@ -279,13 +280,9 @@ fn setup(root: &Path, cache: &Path) -> Result<tools::Tools> {
     assets::ensure_precompiled(root, &manifest)?;
     wheelhouse::ensure_wheelhouse(root, cache, &manifest)?;
     assets::ensure_npm_files(root, cache, "duckdb", "SQL engine", &manifest.sql_engine)?;
-    assets::ensure_npm_files(
-        root,
-        cache,
-        "plotly",
-        "chart renderer",
-        &manifest.chart_renderer,
-    )?;
+    for (folder, files) in &manifest.chart_renderers {
+        assets::ensure_npm_files(root, cache, folder, "chart renderer", files)?;
+    }
     assets::ensure_editor(root)?;
     assets::join_worker(root)?;
     Ok(tools)

@@ -2,6 +2,7 @@
 //! where its files come from, and the sha256 of each download. Set-up reads it; the
 //! browser side keeps the same version as a constant, checked by a test in `pyodide-loader`.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -16,8 +17,9 @@ pub struct Manifest {
     pub core: Core,
     pub packages: Packages,
     pub sql_engine: NpmFiles,
-    /// plotly.js, which draws plotly's charts on the page.
-    pub chart_renderer: NpmFiles,
+    /// What draws interactive charts on the page, by the folder each is served from:
+    /// plotly.js for plotly, and vega, vega-lite and vega-embed for altair.
+    pub chart_renderers: BTreeMap<String, NpmFiles>,
     pub wheelhouse: Wheelhouse,
 }
 
@@ -45,7 +47,7 @@ pub struct Packages {
 
 /// Files from one npm package: the tarball and each file taken from it pinned by sha256,
 /// laid out under `public/{folder}/v{version}/` — DuckDB-Wasm (the SQL engine) in `duckdb`,
-/// plotly.js (the chart renderer) in `plotly`.
+/// the chart renderers in theirs (`plotly`, `vega`, `vega-lite`, `vega-embed`).
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NpmFiles {
@@ -83,7 +85,19 @@ pub struct Wheelhouse {
 pub struct PinnedWheel {
     pub name: String,
     pub version: String,
-    /// The file PyPI serves for that version (`name-version-py3-none-any.whl`).
+    /// The file PyPI serves for that version (`name-version-py3-none-any.whl`), or the one
+    /// set-up makes from `source`.
+    pub file: String,
+    pub sha256: String,
+    /// For a package PyPI has only compiled wheels of, though its code runs without them:
+    /// the sdist the pure-Python wheel is made from (`pure_wheel.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<PinnedSource>,
+}
+
+/// A source distribution, pinned by file name and sha256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PinnedSource {
     pub file: String,
     pub sha256: String,
 }

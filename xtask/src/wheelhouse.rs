@@ -13,7 +13,8 @@ use anyhow::{Context, Result};
 
 use crate::assets::{LAYOUT_VERSION, STAMP, fingerprint, pip_download, stamp_matches};
 use crate::lock::{self, LockError};
-use crate::manifest::{Manifest, PinnedWheel};
+use crate::manifest::{Manifest, PinnedSource, PinnedWheel};
+use crate::pure_wheel;
 use crate::step::step;
 
 /// Why the downloaded wheels were not accepted.
@@ -68,8 +69,12 @@ fn download(folder: &Path, wheels: &[PinnedWheel]) -> Result<()> {
             // pip keeps a file that is already there, whatever its bytes.
             fs::remove_file(&path)?;
         }
-        if !path.exists() {
-            wanted.push(wheel.requirement());
+        if path.exists() {
+            continue;
+        }
+        match &wheel.source {
+            Some(source) => build_from_source(folder, wheel, source)?,
+            None => wanted.push(wheel.requirement()),
         }
     }
     if wanted.is_empty() {
@@ -99,6 +104,35 @@ fn download(folder: &Path, wheels: &[PinnedWheel]) -> Result<()> {
     }
     verify(folder, wheels)?;
     Ok(())
+}
+
+/// Makes a pure-Python wheel from its pinned sdist (downloaded once into `folder`); its
+/// sha256 is checked with the others'.
+fn build_from_source(folder: &Path, wheel: &PinnedWheel, source: &PinnedSource) -> Result<()> {
+    let sdist = folder.join(&source.file);
+    if sdist.exists() && lock::verify_file(&sdist, &source.sha256).is_err() {
+        fs::remove_file(&sdist)?;
+    }
+    if !sdist.exists() {
+        let requirement = wheel.requirement();
+        pip_download(folder, &["--no-deps", "--no-binary=:all:", &requirement]).with_context(
+            || {
+                format!(
+                    "could not download the source of {requirement} from PyPI (needs python3 with pip and network access to PyPI once)"
+                )
+            },
+        )?;
+    }
+    if !sdist.exists() {
+        return Err(WheelhouseError::Missing {
+            file: source.file.clone(),
+            requirement: wheel.requirement(),
+        }
+        .into());
+    }
+    lock::verify_file(&sdist, &source.sha256).map_err(WheelhouseError::from)?;
+    println!("    making {} from {}", wheel.file, source.file);
+    pure_wheel::build(&sdist, wheel, folder)
 }
 
 /// Checks that every pinned wheel is in `folder` with its sha256; a file that does not
@@ -132,6 +166,7 @@ mod tests {
             version: "1.0".into(),
             file: file.into(),
             sha256: format!("{:x}", Sha256::digest(bytes)),
+            source: None,
         }
     }
 

@@ -3,13 +3,13 @@
 //! - `Cross-Origin-Opener-Policy: same-origin` and `Cross-Origin-Embedder-Policy: require-corp`
 //!   on **every** response (errors included): they make the page cross-origin isolated,
 //!   which `SharedArrayBuffer` — and so the Stop button — needs.
-//! - Files under `/pyodide/v{version}/`, `/duckdb/v{version}/` (the SQL engine) and
-//!   `/plotly/v{version}/` (the chart renderer) never
-//!   change for a given URL, so they are cached for a year as immutable; the lock and everything else revalidate (`no-cache`), so a new
+//! - Files under `/pyodide/v{version}/`, `/duckdb/v{version}/` (the SQL engine) and the
+//!   chart renderers' `/plotly/v{version}/`, `/vega/…`, `/vega-lite/…`, `/vega-embed/…`
+//!   ([`VERSIONED_NPM_FOLDERS`]) never change for a given URL, so they are cached for a year as immutable; the lock and everything else revalidate (`no-cache`), so a new
 //!   build is picked up at once.
-//! - The Pyodide, DuckDB and plotly.js files are sent precompressed where set-up made `.br` / `.gz` copies;
+//! - The Pyodide, DuckDB and chart renderers' files are sent precompressed where set-up made `.br` / `.gz` copies;
 //!   everything else compressible is compressed on the fly.
-//! - Unknown paths under `/api`, `/pypi`, `/pyodide`, `/duckdb`, `/plotly` and `/wheelhouse` (the folders
+//! - Unknown paths under `/api`, `/pypi`, `/pyodide`, the folders above and `/wheelhouse` (the folders
 //!   themselves included) are JSON 404s; any other unknown path gets the HTML shell, so the
 //!   app's own routes work on reload.
 //! - `/sw.js`, the service worker, is stamped with the build's identity (a hash of every
@@ -40,28 +40,43 @@ const REVALIDATE: &str = "no-cache";
 pub fn routes(config: &Config) -> Router {
     let shell = ServeDir::new(&config.dist_dir)
         .fallback(ServeFile::new(config.dist_dir.join("index.html")));
-    Router::new()
-        .nest_service(
-            "/pyodide",
-            // `xtask setup` writes `.br` and `.gz` copies of the big core files: sent as they
-            // are, instead of compressing 10 MB of WebAssembly again for every browser.
-            ServeDir::new(config.public_dir.join("pyodide"))
-                .precompressed_br()
-                .precompressed_gzip(),
-        )
-        .nest_service(
-            "/duckdb",
-            ServeDir::new(config.public_dir.join("duckdb"))
-                .precompressed_br()
-                .precompressed_gzip(),
-        )
-        .nest_service(
-            "/plotly",
-            ServeDir::new(config.public_dir.join("plotly"))
-                .precompressed_br()
-                .precompressed_gzip(),
-        )
+    let router = Router::new().nest_service(
+        "/pyodide",
+        // `xtask setup` writes `.br` and `.gz` copies of the big core files: sent as they
+        // are, instead of compressing 10 MB of WebAssembly again for every browser.
+        ServeDir::new(config.public_dir.join("pyodide"))
+            .precompressed_br()
+            .precompressed_gzip(),
+    );
+    VERSIONED_NPM_FOLDERS
+        .iter()
+        .fold(router, |router, folder| {
+            router.nest_service(
+                &format!("/{folder}"),
+                ServeDir::new(config.public_dir.join(folder))
+                    .precompressed_br()
+                    .precompressed_gzip(),
+            )
+        })
         .fallback_service(shell)
+}
+
+/// The folders of files set-up takes from npm packages, each under `v{version}/`: the SQL
+/// engine (DuckDB-Wasm) and the chart renderers (`manifest.json`'s `sqlEngine` and
+/// `chartRenderers`).
+pub const VERSIONED_NPM_FOLDERS: [&str; 5] =
+    ["duckdb", "plotly", "vega", "vega-lite", "vega-embed"];
+
+/// Whether `path` is under one of the folders whose files never change for a URL.
+fn is_versioned(path: &str) -> bool {
+    path.strip_prefix("/pyodide/")
+        .is_some_and(|rest| rest.starts_with('v'))
+        || VERSIONED_NPM_FOLDERS.iter().any(|folder| {
+            path.strip_prefix('/')
+                .and_then(|rest| rest.strip_prefix(folder))
+                .and_then(|rest| rest.strip_prefix("/v"))
+                .is_some()
+        })
 }
 
 /// Adds what every response needs: isolation headers, cache policy, MIME fixes, JSON errors,
@@ -149,9 +164,7 @@ fn stamped_service_worker(config: &Config) -> std::io::Result<String> {
 async fn cache_and_types(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let mut response = next.run(request).await;
-    let immutable = (path.starts_with("/pyodide/v")
-        || path.starts_with("/duckdb/v")
-        || path.starts_with("/plotly/v"))
+    let immutable = is_versioned(&path)
         && !path.ends_with("/pyodide-lock.json")
         && response.status().is_success();
     let headers = response.headers_mut();
@@ -161,8 +174,7 @@ async fn cache_and_types(request: Request, next: Next) -> Response {
     );
     // Which copy a Pyodide or DuckDB file is sent as depends on Accept-Encoding; say so to
     // caches (ServeDir leaves it out on the precompressed copies).
-    if path.starts_with("/pyodide/") || path.starts_with("/duckdb/") || path.starts_with("/plotly/")
-    {
+    if is_versioned(&path) {
         headers.insert(VARY, HeaderValue::from_static("accept-encoding"));
     }
     // ES modules must be served as JavaScript or the browser refuses to run them.
@@ -170,4 +182,50 @@ async fn cache_and_types(request: Request, next: Next) -> Response {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/javascript"));
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_npm_folder_set_up_lays_out_is_served_as_versioned() {
+        let manifest: serde_json::Value =
+            serde_json::from_str(include_str!("../../../pyodide-loader/manifest.json"))
+                .expect("manifest.json is JSON");
+        let mut folders: Vec<String> = manifest["chartRenderers"]
+            .as_object()
+            .expect("chartRenderers")
+            .keys()
+            .cloned()
+            .collect();
+        folders.push("duckdb".to_owned());
+        folders.sort();
+        let mut served: Vec<String> = VERSIONED_NPM_FOLDERS.map(str::to_owned).to_vec();
+        served.sort();
+        assert_eq!(folders, served);
+    }
+
+    #[test]
+    fn only_version_folders_are_versioned() {
+        for path in [
+            "/pyodide/v0.27.7/pyodide.asm.wasm",
+            "/vega/v5.33.1/vega.min.js",
+            "/vega-lite/v5.23.0/vega-lite.min.js",
+            "/plotly/v2.35.2/plotly.min.js",
+        ] {
+            assert!(is_versioned(path), "{path}");
+        }
+        for path in [
+            "/",
+            "/vega",
+            "/vega/",
+            "/vegan/v1/x.js",
+            "/vega-lite.js",
+            "/wheelhouse/vega-1.0-py3-none-any.whl",
+            "/pyodide/pyodide.js",
+        ] {
+            assert!(!is_versioned(path), "{path}");
+        }
+    }
 }

@@ -234,3 +234,26 @@ def micropip(monkeypatch):
     monkeypatch.setitem(sys.modules, "micropip", module)
     monkeypatch.setattr(state, "PACKAGE_INDEX_URL", "")
     return module
+
+
+@pytest.fixture
+def stand_in(tmp_path, monkeypatch):
+    """`stand_in(top, files)`: a stand-in package `top` made of `files` ({path: source}),
+    importable for the test; any real `top` is out of the way, and every module of the
+    stand-in is gone afterwards."""
+    made = []
+
+    def write(top, files):
+        for path, source in files.items():
+            file = tmp_path / path
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_text(source)
+        for name in [name for name in sys.modules if name == top or name.startswith(top + ".")]:
+            monkeypatch.delitem(sys.modules, name)
+        made.append(top)
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield write
+    for top in made:
+        for name in [name for name in sys.modules if name == top or name.startswith(top + ".")]:
+            del sys.modules[name]

@@ -274,41 +274,37 @@ def test_real_matplotlib_shows_figures_through_the_workbench_backend(notebook, t
     assert figure["image/png"].startswith("iVBORw0KGgo")
 
 
-def test_ipython_display_shows_into_the_run(notebook, tmp_path, monkeypatch):
-    package = tmp_path / "IPython"
-    (package / "core").mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "core" / "__init__.py").write_text("")
-    (package / "core" / "display_functions.py").write_text(
-        "__all__ = ['display', 'publish_display_data', 'clear_output']\n"
-        "def display(*objs, **kwargs):\n"
-        "    print('IPython would print', *objs)\n"
-        "def publish_display_data(data, metadata=None, **kwargs):\n"
-        "    print('IPython would print', data)\n"
-        "def clear_output(wait=False):\n"
-        "    print('IPython would print escape codes')\n"
+def test_ipython_display_shows_into_the_run(notebook, stand_in):
+    stand_in(
+        "IPython",
+        {
+            "IPython/__init__.py": "",
+            "IPython/core/__init__.py": "",
+            "IPython/core/display_functions.py": (
+                "__all__ = ['display', 'publish_display_data', 'clear_output']\n"
+                "def display(*objs, **kwargs):\n"
+                "    print('IPython would print', *objs)\n"
+                "def publish_display_data(data, metadata=None, **kwargs):\n"
+                "    print('IPython would print', data)\n"
+                "def clear_output(wait=False):\n"
+                "    print('IPython would print escape codes')\n"
+            ),
+            "IPython/display.py": (
+                "from IPython.core.display_functions import *\n"
+                "class Markdown:\n"
+                "    def __init__(self, text):\n"
+                "        self.text = text\n"
+                "    def _repr_markdown_(self):\n"
+                "        return self.text\n"
+            ),
+        },
     )
-    (package / "display.py").write_text(
-        "from IPython.core.display_functions import *\n"
-        "class Markdown:\n"
-        "    def __init__(self, text):\n"
-        "        self.text = text\n"
-        "    def _repr_markdown_(self):\n"
-        "        return self.text\n"
+    answer = notebook.run(
+        "from IPython.display import display, Markdown, publish_display_data, clear_output\n"
+        "clear_output(wait=True)\n"
+        "display(Markdown('**bold**'))\n"
+        "publish_display_data({'text/html': '<p>raw</p>'})"
     )
-    for name in [name for name in sys.modules if name == "IPython" or name.startswith("IPython.")]:
-        monkeypatch.delitem(sys.modules, name)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    try:
-        answer = notebook.run(
-            "from IPython.display import display, Markdown, publish_display_data, clear_output\n"
-            "clear_output(wait=True)\n"
-            "display(Markdown('**bold**'))\n"
-            "publish_display_data({'text/html': '<p>raw</p>'})"
-        )
-    finally:
-        for name in [name for name in sys.modules if name == "IPython" or name.startswith("IPython.")]:
-            del sys.modules[name]
     assert answer["success"] is True, answer
     assert answer["stdout"] == ""
     assert [output["data"] for output in answer["cellOutputs"]] == [
@@ -369,43 +365,91 @@ def test_stop_during_a_run_ends_the_outputs_with_the_interrupt(notebook):
     assert state.current_run is None
 
 
-def test_plotly_figures_show_in_plotlys_mime_type_without_ipython_or_nbformat(notebook, tmp_path, monkeypatch):
+def test_plotly_figures_show_in_plotlys_mime_type_without_ipython_or_nbformat(notebook, stand_in, monkeypatch):
     # plotly's own `show` refuses without IPython and nbformat; its renderers module is
     # loaded with the workbench's `show` in, before `plotly.io` takes the name from it.
-    package = tmp_path / "plotly"
-    (package / "io").mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "io" / "__init__.py").write_text("from ._renderers import show, renderers\n")
-    (package / "io" / "_renderers.py").write_text(
-        "import os\n"
-        "def validate_coerce_fig_to_dict(fig, validate):\n"
-        "    return fig if isinstance(fig, dict) else fig.to_dict()\n"
-        "class Renderers:\n"
-        "    default = os.environ.get('PLOTLY_RENDERER')\n"
-        "    def _build_mime_bundle(self, fig_dict, renderers_string=None, **kwargs):\n"
-        "        assert (renderers_string or self.default) == 'plotly_mimetype'\n"
-        "        return {'application/vnd.plotly.v1+json': fig_dict}\n"
-        "renderers = Renderers()\n"
-        "def show(fig, renderer=None, validate=True, **kwargs):\n"
-        "    raise ValueError('Mime type rendering requires ipython but it is not installed')\n"
+    stand_in(
+        "plotly",
+        {
+            "plotly/__init__.py": "",
+            "plotly/io/__init__.py": "from ._renderers import show, renderers\n",
+            "plotly/io/_renderers.py": (
+                "import os\n"
+                "def validate_coerce_fig_to_dict(fig, validate):\n"
+                "    return fig if isinstance(fig, dict) else fig.to_dict()\n"
+                "class Renderers:\n"
+                "    default = os.environ.get('PLOTLY_RENDERER')\n"
+                "    def _build_mime_bundle(self, fig_dict, renderers_string=None, **kwargs):\n"
+                "        assert (renderers_string or self.default) == 'plotly_mimetype'\n"
+                "        return {'application/vnd.plotly.v1+json': fig_dict}\n"
+                "renderers = Renderers()\n"
+                "def show(fig, renderer=None, validate=True, **kwargs):\n"
+                "    raise ValueError('Mime type rendering requires ipython but it is not installed')\n"
+            ),
+        },
     )
-    for name in [name for name in sys.modules if name == "plotly" or name.startswith("plotly.")]:
-        monkeypatch.delitem(sys.modules, name)
-    monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("PLOTLY_RENDERER", "plotly_mimetype")
     figure = {"data": [{"type": "bar", "x": [1, 2], "y": [3, 4]}], "layout": {"title": {"text": "t"}}}
-    try:
-        answer = notebook.run(
-            "import plotly.io as pio\n"
-            f"figure = {figure!r}\n"
-            "pio.show(figure)\n"
-            "pio.show({'data': [], 'layout': {}})"
-        )
-    finally:
-        for name in [name for name in sys.modules if name == "plotly" or name.startswith("plotly.")]:
-            del sys.modules[name]
+    answer = notebook.run(
+        "import plotly.io as pio\n"
+        f"figure = {figure!r}\n"
+        "pio.show(figure)\n"
+        "pio.show({'data': [], 'layout': {}})"
+    )
     assert answer["success"] is True, answer
     assert [output["data"] for output in answer["cellOutputs"]] == [
         {"application/vnd.plotly.v1+json": figure, "text/plain": "<plotly figure: 1 trace>"},
         {"application/vnd.plotly.v1+json": {"data": [], "layout": {}}, "text/plain": "<plotly figure: 0 traces>"},
+    ]
+
+
+def test_altair_charts_show_in_vega_lites_mime_type_not_as_html_from_a_cdn(notebook, stand_in):
+    # altair's default renderer writes HTML that loads vega from a CDN; its display module
+    # is loaded with the workbench's renderer enabled instead, which is altair's
+    # `mimetype` one with a short text.
+    stand_in(
+        "altair",
+        {
+            "altair/__init__.py": "from .vegalite.v5.display import renderers\nfrom .chart import Chart\n",
+            "altair/vegalite/__init__.py": "",
+            "altair/vegalite/v5/__init__.py": "",
+            "altair/vegalite/v5/display.py": (
+                "MIME = 'application/vnd.vegalite.v5+json'\n"
+                "def html_renderer(spec, **metadata):\n"
+                "    return {'text/html': '<script src=\"https://cdn.example/vega\"></script>'}\n"
+                "def mimetype_renderer(spec, **metadata):\n"
+                "    return {MIME: spec, 'text/plain': 'If you see this message, it means the renderer has not been properly enabled'}, {}\n"
+                "class Registry:\n"
+                "    def __init__(self):\n"
+                "        self.known = {'default': html_renderer, 'mimetype': mimetype_renderer}\n"
+                "        self.active = 'default'\n"
+                "    def register(self, name, renderer):\n"
+                "        self.known[name] = renderer\n"
+                "    def enable(self, name):\n"
+                "        self.active = name\n"
+                "    def get(self):\n"
+                "        return self.known[self.active]\n"
+                "renderers = Registry()\n"
+                "renderers.enable('default')\n"
+            ),
+            "altair/chart.py": (
+                "from .vegalite.v5.display import renderers\n"
+                "class Chart:\n"
+                "    def __init__(self, spec):\n"
+                "        self.spec = spec\n"
+                "    def _repr_mimebundle_(self, include=None, exclude=None):\n"
+                "        return renderers.get()(self.spec)\n"
+            ),
+        },
+    )
+    spec = {"mark": {"type": "point", "tooltip": True}, "data": {"values": [{"x": 1}]}}
+    answer = notebook.run(
+        "import altair as alt\n"
+        f"display(alt.Chart({spec!r}))\n"
+        "alt.Chart({'mark': 'bar'})"
+    )
+    assert answer["success"] is True, answer
+    assert [(output["output_type"], output["data"]) for output in answer["cellOutputs"]] == [
+        ("display_data", {"application/vnd.vegalite.v5+json": spec, "text/plain": "<altair chart: point marks>"}),
+        ("execute_result", {"application/vnd.vegalite.v5+json": {"mark": "bar"}, "text/plain": "<altair chart: bar marks>"}),
     ]

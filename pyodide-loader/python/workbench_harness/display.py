@@ -308,11 +308,33 @@ def route_plotly(module):
         io.show = plotly_show
 
 
+# altair's renderers: its default writes HTML that loads vega from a CDN; here a chart is
+# drawn from its Vega-Lite mime type, by the renderers our server serves (as in JupyterLab).
+ALTAIR_DISPLAY_MODULE = "altair.vegalite.v5.display"
+
+
+def altair_renderer(spec, **metadata):
+    """altair's `mimetype` renderer, with a short text where no chart can be drawn (its
+    own tells the reader the renderer is not set up)."""
+    renderer = sys.modules[ALTAIR_DISPLAY_MODULE]
+    bundle, metadata = renderer.mimetype_renderer(spec, **metadata)
+    mark = spec.get("mark")
+    mark = mark.get("type") if isinstance(mark, dict) else mark
+    bundle["text/plain"] = f"<altair chart: {mark} marks>" if isinstance(mark, str) else "<altair chart>"
+    return bundle, metadata
+
+
+def route_altair(module):
+    module.renderers.register("workbench", altair_renderer)
+    module.renderers.enable("workbench")
+
+
 class IPythonDisplayFinder:
-    """Finds IPython's display_functions module and plotly's renderers with the other
-    finders, and loads them with their display functions replaced by the workbench's
-    (`ROUTED`), so `from IPython.display import display` and `fig.show()` show into the
-    run's outputs (IPython's own would print, as no IPython shell runs here)."""
+    """Finds IPython's display_functions module and plotly's and altair's renderers with
+    the other finders, and loads them with their display functions replaced by the
+    workbench's (`ROUTED`), so `from IPython.display import display`, `fig.show()` and an
+    altair chart show into the run's outputs (IPython's own would print, as no IPython
+    shell runs here; altair's would load vega from a CDN)."""
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname not in ROUTED:
@@ -355,7 +377,11 @@ def route_ipython_display(module):
 
 
 # The modules loaded with the workbench's functions put in, and how.
-ROUTED = {IPYTHON_DISPLAY_MODULE: route_ipython_display, PLOTLY_RENDERERS_MODULE: route_plotly}
+ROUTED = {
+    IPYTHON_DISPLAY_MODULE: route_ipython_display,
+    PLOTLY_RENDERERS_MODULE: route_plotly,
+    ALTAIR_DISPLAY_MODULE: route_altair,
+}
 
 
 def clear_output(wait=False):

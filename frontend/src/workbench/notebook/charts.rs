@@ -1,83 +1,217 @@
-//! Interactive charts: an output in plotly's mime type (`fig.show()`, a figure as a cell's
-//! last value, `display(fig)`, or a notebook saved by JupyterLab) is drawn by plotly.js —
-//! zoom, pan, hover — inside a frame of its own.
+//! Interactive charts, each drawn inside a frame of its own:
+//! - plotly's mime type (`fig.show()`, a figure as a cell's last value, `display(fig)`) by
+//!   plotly.js — zoom, pan, hover;
+//! - Vega-Lite's and Vega's (an altair chart as a cell's last value, `display(chart)`) by
+//!   vega-embed over vega and vega-lite — tooltips, `.interactive()` zoom and selections,
+//!   and its menu's PNG and SVG downloads.
 //!
-//! A chart's JSON may come from a stranger's notebook, and plotly.js follows URLs a figure
-//! names (`layout.images`, map tiles, topojson). So the frame is sandboxed (scripts, and the
-//! PNG download its camera button makes: an opaque origin that cannot reach the page, its
-//! storage or the user's files, open a window or navigate the page) and its own policy lets
-//! it load nothing at all (`default-src 'none'`): plotly.js reaches it from the page as a
-//! Blob (by reference, not copied), with the figure, in one message.
-//! An image a figure names from another origin is simply not there.
+//! Both draw from a notebook saved by JupyterLab too.
 //!
-//! plotly.js (4.6 MB) is fetched from our server only when the first chart shows — never at
-//! start-up — once per page, and listed for the service worker to keep, so charts draw
-//! offline after one visit.
+//! A chart's JSON may come from a stranger's notebook, and both libraries follow URLs a
+//! chart names (plotly's `layout.images`, map tiles; Vega's `data.url`, image marks). So
+//! the frame is sandboxed (scripts, and the downloads its buttons make: an opaque origin
+//! that cannot reach the page, its storage or the user's files, open a window or navigate
+//! the page) and its own policy lets it load nothing at all (`default-src 'none'`): the
+//! renderer's scripts reach it from the page as Blobs (by reference, not copied), with the
+//! chart, in one message. An image a figure names from another origin is simply not there;
+//! Vega's loader takes `data:` URLs only and says so for any other.
+//!
+//! The renderers (plotly.js 4.6 MB; vega + vega-lite + vega-embed 0.8 MB) are fetched from
+//! our server only when the first chart of their kind shows — never at start-up — once per
+//! page, and listed for the service worker to keep, so charts draw offline after one visit.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 
 use leptos::html;
 use leptos::prelude::*;
+use notebook::MimeBundle;
 use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 /// plotly's own mime type, as JupyterLab's plotly extension reads it.
 pub const PLOTLY_MIME: &str = "application/vnd.plotly.v1+json";
-/// The plotly.js version set-up lays out (`manifest.json`'s `chartRenderer`): the one the
-/// wheelhouse's plotly (5.24.1) is made for.
+/// Vega-Lite 5's mime type (altair 5's `mimetype` renderer; JupyterLab's vega extension).
+pub const VEGA_LITE_MIME: &str = "application/vnd.vegalite.v5+json";
+/// Vega-Lite 4's, which altair 4 wrote: vega-lite 5 draws those specs too.
+pub const VEGA_LITE_4_MIME: &str = "application/vnd.vegalite.v4+json";
+/// Vega 5's (altair with VegaFusion, or a Vega spec of one's own).
+pub const VEGA_MIME: &str = "application/vnd.vega.v5+json";
+/// The versions set-up lays out (`manifest.json`'s `chartRenderers`): plotly.js is the one
+/// the wheelhouse's plotly (5.24.1) is made for; vega-lite is at least the schema altair
+/// 5.5 writes (v5.20.1).
 pub const PLOTLY_JS_VERSION: &str = "2.35.2";
+pub const VEGA_VERSION: &str = "5.33.1";
+pub const VEGA_LITE_VERSION: &str = "5.23.0";
+pub const VEGA_EMBED_VERSION: &str = "6.29.0";
 /// plotly's own default height, when the figure names none.
 const DEFAULT_HEIGHT: f64 = 450.0;
 
-fn plotly_js_url() -> String {
-    format!("/plotly/v{PLOTLY_JS_VERSION}/plotly.min.js")
+/// What draws a kind of chart: the scripts the frame runs, in order, and how it is told
+/// to draw.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Renderer {
+    Plotly,
+    /// vega-embed, in its mode for a Vega-Lite or a Vega spec.
+    Vega {
+        lite: bool,
+    },
 }
 
-/// The frame's page: its policy, and a script that waits for plotly.js and the figure.
+impl Renderer {
+    fn scripts(self) -> Vec<String> {
+        match self {
+            Self::Plotly => vec![format!("/plotly/v{PLOTLY_JS_VERSION}/plotly.min.js")],
+            Self::Vega { .. } => vec![
+                format!("/vega/v{VEGA_VERSION}/vega.min.js"),
+                format!("/vega-lite/v{VEGA_LITE_VERSION}/vega-lite.min.js"),
+                format!("/vega-embed/v{VEGA_EMBED_VERSION}/vega-embed.min.js"),
+            ],
+        }
+    }
+
+    /// The name the frame's script draws by.
+    fn kind(self) -> &'static str {
+        match self {
+            Self::Plotly => "plotly",
+            Self::Vega { lite: true } => "vega-lite",
+            Self::Vega { lite: false } => "vega",
+        }
+    }
+
+    /// How tall the frame starts: plotly's height is the figure's; a Vega chart's frame
+    /// fits what it drew once it is drawn.
+    fn height(self, spec: &Value) -> f64 {
+        let named = match self {
+            Self::Plotly => spec.pointer("/layout/height"),
+            Self::Vega { .. } => spec.get("height"),
+        };
+        named
+            .and_then(Value::as_f64)
+            .filter(|height| height.is_finite() && *height > 0.0)
+            .map(|height| match self {
+                Self::Plotly => height,
+                // Room for the axes, the title and the menu.
+                Self::Vega { .. } => height + 80.0,
+            })
+            .unwrap_or(match self {
+                Self::Plotly => DEFAULT_HEIGHT,
+                Self::Vega { .. } => 360.0,
+            })
+            .min(4000.0)
+    }
+}
+
+/// The chart a bundle holds, in the first mime type the page draws, if any.
+pub fn chart_view(data: &MimeBundle) -> Option<AnyView> {
+    [
+        (PLOTLY_MIME, Renderer::Plotly),
+        (VEGA_LITE_MIME, Renderer::Vega { lite: true }),
+        (VEGA_LITE_4_MIME, Renderer::Vega { lite: true }),
+        (VEGA_MIME, Renderer::Vega { lite: false }),
+    ]
+    .into_iter()
+    .find_map(|(mime, renderer)| {
+        data.get(mime)
+            .filter(|spec| spec.is_object())
+            .map(|spec| chart(renderer, spec))
+    })
+}
+
+/// The frame's page: its policy, and a script that waits for the renderer and the chart.
 const FRAME: &str = r#"<!doctype html>
 <html><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval' blob:; style-src 'unsafe-inline'; img-src data: blob:; font-src data:">
-<style>html, body { margin: 0; background: transparent; } #chart { width: 100%; }</style>
+<style>html, body { margin: 0; background: transparent; font-family: system-ui, sans-serif; } #chart { width: 100%; }</style>
 </head><body><div id="chart"></div><script>
-addEventListener("message", (event) => {
-  if (event.source !== parent || !event.data || !event.data.figure) return;
-  const { plotly, figure } = event.data;
-  const tell = (news) => parent.postMessage(news, "*");
-  const draw = () => {
-    const chart = document.getElementById("chart");
-    const config = Object.assign({ responsive: true, displaylogo: false }, figure.config || {});
-    Plotly.newPlot(chart, figure.data || [], figure.layout || {}, config).then(
-      () => tell({ drawn: chart.querySelectorAll(".trace, .point, path").length }),
-      (error) => tell({ failed: String(error && error.message || error) }),
-    );
-  };
-  if (window.Plotly) return draw();
+const tell = (news) => parent.postMessage(news, "*");
+const failed = (error) => tell({ failed: String((error && error.message) || error) });
+const load = (blob) => new Promise((resolve, reject) => {
   const script = document.createElement("script");
-  script.src = URL.createObjectURL(plotly);
-  script.onload = () => { try { draw(); } catch (error) { tell({ failed: String(error && error.message || error) }); } };
-  script.onerror = () => tell({ failed: "plotly.js did not load" });
+  script.src = URL.createObjectURL(blob);
+  script.onload = resolve;
+  script.onerror = () => reject(new Error("the chart's renderer did not load"));
   document.head.appendChild(script);
 });
-parent.postMessage({ ready: true }, "*");
+// Vega's loader: the chart's own `data:` URLs, and nothing from anywhere else.
+const dataOnly = () => {
+  const loader = vega.loader();
+  loader.load = async (uri) => {
+    const text = String(uri);
+    if (/^data:/i.test(text)) {
+      const comma = text.indexOf(",");
+      const body = text.slice(comma + 1);
+      return /;base64$/i.test(text.slice(0, comma)) ? atob(body) : decodeURIComponent(body);
+    }
+    throw new Error("this chart names data at " + text.slice(0, 200) + ", and charts here load nothing from elsewhere: give the chart its data (a DataFrame, or values)");
+  };
+  return loader;
+};
+// Vega's log: an error, or data that could not be loaded (a warning to Vega, which draws
+// the chart empty), is the chart's failure; other warnings are not.
+const logger = () => {
+  let level = 0;
+  const words = (args) => args.map((arg) => (arg && arg.message) || arg);
+  return {
+    level(value) { if (value === undefined) return level; level = value; return this; },
+    error(...args) { failed(words(args).join(" ")); return this; },
+    warn(...args) { if (args[0] === "Loading failed") failed(words(args.slice(2)).join(" ")); return this; },
+    info() { return this; }, debug() { return this; },
+  };
+};
+// vega-embed makes the view; this one logs to the logger above from its first step.
+const loggedView = () => class extends vega.View {
+  constructor(runtime, options) { super(runtime, Object.assign({}, options, { logger: logger() })); }
+};
+// The frame's height for what was drawn (the page cannot measure inside the frame).
+const fit = () => tell({ height: Math.ceil(document.getElementById("chart").getBoundingClientRect().bottom) + 8 });
+const draw = {
+  plotly(chart, figure) {
+    const config = Object.assign({ responsive: true, displaylogo: false }, figure.config || {});
+    return Plotly.newPlot(chart, figure.data || [], figure.layout || {}, config).then(
+      () => chart.querySelectorAll(".trace, .point, path").length);
+  },
+  vega(chart, spec, mode) {
+    return vegaEmbed(chart, spec, {
+      mode, renderer: "svg", loader: dataOnly(), viewClass: loggedView(), tooltip: true,
+      actions: { export: true, source: false, compiled: false, editor: false },
+    }).then(() => { fit(); return chart.querySelectorAll(".role-mark > *").length; });
+  },
+};
+addEventListener("message", async (event) => {
+  if (event.source !== parent || !event.data || !event.data.spec) return;
+  const { kind, scripts, spec } = event.data;
+  try {
+    for (const script of scripts) await load(script);
+    const chart = document.getElementById("chart");
+    const marks = await (kind === "plotly" ? draw.plotly(chart, spec) : draw.vega(chart, spec, kind));
+    tell({ drawn: marks });
+  } catch (error) {
+    failed(error);
+  }
+});
+tell({ ready: true });
 </script></body></html>"#;
 
 thread_local! {
-    /// plotly.js, fetched once for every chart of the page.
-    static PLOTLY_JS: RefCell<Option<js_sys::Promise>> = const { RefCell::new(None) };
+    /// Each renderer's script, fetched once for every chart of the page.
+    static SCRIPTS: RefCell<HashMap<String, js_sys::Promise>> = RefCell::new(HashMap::new());
 }
 
-/// plotly.js as a Blob: fetched the first time, then the same promise for every chart.
-async fn plotly_js() -> Result<JsValue, String> {
-    let promise = PLOTLY_JS.with(|cell| {
+/// A renderer's script as a Blob: fetched the first time, then the same promise for every
+/// chart.
+async fn script(url: String) -> Result<JsValue, String> {
+    let promise = SCRIPTS.with(|cell| {
         cell.borrow_mut()
-            .get_or_insert_with(|| {
-                wasm_bindgen_futures::future_to_promise(async {
+            .entry(url.clone())
+            .or_insert_with(|| {
+                let url = url.clone();
+                wasm_bindgen_futures::future_to_promise(async move {
                     let window = web_sys::window().ok_or_else(|| JsValue::from("no window"))?;
-                    let response: web_sys::Response =
-                        JsFuture::from(window.fetch_with_str(&plotly_js_url()))
-                            .await?
-                            .unchecked_into();
+                    let response: web_sys::Response = JsFuture::from(window.fetch_with_str(&url))
+                        .await?
+                        .unchecked_into();
                     if !response.ok() {
                         return Err(format!("HTTP {}", response.status()).into());
                     }
@@ -90,10 +224,10 @@ async fn plotly_js() -> Result<JsValue, String> {
     });
     match JsFuture::from(promise).await {
         Ok(blob) if blob.is_instance_of::<web_sys::Blob>() => Ok(blob),
-        Ok(_) => Err("plotly.js did not come as a file".to_owned()),
+        Ok(_) => Err(format!("{url} did not come as a file")),
         Err(error) => {
             // The next chart tries again (the server may be back).
-            PLOTLY_JS.with(|cell| cell.borrow_mut().take());
+            SCRIPTS.with(|cell| cell.borrow_mut().remove(&url));
             Err(error
                 .as_string()
                 .unwrap_or_else(|| "the server could not be reached".to_owned()))
@@ -101,8 +235,17 @@ async fn plotly_js() -> Result<JsValue, String> {
     }
 }
 
-/// Lists plotly.js for the service worker to keep (the page's own fetch passes it by on a
-/// first visit, before it controls the page): on the channel the worker's lists use.
+/// Every script of a renderer, in order.
+async fn scripts(renderer: Renderer) -> Result<js_sys::Array, String> {
+    let list = js_sys::Array::new();
+    for url in renderer.scripts() {
+        list.push(&script(url).await?);
+    }
+    Ok(list)
+}
+
+/// Lists a renderer's file for the service worker to keep (the page's own fetch passes it
+/// by on a first visit, before it controls the page): on the channel the worker's lists use.
 fn keep_for_offline(url: &str) {
     if let Ok(channel) = web_sys::BroadcastChannel::new("workbench-files") {
         let keep = js_sys::Object::new();
@@ -117,20 +260,15 @@ fn keep_for_offline(url: &str) {
 #[derive(Debug, Clone, PartialEq)]
 enum Drawing {
     Loading,
-    /// With how many marks (traces, points, paths) plotly.js drew.
+    /// With how many marks (traces, points, paths) the renderer drew.
     Drawn(u64),
     Failed(String),
 }
 
-/// A plotly figure (`{data, layout, config}`), drawn in its sandboxed frame.
-pub fn plotly_view(figure: &Value) -> AnyView {
-    let height = figure
-        .pointer("/layout/height")
-        .and_then(Value::as_f64)
-        .filter(|height| height.is_finite() && *height > 0.0)
-        .unwrap_or(DEFAULT_HEIGHT)
-        .min(4000.0);
-    let message = match serde_wasm_figure(figure) {
+/// A chart, drawn by `renderer` in its sandboxed frame.
+fn chart(renderer: Renderer, spec: &Value) -> AnyView {
+    let height = RwSignal::new(renderer.height(spec));
+    let message = match message_for(renderer, spec) {
         Ok(message) => message,
         Err(error) => {
             return view! { <pre class="error" data-testid="chart-problem">{format!("This chart could not be shown: {error}")}</pre> }
@@ -157,25 +295,33 @@ pub fn plotly_view(figure: &Value) -> AnyView {
         if field("ready").is_truthy() {
             let message = message.clone();
             leptos::task::spawn_local(async move {
-                match plotly_js().await {
-                    Ok(source) => {
-                        let _ = js_sys::Reflect::set(&message, &"plotly".into(), &source);
+                match scripts(renderer).await {
+                    Ok(list) => {
+                        let _ = js_sys::Reflect::set(&message, &"scripts".into(), &list);
                         let _ = window.post_message(&message, "*");
                     }
                     Err(error) => drawing.set(Drawing::Failed(format!(
-                        "plotly.js could not be loaded ({error}); it comes from this workbench's server the first time a chart shows"
+                        "its renderer could not be loaded ({error}); it comes from this workbench's server the first time such a chart shows"
                     ))),
                 }
             });
         } else if let Some(marks) = field("drawn").as_f64() {
-            drawing.set(Drawing::Drawn(marks as u64));
+            // A chart that failed while drawing stays failed.
+            if drawing.get_untracked() == Drawing::Loading {
+                drawing.set(Drawing::Drawn(marks as u64));
+            }
         } else if let Some(failed) = field("failed").as_string() {
             drawing.set(Drawing::Failed(failed));
+        } else if let Some(fits) = field("height").as_f64()
+            && fits.is_finite()
+            && fits > 0.0
+        {
+            height.set(fits.min(4000.0));
         }
     });
     on_cleanup(move || listener.remove());
     view! {
-        <div class="chart" data-testid="chart"
+        <div class="chart" data-testid="chart" data-kind=renderer.kind()
             data-state=move || match drawing.get() {
                 Drawing::Loading => "loading",
                 Drawing::Drawn(_) => "drawn",
@@ -185,8 +331,12 @@ pub fn plotly_view(figure: &Value) -> AnyView {
                 Drawing::Drawn(marks) => marks.to_string(),
                 _ => "0".to_owned(),
             }>
+            // A chart that failed shows its reason in place of an empty frame.
             <iframe node_ref=frame class="chart-frame" sandbox="allow-scripts allow-downloads" srcdoc=FRAME
-                title="Interactive chart" style=format!("height: {height}px")></iframe>
+                title="Interactive chart" style=move || match drawing.get() {
+                    Drawing::Failed(_) => "height: 0; border: 0".to_owned(),
+                    _ => format!("height: {}px", height.get()),
+                }></iframe>
             {move || match drawing.get() {
                 Drawing::Loading => Some(view! { <p class="hint chart-note">"Drawing the chart…"</p> }.into_any()),
                 Drawing::Drawn(_) => None,
@@ -199,12 +349,13 @@ pub fn plotly_view(figure: &Value) -> AnyView {
     .into_any()
 }
 
-/// The message the frame gets: `{figure}` (plotly.js is added once it is here).
-fn serde_wasm_figure(figure: &Value) -> Result<js_sys::Object, String> {
-    let text = serde_json::to_string(figure).map_err(|error| error.to_string())?;
+/// The message the frame gets: `{kind, spec}` (the scripts are added once they are here).
+fn message_for(renderer: Renderer, spec: &Value) -> Result<js_sys::Object, String> {
+    let text = serde_json::to_string(spec).map_err(|error| error.to_string())?;
     let parsed = js_sys::JSON::parse(&text).map_err(|_| "its JSON is not valid".to_owned())?;
     let message = js_sys::Object::new();
-    js_sys::Reflect::set(&message, &"figure".into(), &parsed)
+    js_sys::Reflect::set(&message, &"spec".into(), &parsed)
+        .and_then(|_| js_sys::Reflect::set(&message, &"kind".into(), &renderer.kind().into()))
         .map_err(|_| "its JSON is not valid".to_owned())?;
     Ok(message)
 }
@@ -214,24 +365,58 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_renderer_version_matches_the_asset_manifest() {
+    fn the_renderer_versions_match_the_asset_manifest() {
         let manifest: Value =
             serde_json::from_str(include_str!("../../../../pyodide-loader/manifest.json"))
                 .expect("manifest.json is JSON");
-        let renderer = &manifest["chartRenderer"];
-        assert_eq!(renderer["version"], PLOTLY_JS_VERSION);
+        let renderers = &manifest["chartRenderers"];
+        for (folder, package, version) in [
+            ("plotly", "plotly.js-dist-min", PLOTLY_JS_VERSION),
+            ("vega", "vega", VEGA_VERSION),
+            ("vega-lite", "vega-lite", VEGA_LITE_VERSION),
+            ("vega-embed", "vega-embed", VEGA_EMBED_VERSION),
+        ] {
+            assert_eq!(renderers[folder]["version"], version, "{folder}");
+            assert_eq!(
+                renderers[folder]["npmPackage"],
+                format!("{package}@{version}")
+            );
+            let served: Vec<&str> = renderers[folder]["files"]
+                .as_array()
+                .expect("files")
+                .iter()
+                .filter_map(|file| file["to"].as_str())
+                .collect();
+            let wanted = [Renderer::Plotly, Renderer::Vega { lite: true }]
+                .into_iter()
+                .flat_map(Renderer::scripts)
+                .filter(|url| url.starts_with(&format!("/{folder}/v{version}/")))
+                .count();
+            assert_eq!(
+                wanted,
+                served.len(),
+                "every file of {folder} is loaded: {served:?}"
+            );
+        }
         assert_eq!(
-            renderer["npmPackage"],
-            format!("plotly.js-dist-min@{PLOTLY_JS_VERSION}")
+            Renderer::Plotly.scripts(),
+            ["/plotly/v2.35.2/plotly.min.js"]
         );
-        assert_eq!(plotly_js_url(), "/plotly/v2.35.2/plotly.min.js");
-        let wheel = manifest["wheelhouse"]["wheels"]
-            .as_array()
-            .and_then(|wheels| wheels.iter().find(|wheel| wheel["name"] == "plotly"))
-            .expect("the wheelhouse has plotly");
+        let wheel = |name: &str| {
+            manifest["wheelhouse"]["wheels"]
+                .as_array()
+                .and_then(|wheels| wheels.iter().find(|wheel| wheel["name"] == name))
+                .map(|wheel| wheel["version"].clone())
+        };
         assert_eq!(
-            wheel["version"], "5.24.1",
+            wheel("plotly"),
+            Some("5.24.1".into()),
             "plotly 5.24.1 is made for plotly.js 2.35.2: change both together"
+        );
+        assert_eq!(
+            wheel("altair"),
+            Some("5.5.0".into()),
+            "altair 5.5 writes Vega-Lite 5.20 specs: vega-lite must be 5.20 or newer"
         );
     }
 
@@ -239,5 +424,21 @@ mod tests {
     fn the_frame_loads_nothing_and_runs_only_what_the_page_hands_it() {
         assert!(FRAME.contains("content=\"default-src 'none';"));
         assert!(!FRAME.contains("://"), "the frame names no URL");
+    }
+
+    #[test]
+    fn a_chart_starts_as_tall_as_it_says_within_bounds() {
+        let plotly =
+            |layout: Value| Renderer::Plotly.height(&serde_json::json!({ "layout": layout }));
+        assert_eq!(plotly(serde_json::json!({})), DEFAULT_HEIGHT);
+        assert_eq!(plotly(serde_json::json!({"height": 300})), 300.0);
+        assert_eq!(plotly(serde_json::json!({"height": -5})), DEFAULT_HEIGHT);
+        assert_eq!(plotly(serde_json::json!({"height": 1e9})), 4000.0);
+        let vega = Renderer::Vega { lite: true };
+        assert_eq!(vega.height(&serde_json::json!({"height": 200})), 280.0);
+        assert_eq!(
+            vega.height(&serde_json::json!({"height": "container"})),
+            360.0
+        );
     }
 }

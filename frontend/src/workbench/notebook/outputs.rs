@@ -82,11 +82,8 @@ fn output_view(output: Output) -> AnyView {
 
 /// The richest form of a bundle this page shows.
 fn bundle_view(data: &MimeBundle, result: bool) -> AnyView {
-    if let Some(figure) = data
-        .get(charts::PLOTLY_MIME)
-        .filter(|figure| figure.is_object())
-    {
-        return charts::plotly_view(figure);
+    if let Some(chart) = charts::chart_view(data) {
+        return chart;
     }
     if let Some(view) = data.get(TABLE_MIME).and_then(table_view) {
         return view;
