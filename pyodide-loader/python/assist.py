@@ -603,7 +603,10 @@ def describe_variable(value):
         described["shape"] = f"{len(value):,}"
     if hasattr(kind, "dtype"):
         described["dtype"] = str(value.dtype)
-    if hasattr(kind, "memory_usage") and shape is not None:
+    held = frame_bytes(value)
+    if held is not None:
+        described["bytes"] = held
+    elif hasattr(kind, "memory_usage") and shape is not None:
         used = value.memory_usage(deep=False)
         described["bytes"] = int(used.sum() if hasattr(used, "sum") else used)
     elif hasattr(kind, "nbytes") and isinstance(value.nbytes, int):
@@ -611,6 +614,22 @@ def describe_variable(value):
     else:
         described["bytes"] = sys.getsizeof(value)
     return described
+
+
+def frame_bytes(value):
+    """A pandas DataFrame's `memory_usage(deep=False).sum()` without building a Series per
+    column to add them up (four fifths of the panel's time over 40 small frames): its
+    blocks' bytes and its index's. None for anything else, or a pandas without them
+    (`describe_variable` then asks `memory_usage`)."""
+    pandas = sys.modules.get("pandas")
+    if pandas is None or type(value) is not pandas.DataFrame:
+        return None
+    # The blocks' arrays (pandas 2 and 3 both have `_mgr.arrays`; without it, None).
+    try:
+        arrays = value._mgr.arrays
+        return sum(int(array.nbytes) for array in arrays) + int(value.index.memory_usage(deep=False))
+    except Exception:
+        return None
 
 
 def table_rows(code, index=0):

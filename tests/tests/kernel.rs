@@ -328,6 +328,13 @@ async fn the_variables_panel_lists_the_names_after_each_run() {
         .unwrap_or_default();
     assert_eq!(frame["shape"], "1,000 × 2", "{listed}");
     assert_eq!(frame["type"], "DataFrame", "{listed}");
+    // pandas' `memory_usage(deep=False)`: 16,000 bytes of values and the index's few.
+    assert!(
+        frame["bytes"]
+            .as_u64()
+            .is_some_and(|bytes| (16_000..17_000).contains(&bytes)),
+        "{listed}"
+    );
 
     // An object whose length never comes back: the panel's question is cut at its time
     // limit, the names still show, and the next run runs.
@@ -624,5 +631,73 @@ async fn the_data_viewer_sorts_filters_and_scrolls_a_million_rows() {
         .wait_for_text("viewer-problem", WAIT, |text| !text.is_empty())
         .await;
     assert_eq!(problem, "there is no variable named 'frame' now");
+
+    // A table in a cell's output opens in the viewer too: by the name that holds it, or as
+    // Out[N] for a cell's last value that no name holds.
+    browser
+        .find("viewer-close")
+        .await
+        .click()
+        .await
+        .expect("closes");
+    open_cells(
+        &browser,
+        &[
+            "evens = pd.DataFrame({'n': np.arange(0, 600, 2)})\nevens",
+            "evens[evens.n >= 400]",
+        ],
+    )
+    .await;
+    start_run_all(&browser).await;
+    finished(&browser).await;
+    let titles = browser
+        .eval("return [...document.querySelectorAll('[data-testid=open-in-viewer]')].map((b) => b.title)")
+        .await;
+    let titles: Vec<String> = serde_json::from_value(titles).expect("titles");
+    assert_eq!(titles.len(), 2, "{titles:?}");
+    assert_eq!(
+        titles[0],
+        "Open evens in the data viewer: every row, sorted and filtered"
+    );
+    let result = titles[1]
+        .strip_prefix("Open ")
+        .and_then(|rest| rest.split_once(' '))
+        .map(|(name, _)| name.to_owned())
+        .expect("a name");
+    assert!(
+        result.starts_with("Out[") && result.ends_with(']'),
+        "{titles:?}"
+    );
+    // Clicked as a person does while the first cell is selected: pressing in the second
+    // cell selects it, and the first cell's tools go away under the pointer.
+    let find_all = async |test_id: &str| {
+        browser
+            .client
+            .find_all(fantoccini::Locator::Css(&format!(
+                "[data-testid={test_id}]"
+            )))
+            .await
+            .expect(test_id)
+    };
+    find_all("cell-count").await[0]
+        .click()
+        .await
+        .expect("selects the first cell");
+    find_all("open-in-viewer").await[1]
+        .click()
+        .await
+        .expect("clicks Open in viewer");
+    let rows = viewer_until(&browser, "the cell's result, every row", |about, rows| {
+        about.contains("100 rows") && !rows.is_empty()
+    })
+    .await;
+    assert_eq!(rows[0], ["200", "400"]);
+    let dialog = browser
+        .eval("return document.querySelector('[data-testid=data-viewer]').textContent")
+        .await;
+    assert!(
+        dialog.as_str().is_some_and(|text| text.contains(&result)),
+        "{dialog}"
+    );
     browser.close().await;
 }

@@ -37,7 +37,7 @@ use self::packages::PackagesPanel;
 use self::session::Session;
 use self::storage::{SiteStorage, StoragePanel};
 use self::variables::VariablesPanel;
-use self::viewer::DataViewer;
+use self::viewer::{DataViewer, OpenInViewer};
 use crate::telemetry;
 /// Where the Python runtime is in its life.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,6 +96,7 @@ pub fn Workbench() -> impl IntoView {
     let changed = RwSignal::new(0u64);
     // The variable open in the data viewer.
     let viewing = RwSignal::new(None::<String>);
+    provide_context(OpenInViewer(viewing));
     let telemetry = telemetry::start();
     let history = History::load();
     // Packages installed in earlier visits come back once, when Python is first ready.

@@ -47,6 +47,12 @@ struct Shape {
 /// One page of rows: each row's index label and cells.
 type Rows = Arc<Vec<(String, Vec<String>)>>;
 
+/// Opens the data viewer on a name, for what shows tables outside the Variables panel: a
+/// table output's "Open in viewer" (the harness names the frame in its table: the user's
+/// name for it, or `Out[N]` for a cell's last value no name holds).
+#[derive(Debug, Clone, Copy)]
+pub struct OpenInViewer(pub RwSignal<Option<String>>);
+
 #[component]
 pub fn DataViewer(
     session: Session,
@@ -86,11 +92,13 @@ pub fn DataViewer(
             ));
         }
     };
-    // A new sort, filter or run: the pages are gone, and the grid goes back to the top.
-    let start_again = move || {
+    // A new sort, filter or run: the pages are gone; a new sort or filter also takes the
+    // grid back to the top, while after a run (or packages loading in the background) the
+    // rows where the person is are asked again.
+    let start_again = move |to_top: bool| {
         generation.update_value(|generation| *generation += 1);
         pages.update_value(HashMap::clear);
-        if let Some(element) = grid.get_untracked() {
+        if to_top && let Some(element) = grid.get_untracked() {
             element.set_scroll_top(0);
         }
         arrived.update(|count| *count += 1);
@@ -98,9 +106,14 @@ pub fn DataViewer(
     Effect::new(move |previous: Option<()>| {
         sort.track();
         filter.track();
+        if previous.is_some() {
+            start_again(true);
+        }
+    });
+    Effect::new(move |previous: Option<()>| {
         changed.track();
         if previous.is_some() {
-            start_again();
+            start_again(false);
         }
     });
     // The summaries describe the whole object: only a run asks for them again, not a new

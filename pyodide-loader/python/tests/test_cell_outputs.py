@@ -246,6 +246,34 @@ def test_pandas_tables_come_with_their_html_and_cells_as_text(notebook, pandas):
     assert sorted(answer["cellOutputs"][0]["data"]) == [state.TABLE_MIME, "text/html", "text/plain"]
 
 
+def test_a_shown_table_names_what_the_data_viewer_opens(notebook, pandas):
+    from workbench_harness import table
+
+    state.user_globals["sales"] = pandas.DataFrame(["n"], [[1], [2]], ["int64"])
+
+    def view_as(answer):
+        return answer["cellOutputs"][-1]["data"][state.TABLE_MIME].get("viewAs")
+
+    # A frame a name holds opens by that name; one shown in passing by no name.
+    assert view_as(notebook.run("sales", label=1)) == "sales"
+    assert view_as(notebook.run("display(sales.head(1))", label=2)) is None
+    # A cell's last value that no name holds is kept as Out[N], for the viewer only.
+    assert view_as(notebook.run("sales.head(1)", label=3)) == "Out[3]"
+    assert "Out[3]" not in state.user_globals
+    assert table.lookup(state.user_globals, "Out[3]").rows == [[1]]
+    # Only the last few are kept: a big result is not held for long.
+    for label in range(4, 4 + state.KEPT_RESULTS):
+        notebook.run("sales.head(2)", label=label)
+    assert len(state.kept_results) == state.KEPT_RESULTS
+    assert table.page(state.user_globals, {"name": "Out[3]"}) == {
+        "name": "Out[3]",
+        "error": "Out[3] is no longer kept: the viewer keeps the last 5 results no name holds "
+        "(run its cell again, or give it a name: frame = …)",
+    }
+    operations.reset()
+    assert state.kept_results == {}
+
+
 def test_real_pandas_cells_read_as_pandas_prints_them():
     pandas = pytest.importorskip("pandas")
     frame = pandas.DataFrame(

@@ -82,10 +82,12 @@ def plain_text(obj):
         return f"<{type(obj).__name__} object: its repr() failed with {describe_error(error)}>"
 
 
-def mime_bundle(obj):
+def mime_bundle(obj, label=None):
     """The (data, metadata) IPython's display formatter would make for `obj`: text/plain
     from repr, then `_repr_mimebundle_` and the `_repr_*_` methods (one that raises or
-    returns None is skipped); pandas tables and matplotlib figures get theirs here."""
+    returns None is skipped); pandas tables and matplotlib figures get theirs here. A
+    table says which name the data viewer opens it by (`viewer_name`; `label` is the
+    execution count of a cell whose last value `obj` is)."""
     data = {"text/plain": plain_text(obj)}
     metadata = {}
     bundle = call_repr(obj, "_repr_mimebundle_", include=None, exclude=None)
@@ -116,6 +118,9 @@ def mime_bundle(obj):
     table = pandas_table(obj)
     if table is not None:
         frame, data[TABLE_MIME] = table
+        name = viewer_name(obj, label)
+        if name is not None:
+            data[TABLE_MIME]["viewAs"] = name
         if "text/html" not in data:
             html = call_repr(frame, "_repr_html_")
             if isinstance(html, str):
@@ -123,6 +128,27 @@ def mime_bundle(obj):
     if is_figure(obj) and "image/png" not in data:
         data["image/png"] = figure_png(obj)
     return data, metadata
+
+
+def viewer_name(obj, label=None):
+    """The name the data viewer opens a shown table by: the user's name for that very
+    object (the first in order, hidden names left out); else, for a cell's last value,
+    `Out[N]`, kept in `state.kept_results` (the last KEPT_RESULTS); else None."""
+    named = sorted(
+        name
+        for name, value in state.user_globals.items()
+        if value is obj and isinstance(name, str) and not name.startswith("_")
+    )
+    if named:
+        return named[0]
+    if label is None:
+        return None
+    name = f"Out[{label}]"
+    state.kept_results.pop(name, None)
+    state.kept_results[name] = obj
+    while len(state.kept_results) > state.KEPT_RESULTS:
+        del state.kept_results[next(iter(state.kept_results))]
+    return name
 
 
 def raw_bundle(data):

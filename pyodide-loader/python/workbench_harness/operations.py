@@ -295,10 +295,12 @@ def micropip_requirements(error):
 
 
 def reset():
-    """Removes the user's variables; the names Python itself sets (dunders) stay."""
+    """Removes the user's variables (and the results kept for the viewer); the names Python
+    itself sets (dunders) stay."""
     removable = [name for name in state.user_globals if not (name.startswith("__") and name.endswith("__"))]
     for name in removable:
         del state.user_globals[name]
+    state.kept_results.clear()
     pyplot = sys.modules.get("matplotlib.pyplot")
     if pyplot is not None:
         pyplot.close("all")

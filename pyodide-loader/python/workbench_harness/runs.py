@@ -117,7 +117,7 @@ class Run:
             if repr_method(value, "_ipython_display_") is not None:
                 value._ipython_display_()
             else:
-                data, metadata = mime_bundle(value)
+                data, metadata = mime_bundle(value, self.label)
                 if is_figure(value):
                     self.displayed_figures.append(value)
                 self.outputs.add(

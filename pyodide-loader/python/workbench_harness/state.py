@@ -52,6 +52,12 @@ def utc_zone_data():
 
 user_globals = {"__name__": "__main__", "__builtins__": __builtins__}
 
+# A cell's last values that no name holds, which the data viewer opens as `Out[N]` (the
+# table output's "Open in viewer"): the last KEPT_RESULTS only, so a big one is not held
+# for long (IPython keeps a thousand).
+KEPT_RESULTS = 5
+kept_results = {}
+
 # The run in progress, which `display()` and `plt.show()` add their outputs to; None
 # between runs.
 current_run = None

@@ -18,6 +18,8 @@ import sys
 import time
 import weakref
 
+from . import state
+
 # At most this many rows in one answer, and this many characters in one cell.
 MAX_ROWS = 500
 MAX_CELL_CHARS = 200
@@ -46,13 +48,25 @@ class Refused(Exception):
 _kept = {"key": None, "of": None, "rows": None}
 
 
+def lookup(namespace, name):
+    """The object the viewer is asked about: a user's name, or a kept `Out[N]`."""
+    if isinstance(name, str) and name in namespace:
+        return namespace[name]
+    if isinstance(name, str) and name in state.kept_results:
+        return state.kept_results[name]
+    if isinstance(name, str) and name.startswith("Out["):
+        raise Refused(
+            f"{name} is no longer kept: the viewer keeps the last {state.KEPT_RESULTS} results no name holds "
+            "(run its cell again, or give it a name: frame = …)"
+        )
+    raise Refused(f"there is no variable named {name!r} now")
+
+
 def page(namespace, query):
     """The answer to one `TableQuery` (a dict): see `TablePage` in message.rs."""
     name = query.get("name")
     try:
-        if not isinstance(name, str) or name not in namespace:
-            raise Refused(f"there is no variable named {name!r} now")
-        value = namespace[name]
+        value = lookup(namespace, name)
         frame = as_frame(name, value)
         rows, filtered_as = row_order(
             name, value, frame, query.get("sort"), bool(query.get("descending")), query.get("filter") or ""

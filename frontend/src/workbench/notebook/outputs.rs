@@ -10,6 +10,7 @@ use serde_json::Value;
 use wasm_bindgen::JsCast;
 
 use super::{charts, sanitize};
+use crate::workbench::viewer::OpenInViewer;
 
 /// Our table of a pandas frame (the harness's `display.table_of`): every cell as the text pandas prints.
 pub const TABLE_MIME: &str = "application/vnd.workbench.table+json";
@@ -150,6 +151,24 @@ fn table_view(table: &Value) -> Option<AnyView> {
         .get("truncated")
         .and_then(Value::as_bool)
         .unwrap_or(false);
+    // The frame the harness named for the data viewer, while there is one to open it.
+    let open_in_viewer = table
+        .get("viewAs")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .zip(use_context::<OpenInViewer>())
+        .map(|(name, OpenInViewer(viewing))| {
+            let title = format!("Open {name} in the data viewer: every row, sorted and filtered");
+            view! {
+                " · "
+                // Not a press that selects the cell: selecting it moves the page under the
+                // pointer (the tools of the cell selected before go away), and the click
+                // would land elsewhere.
+                <button class="link" data-testid="open-in-viewer" title=title
+                    on:mousedown=|event| event.stop_propagation()
+                    on:click=move |_| viewing.set(Some(name.clone()))>"Open in viewer"</button>
+            }
+        });
     let caption = format!(
         "{total} rows × {} columns{}",
         columns.len(),
@@ -194,7 +213,7 @@ fn table_view(table: &Value) -> Option<AnyView> {
                         </tbody>
                     </table>
                 </div>
-                <figcaption>{caption}</figcaption>
+                <figcaption>{caption}{open_in_viewer}</figcaption>
             </figure>
         }
         .into_any(),
