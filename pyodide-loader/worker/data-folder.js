@@ -836,7 +836,13 @@ const DataFolder = (() => {
 
     // The file's bytes as a `Blob` (for downloads): the OPFS file itself, not a copy.
     async blob(path) {
-      const node = FS.lookupPath(`${mountPoint}/${path}`).node;
+      let node;
+      try {
+        node = FS.lookupPath(`${mountPoint}/${path}`).node;
+      } catch {
+        // Emscripten's error carries an errno, not words.
+        throw new Error(`there is no file named ${path} in the data folder`);
+      }
       if (!FS.isFile(node.mode)) throw new Error(`${path} is not a file`);
       return node.store.blob();
     },

@@ -169,6 +169,8 @@ pub fn Workbench() -> impl IntoView {
             Session::new(None, telemetry)
         }
     };
+    // Charts read data-folder files through it (`notebook::charts`).
+    provide_context(session);
     let workspace = Workspace::new(session);
     workspace_cell.set_value(Some((session, workspace)));
     if let Err(error) = notebook::api::expose(workspace) {

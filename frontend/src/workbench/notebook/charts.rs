@@ -14,7 +14,10 @@
 //! the page) and its own policy lets it load nothing at all (`default-src 'none'`): the
 //! renderer's scripts reach it from the page as Blobs (by reference, not copied), with the
 //! chart, in one message. An image a figure names from another origin is simply not there;
-//! Vega's loader takes `data:` URLs only and says so for any other.
+//! Vega's loader takes `data:` URLs and files of the data folder by name (`sales.csv`, read
+//! by the page from Python's folder and handed over as a Blob), and says so for any other.
+//! A chart of more than [`BIG_CHART_BYTES`] of JSON waits for a click before it is drawn, so
+//! a 50 MB figure (or a notebook of them) does not take the page's time and memory unasked.
 //!
 //! The renderers (plotly.js 4.6 MB; vega + vega-lite + vega-embed 0.8 MB) are fetched from
 //! our server only when the first chart of their kind shows — never at start-up — once per
@@ -26,6 +29,10 @@ use std::collections::HashMap;
 use leptos::html;
 use leptos::prelude::*;
 use notebook::MimeBundle;
+use pyodide_loader::{DATA_DIR, validate_data_path};
+
+use crate::format::format_bytes;
+use crate::workbench::session::Session;
 use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -47,6 +54,10 @@ pub const VEGA_LITE_VERSION: &str = "5.23.0";
 pub const VEGA_EMBED_VERSION: &str = "6.29.0";
 /// plotly's own default height, when the figure names none.
 const DEFAULT_HEIGHT: f64 = 450.0;
+/// Charts with more JSON than this are drawn only when asked.
+pub const BIG_CHART_BYTES: usize = 10 << 20;
+/// The largest data-folder file a chart may read (Vega parses it whole, in the frame).
+const MAX_CHART_FILE_BYTES: f64 = 50.0 * 1024.0 * 1024.0;
 
 /// What draws a kind of chart: the scripts the frame runs, in order, and how it is told
 /// to draw.
@@ -134,7 +145,16 @@ const load = (blob) => new Promise((resolve, reject) => {
   script.onerror = () => reject(new Error("the chart's renderer did not load"));
   document.head.appendChild(script);
 });
-// Vega's loader: the chart's own `data:` URLs, and nothing from anywhere else.
+// A file of the data folder, asked of the page (which reads it from Python's folder).
+const files = new Map();
+let asked = 0;
+const fromFolder = (path) => new Promise((resolve, reject) => {
+  asked += 1;
+  files.set(asked, { resolve, reject });
+  tell({ load: path, id: asked });
+});
+// Vega's loader: the chart's own `data:` URLs and files of the data folder by name, and
+// nothing from anywhere else.
 const dataOnly = () => {
   const loader = vega.loader();
   loader.load = async (uri) => {
@@ -144,7 +164,8 @@ const dataOnly = () => {
       const body = text.slice(comma + 1);
       return /;base64$/i.test(text.slice(0, comma)) ? atob(body) : decodeURIComponent(body);
     }
-    throw new Error("this chart names data at " + text.slice(0, 200) + ", and charts here load nothing from elsewhere: give the chart its data (a DataFrame, or values)");
+    if (!/^([a-z][a-z0-9+.-]*:|\/\/)/i.test(text)) return fromFolder(text);
+    throw new Error("this chart names data at " + text.slice(0, 200) + ", and charts here load nothing from elsewhere: give the chart its data (a DataFrame, or values) or a file of the data folder by its name");
   };
   return loader;
 };
@@ -180,7 +201,15 @@ const draw = {
   },
 };
 addEventListener("message", async (event) => {
-  if (event.source !== parent || !event.data || !event.data.spec) return;
+  if (event.source !== parent || !event.data) return;
+  const file = files.get(event.data.file);
+  if (file) {
+    files.delete(event.data.file);
+    if (event.data.blob) file.resolve(await event.data.blob.text());
+    else file.reject(new Error(event.data.error));
+    return;
+  }
+  if (!event.data.spec) return;
   const { kind, scripts, spec } = event.data;
   try {
     for (const script of scripts) await load(script);
@@ -259,6 +288,8 @@ fn keep_for_offline(url: &str) {
 /// How far a chart got.
 #[derive(Debug, Clone, PartialEq)]
 enum Drawing {
+    /// Too big to draw unasked: its size in bytes.
+    Held(usize),
     Loading,
     /// With how many marks (traces, points, paths) the renderer drew.
     Drawn(u64),
@@ -268,15 +299,21 @@ enum Drawing {
 /// A chart, drawn by `renderer` in its sandboxed frame.
 fn chart(renderer: Renderer, spec: &Value) -> AnyView {
     let height = RwSignal::new(renderer.height(spec));
-    let message = match message_for(renderer, spec) {
-        Ok(message) => message,
+    let text = match serde_json::to_string(spec) {
+        Ok(text) => StoredValue::new(text),
         Err(error) => {
             return view! { <pre class="error" data-testid="chart-problem">{format!("This chart could not be shown: {error}")}</pre> }
                 .into_any();
         }
     };
+    let size = text.with_value(String::len);
+    let session = use_context::<Session>();
     let frame = NodeRef::<html::Iframe>::new();
-    let drawing = RwSignal::new(Drawing::Loading);
+    let drawing = RwSignal::new(if size > BIG_CHART_BYTES {
+        Drawing::Held(size)
+    } else {
+        Drawing::Loading
+    });
     let listener = window_event_listener(leptos::ev::message, move |event| {
         let Some(frame) = frame.get_untracked() else {
             return;
@@ -293,7 +330,10 @@ fn chart(renderer: Renderer, spec: &Value) -> AnyView {
         let data = event.data();
         let field = |name: &str| js_sys::Reflect::get(&data, &name.into()).unwrap_or_default();
         if field("ready").is_truthy() {
-            let message = message.clone();
+            let message = match text.with_value(|text| message_for(renderer, text)) {
+                Ok(message) => message,
+                Err(error) => return drawing.set(Drawing::Failed(error)),
+            };
             leptos::task::spawn_local(async move {
                 match scripts(renderer).await {
                     Ok(list) => {
@@ -312,6 +352,18 @@ fn chart(renderer: Renderer, spec: &Value) -> AnyView {
             }
         } else if let Some(failed) = field("failed").as_string() {
             drawing.set(Drawing::Failed(failed));
+        } else if let Some(path) = field("load").as_string() {
+            let id = field("id");
+            leptos::task::spawn_local(async move {
+                let answer = js_sys::Object::new();
+                let _ = js_sys::Reflect::set(&answer, &"file".into(), &id);
+                match folder_file(session, &path).await {
+                    Ok(blob) => js_sys::Reflect::set(&answer, &"blob".into(), &blob),
+                    Err(error) => js_sys::Reflect::set(&answer, &"error".into(), &error.into()),
+                }
+                .ok();
+                let _ = window.post_message(&answer, "*");
+            });
         } else if let Some(fits) = field("height").as_f64()
             && fits.is_finite()
             && fits > 0.0
@@ -323,6 +375,7 @@ fn chart(renderer: Renderer, spec: &Value) -> AnyView {
     view! {
         <div class="chart" data-testid="chart" data-kind=renderer.kind()
             data-state=move || match drawing.get() {
+                Drawing::Held(_) => "held",
                 Drawing::Loading => "loading",
                 Drawing::Drawn(_) => "drawn",
                 Drawing::Failed(_) => "failed",
@@ -331,13 +384,24 @@ fn chart(renderer: Renderer, spec: &Value) -> AnyView {
                 Drawing::Drawn(marks) => marks.to_string(),
                 _ => "0".to_owned(),
             }>
-            // A chart that failed shows its reason in place of an empty frame.
-            <iframe node_ref=frame class="chart-frame" sandbox="allow-scripts allow-downloads" srcdoc=FRAME
-                title="Interactive chart" style=move || match drawing.get() {
-                    Drawing::Failed(_) => "height: 0; border: 0".to_owned(),
-                    _ => format!("height: {}px", height.get()),
-                }></iframe>
+            // A chart that failed shows its reason in place of an empty frame; a held one
+            // has no frame until it is asked for.
+            <Show when=move || !matches!(drawing.get(), Drawing::Held(_))>
+                <iframe node_ref=frame class="chart-frame" sandbox="allow-scripts allow-downloads" srcdoc=FRAME
+                    title="Interactive chart" style=move || match drawing.get() {
+                        Drawing::Failed(_) => "height: 0; border: 0".to_owned(),
+                        _ => format!("height: {}px", height.get()),
+                    }></iframe>
+            </Show>
             {move || match drawing.get() {
+                Drawing::Held(size) => Some(view! {
+                    <p class="hint chart-note" data-testid="chart-held">
+                        {format!("This chart holds {} of data: drawing it takes a while, and much memory. ", format_bytes(size as u64))}
+                        <button class="secondary small" data-testid="chart-draw"
+                            on:mousedown=|event| event.stop_propagation()
+                            on:click=move |_| drawing.set(Drawing::Loading)>"Draw it"</button>
+                    </p>
+                }.into_any()),
                 Drawing::Loading => Some(view! { <p class="hint chart-note">"Drawing the chart…"</p> }.into_any()),
                 Drawing::Drawn(_) => None,
                 Drawing::Failed(why) => Some(view! {
@@ -349,10 +413,40 @@ fn chart(renderer: Renderer, spec: &Value) -> AnyView {
     .into_any()
 }
 
+/// A file of the data folder a chart names (`sales.csv`, or its path under the folder), as
+/// a Blob handed over by reference; refused in words if it is not one, or too big.
+async fn folder_file(session: Option<Session>, path: &str) -> Result<JsValue, String> {
+    let inside = path.trim_start_matches("./");
+    let inside = inside
+        .strip_prefix(DATA_DIR)
+        .map_or(inside, |rest| rest.trim_start_matches('/'));
+    validate_data_path(inside).map_err(|why| {
+        format!("this chart names data at {path}, which is not a file of the data folder ({why}), and charts here load nothing from elsewhere")
+    })?;
+    let runtime = session
+        .and_then(Session::runtime)
+        .ok_or_else(|| format!("{inside} cannot be read: Python is not running"))?;
+    let blob = runtime
+        .read_file(inside)
+        .await
+        .map_err(|error| match error {
+            // The worker's own words say what is wrong with the file.
+            pyodide_loader::LoaderError::Request(why) => why,
+            other => format!("{inside} could not be read from the data folder: {other}"),
+        })?;
+    if blob.size() > MAX_CHART_FILE_BYTES {
+        return Err(format!(
+            "{inside} is {}, and a chart reads files of up to {}: aggregate it in Python first and chart the result",
+            format_bytes(blob.size() as u64),
+            format_bytes(MAX_CHART_FILE_BYTES as u64)
+        ));
+    }
+    Ok(blob.into())
+}
+
 /// The message the frame gets: `{kind, spec}` (the scripts are added once they are here).
-fn message_for(renderer: Renderer, spec: &Value) -> Result<js_sys::Object, String> {
-    let text = serde_json::to_string(spec).map_err(|error| error.to_string())?;
-    let parsed = js_sys::JSON::parse(&text).map_err(|_| "its JSON is not valid".to_owned())?;
+fn message_for(renderer: Renderer, text: &str) -> Result<js_sys::Object, String> {
+    let parsed = js_sys::JSON::parse(text).map_err(|_| "its JSON is not valid".to_owned())?;
     let message = js_sys::Object::new();
     js_sys::Reflect::set(&message, &"spec".into(), &parsed)
         .and_then(|_| js_sys::Reflect::set(&message, &"kind".into(), &renderer.kind().into()))
