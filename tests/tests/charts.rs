@@ -85,6 +85,27 @@ async fn another_origin() -> (u16, Arc<AtomicUsize>) {
     (port, reached)
 }
 
+/// Nothing a hostile chart carried ran in the page (its title is still `title`) or reached
+/// the other origin, a second after the charts were drawn.
+async fn nothing_escaped(browser: &Browser, title: &Value, reached: &AtomicUsize) {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(&browser.eval("return document.title").await, title);
+    assert_eq!(
+        reached.load(Ordering::SeqCst),
+        0,
+        "a chart reached another origin"
+    );
+}
+
+/// The open notebook as `.ipynb` (its text, and parsed).
+async fn exported(browser: &Browser) -> (Value, Value) {
+    let text = browser
+        .eval("return window.workbench.notebook.export()")
+        .await;
+    let ipynb = serde_json::from_str(text.as_str().expect("the .ipynb text")).expect("JSON");
+    (text, ipynb)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn plotly_charts_draw_in_the_cell_load_nothing_elsewhere_and_work_offline() {
     let mut app = spawn_app().await;
@@ -112,21 +133,10 @@ async fn plotly_charts_draw_in_the_cell_load_nothing_elsewhere_and_work_offline(
     let title = browser.eval("return document.title").await;
     run_all(&browser).await;
     drawn(&browser, 3).await;
-    // Nothing the hostile figure carried ran in the page, or reached the other origin.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(browser.eval("return document.title").await, title);
-    assert_eq!(
-        reached.load(Ordering::SeqCst),
-        0,
-        "a chart reached another origin"
-    );
+    nothing_escaped(&browser, &title, &reached).await;
 
     // Kept in .ipynb with plotly's mime type and a text fallback.
-    let exported = browser
-        .eval("return window.workbench.notebook.export()")
-        .await;
-    let ipynb: Value =
-        serde_json::from_str(exported.as_str().expect("the .ipynb text")).expect("JSON");
+    let (_, ipynb) = exported(&browser).await;
     let first = &ipynb["cells"][0]["outputs"][0];
     assert_eq!(first["output_type"], "display_data", "{first}");
     assert_eq!(
@@ -277,25 +287,15 @@ async fn altair_charts_draw_in_the_cell_load_nothing_elsewhere_and_work_offline(
         missing.ends_with("there is no file named missing.csv in the data folder"),
         "{missing}"
     );
-    // vega-embed's menu (PNG and SVG downloads) is there, in the frame.
+    // Each drawn by vega-embed, from Vega-Lite's mime type.
     let kinds = browser
         .eval("return [...document.querySelectorAll('[data-testid=chart]')].map((chart) => chart.dataset.kind)")
         .await;
     assert_eq!(kinds, json!(vec!["vega-lite"; 6]));
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(browser.eval("return document.title").await, title);
-    assert_eq!(
-        reached.load(Ordering::SeqCst),
-        0,
-        "a chart reached another origin"
-    );
+    nothing_escaped(&browser, &title, &reached).await;
 
     // Kept in .ipynb with Vega-Lite's mime type and a text fallback; opened again, drawn.
-    let exported = browser
-        .eval("return window.workbench.notebook.export()")
-        .await;
-    let ipynb: Value =
-        serde_json::from_str(exported.as_str().expect("the .ipynb text")).expect("JSON");
+    let (text, ipynb) = exported(&browser).await;
     let first = &ipynb["cells"][0]["outputs"][0];
     assert_eq!(first["output_type"], "execute_result", "{first}");
     let spec = &first["data"]["application/vnd.vegalite.v5+json"];
@@ -318,7 +318,7 @@ async fn altair_charts_draw_in_the_cell_load_nothing_elsewhere_and_work_offline(
     browser
         .eval_with(
             "return window.workbench.notebook.open(arguments[0])",
-            vec![exported.clone()],
+            vec![text],
         )
         .await;
     until_ok("the reopened charts", WAIT, async || {
