@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tests::{
-    Browser, go_offline, open_notebook_of, service_worker_in_control, spawn_app, until, until_ok,
+    Browser, TestApp, go_offline, open_notebook_of, service_worker_in_control, spawn_app, until,
+    until_ok,
 };
 
 const WAIT: Duration = Duration::from_secs(120);
@@ -106,6 +107,27 @@ async fn exported(browser: &Browser) -> (Value, Value) {
     (text, ipynb)
 }
 
+/// Once the service worker keeps `renderer`, the server and the network go away, the page
+/// reloads, and a notebook of `cell` still draws its chart.
+async fn draws_offline(app: &mut TestApp, browser: &Browser, renderer: &str, cell: &str) {
+    until("the service worker keeping the renderer", WAIT, async || {
+        browser
+            .eval_with(
+                "return (await caches.match(new URL(arguments[0], location.href).href)) !== undefined",
+                vec![json!(renderer)],
+            )
+            .await
+            == true
+    })
+    .await;
+    go_offline(app, browser).await;
+    browser.client.refresh().await.expect("reloads offline");
+    browser.wait_for_python().await;
+    open_notebook_of(browser, code_cells(&[cell.to_owned()])).await;
+    run_all(browser).await;
+    drawn(browser, 1).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn plotly_charts_draw_in_the_cell_load_nothing_elsewhere_and_work_offline() {
     let mut app = spawn_app().await;
@@ -166,27 +188,13 @@ async fn plotly_charts_draw_in_the_cell_load_nothing_elsewhere_and_work_offline(
 
     // Offline after this one visit: the wheel, the import and plotly.js come from the
     // service worker's cache.
-    until(
-        "the service worker keeping plotly.js",
-        WAIT,
-        async || {
-            browser
-                .eval("return (await caches.match(new URL('/plotly/v2.35.2/plotly.min.js', location.href).href)) !== undefined")
-                .await
-                == true
-        },
-    )
-    .await;
-    go_offline(&mut app, &browser).await;
-    browser.client.refresh().await.expect("reloads offline");
-    browser.wait_for_python().await;
-    open_notebook_of(
+    draws_offline(
+        &mut app,
         &browser,
-        code_cells(&["import plotly.express as px\npx.bar(x=['a', 'b'], y=[3, 5])".to_owned()]),
+        "/plotly/v2.35.2/plotly.min.js",
+        "import plotly.express as px\npx.bar(x=['a', 'b'], y=[3, 5])",
     )
     .await;
-    run_all(&browser).await;
-    drawn(&browser, 1).await;
 
     // A 46 MB figure waits to be asked for: no frame, no renderer at work, until "Draw it".
     open_notebook_of(
@@ -337,22 +345,12 @@ async fn altair_charts_draw_in_the_cell_load_nothing_elsewhere_and_work_offline(
 
     // Offline after this one visit: the wheels, the import and the renderers come from the
     // service worker's cache.
-    until("the service worker keeping vega-embed", WAIT, async || {
-        browser
-            .eval("return (await caches.match(new URL('/vega-embed/v6.29.0/vega-embed.min.js', location.href).href)) !== undefined")
-            .await
-            == true
-    })
-    .await;
-    go_offline(&mut app, &browser).await;
-    browser.client.refresh().await.expect("reloads offline");
-    browser.wait_for_python().await;
-    open_notebook_of(
+    draws_offline(
+        &mut app,
         &browser,
-        code_cells(&["import altair as alt\nalt.Chart(alt.Data(values=[{'a': 1}, {'a': 3}])).mark_bar().encode(y='a:Q')".to_owned()]),
+        "/vega-embed/v6.29.0/vega-embed.min.js",
+        "import altair as alt\nalt.Chart(alt.Data(values=[{'a': 1}, {'a': 3}])).mark_bar().encode(y='a:Q')",
     )
     .await;
-    run_all(&browser).await;
-    drawn(&browser, 1).await;
     browser.close().await;
 }

@@ -43,7 +43,6 @@ fn make(sdist: &Path, wheel: &PinnedWheel) -> Result<Vec<u8>> {
         fs::File::open(sdist).with_context(|| format!("could not open {}", sdist.display()))?;
     let mut tarball = tar::Archive::new(flate2::read::GzDecoder::new(archive));
     let mut files = BTreeMap::new();
-    let mut metadata = None;
     for entry in tarball.entries()? {
         let mut entry = entry?;
         let path = entry.path()?.to_string_lossy().into_owned();
@@ -69,19 +68,13 @@ fn make(sdist: &Path, wheel: &PinnedWheel) -> Result<Vec<u8>> {
         if let Some(name) = wanted {
             let mut bytes = Vec::new();
             entry.read_to_end(&mut bytes)?;
-            if name.ends_with("/METADATA") {
-                metadata = Some(());
-            }
             files.insert(name, bytes);
         }
     }
-    if metadata.is_none() {
+    if !files.contains_key(&format!("{dist_info}/METADATA")) {
         bail!("{} has no PKG-INFO", sdist.display());
     }
-    if !files
-        .keys()
-        .any(|name| name == &format!("{package}/__init__.py"))
-    {
+    if !files.contains_key(&format!("{package}/__init__.py")) {
         bail!(
             "{} has no {package}/__init__.py to make a wheel of",
             sdist.display()
